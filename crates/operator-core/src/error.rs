@@ -1,0 +1,49 @@
+//! Errors of the core crate.
+
+/// Errors raised by the ticket store and the monitor loop.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The SQLite database failed.
+    #[error("ticket store: {0}")]
+    Store(#[from] rusqlite::Error),
+    /// The database was written by a newer operator than this one.
+    #[error("ticket database schema version {found} is newer than this operator supports ({supported}); upgrade the operator")]
+    SchemaTooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Highest version this build knows.
+        supported: i64,
+    },
+    /// The ticket database directory could not be created.
+    #[error("cannot create ticket database directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No ticket has this id.
+    #[error("no ticket #{0}")]
+    NoSuchTicket(i64),
+    /// A value read from or written to the store is not valid JSON.
+    #[error("invalid JSON in ticket store: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A value stored in the database is not one this build understands.
+    #[error("corrupt ticket store: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// Whether retrying the same operation may succeed (the database was busy or locked).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Store(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// Result type of the core crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,35 @@
+//! Generic machinery of the operator.
+//!
+//! The operator watches a *subject* (any distributed system), checks *invariants* over what it
+//! observes, and turns violations into *tickets*. Nothing in this crate knows what a subject is
+//! made of: each subject crate implements [`Subject`] and [`InvariantChecker`], and the
+//! [`MonitorLoop`] does the rest.
+//!
+//! # Layout
+//! - [`subject`]: the [`Subject`] trait (observe, describe, declare and execute typed actions).
+//! - [`action`]: the vocabulary of typed remediation actions ([`Action`], [`ActionSpec`]).
+//! - [`invariant`]: [`InvariantChecker`], [`InvariantSpec`], [`Violation`] and [`Severity`].
+//! - [`history`]: the bounded window of recent observations handed to checkers.
+//! - [`alert`]: the per-violation state machine (pending, firing, keep-firing), pure and clocked
+//!   by the caller.
+//! - [`monitor`]: [`MonitorLoop`], which ties observation, checks, alerts and tickets together.
+//! - [`ticket`]: the SQLite [`TicketStore`].
+//! - [`signal`]: a shutdown future for SIGINT and SIGTERM.
+
+pub mod action;
+pub mod alert;
+mod error;
+pub mod history;
+pub mod invariant;
+pub mod monitor;
+pub mod signal;
+pub mod subject;
+pub mod ticket;
+
+pub use action::{Action, ActionReport, ActionSpec, NoAction, ParamSpec};
+pub use error::{Error, Result};
+pub use history::History;
+pub use invariant::{InvariantChecker, InvariantSpec, Severity, Violation};
+pub use monitor::{Event, MonitorConfig, MonitorLoop, TickReport};
+pub use subject::Subject;
+pub use ticket::{Ticket, TicketStatus, TicketStore};

@@ -1,0 +1,96 @@
+//! What one tick of the monitor loop reports.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::invariant::{Severity, Violation, ViolationKey};
+
+/// The outcome of one observation and evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct TickReport {
+    /// Subject name.
+    pub subject: String,
+    /// When the observation started.
+    pub observed_at: DateTime<Utc>,
+    /// Why the observation failed, if it did.
+    pub observation_error: Option<String>,
+    /// Violations firing now (including those within their keep-firing period).
+    pub firing: Vec<Active>,
+    /// Violations seen but still within their pending period.
+    pub pending: Vec<Active>,
+    /// Ticket state changes made by this tick.
+    pub events: Vec<Event>,
+}
+
+impl TickReport {
+    /// Whether nothing is firing.
+    pub fn healthy(&self) -> bool {
+        self.firing.is_empty()
+    }
+}
+
+/// A violation being tracked, with when it was first seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Active {
+    /// The violation as last seen.
+    #[serde(flatten)]
+    pub violation: Violation,
+    /// When it was first seen.
+    pub since: DateTime<Utc>,
+    /// Its open ticket, when firing.
+    pub ticket: Option<i64>,
+    /// Whether it is currently observed (false while a firing violation keeps firing after clearing).
+    pub observed: bool,
+}
+
+/// A change of ticket state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A violation fired and a ticket was opened.
+    Opened {
+        /// The ticket.
+        ticket: i64,
+        /// The violation.
+        violation: Violation,
+        /// When it was first seen.
+        since: DateTime<Utc>,
+    },
+    /// An open ticket's severity was raised.
+    Escalated {
+        /// The ticket.
+        ticket: i64,
+        /// Severity before.
+        from: Severity,
+        /// The violation, with its new severity.
+        violation: Violation,
+    },
+    /// A violation stayed clear for its keep-firing period and its ticket was resolved.
+    Resolved {
+        /// The ticket.
+        ticket: i64,
+        /// Which violation cleared.
+        #[serde(flatten)]
+        key: ViolationKey,
+    },
+    /// A violation cleared but its ticket is held, so it stays open.
+    ClearedWhileHeld {
+        /// The ticket.
+        ticket: i64,
+        /// Which violation cleared.
+        #[serde(flatten)]
+        key: ViolationKey,
+    },
+}
+
+impl Event {
+    /// The ticket concerned.
+    pub fn ticket(&self) -> i64 {
+        match self {
+            Event::Opened { ticket, .. }
+            | Event::Escalated { ticket, .. }
+            | Event::Resolved { ticket, .. }
+            | Event::ClearedWhileHeld { ticket, .. } => *ticket,
+        }
+    }
+}

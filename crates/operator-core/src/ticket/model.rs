@@ -1,0 +1,111 @@
+//! The records of the ticket store.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::invariant::{Severity, ViolationKey};
+
+/// Whether a ticket is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TicketStatus {
+    /// The violation is (or was last known to be) firing.
+    Open,
+    /// Cleared, automatically or by hand.
+    Resolved,
+}
+
+impl TicketStatus {
+    /// The lowercase name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Open => "open",
+            TicketStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A ticket: one violation of one invariant about one entity, from first sight to resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Id, unique in the store.
+    pub id: i64,
+    /// Subject name.
+    pub subject: String,
+    /// Invariant name.
+    pub invariant: String,
+    /// Entity, if the violation concerns one.
+    pub entity: Option<String>,
+    /// Highest severity seen while open.
+    pub severity: Severity,
+    /// Open or resolved.
+    pub status: TicketStatus,
+    /// A held ticket is never resolved automatically.
+    pub held: bool,
+    /// Message of the latest occurrence.
+    pub message: String,
+    /// Evidence of the latest occurrence.
+    pub evidence: serde_json::Value,
+    /// Number of observations that showed the violation while the ticket was open.
+    pub occurrences: i64,
+    /// When the violation was first seen (start of its pending period).
+    pub first_seen: DateTime<Utc>,
+    /// When it was last seen.
+    pub last_seen: DateTime<Utc>,
+    /// When the ticket was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// How it was resolved (`auto`, or a note given by hand).
+    pub resolution: Option<String>,
+}
+
+impl Ticket {
+    /// The violation identity this ticket tracks.
+    pub fn key(&self) -> ViolationKey {
+        ViolationKey { invariant: self.invariant.clone(), entity: self.entity.clone() }
+    }
+}
+
+/// One entry of a ticket's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// `opened`, `escalated`, `resolved`, `held`, `unheld`, `cleared_while_held`, ...
+    pub kind: String,
+    /// Human detail.
+    pub detail: String,
+}
+
+/// The subject's state stored with a ticket when it opened or escalated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub at: DateTime<Utc>,
+    /// Why: `opened` or `escalated`.
+    pub reason: String,
+    /// The observation that made the ticket open or escalate (`null` if observation failed).
+    pub observation: serde_json::Value,
+    /// Earlier observations, oldest first, as `[{"at": ..., "observation": ...}]`.
+    pub history: serde_json::Value,
+}
+
+/// Which tickets to list.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// Only this subject.
+    pub subject: Option<String>,
+    /// Only this status.
+    pub status: Option<TicketStatus>,
+    /// Only this invariant.
+    pub invariant: Option<String>,
+    /// At most this many, newest first (all when `None`).
+    pub limit: Option<usize>,
+}

@@ -1,0 +1,396 @@
+//! [`TicketStore`]: tickets in a SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::format_ts;
+use super::model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
+use super::schema;
+use crate::error::{Error, Result};
+use crate::invariant::{Severity, Violation, ViolationKey};
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const TICKET_COLUMNS: &str = "id, subject, invariant, entity, severity, status, held, message, evidence, \
+                              occurrences, first_seen, last_seen, resolved_at, resolution";
+
+/// What [`TicketStore::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// No ticket was open for this violation: one was opened.
+    Opened(i64),
+    /// The open ticket was updated; `escalated_from` is set when its severity was raised.
+    Updated {
+        /// The ticket.
+        id: i64,
+        /// Its severity before, when this occurrence raised it.
+        escalated_from: Option<Severity>,
+    },
+}
+
+impl Upsert {
+    /// The ticket id.
+    pub fn id(self) -> i64 {
+        match self {
+            Upsert::Opened(id) | Upsert::Updated { id, .. } => id,
+        }
+    }
+}
+
+/// What [`TicketStore::resolve_cleared`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoResolve {
+    /// The open ticket was resolved.
+    Resolved(i64),
+    /// The open ticket is held, so it stays open.
+    Held(i64),
+    /// No ticket was open for this violation.
+    NotOpen,
+}
+
+/// Tickets in a SQLite file, shared safely between processes.
+#[derive(Debug)]
+pub struct TicketStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl TicketStore {
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    ///
+    /// # Errors
+    /// When the directory cannot be created, the file cannot be opened, or the schema is newer
+    /// than this build.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir { path: dir.to_path_buf(), source })?;
+        }
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets readers proceed while the monitor writes.
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        schema::migrate(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn), path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the database.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave the connection half-written (SQLite rolls
+        // back uncommitted transactions), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records one occurrence of `violation` on `subject`: opens a ticket if none is open for it,
+    /// otherwise bumps the open one (raising its severity if the violation worsened).
+    ///
+    /// `first_seen` is used only when a ticket is opened.
+    ///
+    /// # Errors
+    /// SQLite errors (see [`Error::is_transient`]).
+    pub fn upsert(&self, subject: &str, violation: &Violation, first_seen: DateTime<Utc>, now: DateTime<Utc>) -> Result<Upsert> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let evidence = serde_json::to_string(&violation.evidence)?;
+        let now_s = format_ts(now);
+        let open: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, severity FROM tickets
+                 WHERE subject = ?1 AND invariant = ?2 AND ifnull(entity, '') = ifnull(?3, '') AND status = 'open'",
+                params![subject, violation.invariant, violation.entity],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let outcome = match open {
+            None => {
+                tx.execute(
+                    "INSERT INTO tickets (subject, invariant, entity, severity, status, message, evidence,
+                                          occurrences, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, 1, ?7, ?8)",
+                    params![
+                        subject,
+                        violation.invariant,
+                        violation.entity,
+                        violation.severity.as_str(),
+                        violation.message,
+                        evidence,
+                        format_ts(first_seen.min(now)),
+                        now_s
+                    ],
+                )?;
+                let id = tx.last_insert_rowid();
+                log(&tx, id, &now_s, "opened", &format!("{}: {}", violation.severity, violation.message))?;
+                Upsert::Opened(id)
+            }
+            Some((id, severity)) => {
+                let before: Severity = severity.parse().map_err(|e| Error::Corrupt(format!("ticket #{id}: {e}")))?;
+                let severity = before.max(violation.severity);
+                tx.execute(
+                    "UPDATE tickets SET severity = ?2, message = ?3, evidence = ?4, last_seen = ?5,
+                                        occurrences = occurrences + 1
+                     WHERE id = ?1",
+                    params![id, severity.as_str(), violation.message, evidence, now_s],
+                )?;
+                let escalated_from = (severity > before).then_some(before);
+                if escalated_from.is_some() {
+                    log(&tx, id, &now_s, "escalated", &format!("{before} -> {severity}: {}", violation.message))?;
+                }
+                Upsert::Updated { id, escalated_from }
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Resolves the open ticket for `key` on `subject` because the violation cleared, unless it is
+    /// held.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn resolve_cleared(&self, subject: &str, key: &ViolationKey, now: DateTime<Utc>) -> Result<AutoResolve> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let open: Option<(i64, bool)> = tx
+            .query_row(
+                "SELECT id, held FROM tickets
+                 WHERE subject = ?1 AND invariant = ?2 AND ifnull(entity, '') = ifnull(?3, '') AND status = 'open'",
+                params![subject, key.invariant, key.entity],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let now_s = format_ts(now);
+        let outcome = match open {
+            None => AutoResolve::NotOpen,
+            Some((id, true)) => {
+                log(&tx, id, &now_s, "cleared_while_held", "violation cleared; ticket held, left open")?;
+                AutoResolve::Held(id)
+            }
+            Some((id, false)) => {
+                tx.execute(
+                    "UPDATE tickets SET status = 'resolved', resolved_at = ?2, resolution = 'auto' WHERE id = ?1",
+                    params![id, now_s],
+                )?;
+                log(&tx, id, &now_s, "resolved", "violation observed clear")?;
+                AutoResolve::Resolved(id)
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Resolves ticket `id` by hand, with a note. Resolving a resolved ticket changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchTicket`], or SQLite errors.
+    pub fn resolve(&self, id: i64, note: &str, now: DateTime<Utc>) -> Result<Ticket> {
+        self.change(id, now, |tx, t, now_s| {
+            if t.status == TicketStatus::Open {
+                tx.execute(
+                    "UPDATE tickets SET status = 'resolved', resolved_at = ?2, resolution = ?3 WHERE id = ?1",
+                    params![id, now_s, note],
+                )?;
+                log(tx, id, now_s, "resolved", note)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Holds or releases ticket `id`. A held ticket is not resolved when its violation clears.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchTicket`], or SQLite errors.
+    pub fn set_held(&self, id: i64, held: bool, now: DateTime<Utc>) -> Result<Ticket> {
+        self.change(id, now, |tx, t, now_s| {
+            if t.held != held {
+                tx.execute("UPDATE tickets SET held = ?2 WHERE id = ?1", params![id, held])?;
+                log(tx, id, now_s, if held { "held" } else { "unheld" }, "by hand")?;
+            }
+            Ok(())
+        })
+    }
+
+    fn change(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Ticket, &str) -> Result<()>,
+    ) -> Result<Ticket> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ticket = get(&tx, id)?;
+        f(&tx, &ticket, &format_ts(now))?;
+        let ticket = get(&tx, id)?;
+        tx.commit()?;
+        Ok(ticket)
+    }
+
+    /// Ticket `id`.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchTicket`], or SQLite errors.
+    pub fn get(&self, id: i64) -> Result<Ticket> {
+        get(&self.conn(), id)
+    }
+
+    /// Tickets matching `filter`, newest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>> {
+        let conn = self.conn();
+        let limit = filter.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets
+             WHERE (?1 IS NULL OR subject = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR invariant = ?3)
+             ORDER BY id DESC LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(
+            params![filter.subject, filter.status.map(TicketStatus::as_str), filter.invariant, limit],
+            row_to_ticket,
+        )?;
+        rows.map(|r| r.map_err(Error::from).and_then(|t| t)).collect()
+    }
+
+    /// Open tickets of `subject`, oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn open_tickets(&self, subject: &str) -> Result<Vec<Ticket>> {
+        let filter = TicketFilter { subject: Some(subject.to_owned()), status: Some(TicketStatus::Open), ..Default::default() };
+        let mut tickets = self.list(&filter)?;
+        tickets.reverse();
+        Ok(tickets)
+    }
+
+    /// The log of ticket `id`, oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn events(&self, id: i64) -> Result<Vec<TicketEvent>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT at, kind, detail FROM ticket_events WHERE ticket_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })?;
+        rows.map(|r| {
+            let (at, kind, detail) = r?;
+            Ok(TicketEvent { at: parse_ts(&at)?, kind, detail })
+        })
+        .collect()
+    }
+
+    /// Stores a snapshot of the subject with ticket `id`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn add_snapshot(&self, id: i64, snapshot: &Snapshot) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO ticket_snapshots (ticket_id, at, reason, observation, history) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id,
+                format_ts(snapshot.at),
+                snapshot.reason,
+                serde_json::to_string(&snapshot.observation)?,
+                serde_json::to_string(&snapshot.history)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Snapshots stored with ticket `id`, oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors, or a snapshot that is not valid JSON.
+    pub fn snapshots(&self, id: i64) -> Result<Vec<Snapshot>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT at, reason, observation, history FROM ticket_snapshots WHERE ticket_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
+        rows.map(|r| {
+            let (at, reason, observation, history) = r?;
+            Ok(Snapshot {
+                at: parse_ts(&at)?,
+                reason,
+                observation: serde_json::from_str(&observation)?,
+                history: serde_json::from_str(&history)?,
+            })
+        })
+        .collect()
+    }
+}
+
+fn log(conn: &Connection, id: i64, at: &str, kind: &str, detail: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO ticket_events (ticket_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![id, at, kind, detail],
+    )?;
+    Ok(())
+}
+
+fn get(conn: &Connection, id: i64) -> Result<Ticket> {
+    conn.query_row(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"), [id], row_to_ticket)
+        .optional()?
+        .ok_or(Error::NoSuchTicket(id))?
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::Corrupt(format!("bad timestamp {s:?}: {e}")))
+}
+
+/// Reads a ticket row. The outer `Result` is SQLite's, the inner one our decoding of its values.
+fn row_to_ticket(r: &Row<'_>) -> rusqlite::Result<Result<Ticket>> {
+    let id: i64 = r.get(0)?;
+    let severity: String = r.get(4)?;
+    let status: String = r.get(5)?;
+    let evidence: String = r.get(8)?;
+    let first_seen: String = r.get(10)?;
+    let last_seen: String = r.get(11)?;
+    let resolved_at: Option<String> = r.get(12)?;
+    let (subject, invariant, entity, held, message, occurrences, resolution) =
+        (r.get(1)?, r.get(2)?, r.get(3)?, r.get(6)?, r.get(7)?, r.get(9)?, r.get(13)?);
+    Ok((|| {
+        Ok(Ticket {
+            id,
+            subject,
+            invariant,
+            entity,
+            severity: severity.parse().map_err(|e| Error::Corrupt(format!("ticket #{id}: {e}")))?,
+            status: match status.as_str() {
+                "open" => TicketStatus::Open,
+                "resolved" => TicketStatus::Resolved,
+                other => return Err(Error::Corrupt(format!("ticket #{id}: status {other:?}"))),
+            },
+            held,
+            message,
+            evidence: serde_json::from_str(&evidence)?,
+            occurrences,
+            first_seen: parse_ts(&first_seen)?,
+            last_seen: parse_ts(&last_seen)?,
+            resolved_at: resolved_at.as_deref().map(parse_ts).transpose()?,
+            resolution,
+        })
+    })())
+}

@@ -1,0 +1,19 @@
+//! Helpers shared by the workspace's tests. Not part of any shipped binary.
+//!
+//! - [`ports`]: free loopback ports.
+//! - [`process`]: child processes that die with the test ([`ChildGuard`]), even when it panics or
+//!   is killed.
+//! - [`redis`]: a real `redis-server` on a free port in a temporary directory ([`RedisServer`]).
+//! - [`bins`]: locating the workspace's own binaries from any crate's tests.
+//!
+//! Everything here fails loudly (panics with what to install) rather than skipping a test.
+
+pub mod bins;
+pub mod ports;
+pub mod process;
+pub mod redis;
+
+pub use bins::workspace_bin;
+pub use ports::free_port;
+pub use process::ChildGuard;
+pub use redis::RedisServer;

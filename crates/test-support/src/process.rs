@@ -1,0 +1,85 @@
+//! Child processes that never outlive the test.
+
+#![allow(unsafe_code)] // prctl(PR_SET_PDEATHSIG) in pre_exec; see `spawn`.
+
+use std::process::{Child, Command};
+
+/// A child process killed (SIGKILL) and reaped when dropped, including during a panic.
+///
+/// On Linux the child also gets SIGKILL if the test process itself dies (a harness timeout), so
+/// no server is ever left behind.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Option<Child>,
+    name: String,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd`.
+    ///
+    /// # Panics
+    /// When the program cannot be started; the message names it.
+    pub fn spawn(name: impl Into<String>, cmd: &mut Command) -> Self {
+        let name = name.into();
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl and getppid are async-signal-safe and touch no memory of the parent.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
+        Self { child: Some(child), name }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`, `libc::SIGSTOP`) without waiting.
+    pub fn signal(&self, signal: i32) {
+        if let Some(child) = &self.child {
+            let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+            // SAFETY: kill(2) on our own child's pid has no memory effects.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Waits for the process to exit by itself and returns its exit status.
+    pub fn wait(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.child.as_mut().and_then(|c| c.wait().ok());
+        self.child = None;
+        status
+    }
+
+    /// Its name, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
