@@ -1,1 +1,2 @@
+//! The `operator` command (filled by the foundation issue).
 fn main() {}

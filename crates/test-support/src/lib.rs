@@ -8,6 +8,8 @@
 //!
 //! Everything here fails loudly (panics with what to install) rather than skipping a test.
 
+#![allow(clippy::print_stderr)] // test helpers report retries on stderr, as the harness does
+
 pub mod bins;
 pub mod ports;
 pub mod process;
