@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Implementations are plain data: deserializing one from `{"action": ..., "args": ...}` is how an
 /// untrusted recommendation (a rule, a model) becomes something the subject can run.
-pub trait Action: Serialize + DeserializeOwned + std::fmt::Debug + Clone + Send + Sync + 'static {
+pub trait Action:
+    Serialize + DeserializeOwned + std::fmt::Debug + Clone + Send + Sync + 'static
+{
     /// Every action of this type, with its parameters, for diagnosis context and validation.
     fn catalog() -> Vec<ActionSpec>;
 
@@ -36,13 +38,27 @@ pub struct ActionSpec {
 impl ActionSpec {
     /// An action without parameters.
     pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
-        Self { name: name.into(), description: description.into(), params: Vec::new(), idempotent: true }
+        Self {
+            name: name.into(),
+            description: description.into(),
+            params: Vec::new(),
+            idempotent: true,
+        }
     }
 
     /// Adds a parameter.
     #[must_use]
-    pub fn param(mut self, name: impl Into<String>, kind: impl Into<String>, description: impl Into<String>) -> Self {
-        self.params.push(ParamSpec { name: name.into(), kind: kind.into(), description: description.into() });
+    pub fn param(
+        mut self,
+        name: impl Into<String>,
+        kind: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.params.push(ParamSpec {
+            name: name.into(),
+            kind: kind.into(),
+            description: description.into(),
+        });
         self
     }
 

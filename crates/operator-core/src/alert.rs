@@ -38,6 +38,9 @@ pub enum Phase {
         /// First evaluation at which the violation was no longer seen.
         since: Instant,
     },
+    /// Cleared for its keep-firing period, but its ticket is held open; resolution is retried on
+    /// every evaluation that still does not see it, so releasing the hold resolves it.
+    Held,
 }
 
 /// One tracked violation.
@@ -54,38 +57,44 @@ pub struct Alert {
 }
 
 /// What an evaluation did to one alert.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Update {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
     /// Seen, still within its pending period.
-    Pending(Violation),
+    Pending,
     /// Has just started firing: open a ticket.
-    Fired(Violation),
+    Fired,
     /// Was already firing and is seen again (possibly after clearing briefly).
-    Firing(Violation),
+    Firing,
     /// Firing but not seen: keeps firing until its keep-firing period is over.
-    Clearing(Violation),
-    /// Stayed clear for its keep-firing period: resolve the ticket.
-    Resolved(Violation),
+    Clearing,
+    /// Stayed clear for its keep-firing period: resolve the ticket. `retry` is set when an earlier
+    /// resolution found the ticket held (see [`Alerts::hold`]).
+    Resolved {
+        /// Whether this is a retry of a held resolution.
+        retry: bool,
+    },
     /// Was pending and cleared before firing: nothing to report.
-    Dropped(Violation),
+    Dropped,
+}
+
+/// One alert touched by an evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// What happened to it.
+    pub change: Change,
+    /// The violation as last seen.
+    pub violation: Violation,
+    /// When it was first seen.
+    pub first_seen: DateTime<Utc>,
 }
 
 impl Update {
-    /// The violation concerned.
-    pub fn violation(&self) -> &Violation {
-        match self {
-            Update::Pending(v)
-            | Update::Fired(v)
-            | Update::Firing(v)
-            | Update::Clearing(v)
-            | Update::Resolved(v)
-            | Update::Dropped(v) => v,
-        }
-    }
-
     /// Whether the alert is firing after this update (fired, firing or clearing).
     pub fn is_firing(&self) -> bool {
-        matches!(self, Update::Fired(_) | Update::Firing(_) | Update::Clearing(_))
+        matches!(
+            self.change,
+            Change::Fired | Change::Firing | Change::Clearing
+        )
     }
 }
 
@@ -104,7 +113,31 @@ impl Alerts {
     /// Tracks an alert that is already firing, e.g. for a ticket left open by an earlier run.
     pub fn restore(&mut self, violation: Violation, first_seen: DateTime<Utc>, now: Instant) {
         let key = violation.key();
-        self.alerts.insert(key, Alert { violation, phase: Phase::Firing, active_since: now, first_seen });
+        self.alerts.insert(
+            key,
+            Alert {
+                violation,
+                phase: Phase::Firing,
+                active_since: now,
+                first_seen,
+            },
+        );
+    }
+
+    /// Keeps tracking a resolved alert whose ticket turned out to be held: every later evaluation
+    /// that does not see it reports [`Change::Resolved`] with `retry` set, until the caller stops
+    /// calling this (the ticket was released and resolved), or it is seen again and fires.
+    pub fn hold(&mut self, violation: Violation, first_seen: DateTime<Utc>, now: Instant) {
+        let key = violation.key();
+        self.alerts.insert(
+            key,
+            Alert {
+                violation,
+                phase: Phase::Held,
+                active_since: now,
+                first_seen,
+            },
+        );
     }
 
     /// The alert for `key`, if tracked.
@@ -145,41 +178,58 @@ impl Alerts {
                 active_since: now,
                 first_seen: now_utc,
             });
-            alert.violation = violation.clone();
-            let update = match alert.phase {
+            alert.violation = violation;
+            let change = match alert.phase {
                 Phase::Pending if now.duration_since(alert.active_since) >= t.pending => {
-                    alert.phase = Phase::Firing;
-                    Update::Fired(violation)
+                    Change::Fired
                 }
-                Phase::Pending => Update::Pending(violation),
-                Phase::Firing | Phase::Clearing { .. } => {
-                    alert.phase = Phase::Firing;
-                    Update::Firing(violation)
-                }
+                Phase::Pending => Change::Pending,
+                Phase::Firing | Phase::Clearing { .. } | Phase::Held => Change::Firing,
             };
-            updates.push(update);
+            if change != Change::Pending {
+                alert.phase = Phase::Firing;
+            }
+            updates.push(Update {
+                change,
+                violation: alert.violation.clone(),
+                first_seen: alert.first_seen,
+            });
         }
 
-        let cleared: Vec<ViolationKey> =
-            self.alerts.keys().filter(|k| !seen_keys.contains(*k) && in_scope(k)).cloned().collect();
+        let cleared: Vec<ViolationKey> = self
+            .alerts
+            .keys()
+            .filter(|k| !seen_keys.contains(*k) && in_scope(k))
+            .cloned()
+            .collect();
         for key in cleared {
-            let Some(alert) = self.alerts.get_mut(&key) else { continue };
-            let t = timing(&key.invariant);
-            let since = match alert.phase {
-                Phase::Pending => {
-                    let alert = self.alerts.remove(&key).map(|a| a.violation);
-                    updates.extend(alert.map(Update::Dropped));
-                    continue;
-                }
-                Phase::Firing => now,
-                Phase::Clearing { since } => since,
+            let Some(alert) = self.alerts.get_mut(&key) else {
+                continue;
             };
-            if now.duration_since(since) >= t.keep_firing {
-                let alert = self.alerts.remove(&key).map(|a| a.violation);
-                updates.extend(alert.map(Update::Resolved));
-            } else {
-                alert.phase = Phase::Clearing { since };
-                updates.push(Update::Clearing(alert.violation.clone()));
+            let t = timing(&key.invariant);
+            let (change, remove) = match alert.phase {
+                Phase::Pending => (Change::Dropped, true),
+                Phase::Held => (Change::Resolved { retry: true }, true),
+                Phase::Firing | Phase::Clearing { .. } => {
+                    let since = match alert.phase {
+                        Phase::Clearing { since } => since,
+                        _ => now,
+                    };
+                    if now.duration_since(since) >= t.keep_firing {
+                        (Change::Resolved { retry: false }, true)
+                    } else {
+                        alert.phase = Phase::Clearing { since };
+                        (Change::Clearing, false)
+                    }
+                }
+            };
+            updates.push(Update {
+                change,
+                violation: alert.violation.clone(),
+                first_seen: alert.first_seen,
+            });
+            if remove {
+                self.alerts.remove(&key);
             }
         }
         updates
@@ -196,19 +246,23 @@ mod tests {
     }
 
     fn timing(pending: u64, keep: u64) -> impl Fn(&str) -> Timing {
-        move |_| Timing { pending: Duration::from_secs(pending), keep_firing: Duration::from_secs(keep) }
+        move |_| Timing {
+            pending: Duration::from_secs(pending),
+            keep_firing: Duration::from_secs(keep),
+        }
     }
 
     fn kinds(updates: &[Update]) -> Vec<&'static str> {
         updates
             .iter()
-            .map(|u| match u {
-                Update::Pending(_) => "pending",
-                Update::Fired(_) => "fired",
-                Update::Firing(_) => "firing",
-                Update::Clearing(_) => "clearing",
-                Update::Resolved(_) => "resolved",
-                Update::Dropped(_) => "dropped",
+            .map(|u| match u.change {
+                Change::Pending => "pending",
+                Change::Fired => "fired",
+                Change::Firing => "firing",
+                Change::Clearing => "clearing",
+                Change::Resolved { retry: false } => "resolved",
+                Change::Resolved { retry: true } => "retry",
+                Change::Dropped => "dropped",
             })
             .collect()
     }
@@ -242,11 +296,26 @@ mod tests {
         let t0 = Instant::now();
         let mut a = Alerts::new();
         let all = |_: &ViolationKey| true;
-        assert_eq!(kinds(&a.evaluate(t0, Utc::now(), vec![v("x")], all, timing(5, 0))), ["pending"]);
-        let u = a.evaluate(t0 + Duration::from_secs(1), Utc::now(), vec![], all, timing(5, 0));
+        assert_eq!(
+            kinds(&a.evaluate(t0, Utc::now(), vec![v("x")], all, timing(5, 0))),
+            ["pending"]
+        );
+        let u = a.evaluate(
+            t0 + Duration::from_secs(1),
+            Utc::now(),
+            vec![],
+            all,
+            timing(5, 0),
+        );
         assert_eq!(kinds(&u), ["dropped"]);
         // Seen again: the pending period starts over.
-        let u = a.evaluate(t0 + Duration::from_secs(6), Utc::now(), vec![v("x")], all, timing(5, 0));
+        let u = a.evaluate(
+            t0 + Duration::from_secs(6),
+            Utc::now(),
+            vec![v("x")],
+            all,
+            timing(5, 0),
+        );
         assert_eq!(kinds(&u), ["pending"]);
     }
 
@@ -255,8 +324,14 @@ mod tests {
         let t0 = Instant::now();
         let mut a = Alerts::new();
         let all = |_: &ViolationKey| true;
-        assert_eq!(kinds(&a.evaluate(t0, Utc::now(), vec![v("x")], all, timing(0, 0))), ["fired"]);
-        assert_eq!(kinds(&a.evaluate(t0, Utc::now(), vec![], all, timing(0, 0))), ["resolved"]);
+        assert_eq!(
+            kinds(&a.evaluate(t0, Utc::now(), vec![v("x")], all, timing(0, 0))),
+            ["fired"]
+        );
+        assert_eq!(
+            kinds(&a.evaluate(t0, Utc::now(), vec![], all, timing(0, 0))),
+            ["resolved"]
+        );
     }
 
     #[test]
@@ -265,7 +340,13 @@ mod tests {
         let mut a = Alerts::new();
         a.evaluate(t0, Utc::now(), vec![v("x")], |_| true, timing(0, 0));
         let only_y = |k: &ViolationKey| k.invariant == "y";
-        let u = a.evaluate(t0 + Duration::from_secs(60), Utc::now(), vec![v("y")], only_y, timing(0, 0));
+        let u = a.evaluate(
+            t0 + Duration::from_secs(60),
+            Utc::now(),
+            vec![v("y")],
+            only_y,
+            timing(0, 0),
+        );
         assert_eq!(kinds(&u), ["fired"]);
         assert_eq!(a.get(&v("x").key()).map(|a| a.phase), Some(Phase::Firing));
     }
@@ -276,9 +357,38 @@ mod tests {
         let mut a = Alerts::new();
         let all = |_: &ViolationKey| true;
         let seen = vec![v("down").entity("a"), v("down").entity("b")];
-        assert_eq!(kinds(&a.evaluate(t0, Utc::now(), seen, all, timing(0, 0))), ["fired", "fired"]);
-        let u = a.evaluate(t0, Utc::now(), vec![v("down").entity("a")], all, timing(0, 0));
+        assert_eq!(
+            kinds(&a.evaluate(t0, Utc::now(), seen, all, timing(0, 0))),
+            ["fired", "fired"]
+        );
+        let u = a.evaluate(
+            t0,
+            Utc::now(),
+            vec![v("down").entity("a")],
+            all,
+            timing(0, 0),
+        );
         assert_eq!(kinds(&u), ["firing", "resolved"]);
-        assert_eq!(u[1].violation().entity.as_deref(), Some("b"));
+        assert_eq!(u[1].violation.entity.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn held_alert_retries_resolution_until_released_or_seen_again() {
+        let t0 = Instant::now();
+        let mut a = Alerts::new();
+        let all = |_: &ViolationKey| true;
+        a.evaluate(t0, Utc::now(), vec![v("x")], all, timing(0, 0));
+        let u = a.evaluate(t0, Utc::now(), vec![], all, timing(0, 0));
+        assert_eq!(kinds(&u), ["resolved"]);
+        a.hold(u[0].violation.clone(), u[0].first_seen, t0);
+        assert_eq!(
+            kinds(&a.evaluate(t0, Utc::now(), vec![], all, timing(0, 0))),
+            ["retry"]
+        );
+        a.hold(v("x"), Utc::now(), t0);
+        assert_eq!(
+            kinds(&a.evaluate(t0, Utc::now(), vec![v("x")], all, timing(0, 0))),
+            ["firing"]
+        );
     }
 }

@@ -7,7 +7,9 @@ pub enum Error {
     #[error("ticket store: {0}")]
     Store(#[from] rusqlite::Error),
     /// The database was written by a newer operator than this one.
-    #[error("ticket database schema version {found} is newer than this operator supports ({supported}); upgrade the operator")]
+    #[error(
+        "ticket database schema version {found} is newer than this operator supports ({supported}); upgrade the operator"
+    )]
     SchemaTooNew {
         /// Version found in the file.
         found: i64,

@@ -18,7 +18,11 @@ pub struct Entry<O> {
 
 impl<O> Clone for Entry<O> {
     fn clone(&self) -> Self {
-        Self { at: self.at, instant: self.instant, observation: Arc::clone(&self.observation) }
+        Self {
+            at: self.at,
+            instant: self.instant,
+            observation: Arc::clone(&self.observation),
+        }
     }
 }
 
@@ -33,7 +37,10 @@ impl<O> History<O> {
     /// An empty history keeping at most `capacity` entries (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self { entries: VecDeque::with_capacity(capacity), capacity }
+        Self {
+            entries: VecDeque::with_capacity(capacity),
+            capacity,
+        }
     }
 
     /// Appends an observation, dropping the oldest one past capacity.
@@ -41,7 +48,11 @@ impl<O> History<O> {
         if self.entries.len() == self.capacity {
             self.entries.pop_front();
         }
-        self.entries.push_back(Entry { at, instant, observation });
+        self.entries.push_back(Entry {
+            at,
+            instant,
+            observation,
+        });
     }
 
     /// Entries, oldest first.

@@ -72,7 +72,11 @@ pub struct Violation {
 
 impl Violation {
     /// A violation of `invariant` about the whole subject, with no evidence yet.
-    pub fn new(invariant: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
+    pub fn new(
+        invariant: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             invariant: invariant.into(),
             entity: None,
@@ -98,7 +102,10 @@ impl Violation {
 
     /// The identity of this violation: one alert and one open ticket exist per key.
     pub fn key(&self) -> ViolationKey {
-        ViolationKey { invariant: self.invariant.clone(), entity: self.entity.clone() }
+        ViolationKey {
+            invariant: self.invariant.clone(),
+            entity: self.entity.clone(),
+        }
     }
 }
 
@@ -138,7 +145,12 @@ pub struct InvariantSpec {
 impl InvariantSpec {
     /// An invariant that fires and resolves immediately.
     pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
-        Self { name: name.into(), description: description.into(), pending: Duration::ZERO, keep_firing: Duration::ZERO }
+        Self {
+            name: name.into(),
+            description: description.into(),
+            pending: Duration::ZERO,
+            keep_firing: Duration::ZERO,
+        }
     }
 
     /// Sets the pending period.
@@ -196,7 +208,10 @@ mod tests {
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
         for s in [Severity::Info, Severity::Warning, Severity::Critical] {
             assert_eq!(s.as_str().parse::<Severity>().unwrap(), s);
-            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
         }
         assert!("fatal".parse::<Severity>().is_err());
     }
@@ -205,6 +220,11 @@ mod tests {
     fn violation_key_displays_entity() {
         let v = Violation::new("down", Severity::Critical, "x").entity("n1");
         assert_eq!(v.key().to_string(), "down[n1]");
-        assert_eq!(Violation::new("down", Severity::Info, "x").key().to_string(), "down");
+        assert_eq!(
+            Violation::new("down", Severity::Info, "x")
+                .key()
+                .to_string(),
+            "down"
+        );
     }
 }

@@ -40,5 +40,8 @@ pub trait Subject: Send + Sync + 'static {
     /// # Errors
     /// When the action could not be carried out. A subject whose action type is
     /// [`NoAction`](crate::NoAction) implements this with `match *action {}`.
-    fn execute(&self, action: &Self::Action) -> impl Future<Output = Result<ActionReport, Self::Error>> + Send;
+    fn execute(
+        &self,
+        action: &Self::Action,
+    ) -> impl Future<Output = Result<ActionReport, Self::Error>> + Send;
 }

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current test executable");
     // target/<profile>/deps/<test>-<hash> -> target/<profile>/<name>
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("test executable lives in target/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable lives in target/<profile>/deps");
     let bin = profile_dir.join(name);
     assert!(
         bin.is_file(),

@@ -32,8 +32,13 @@ impl ChildGuard {
                 });
             }
         }
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
-        Self { child: Some(child), name }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
+        Self {
+            child: Some(child),
+            name,
+        }
     }
 
     /// The process id.
@@ -62,7 +67,9 @@ impl ChildGuard {
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Waits for the process to exit by itself and returns its exit status.

@@ -41,7 +41,12 @@ impl RedisServer {
             let port = free_port();
             let guard = spawn(port, &dir, &extra);
             if wait_ready(port, Duration::from_secs(10)) {
-                return Self { guard, port, dir, extra };
+                return Self {
+                    guard,
+                    port,
+                    dir,
+                    extra,
+                };
             }
             drop(guard);
             eprintln!("redis-server did not start on port {port} (attempt {attempt}); retrying");
@@ -81,7 +86,11 @@ impl RedisServer {
             if wait_ready(self.port, Duration::from_secs(2)) {
                 return;
             }
-            assert!(Instant::now() < deadline, "redis-server did not restart on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {}",
+                self.port
+            );
         }
     }
 
@@ -91,7 +100,8 @@ impl RedisServer {
     /// # Panics
     /// When the server cannot be reached.
     pub fn cmd(&self, args: &[&str]) -> String {
-        raw_command(self.port, args).unwrap_or_else(|e| panic!("redis command {args:?} failed: {e}"))
+        raw_command(self.port, args)
+            .unwrap_or_else(|e| panic!("redis command {args:?} failed: {e}"))
     }
 }
 
@@ -118,14 +128,23 @@ pub fn redis_server_bin() -> PathBuf {
 
 fn spawn(port: u16, dir: &tempfile::TempDir, extra: &[String]) -> ChildGuard {
     let mut cmd = Command::new(redis_server_bin());
-    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--daemonize", "no", "--loglevel", "warning"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ])
+    .arg("--dir")
+    .arg(dir.path())
+    .args(["--daemonize", "no", "--loglevel", "warning"])
+    .args(extra)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit());
     ChildGuard::spawn(format!("redis-server:{port}"), &mut cmd)
 }
 

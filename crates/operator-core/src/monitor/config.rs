@@ -100,7 +100,11 @@ impl MonitorConfig {
     }
 
     /// The effective timing of `invariant`, given the checker's specs.
-    pub(crate) fn timing_of(&self, invariant: &str, specs: &BTreeMap<String, InvariantSpec>) -> Timing {
+    pub(crate) fn timing_of(
+        &self,
+        invariant: &str,
+        specs: &BTreeMap<String, InvariantSpec>,
+    ) -> Timing {
         if self.immediate {
             return Timing::default();
         }
@@ -110,6 +114,11 @@ impl MonitorConfig {
         if invariant == SUBJECT_UNREACHABLE {
             return self.unreachable_timing;
         }
-        specs.get(invariant).map_or_else(Timing::default, |s| Timing { pending: s.pending, keep_firing: s.keep_firing })
+        specs
+            .get(invariant)
+            .map_or_else(Timing::default, |s| Timing {
+                pending: s.pending,
+                keep_firing: s.keep_firing,
+            })
     }
 }

@@ -16,12 +16,14 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::json;
-use tokio::time::{Instant, MissedTickBehavior};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 pub use config::{MonitorConfig, SUBJECT_UNREACHABLE};
 pub use report::{Active, Event, TickReport};
 
-use crate::alert::{Alerts, Update};
+use crate::alert::{Alerts, Change, Phase, Update};
 use crate::error::Result;
 use crate::history::History;
 use crate::invariant::{InvariantChecker, InvariantSpec, Severity, Violation, ViolationKey};
@@ -62,9 +64,17 @@ where
     ///
     /// # Errors
     /// When the open tickets cannot be read.
-    pub fn new(subject: S, checker: C, store: Arc<TicketStore>, config: MonitorConfig) -> Result<Self> {
-        let mut specs: BTreeMap<String, InvariantSpec> =
-            checker.invariants().into_iter().map(|s| (s.name.clone(), s)).collect();
+    pub fn new(
+        subject: S,
+        checker: C,
+        store: Arc<TicketStore>,
+        config: MonitorConfig,
+    ) -> Result<Self> {
+        let mut specs: BTreeMap<String, InvariantSpec> = checker
+            .invariants()
+            .into_iter()
+            .map(|s| (s.name.clone(), s))
+            .collect();
         specs.insert(
             SUBJECT_UNREACHABLE.to_owned(),
             InvariantSpec::new(
@@ -88,7 +98,17 @@ where
             alerts.restore(violation, t.first_seen, now);
         }
         let history = History::new(config.history);
-        Ok(Self { subject, checker, store, config, specs, alerts, tickets, history, summary: RunSummary::default() })
+        Ok(Self {
+            subject,
+            checker,
+            store,
+            config,
+            specs,
+            alerts,
+            tickets,
+            history,
+            summary: RunSummary::default(),
+        })
     }
 
     /// The subject.
@@ -136,14 +156,22 @@ where
             }
             Ok(Err(e)) => {
                 let error = error_chain(&e);
-                let v = Violation::new(SUBJECT_UNREACHABLE, Severity::Critical, format!("cannot observe {subject}: {error}"))
-                    .evidence(json!({ "error": error }));
+                let v = Violation::new(
+                    SUBJECT_UNREACHABLE,
+                    Severity::Critical,
+                    format!("cannot observe {subject}: {error}"),
+                )
+                .evidence(json!({ "error": error }));
                 (None, vec![v], Some(error))
             }
             Err(_) => {
                 let error = format!("observation timed out after {} ms", timeout.as_millis());
-                let v = Violation::new(SUBJECT_UNREACHABLE, Severity::Critical, format!("cannot observe {subject}: {error}"))
-                    .evidence(json!({ "error": error, "timeout_ms": timeout.as_millis() }));
+                let v = Violation::new(
+                    SUBJECT_UNREACHABLE,
+                    Severity::Critical,
+                    format!("cannot observe {subject}: {error}"),
+                )
+                .evidence(json!({ "error": error, "timeout_ms": timeout.as_millis() }));
                 (None, vec![v], Some(error))
             }
         };
@@ -174,11 +202,13 @@ where
         };
         let mut store_error = None;
         for update in updates {
-            if let Err(e) = self.apply(&update, observation.as_deref(), &mut report) {
-                tracing::error!(subject = %subject, invariant = %update.violation().invariant, error = %e, "ticket store failed");
+            let invariant = update.violation.invariant.clone();
+            if let Err(e) = self.apply(update, observation.as_deref(), &mut report) {
+                tracing::error!(subject = %subject, invariant = %invariant, error = %e, "ticket store failed");
                 store_error.get_or_insert(e);
             }
         }
+        self.summarize(&mut report, observed_ok);
         if let Some(obs) = observation {
             self.history.push(now_utc, now, obs);
         }
@@ -188,70 +218,116 @@ where
         }
     }
 
-    fn apply(&mut self, update: &Update, observation: Option<&S::Observation>, report: &mut TickReport) -> Result<()> {
-        let violation = update.violation();
+    fn apply(
+        &mut self,
+        update: Update,
+        observation: Option<&S::Observation>,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let Update {
+            change,
+            violation,
+            first_seen: since,
+        } = update;
         let key = violation.key();
         let subject = self.subject.name();
         let now = Utc::now();
-        let since = self.alerts.get(&key).map_or(report.observed_at, |a| a.first_seen);
-        match update {
-            Update::Pending(_) => {
-                report.pending.push(Active { violation: violation.clone(), since, ticket: None, observed: true });
-            }
-            Update::Dropped(_) => {}
-            Update::Fired(_) | Update::Firing(_) => {
-                let outcome = self.store.upsert(subject, violation, since, now)?;
+        match change {
+            Change::Pending | Change::Dropped | Change::Clearing => {}
+            Change::Fired | Change::Firing => {
+                let outcome = self.store.upsert(subject, &violation, since, now)?;
                 let id = outcome.id();
-                self.tickets.insert(key.clone(), id);
+                self.tickets.insert(key, id);
                 match outcome {
                     Upsert::Opened(ticket) => {
                         tracing::info!(subject, invariant = %violation.invariant, entity = ?violation.entity, ticket, "ticket opened");
                         self.snapshot(ticket, "opened", observation)?;
-                        report.events.push(Event::Opened { ticket, violation: violation.clone(), since });
+                        report.events.push(Event::Opened {
+                            ticket,
+                            violation: violation.clone(),
+                            since,
+                        });
                     }
-                    Upsert::Updated { id: ticket, escalated_from: Some(from) } => {
+                    Upsert::Updated {
+                        id: ticket,
+                        escalated_from: Some(from),
+                    } => {
                         tracing::info!(subject, invariant = %violation.invariant, ticket, from = %from, to = %violation.severity, "ticket escalated");
                         self.snapshot(ticket, "escalated", observation)?;
-                        report.events.push(Event::Escalated { ticket, from, violation: violation.clone() });
+                        report.events.push(Event::Escalated {
+                            ticket,
+                            from,
+                            violation: violation.clone(),
+                        });
                     }
                     Upsert::Updated { .. } => {}
                 }
-                report.firing.push(Active { violation: violation.clone(), since, ticket: Some(id), observed: true });
             }
-            Update::Clearing(_) => {
-                let ticket = self.tickets.get(&key).copied();
-                report.firing.push(Active { violation: violation.clone(), since, ticket, observed: false });
-            }
-            Update::Resolved(_) => {
-                self.tickets.remove(&key);
-                match self.store.resolve_cleared(subject, &key, now)? {
-                    AutoResolve::Resolved(ticket) => {
-                        tracing::info!(subject, invariant = %key.invariant, entity = ?key.entity, ticket, "ticket resolved");
-                        report.events.push(Event::Resolved { ticket, key });
-                    }
-                    AutoResolve::Held(ticket) => {
+            Change::Resolved { retry } => match self.store.resolve_cleared(subject, &key, now)? {
+                AutoResolve::Resolved(ticket) => {
+                    self.tickets.remove(&key);
+                    tracing::info!(subject, invariant = %key.invariant, entity = ?key.entity, ticket, "ticket resolved");
+                    report.events.push(Event::Resolved { ticket, key });
+                }
+                AutoResolve::Held(ticket) => {
+                    if !retry {
                         tracing::info!(subject, invariant = %key.invariant, ticket, "violation cleared; ticket held");
                         report.events.push(Event::ClearedWhileHeld { ticket, key });
                     }
-                    AutoResolve::NotOpen => {}
+                    self.alerts.hold(violation, since, Instant::now());
                 }
-            }
+                AutoResolve::NotOpen => {
+                    self.tickets.remove(&key);
+                }
+            },
         }
         Ok(())
     }
 
-    fn snapshot(&self, ticket: i64, reason: &str, observation: Option<&S::Observation>) -> Result<()> {
-        let skip = self.history.len().saturating_sub(self.config.snapshot_history);
+    /// Lists what is firing and pending after this tick, frozen alerts included.
+    fn summarize(&self, report: &mut TickReport, observed_ok: bool) {
+        for alert in self.alerts.iter() {
+            let key = alert.violation.key();
+            let active = Active {
+                violation: alert.violation.clone(),
+                since: alert.first_seen,
+                ticket: self.tickets.get(&key).copied(),
+                observed: matches!(alert.phase, Phase::Pending | Phase::Firing)
+                    && (observed_ok || key.invariant == SUBJECT_UNREACHABLE),
+            };
+            match alert.phase {
+                Phase::Pending => report.pending.push(active),
+                Phase::Firing | Phase::Clearing { .. } => report.firing.push(active),
+                Phase::Held => {}
+            }
+        }
+    }
+
+    fn snapshot(
+        &self,
+        ticket: i64,
+        reason: &str,
+        observation: Option<&S::Observation>,
+    ) -> Result<()> {
+        let skip = self
+            .history
+            .len()
+            .saturating_sub(self.config.snapshot_history);
         let history: Vec<serde_json::Value> = self
             .history
             .iter()
             .skip(skip)
-            .map(|e| Ok(json!({ "at": e.at, "observation": serde_json::to_value(&*e.observation)? })))
+            .map(|e| {
+                Ok(json!({ "at": e.at, "observation": serde_json::to_value(&*e.observation)? }))
+            })
             .collect::<Result<_>>()?;
         let snapshot = Snapshot {
             at: Utc::now(),
             reason: reason.to_owned(),
-            observation: observation.map(serde_json::to_value).transpose()?.unwrap_or_default(),
+            observation: observation
+                .map(serde_json::to_value)
+                .transpose()?
+                .unwrap_or_default(),
             history: serde_json::Value::Array(history),
         };
         self.store.add_snapshot(ticket, &snapshot)
@@ -259,23 +335,23 @@ where
 
     /// Ticks on a fixed schedule until `shutdown` completes, handing each report to `on_report`.
     ///
-    /// The schedule does not drift: ticks start at multiples of the interval from the first one,
-    /// however long each takes (a tick that overruns skips the missed slots rather than bursting).
-    /// A tick that fails is logged and counted; it never ends the loop. `shutdown` is honoured
-    /// between ticks and during an observation.
+    /// The schedule does not drift: ticks start at whole multiples of the interval from the first
+    /// one, however long each takes; a tick that overruns skips the slots it missed rather than
+    /// bursting to catch up. A tick that fails is logged and counted; it never ends the loop.
+    /// `shutdown` is honoured between ticks and during an observation.
     pub async fn run<F, R>(&mut self, shutdown: F, mut on_report: R) -> RunSummary
     where
         F: Future<Output = ()>,
         R: FnMut(&TickReport),
     {
-        let mut interval = tokio::time::interval(self.config.interval);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let start = Instant::now();
+        let mut deadline = start;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                _ = interval.tick() => {}
+                () = tokio::time::sleep_until(deadline) => {}
             }
             tokio::select! {
                 biased;
@@ -288,10 +364,19 @@ where
                     }
                 },
             }
+            deadline = next_slot(start, self.config.interval, Instant::now());
         }
         tracing::info!(subject = %self.subject.name(), ticks = self.summary.ticks, "monitor stopped");
         self.summary
     }
+}
+
+/// The first multiple of `interval` after `start` that is later than `now`.
+fn next_slot(start: Instant, interval: Duration, now: Instant) -> Instant {
+    let step = interval.as_nanos().max(1);
+    let slots = now.duration_since(start).as_nanos() / step + 1;
+    let offset = u64::try_from(slots * step).unwrap_or(u64::MAX);
+    start + Duration::from_nanos(offset)
 }
 
 /// `error: cause: cause`, so that a message carries its sources.

@@ -69,7 +69,10 @@ pub struct Ticket {
 impl Ticket {
     /// The violation identity this ticket tracks.
     pub fn key(&self) -> ViolationKey {
-        ViolationKey { invariant: self.invariant.clone(), entity: self.entity.clone() }
+        ViolationKey {
+            invariant: self.invariant.clone(),
+            entity: self.entity.clone(),
+        }
     }
 }
 

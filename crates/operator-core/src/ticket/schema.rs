@@ -62,12 +62,16 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+            return Err(Error::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         if version == SCHEMA_VERSION {
             return Ok(());
         }
-        let step = usize::try_from(version).map_err(|_| Error::Corrupt(format!("negative schema version {version}")))?;
+        let step = usize::try_from(version)
+            .map_err(|_| Error::Corrupt(format!("negative schema version {version}")))?;
         tx.execute_batch(MIGRATIONS[step])?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;

@@ -69,7 +69,10 @@ impl TicketStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -78,7 +81,10 @@ impl TicketStore {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), path })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path,
+        })
     }
 
     /// The database file.
@@ -91,13 +97,17 @@ impl TicketStore {
     /// # Errors
     /// SQLite errors.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave the connection half-written (SQLite rolls
         // back uncommitted transactions), so a poisoned lock is safe to reuse.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records one occurrence of `violation` on `subject`: opens a ticket if none is open for it,
@@ -107,7 +117,13 @@ impl TicketStore {
     ///
     /// # Errors
     /// SQLite errors (see [`Error::is_transient`]).
-    pub fn upsert(&self, subject: &str, violation: &Violation, first_seen: DateTime<Utc>, now: DateTime<Utc>) -> Result<Upsert> {
+    pub fn upsert(
+        &self,
+        subject: &str,
+        violation: &Violation,
+        first_seen: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Upsert> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let evidence = serde_json::to_string(&violation.evidence)?;
@@ -138,11 +154,19 @@ impl TicketStore {
                     ],
                 )?;
                 let id = tx.last_insert_rowid();
-                log(&tx, id, &now_s, "opened", &format!("{}: {}", violation.severity, violation.message))?;
+                log(
+                    &tx,
+                    id,
+                    &now_s,
+                    "opened",
+                    &format!("{}: {}", violation.severity, violation.message),
+                )?;
                 Upsert::Opened(id)
             }
             Some((id, severity)) => {
-                let before: Severity = severity.parse().map_err(|e| Error::Corrupt(format!("ticket #{id}: {e}")))?;
+                let before: Severity = severity
+                    .parse()
+                    .map_err(|e| Error::Corrupt(format!("ticket #{id}: {e}")))?;
                 let severity = before.max(violation.severity);
                 tx.execute(
                     "UPDATE tickets SET severity = ?2, message = ?3, evidence = ?4, last_seen = ?5,
@@ -152,7 +176,13 @@ impl TicketStore {
                 )?;
                 let escalated_from = (severity > before).then_some(before);
                 if escalated_from.is_some() {
-                    log(&tx, id, &now_s, "escalated", &format!("{before} -> {severity}: {}", violation.message))?;
+                    log(
+                        &tx,
+                        id,
+                        &now_s,
+                        "escalated",
+                        &format!("{before} -> {severity}: {}", violation.message),
+                    )?;
                 }
                 Upsert::Updated { id, escalated_from }
             }
@@ -166,7 +196,12 @@ impl TicketStore {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn resolve_cleared(&self, subject: &str, key: &ViolationKey, now: DateTime<Utc>) -> Result<AutoResolve> {
+    pub fn resolve_cleared(
+        &self,
+        subject: &str,
+        key: &ViolationKey,
+        now: DateTime<Utc>,
+    ) -> Result<AutoResolve> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let open: Option<(i64, bool)> = tx
@@ -181,7 +216,21 @@ impl TicketStore {
         let outcome = match open {
             None => AutoResolve::NotOpen,
             Some((id, true)) => {
-                log(&tx, id, &now_s, "cleared_while_held", "violation cleared; ticket held, left open")?;
+                // Retried on every tick while held: log the first time only.
+                let last: Option<String> = tx
+                    .query_row("SELECT kind FROM ticket_events WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1", [id], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if last.as_deref() != Some("cleared_while_held") {
+                    log(
+                        &tx,
+                        id,
+                        &now_s,
+                        "cleared_while_held",
+                        "violation cleared; ticket held, left open",
+                    )?;
+                }
                 AutoResolve::Held(id)
             }
             Some((id, false)) => {
@@ -221,8 +270,17 @@ impl TicketStore {
     pub fn set_held(&self, id: i64, held: bool, now: DateTime<Utc>) -> Result<Ticket> {
         self.change(id, now, |tx, t, now_s| {
             if t.held != held {
-                tx.execute("UPDATE tickets SET held = ?2 WHERE id = ?1", params![id, held])?;
-                log(tx, id, now_s, if held { "held" } else { "unheld" }, "by hand")?;
+                tx.execute(
+                    "UPDATE tickets SET held = ?2 WHERE id = ?1",
+                    params![id, held],
+                )?;
+                log(
+                    tx,
+                    id,
+                    now_s,
+                    if held { "held" } else { "unheld" },
+                    "by hand",
+                )?;
             }
             Ok(())
         })
@@ -257,17 +315,25 @@ impl TicketStore {
     /// SQLite errors.
     pub fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>> {
         let conn = self.conn();
-        let limit = filter.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let limit = filter
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let mut stmt = conn.prepare(&format!(
             "SELECT {TICKET_COLUMNS} FROM tickets
              WHERE (?1 IS NULL OR subject = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR invariant = ?3)
              ORDER BY id DESC LIMIT ?4"
         ))?;
         let rows = stmt.query_map(
-            params![filter.subject, filter.status.map(TicketStatus::as_str), filter.invariant, limit],
+            params![
+                filter.subject,
+                filter.status.map(TicketStatus::as_str),
+                filter.invariant,
+                limit
+            ],
             row_to_ticket,
         )?;
-        rows.map(|r| r.map_err(Error::from).and_then(|t| t)).collect()
+        rows.map(|r| r.map_err(Error::from).and_then(|t| t))
+            .collect()
     }
 
     /// Open tickets of `subject`, oldest first.
@@ -275,7 +341,11 @@ impl TicketStore {
     /// # Errors
     /// SQLite errors.
     pub fn open_tickets(&self, subject: &str) -> Result<Vec<Ticket>> {
-        let filter = TicketFilter { subject: Some(subject.to_owned()), status: Some(TicketStatus::Open), ..Default::default() };
+        let filter = TicketFilter {
+            subject: Some(subject.to_owned()),
+            status: Some(TicketStatus::Open),
+            ..Default::default()
+        };
         let mut tickets = self.list(&filter)?;
         tickets.reverse();
         Ok(tickets)
@@ -287,13 +357,23 @@ impl TicketStore {
     /// SQLite errors.
     pub fn events(&self, id: i64) -> Result<Vec<TicketEvent>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT at, kind, detail FROM ticket_events WHERE ticket_id = ?1 ORDER BY id")?;
+        let mut stmt = conn.prepare(
+            "SELECT at, kind, detail FROM ticket_events WHERE ticket_id = ?1 ORDER BY id",
+        )?;
         let rows = stmt.query_map([id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         rows.map(|r| {
             let (at, kind, detail) = r?;
-            Ok(TicketEvent { at: parse_ts(&at)?, kind, detail })
+            Ok(TicketEvent {
+                at: parse_ts(&at)?,
+                kind,
+                detail,
+            })
         })
         .collect()
     }
@@ -325,7 +405,12 @@ impl TicketStore {
         let mut stmt =
             conn.prepare("SELECT at, reason, observation, history FROM ticket_snapshots WHERE ticket_id = ?1 ORDER BY id")?;
         let rows = stmt.query_map([id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         rows.map(|r| {
             let (at, reason, observation, history) = r?;
@@ -349,9 +434,13 @@ fn log(conn: &Connection, id: i64, at: &str, kind: &str, detail: &str) -> Result
 }
 
 fn get(conn: &Connection, id: i64) -> Result<Ticket> {
-    conn.query_row(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"), [id], row_to_ticket)
-        .optional()?
-        .ok_or(Error::NoSuchTicket(id))?
+    conn.query_row(
+        &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"),
+        [id],
+        row_to_ticket,
+    )
+    .optional()?
+    .ok_or(Error::NoSuchTicket(id))?
 }
 
 fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
@@ -369,15 +458,24 @@ fn row_to_ticket(r: &Row<'_>) -> rusqlite::Result<Result<Ticket>> {
     let first_seen: String = r.get(10)?;
     let last_seen: String = r.get(11)?;
     let resolved_at: Option<String> = r.get(12)?;
-    let (subject, invariant, entity, held, message, occurrences, resolution) =
-        (r.get(1)?, r.get(2)?, r.get(3)?, r.get(6)?, r.get(7)?, r.get(9)?, r.get(13)?);
+    let (subject, invariant, entity, held, message, occurrences, resolution) = (
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(9)?,
+        r.get(13)?,
+    );
     Ok((|| {
         Ok(Ticket {
             id,
             subject,
             invariant,
             entity,
-            severity: severity.parse().map_err(|e| Error::Corrupt(format!("ticket #{id}: {e}")))?,
+            severity: severity
+                .parse()
+                .map_err(|e| Error::Corrupt(format!("ticket #{id}: {e}")))?,
             status: match status.as_str() {
                 "open" => TicketStatus::Open,
                 "resolved" => TicketStatus::Resolved,
