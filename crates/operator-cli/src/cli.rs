@@ -1,0 +1,54 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{monitor::MonitorArgs, tickets::TicketsCommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (for `monitor --once`: healthy)
+  1  failure (for `monitor --once`: violations are firing)
+  2  bad usage or configuration";
+
+/// Keeps distributed systems healthy: observes a subject, checks its invariants, opens and
+/// resolves tickets.
+#[derive(Debug, Parser)]
+#[command(name = "operator", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Ticket database (SQLite) [default: <data dir>/operator/tickets.db]
+    #[arg(long, global = true, env = "OPERATOR_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log filter for stderr (e.g. `info`, `operator_core=debug`); RUST_LOG wins when set.
+    #[arg(long, global = true, env = "OPERATOR_LOG", default_value = "warn", value_name = "FILTER")]
+    pub log_level: String,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Watch a subject: observe it on an interval, check its invariants, open and resolve tickets.
+    ///
+    /// In continuous mode it prints one line per ticket state change (opened, escalated,
+    /// resolved), as JSON lines with --json, until SIGINT or SIGTERM. With --once it observes a
+    /// single time, ignoring pending periods, prints the result and exits 0 (healthy) or 1.
+    Monitor(MonitorArgs),
+    /// List, inspect, resolve and hold tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+}

@@ -1,0 +1,38 @@
+//! One module per command.
+
+pub mod monitor;
+pub mod tickets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use operator_core::TicketStore;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::exit::{CliError, CliResult};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Monitor(args) => monitor::run(&cli.global, args).await,
+        Command::Tickets(cmd) => tickets::run(&cli.global, cmd),
+    }
+}
+
+/// The ticket database path: `--db`, else `<data dir>/operator/tickets.db`.
+pub fn db_path(global: &GlobalArgs) -> PathBuf {
+    if let Some(path) = &global.db {
+        return path.clone();
+    }
+    directories::ProjectDirs::from("", "", "operator")
+        .map_or_else(|| PathBuf::from("operator-tickets.db"), |d| d.data_dir().join("tickets.db"))
+}
+
+/// Opens the ticket store named by `--db`.
+///
+/// # Errors
+/// A usage error naming `--db` when it cannot be opened.
+pub fn open_store(global: &GlobalArgs) -> Result<Arc<TicketStore>, CliError> {
+    let path = db_path(global);
+    TicketStore::open(&path).map(Arc::new).map_err(|e| CliError::flag("--db", format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,185 @@
+//! `operator tickets`: list, show, resolve, hold and unhold tickets.
+
+use chrono::Utc;
+use clap::{Args, Subcommand, ValueEnum};
+use operator_core::ticket::{TicketFilter, TicketStatus};
+use operator_core::{Ticket, TicketStore};
+use serde_json::json;
+
+use crate::cli::GlobalArgs;
+use crate::exit::{self, CliError, CliResult};
+use crate::output::{self, print_json};
+
+/// Ticket commands.
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets, newest first.
+    List(ListArgs),
+    /// Show one ticket with its log of state changes.
+    Show {
+        /// Ticket id.
+        id: i64,
+    },
+    /// Resolve a ticket by hand (the monitor opens a new one if the violation persists).
+    Resolve {
+        /// Ticket id.
+        id: i64,
+        /// Why it was resolved, kept in the ticket's log.
+        #[arg(long, default_value = "resolved by hand")]
+        note: String,
+    },
+    /// Hold a ticket: it stays open when its violation clears, until released.
+    Hold {
+        /// Ticket id.
+        id: i64,
+    },
+    /// Release a held ticket: it resolves once its violation is observed clear.
+    Unhold {
+        /// Ticket id.
+        id: i64,
+    },
+}
+
+/// Which tickets `list` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    /// Open tickets.
+    Open,
+    /// Resolved tickets.
+    Resolved,
+    /// Both.
+    All,
+}
+
+/// Flags of `tickets list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only tickets of this subject.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Only tickets with this status.
+    #[arg(long, value_enum, default_value = "open")]
+    pub status: StatusFilter,
+    /// Only tickets of this invariant.
+    #[arg(long)]
+    pub invariant: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// Runs a `tickets` command.
+pub fn run(global: &GlobalArgs, cmd: TicketsCommand) -> CliResult {
+    let store = crate::commands::open_store(global)?;
+    let json = global.json;
+    match cmd {
+        TicketsCommand::List(args) => list(&store, &args, json),
+        TicketsCommand::Show { id } => show(&store, id, json),
+        TicketsCommand::Resolve { id, note } => {
+            let t = store.resolve(id, &note, Utc::now()).map_err(not_found)?;
+            print_change(&t, json, "resolved");
+            Ok(exit::OK)
+        }
+        TicketsCommand::Hold { id } => {
+            let t = store.set_held(id, true, Utc::now()).map_err(not_found)?;
+            print_change(&t, json, "held");
+            Ok(exit::OK)
+        }
+        TicketsCommand::Unhold { id } => {
+            let t = store.set_held(id, false, Utc::now()).map_err(not_found)?;
+            print_change(&t, json, "released");
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn not_found(e: operator_core::Error) -> CliError {
+    match e {
+        operator_core::Error::NoSuchTicket(id) => {
+            CliError::Failed(anyhow::anyhow!("no ticket #{id} (see `operator tickets list --status all`)"))
+        }
+        e => e.into(),
+    }
+}
+
+fn list(store: &TicketStore, args: &ListArgs, json: bool) -> CliResult {
+    let filter = TicketFilter {
+        subject: args.subject.clone(),
+        status: match args.status {
+            StatusFilter::Open => Some(TicketStatus::Open),
+            StatusFilter::Resolved => Some(TicketStatus::Resolved),
+            StatusFilter::All => None,
+        },
+        invariant: args.invariant.clone(),
+        limit: Some(args.limit),
+    };
+    let tickets = store.list(&filter)?;
+    if json {
+        print_json(&serde_json::to_value(&tickets).map_err(anyhow::Error::from)?);
+        return Ok(exit::OK);
+    }
+    if tickets.is_empty() {
+        println!("no tickets");
+        return Ok(exit::OK);
+    }
+    println!(
+        "{:>5}  {:<13} {:<8} {:<10} {:<32} {:>5}  {:<20}  {:<20}",
+        "ID", "STATUS", "SEVERITY", "SUBJECT", "INVARIANT", "SEEN", "FIRST SEEN", "LAST SEEN"
+    );
+    for t in &tickets {
+        println!(
+            "{:>5}  {:<13} {:<8} {:<10} {:<32} {:>5}  {:<20}  {:<20}",
+            t.id,
+            status(t),
+            t.severity,
+            t.subject,
+            output::what(&t.invariant, t.entity.as_deref()),
+            t.occurrences,
+            output::ts(t.first_seen),
+            output::ts(t.last_seen)
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn status(t: &Ticket) -> String {
+    if t.held { format!("{} (held)", t.status) } else { t.status.to_string() }
+}
+
+fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
+    let t = store.get(id).map_err(not_found)?;
+    let events = store.events(id)?;
+    let snapshots = store.snapshots(id)?;
+    if json {
+        print_json(&json!({
+            "ticket": t,
+            "events": events,
+            "snapshots": snapshots.iter().map(|s| json!({"at": s.at, "reason": s.reason})).collect::<Vec<_>>(),
+        }));
+        return Ok(exit::OK);
+    }
+    println!("Ticket #{} · {} · {}", t.id, status(&t), t.severity);
+    println!("  subject     {}", t.subject);
+    println!("  invariant   {}", output::what(&t.invariant, t.entity.as_deref()));
+    println!("  message     {}", t.message);
+    println!("  seen        {} times, first {}, last {}", t.occurrences, output::ts(t.first_seen), output::ts(t.last_seen));
+    if let (Some(at), Some(how)) = (t.resolved_at, &t.resolution) {
+        let open_for = (at - t.first_seen).to_std().unwrap_or_default();
+        println!("  resolved    {} ({how}), after {}", output::ts(at), output::duration(open_for));
+    }
+    println!("  evidence    {}", serde_json::to_string_pretty(&t.evidence).unwrap_or_default().replace('\n', "\n              "));
+    println!("  snapshots   {}", snapshots.len());
+    println!("Log:");
+    for e in &events {
+        println!("  {}  {:<19} {}", output::ts(e.at), e.kind, e.detail);
+    }
+    Ok(exit::OK)
+}
+
+fn print_change(t: &Ticket, json: bool, verb: &str) {
+    if json {
+        print_json(&serde_json::to_value(t).unwrap_or_default());
+    } else {
+        println!("ticket #{} {verb}: {} ({})", t.id, output::what(&t.invariant, t.entity.as_deref()), status(t));
+    }
+}

@@ -1,0 +1,58 @@
+//! Exit codes and the error type that carries one.
+
+use std::fmt;
+
+/// Success; for `monitor --once`, also "healthy".
+pub const OK: u8 = 0;
+/// A command failed; for `monitor --once`, "violations are firing".
+pub const FAILURE: u8 = 1;
+/// Bad usage or configuration (clap's own usage errors use it too).
+pub const USAGE: u8 = 2;
+
+/// A command's failure, with the exit code it maps to.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad flags or configuration; exit code 2. The message names the flag.
+    Usage(String),
+    /// The command could not do its job; exit code 1.
+    Failed(anyhow::Error),
+}
+
+impl CliError {
+    /// A usage error naming `flag`.
+    pub fn flag(flag: &str, message: impl fmt::Display) -> Self {
+        CliError::Usage(format!("{flag}: {message}"))
+    }
+
+    /// The process exit code.
+    pub fn code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => USAGE,
+            CliError::Failed(_) => FAILURE,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) => f.write_str(m),
+            CliError::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Failed(e)
+    }
+}
+
+impl From<operator_core::Error> for CliError {
+    fn from(e: operator_core::Error) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+/// Result of a command: the exit code on success.
+pub type CliResult = Result<u8, CliError>;
