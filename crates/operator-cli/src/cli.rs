@@ -35,7 +35,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// Log filter for stderr (e.g. `info`, `operator_core=debug`); RUST_LOG wins when set.
-    #[arg(long, global = true, env = "OPERATOR_LOG", default_value = "warn", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "OPERATOR_LOG",
+        default_value = "warn",
+        value_name = "FILTER"
+    )]
     pub log_level: String,
 }
 

@@ -182,6 +182,48 @@ pub trait InvariantChecker<O>: Send + Sync + 'static {
     /// Returns every violation in `current`; `history` holds earlier observations, oldest first,
     /// not including `current`.
     fn check(&self, current: &O, history: &History<O>) -> Vec<Violation>;
+
+    /// What `current` says nothing about: the alerts in these scopes are left as they are (neither
+    /// fired nor cleared), as for a failed observation. Use it when one source of an observation
+    /// failed, so that a violation that could not be seen is never taken as cleared.
+    ///
+    /// The default is that every invariant was evaluated.
+    fn unknown(&self, current: &O, history: &History<O>) -> Vec<Unknown> {
+        let _ = (current, history);
+        Vec::new()
+    }
+}
+
+/// A part of the invariants that an observation could not evaluate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unknown {
+    /// The invariant.
+    pub invariant: String,
+    /// The entity, or `None` for every entity of the invariant.
+    pub entity: Option<String>,
+}
+
+impl Unknown {
+    /// Every entity of `invariant`.
+    pub fn invariant(invariant: impl Into<String>) -> Self {
+        Self {
+            invariant: invariant.into(),
+            entity: None,
+        }
+    }
+
+    /// One entity of `invariant`.
+    pub fn entity(invariant: impl Into<String>, entity: impl Into<String>) -> Self {
+        Self {
+            invariant: invariant.into(),
+            entity: Some(entity.into()),
+        }
+    }
+
+    /// Whether the violation `key` falls in this scope.
+    pub fn covers(&self, key: &ViolationKey) -> bool {
+        self.invariant == key.invariant && (self.entity.is_none() || self.entity == key.entity)
+    }
 }
 
 /// Serde helper for durations as integer milliseconds.

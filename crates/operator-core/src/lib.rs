@@ -29,7 +29,7 @@ pub mod ticket;
 pub use action::{Action, ActionReport, ActionSpec, NoAction, ParamSpec};
 pub use error::{Error, Result};
 pub use history::History;
-pub use invariant::{InvariantChecker, InvariantSpec, Severity, Violation};
+pub use invariant::{InvariantChecker, InvariantSpec, Severity, Unknown, Violation};
 pub use monitor::{Event, MonitorConfig, MonitorLoop, TickReport};
 pub use subject::Subject;
 pub use ticket::{Ticket, TicketStatus, TicketStore};

@@ -152,6 +152,41 @@ async fn failed_observation_is_critical_and_resolves_nothing_else() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn what_the_checker_could_not_evaluate_is_frozen_not_resolved() {
+    let mut h = Harness::new(
+        vec![InvariantSpec::new("x", "x"), InvariantSpec::new("y", "y")],
+        config(),
+    );
+    h.script.show(vec![
+        warn("x").entity("a"),
+        warn("x").entity("b"),
+        warn("y"),
+    ]);
+    h.step().await;
+    // x could not be evaluated (say, its source timed out), y cleared.
+    h.script.show(vec![support::unknown("x")]);
+    for _ in 0..5 {
+        let r = h.step().await;
+        assert!(
+            r.events
+                .iter()
+                .all(|e| !matches!(e, Event::Resolved { key, .. } if key.invariant == "x"))
+        );
+    }
+    let open: Vec<String> = h
+        .store
+        .open_tickets("scripted")
+        .unwrap()
+        .iter()
+        .map(|t| t.key().to_string())
+        .collect();
+    assert_eq!(open, ["x[a]", "x[b]"], "x stays open, y resolved");
+    // x evaluated again and clear: resolves.
+    h.script.clear();
+    assert_eq!(resolved(&h.step().await.events), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn observation_timeout_is_a_failed_observation() {
     let mut h = Harness::new(spec(0, 0), config());
     h.script.set(Step::Hang);

@@ -24,8 +24,10 @@ pub fn db_path(global: &GlobalArgs) -> PathBuf {
     if let Some(path) = &global.db {
         return path.clone();
     }
-    directories::ProjectDirs::from("", "", "operator")
-        .map_or_else(|| PathBuf::from("operator-tickets.db"), |d| d.data_dir().join("tickets.db"))
+    directories::ProjectDirs::from("", "", "operator").map_or_else(
+        || PathBuf::from("operator-tickets.db"),
+        |d| d.data_dir().join("tickets.db"),
+    )
 }
 
 /// Opens the ticket store named by `--db`.
@@ -34,5 +36,7 @@ pub fn db_path(global: &GlobalArgs) -> PathBuf {
 /// A usage error naming `--db` when it cannot be opened.
 pub fn open_store(global: &GlobalArgs) -> Result<Arc<TicketStore>, CliError> {
     let path = db_path(global);
-    TicketStore::open(&path).map(Arc::new).map_err(|e| CliError::flag("--db", format!("{}: {e}", path.display())))
+    TicketStore::open(&path)
+        .map(Arc::new)
+        .map_err(|e| CliError::flag("--db", format!("{}: {e}", path.display())))
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use clap::Args;
 use operator_core::alert::Timing;
 use operator_core::monitor::Active;
-use operator_core::{Event, InvariantChecker, MonitorConfig, MonitorLoop, Subject, TickReport, TicketStore};
+use operator_core::{
+    Event, InvariantChecker, MonitorConfig, MonitorLoop, Subject, TickReport, TicketStore,
+};
 use serde_json::json;
 
 use crate::cli::GlobalArgs;
@@ -41,7 +43,9 @@ pub struct MonitorArgs {
 }
 
 fn parse_timing(s: &str) -> Result<(String, Duration), String> {
-    let (name, d) = s.split_once('=').ok_or_else(|| format!("expected INVARIANT=DURATION, got {s:?}"))?;
+    let (name, d) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected INVARIANT=DURATION, got {s:?}"))?;
     if name.is_empty() {
         return Err("missing invariant name before '='".into());
     }
@@ -53,7 +57,13 @@ fn parse_timing(s: &str) -> Result<(String, Duration), String> {
 pub async fn run(global: &GlobalArgs, args: MonitorArgs) -> CliResult {
     let store = crate::commands::open_store(global)?;
     let target = args.target.clone();
-    target.visit(Monitor { json: global.json, args, store }).await?
+    target
+        .visit(Monitor {
+            json: global.json,
+            args,
+            store,
+        })
+        .await?
 }
 
 struct Monitor {
@@ -76,7 +86,11 @@ impl WithSubject for Monitor {
         if self.args.once {
             let report = monitor.tick().await?;
             print_once(&report, self.json);
-            return Ok(if report.healthy() { exit::OK } else { exit::FAILURE });
+            return Ok(if report.healthy() {
+                exit::OK
+            } else {
+                exit::FAILURE
+            });
         }
         let interval = self.args.interval.unwrap_or(profile.interval);
         eprintln!(
@@ -101,23 +115,36 @@ impl WithSubject for Monitor {
 }
 
 impl Monitor {
-    fn config<O, C: InvariantChecker<O>>(&self, checker: &C, profile: Profile) -> Result<MonitorConfig, CliError> {
+    fn config<O, C: InvariantChecker<O>>(
+        &self,
+        checker: &C,
+        profile: Profile,
+    ) -> Result<MonitorConfig, CliError> {
         let known: Vec<String> = checker.invariants().into_iter().map(|s| s.name).collect();
         let mut config = MonitorConfig::default()
             .interval(self.args.interval.unwrap_or(profile.interval))
             .observe_timeout(self.args.timeout.unwrap_or(profile.observe_timeout))
             .immediate(self.args.once);
         let specs = checker.invariants();
-        for (flag, overrides) in [("--pending", &self.args.pending), ("--keep-firing", &self.args.keep_firing)] {
+        for (flag, overrides) in [
+            ("--pending", &self.args.pending),
+            ("--keep-firing", &self.args.keep_firing),
+        ] {
             for (name, d) in overrides {
                 let Some(spec) = specs.iter().find(|s| &s.name == name) else {
-                    return Err(CliError::flag(flag, format!("unknown invariant {name:?} (known: {})", known.join(", "))));
+                    return Err(CliError::flag(
+                        flag,
+                        format!("unknown invariant {name:?} (known: {})", known.join(", ")),
+                    ));
                 };
                 let mut t = config
                     .timing_overrides
                     .get(name)
                     .copied()
-                    .unwrap_or(Timing { pending: spec.pending, keep_firing: spec.keep_firing });
+                    .unwrap_or(Timing {
+                        pending: spec.pending,
+                        keep_firing: spec.keep_firing,
+                    });
                 if flag == "--pending" {
                     t.pending = *d;
                 } else {
@@ -126,7 +153,9 @@ impl Monitor {
                 config = config.timing(name.clone(), t);
             }
         }
-        config.validate().map_err(|e| CliError::flag("--interval/--timeout", e))?;
+        config
+            .validate()
+            .map_err(|e| CliError::flag("--interval/--timeout", e))?;
         Ok(config)
     }
 }
@@ -159,9 +188,16 @@ fn print_once(report: &TickReport, json: bool) {
         return;
     }
     let n = report.firing.len();
-    println!("{} at {at}: {n} violation{}", report.subject, if n == 1 { "" } else { "s" });
+    println!(
+        "{} at {at}: {n} violation{}",
+        report.subject,
+        if n == 1 { "" } else { "s" }
+    );
     for a in &report.firing {
-        let ticket = a.ticket.map(|t| format!(", ticket #{t}")).unwrap_or_default();
+        let ticket = a
+            .ticket
+            .map(|t| format!(", ticket #{t}"))
+            .unwrap_or_default();
         println!(
             "  {:<8} {:<28} {} (since {}{ticket})",
             a.violation.severity,
@@ -176,12 +212,20 @@ fn print_event(report: &TickReport, event: &Event, json: bool) {
     let at = report.observed_at;
     if json {
         let mut line = match event {
-            Event::Opened { ticket, violation, since } => json!({
+            Event::Opened {
+                ticket,
+                violation,
+                since,
+            } => json!({
                 "event": "opened", "ticket": ticket, "invariant": violation.invariant, "entity": violation.entity,
                 "severity": violation.severity, "message": violation.message, "since": since,
                 "evidence": violation.evidence,
             }),
-            Event::Escalated { ticket, from, violation } => json!({
+            Event::Escalated {
+                ticket,
+                from,
+                violation,
+            } => json!({
                 "event": "escalated", "ticket": ticket, "invariant": violation.invariant, "entity": violation.entity,
                 "from": from, "severity": violation.severity, "message": violation.message,
             }),
@@ -200,20 +244,29 @@ fn print_event(report: &TickReport, event: &Event, json: bool) {
     let at = output::ts(at);
     let subject = &report.subject;
     match event {
-        Event::Opened { ticket, violation, .. } => println!(
+        Event::Opened {
+            ticket, violation, ..
+        } => println!(
             "{at} {subject} OPENED    #{ticket} {} {}: {}",
             violation.severity,
             output::what_violation(violation),
             violation.message
         ),
-        Event::Escalated { ticket, from, violation } => println!(
+        Event::Escalated {
+            ticket,
+            from,
+            violation,
+        } => println!(
             "{at} {subject} ESCALATED #{ticket} {from} -> {} {}: {}",
             violation.severity,
             output::what_violation(violation),
             violation.message
         ),
         Event::Resolved { ticket, key } => {
-            println!("{at} {subject} RESOLVED  #{ticket} {}", output::what(&key.invariant, key.entity.as_deref()));
+            println!(
+                "{at} {subject} RESOLVED  #{ticket} {}",
+                output::what(&key.invariant, key.entity.as_deref())
+            );
         }
         Event::ClearedWhileHeld { ticket, key } => println!(
             "{at} {subject} CLEARED   #{ticket} {} (held: stays open)",
@@ -228,7 +281,10 @@ mod tests {
 
     #[test]
     fn timing_overrides_parse() {
-        assert_eq!(parse_timing("node_down=10s").unwrap(), ("node_down".into(), std::time::Duration::from_secs(10)));
+        assert_eq!(
+            parse_timing("node_down=10s").unwrap(),
+            ("node_down".into(), std::time::Duration::from_secs(10))
+        );
         assert!(parse_timing("node_down").is_err());
         assert!(parse_timing("=1s").is_err());
         assert!(parse_timing("x=soon").is_err());

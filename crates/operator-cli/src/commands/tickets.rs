@@ -95,9 +95,9 @@ pub fn run(global: &GlobalArgs, cmd: TicketsCommand) -> CliResult {
 
 fn not_found(e: operator_core::Error) -> CliError {
     match e {
-        operator_core::Error::NoSuchTicket(id) => {
-            CliError::Failed(anyhow::anyhow!("no ticket #{id} (see `operator tickets list --status all`)"))
-        }
+        operator_core::Error::NoSuchTicket(id) => CliError::Failed(anyhow::anyhow!(
+            "no ticket #{id} (see `operator tickets list --status all`)"
+        )),
         e => e.into(),
     }
 }
@@ -143,7 +143,11 @@ fn list(store: &TicketStore, args: &ListArgs, json: bool) -> CliResult {
 }
 
 fn status(t: &Ticket) -> String {
-    if t.held { format!("{} (held)", t.status) } else { t.status.to_string() }
+    if t.held {
+        format!("{} (held)", t.status)
+    } else {
+        t.status.to_string()
+    }
 }
 
 fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
@@ -160,14 +164,31 @@ fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
     }
     println!("Ticket #{} · {} · {}", t.id, status(&t), t.severity);
     println!("  subject     {}", t.subject);
-    println!("  invariant   {}", output::what(&t.invariant, t.entity.as_deref()));
+    println!(
+        "  invariant   {}",
+        output::what(&t.invariant, t.entity.as_deref())
+    );
     println!("  message     {}", t.message);
-    println!("  seen        {} times, first {}, last {}", t.occurrences, output::ts(t.first_seen), output::ts(t.last_seen));
+    println!(
+        "  seen        {} times, first {}, last {}",
+        t.occurrences,
+        output::ts(t.first_seen),
+        output::ts(t.last_seen)
+    );
     if let (Some(at), Some(how)) = (t.resolved_at, &t.resolution) {
         let open_for = (at - t.first_seen).to_std().unwrap_or_default();
-        println!("  resolved    {} ({how}), after {}", output::ts(at), output::duration(open_for));
+        println!(
+            "  resolved    {} ({how}), after {}",
+            output::ts(at),
+            output::duration(open_for)
+        );
     }
-    println!("  evidence    {}", serde_json::to_string_pretty(&t.evidence).unwrap_or_default().replace('\n', "\n              "));
+    println!(
+        "  evidence    {}",
+        serde_json::to_string_pretty(&t.evidence)
+            .unwrap_or_default()
+            .replace('\n', "\n              ")
+    );
     println!("  snapshots   {}", snapshots.len());
     println!("Log:");
     for e in &events {
@@ -180,6 +201,11 @@ fn print_change(t: &Ticket, json: bool, verb: &str) {
     if json {
         print_json(&serde_json::to_value(t).unwrap_or_default());
     } else {
-        println!("ticket #{} {verb}: {} ({})", t.id, output::what(&t.invariant, t.entity.as_deref()), status(t));
+        println!(
+            "ticket #{} {verb}: {} ({})",
+            t.id,
+            output::what(&t.invariant, t.entity.as_deref()),
+            status(t)
+        );
     }
 }

@@ -10,7 +10,12 @@ use crate::exit::CliError;
 #[command(next_help_heading = "Rate limiter (--subject ratelimit)")]
 pub struct RateLimitArgs {
     /// Redis URL of the rate limiter (`redis://[:password@]host:port[/db]`, or `rediss://`).
-    #[arg(long, env = "OPERATOR_REDIS_URL", default_value = "redis://127.0.0.1:6379", value_name = "URL")]
+    #[arg(
+        long,
+        env = "OPERATOR_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        value_name = "URL"
+    )]
     pub redis_url: String,
 }
 

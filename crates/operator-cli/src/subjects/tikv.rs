@@ -10,7 +10,12 @@ use crate::exit::CliError;
 #[command(next_help_heading = "TiKV (--subject tikv)")]
 pub struct TikvArgs {
     /// PD HTTP endpoint.
-    #[arg(long = "pd", env = "OPERATOR_PD_URL", default_value = "http://127.0.0.1:2379", value_name = "URL")]
+    #[arg(
+        long = "pd",
+        env = "OPERATOR_PD_URL",
+        default_value = "http://127.0.0.1:2379",
+        value_name = "URL"
+    )]
     pub pd_url: String,
 }
 

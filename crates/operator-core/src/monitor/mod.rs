@@ -149,9 +149,11 @@ where
         let timeout = self.config.observe_timeout;
 
         let outcome = tokio::time::timeout(timeout, self.subject.observe()).await;
+        let mut unknown = Vec::new();
         let (observation, seen, observation_error) = match outcome {
             Ok(Ok(obs)) => {
                 let seen = self.checker.check(&obs, &self.history);
+                unknown = self.checker.unknown(&obs, &self.history);
                 (Some(Arc::new(obs)), seen, None)
             }
             Ok(Err(e)) => {
@@ -186,9 +188,15 @@ where
             now,
             now_utc,
             seen,
-            // A failed observation may only clear `subject_unreachable` itself... which it cannot,
-            // since it reports it. So nothing else changes until the subject is seen again.
-            |key| observed_ok || key.invariant == SUBJECT_UNREACHABLE,
+            // A failed observation clears nothing (it reports `subject_unreachable` itself), and
+            // what the checker could not evaluate stays as it is: nothing resolves blind.
+            |key| {
+                if observed_ok {
+                    !unknown.iter().any(|u| u.covers(key))
+                } else {
+                    key.invariant == SUBJECT_UNREACHABLE
+                }
+            },
             |invariant| config.timing_of(invariant, specs),
         );
 

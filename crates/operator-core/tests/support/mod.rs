@@ -8,7 +8,7 @@ use std::time::Duration;
 use operator_core::monitor::RunSummary;
 use operator_core::{
     ActionReport, History, InvariantChecker, InvariantSpec, MonitorConfig, MonitorLoop, NoAction,
-    Severity, Subject, TicketStore, Violation,
+    Severity, Subject, TicketStore, Unknown, Violation,
 };
 use tokio::time::Instant;
 
@@ -99,7 +99,8 @@ impl Subject for Script {
     }
 }
 
-/// Reports exactly what the scripted observation shows.
+/// Reports exactly what the scripted observation shows; a violation whose message is `unknown`
+/// is reported as not evaluated instead.
 pub struct PassThrough(pub Vec<InvariantSpec>);
 
 impl InvariantChecker<Vec<Violation>> for PassThrough {
@@ -107,13 +108,29 @@ impl InvariantChecker<Vec<Violation>> for PassThrough {
         self.0.clone()
     }
 
-    fn check(
-        &self,
-        current: &Vec<Violation>,
-        _history: &History<Vec<Violation>>,
-    ) -> Vec<Violation> {
-        current.clone()
+    fn check(&self, current: &Vec<Violation>, _: &History<Vec<Violation>>) -> Vec<Violation> {
+        current
+            .iter()
+            .filter(|v| v.message != "unknown")
+            .cloned()
+            .collect()
     }
+
+    fn unknown(&self, current: &Vec<Violation>, _: &History<Vec<Violation>>) -> Vec<Unknown> {
+        current
+            .iter()
+            .filter(|v| v.message == "unknown")
+            .map(|v| Unknown {
+                invariant: v.invariant.clone(),
+                entity: v.entity.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Marks `invariant` (all entities) as not evaluated by this observation.
+pub fn unknown(invariant: &str) -> Violation {
+    Violation::new(invariant, Severity::Info, "unknown")
 }
 
 pub fn warn(invariant: &str) -> Violation {
