@@ -1,0 +1,70 @@
+//! What a node does when Redis cannot answer.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What a node decides while Redis is down, slower than its timeout, or not yet reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureMode {
+    /// Allow every request (availability first).
+    Open,
+    /// Deny every request with 503 (protection first).
+    Closed,
+    /// Enforce each policy in process at this node's share of the limit (limit divided by the
+    /// number of nodes that are Up).
+    #[default]
+    Local,
+}
+
+impl FailureMode {
+    /// The lowercase name used in flags, JSON and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureMode::Open => "open",
+            FailureMode::Closed => "closed",
+            FailureMode::Local => "local",
+        }
+    }
+}
+
+impl fmt::Display for FailureMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error parsing a [`FailureMode`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown failure mode {0:?} (expected open, closed or local)")]
+pub struct ParseFailureModeError(String);
+
+impl FromStr for FailureMode {
+    type Err = ParseFailureModeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(FailureMode::Open),
+            "closed" => Ok(FailureMode::Closed),
+            "local" => Ok(FailureMode::Local),
+            other => Err(ParseFailureModeError(other.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_text_and_json() {
+        for mode in [FailureMode::Open, FailureMode::Closed, FailureMode::Local] {
+            assert_eq!(mode.as_str().parse::<FailureMode>().unwrap(), mode);
+            let json = serde_json::to_string(&mode).unwrap();
+            assert_eq!(json, format!("\"{mode}\""));
+        }
+        assert!("sideways".parse::<FailureMode>().is_err());
+    }
+}

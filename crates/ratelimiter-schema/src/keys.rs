@@ -1,0 +1,333 @@
+//! The Redis key schema: the one place that names Redis keys. The operator relies on it.
+//!
+//! Every key lives under the node's key prefix `P` (default `ratelimit:`), and **every key has a
+//! TTL**: no code path writes a key without setting its expiry in the same script call.
+//!
+//! | key | type | content | TTL | written by |
+//! |-----|------|---------|-----|------------|
+//! | `P` `c:{` *enc(user key)* `}:` *policy* `:` *window_ms* | hash | `w`: index of the current fixed window (`floor(redis_ms / window_ms)`), `c`: cost counted in window `w`, `p`: cost counted in window `w - 1` | `2 × window_ms`, set by every write | the check script, on each admitted request |
+//! | `P` `policies` | hash | `version`: integer, only increases; `policy:<name>`: [`PolicySpec`](crate::PolicySpec) JSON | [`LONG_TTL_MS`] (7 days), refreshed by every policy write and by every node every minute | the policy scripts (put, delete, seed), atomically with the version bump |
+//! | `P` `nodes` | hash | `<node id>`: [`NodeRecord`](crate::NodeRecord) JSON, times from Redis `TIME` | [`LONG_TTL_MS`], refreshed by every heartbeat | each node's heartbeat (every second); removed on graceful shutdown |
+//!
+//! **Counters.** One hash per (user key, policy, window). The sliding-window estimate at Redis
+//! time `now` is `p × (1 − elapsed / window_ms) + c`, with `elapsed = now − w × window_ms` (when
+//! the stored `w` is one behind, `c` is the previous window and the current one is empty; when it
+//! is older, both are 0). A request of cost `k` is admitted when the estimate plus `k` is at most
+//! the limit, for every window of its policy; then `k` is added to `c` of every window.
+//! Consequently, for a window whose stored `w` is the current index, **`c` never exceeds that
+//! window's limit** unless the policy's limit was lowered after the fact: `c > limit` is the
+//! observable sign of over-admission.
+//!
+//! **Encoding.** The user key is stored between `{` and `}`, so all counter keys of one decision
+//! share a Redis Cluster hash tag (same slot: the script may touch them together). To keep the tag
+//! and the parse unambiguous, `%`, `{`, `}` and control characters of the user key are
+//! percent-encoded (`%7B`, `%7D`, `%25`, ...); everything else, `:` included, is kept as is, so
+//! `user:42` becomes `ratelimit:c:{user:42}:default:1000`. Policy names are `[A-Za-z0-9_-]`, so
+//! the suffix after `}` splits on `:` without doubt.
+//!
+//! **Lifetime of the long-lived keys.** `policies` and `nodes` live 7 days past the last refresh.
+//! If every node stays down longer than that, the policies are gone and the first node to start
+//! seeds them again from its `--policies` file (or the built-in default).
+
+use crate::error::KeyError;
+
+/// TTL of the long-lived keys (`policies`, `nodes`): 7 days, refreshed by the nodes.
+pub const LONG_TTL_MS: u64 = 7 * 24 * 3_600_000;
+/// The field of the `policies` hash holding the version.
+pub const POLICY_VERSION_FIELD: &str = "version";
+/// The prefix of the `policies` hash fields holding one policy each.
+pub const POLICY_FIELD_PREFIX: &str = "policy:";
+/// Longest user key, in bytes (before encoding).
+pub const MAX_USER_KEY_BYTES: usize = 512;
+/// The hash field of a counter holding the current window index.
+pub const FIELD_WINDOW: &str = "w";
+/// The hash field of a counter holding the cost counted in the current window.
+pub const FIELD_CURRENT: &str = "c";
+/// The hash field of a counter holding the cost counted in the previous window.
+pub const FIELD_PREVIOUS: &str = "p";
+
+/// The parts of a counter key name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterKey {
+    /// The user key (decoded).
+    pub user_key: String,
+    /// The policy name.
+    pub policy: String,
+    /// The window length in milliseconds.
+    pub window_ms: u64,
+}
+
+/// Checks a key prefix: 1 to 64 characters, none of `{ } * ? [ ] \` or whitespace (a `{` would
+/// steal the hash tag; glob characters would break `SCAN MATCH`).
+///
+/// # Errors
+/// [`KeyError::InvalidPrefix`].
+pub fn validate_prefix(prefix: &str) -> Result<(), KeyError> {
+    let bad = |c: char| {
+        matches!(c, '{' | '}' | '*' | '?' | '[' | ']' | '\\') || c.is_whitespace() || c.is_control()
+    };
+    if prefix.is_empty() || prefix.len() > 64 || prefix.chars().any(bad) {
+        return Err(KeyError::InvalidPrefix(prefix.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks a user key: 1 to [`MAX_USER_KEY_BYTES`] bytes.
+///
+/// # Errors
+/// [`KeyError::Empty`] or [`KeyError::TooLong`].
+pub fn validate_user_key(key: &str) -> Result<(), KeyError> {
+    if key.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    if key.len() > MAX_USER_KEY_BYTES {
+        return Err(KeyError::TooLong {
+            max: MAX_USER_KEY_BYTES,
+            got: key.len(),
+        });
+    }
+    Ok(())
+}
+
+/// The counter of `user_key` for one window of `policy`.
+pub fn counter_key(prefix: &str, user_key: &str, policy: &str, window_ms: u64) -> String {
+    let mut out = String::with_capacity(prefix.len() + user_key.len() + policy.len() + 16);
+    out.push_str(prefix);
+    out.push_str("c:{");
+    encode_into(user_key, &mut out);
+    out.push_str("}:");
+    out.push_str(policy);
+    out.push(':');
+    out.push_str(&window_ms.to_string());
+    out
+}
+
+/// The `SCAN MATCH` pattern of every counter whose user key starts with `user_key_prefix`
+/// (empty: every counter).
+pub fn counter_scan_pattern(prefix: &str, user_key_prefix: &str) -> String {
+    let mut enc = String::new();
+    encode_into(user_key_prefix, &mut enc);
+    format!("{}c:{{{}*", glob_escape(prefix), glob_escape(&enc))
+}
+
+/// The `SCAN MATCH` pattern of every counter of exactly `user_key` (all policies and windows).
+pub fn counter_scan_pattern_exact(prefix: &str, user_key: &str) -> String {
+    let mut enc = String::new();
+    encode_into(user_key, &mut enc);
+    format!("{}c:{{{}}}:*", glob_escape(prefix), glob_escape(&enc))
+}
+
+/// The `SCAN MATCH` pattern of every key under the prefix.
+pub fn all_keys_pattern(prefix: &str) -> String {
+    format!("{}*", glob_escape(prefix))
+}
+
+/// The hash of policies and their version.
+pub fn policies_key(prefix: &str) -> String {
+    format!("{prefix}policies")
+}
+
+/// The `policies` hash field of the policy `name`.
+pub fn policy_field(name: &str) -> String {
+    format!("{POLICY_FIELD_PREFIX}{name}")
+}
+
+/// The hash of registered nodes.
+pub fn nodes_key(prefix: &str) -> String {
+    format!("{prefix}nodes")
+}
+
+/// Reads a counter key name back into its parts; `None` for any other key.
+pub fn parse_counter_key(prefix: &str, name: &str) -> Option<CounterKey> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix("c:{")?;
+    let close = rest.find('}')?;
+    let user_key = decode(&rest[..close])?;
+    let (policy, window) = rest[close + 1..].strip_prefix(':')?.split_once(':')?;
+    crate::policy::validate_name(policy).ok()?;
+    if window.is_empty() || !window.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let window_ms = window.parse().ok()?;
+    Some(CounterKey {
+        user_key,
+        policy: policy.to_owned(),
+        window_ms,
+    })
+}
+
+/// Percent-encodes `%`, `{`, `}` and control characters.
+pub fn encode_user_key(user_key: &str) -> String {
+    let mut out = String::with_capacity(user_key.len());
+    encode_into(user_key, &mut out);
+    out
+}
+
+fn encode_into(user_key: &str, out: &mut String) {
+    for c in user_key.chars() {
+        if matches!(c, '%' | '{' | '}') || c.is_ascii_control() {
+            let b = c as u32; // ASCII here, so one byte.
+            out.push('%');
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0xf));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// Inverse of [`encode_user_key`]; `None` for malformed input (a stray `%`, an encoded byte
+/// that should not have been, or invalid UTF-8).
+pub fn decode_user_key(encoded: &str) -> Option<String> {
+    decode(encoded)
+}
+
+fn decode(encoded: &str) -> Option<String> {
+    if encoded.contains(['{', '}']) {
+        return None;
+    }
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hi = hex_value(*bytes.get(i + 1)?)?;
+            let lo = hex_value(*bytes.get(i + 2)?)?;
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex_digit(v: u32) -> char {
+    char::from_digit(v, 16).unwrap_or('0').to_ascii_uppercase()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NASTY: &[&str] = &[
+        "user:42",
+        "a",
+        "{",
+        "}",
+        "{}",
+        "}{",
+        "{tag}:x",
+        "%",
+        "%7B",
+        "100%}",
+        "a:b:c:default:1000",
+        "c:{x}:p:1",
+        "line\nbreak\ttab\r\0nul",
+        "ünïcødé 🚦 key",
+        "*?[]\\^",
+        "   spaces   ",
+    ];
+
+    #[test]
+    fn counter_keys_round_trip_for_nasty_user_keys() {
+        for key in NASTY {
+            let name = counter_key("ratelimit:", key, "login-2", 3_600_000);
+            let parsed = parse_counter_key("ratelimit:", &name)
+                .unwrap_or_else(|| panic!("{name:?} does not parse"));
+            assert_eq!(
+                parsed,
+                CounterKey {
+                    user_key: (*key).to_owned(),
+                    policy: "login-2".into(),
+                    window_ms: 3_600_000
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn all_keys_of_one_decision_share_one_hash_tag() {
+        for key in NASTY {
+            let a = counter_key("rl:", key, "p", 1000);
+            let b = counter_key("rl:", key, "p", 3_600_000);
+            assert_eq!(hash_tag(&a), hash_tag(&b), "{key:?}");
+            assert_eq!(hash_tag(&a), Some(encode_user_key(key).as_str()));
+        }
+    }
+
+    /// Redis Cluster's rule: the text between the first `{` and the next `}`, if not empty.
+    fn hash_tag(name: &str) -> Option<&str> {
+        let open = name.find('{')?;
+        let close = name[open + 1..].find('}')? + open + 1;
+        (close > open + 1).then(|| &name[open + 1..close])
+    }
+
+    #[test]
+    fn readable_keys_stay_readable() {
+        assert_eq!(
+            counter_key("ratelimit:", "user:42", "default", 1000),
+            "ratelimit:c:{user:42}:default:1000"
+        );
+        assert_eq!(encode_user_key("{a}%"), "%7Ba%7D%25");
+    }
+
+    #[test]
+    fn other_keys_do_not_parse_as_counters() {
+        for name in [
+            "ratelimit:policies",
+            "ratelimit:nodes",
+            "other:c:{x}:p:1",
+            "ratelimit:c:{x}:p:",
+            "ratelimit:c:{x}:p:1x",
+            "ratelimit:c:{x}:bad name:1",
+            "ratelimit:c:{x}p:1",
+            "ratelimit:c:{%zz}:p:1",
+            "ratelimit:c:{%7}:p:1",
+        ] {
+            assert!(parse_counter_key("ratelimit:", name).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn prefix_and_user_key_validation() {
+        assert!(validate_prefix("ratelimit:").is_ok());
+        for bad in ["", "a{", "a}", "a*", "a b", "a\\"] {
+            assert!(validate_prefix(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(validate_user_key(""), Err(KeyError::Empty));
+        assert!(validate_user_key(&"k".repeat(512)).is_ok());
+        assert_eq!(
+            validate_user_key(&"k".repeat(513)),
+            Err(KeyError::TooLong { max: 512, got: 513 })
+        );
+    }
+
+    #[test]
+    fn scan_patterns_escape_glob_characters() {
+        assert_eq!(
+            counter_scan_pattern("ratelimit:", "user:*"),
+            "ratelimit:c:{user:\\**"
+        );
+        assert_eq!(
+            counter_scan_pattern_exact("ratelimit:", "a{b"),
+            "ratelimit:c:{a%7Bb}:*"
+        );
+        assert_eq!(counter_scan_pattern("ratelimit:", ""), "ratelimit:c:{*");
+    }
+}

@@ -1,0 +1,30 @@
+//! The contract between the rate-limiter nodes (`ratelimiter-node`) and whatever watches them
+//! (the operator's `operator-ratelimiter`).
+//!
+//! Nothing here talks to Redis or the network: this crate only names things and checks them, so
+//! both sides can depend on it without pulling in each other.
+//!
+//! # Layout
+//! - [`keys`]: the Redis key schema (every key name, its type, its TTL and who writes it), and
+//!   [`keys::parse_counter_key`] to read a counter key name back.
+//! - [`policy`]: [`Policy`], [`PolicySpec`] and [`Window`], their validation, glob matching,
+//!   most-specific-match selection in a [`PolicySet`], and the set's canonical [digest](PolicySet::digest).
+//! - [`wire`]: the JSON bodies of the node's HTTP API ([`NodeInfo`], [`NodeEntry`],
+//!   [`CheckResponse`], [`ErrorBody`], ...).
+//! - [`FailureMode`]: what a node does when Redis cannot answer.
+
+mod error;
+mod failure;
+mod glob;
+pub mod keys;
+pub mod policy;
+pub mod wire;
+
+pub use error::{KeyError, PolicyError};
+pub use failure::FailureMode;
+pub use keys::CounterKey;
+pub use policy::{Policy, PolicySet, PolicySpec, Window};
+pub use wire::{
+    CheckRequest, CheckResponse, CounterEntry, CountersPage, ErrorBody, FailureDecisions,
+    NodeEntry, NodeInfo, NodeRecord, NodeState, NodesResponse, PoliciesResponse,
+};

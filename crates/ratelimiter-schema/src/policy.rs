@@ -1,0 +1,498 @@
+//! Policies: which keys get which limits.
+//!
+//! A [`Policy`] is a name, a glob pattern over keys and one or more [`Window`]s. Every window is
+//! checked and consumed atomically by one decision. The policy named [`DEFAULT_POLICY`] matches
+//! every key no other policy matches; among the others, the most specific matching pattern wins
+//! (more literal characters, then fewer `*`, then fewer `?`, then the smaller name).
+//!
+//! The JSON body of `PUT /v1/policies/{name}`, each stored policy in Redis and each entry of the
+//! TOML seed file have the shape of [`PolicySpec`]:
+//! `{"match": "login:*", "windows": [{"limit": 5, "window_ms": 1000}]}`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PolicyError;
+use crate::glob;
+
+/// The name of the fallback policy.
+pub const DEFAULT_POLICY: &str = "default";
+/// Most windows one policy may have.
+pub const MAX_WINDOWS: usize = 8;
+/// Largest limit of a window.
+pub const MAX_LIMIT: u64 = 1_000_000_000;
+/// Longest window: 7 days (its counters live twice as long).
+pub const MAX_WINDOW_MS: u64 = 7 * 24 * 3_600_000;
+/// Most policies a set may hold.
+pub const MAX_POLICIES: usize = 1_000;
+/// Longest glob pattern, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 256;
+
+/// One fixed-length window: at most `limit` units of cost per `window_ms` milliseconds, counted
+/// as a sliding window (the previous fixed window's count weighted by how much of it still
+/// overlaps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// Units of cost allowed per window.
+    pub limit: u64,
+    /// Window length in milliseconds.
+    pub window_ms: u64,
+}
+
+impl Window {
+    /// A short label for the window: `1s`, `5m`, `1h`, `1500ms`.
+    pub fn label(&self) -> String {
+        window_label(self.window_ms)
+    }
+}
+
+/// A label for a window length: whole hours as `Nh`, minutes as `Nm`, seconds as `Ns`, else `Nms`.
+pub fn window_label(window_ms: u64) -> String {
+    match window_ms {
+        0 => "0ms".to_owned(),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// A policy without its name: the body of `PUT /v1/policies/{name}`, the value stored in Redis,
+/// and one entry of the TOML seed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    /// Glob over keys (`*`, `?`, `\` escapes). Absent only for `default`, which matches the rest.
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// The windows, all checked and consumed together.
+    pub windows: Vec<Window>,
+}
+
+/// A named, validated policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The name, `[A-Za-z0-9_-]{1,64}`.
+    pub name: String,
+    /// The glob pattern (`*` for `default`).
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// The windows, in the order given.
+    pub windows: Vec<Window>,
+}
+
+impl Policy {
+    /// Builds and validates a policy.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the first rule broken.
+    pub fn new(name: &str, spec: PolicySpec) -> Result<Self, PolicyError> {
+        validate_name(name)?;
+        let pattern = match (name == DEFAULT_POLICY, spec.pattern) {
+            (true, None) => "*".to_owned(),
+            (true, Some(p)) if p == "*" => p,
+            (true, Some(_)) => return Err(PolicyError::DefaultPattern),
+            (false, None) => return Err(PolicyError::MissingPattern(name.to_owned())),
+            (false, Some(p)) => p,
+        };
+        if pattern.is_empty() || pattern.len() > MAX_PATTERN_BYTES {
+            return Err(PolicyError::InvalidPattern(pattern));
+        }
+        validate_windows(&spec.windows)?;
+        Ok(Self {
+            name: name.to_owned(),
+            pattern,
+            windows: spec.windows,
+        })
+    }
+
+    /// Parses a policy from its stored JSON ([`PolicySpec`]) and validates it.
+    ///
+    /// # Errors
+    /// [`PolicyError::Parse`] or a validation error.
+    pub fn from_json(name: &str, json: &str) -> Result<Self, PolicyError> {
+        let spec: PolicySpec = serde_json::from_str(json).map_err(|e| PolicyError::Parse {
+            name: name.to_owned(),
+            detail: e.to_string(),
+        })?;
+        Self::new(name, spec)
+    }
+
+    /// The spec to store (`match` omitted for `default`).
+    pub fn spec(&self) -> PolicySpec {
+        PolicySpec {
+            pattern: (self.name != DEFAULT_POLICY).then(|| self.pattern.clone()),
+            windows: self.windows.clone(),
+        }
+    }
+
+    /// The stored JSON form ([`PolicySpec`]).
+    pub fn to_json(&self) -> String {
+        // Serializing plain structs of strings and integers cannot fail.
+        serde_json::to_string(&self.spec()).unwrap_or_default()
+    }
+
+    /// Whether this policy's pattern matches `key` (`default` matches everything).
+    pub fn matches(&self, key: &str) -> bool {
+        self.name == DEFAULT_POLICY || glob::matches(&self.pattern, key)
+    }
+
+    /// The smallest limit among the windows: the largest cost a single request may carry.
+    pub fn min_limit(&self) -> u64 {
+        self.windows.iter().map(|w| w.limit).min().unwrap_or(0)
+    }
+}
+
+/// Checks a policy name: `[A-Za-z0-9_-]{1,64}`.
+///
+/// # Errors
+/// [`PolicyError::InvalidName`].
+pub fn validate_name(name: &str) -> Result<(), PolicyError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(PolicyError::InvalidName(name.to_owned()))
+    }
+}
+
+fn validate_windows(windows: &[Window]) -> Result<(), PolicyError> {
+    if windows.is_empty() {
+        return Err(PolicyError::NoWindows);
+    }
+    if windows.len() > MAX_WINDOWS {
+        return Err(PolicyError::TooManyWindows {
+            max: MAX_WINDOWS,
+            got: windows.len(),
+        });
+    }
+    for (i, w) in windows.iter().enumerate() {
+        if w.limit == 0 || w.limit > MAX_LIMIT {
+            return Err(PolicyError::InvalidLimit {
+                max: MAX_LIMIT,
+                got: w.limit,
+            });
+        }
+        if w.window_ms == 0 || w.window_ms > MAX_WINDOW_MS {
+            return Err(PolicyError::InvalidWindow {
+                max: MAX_WINDOW_MS,
+                got: w.window_ms,
+            });
+        }
+        if windows[..i].iter().any(|o| o.window_ms == w.window_ms) {
+            return Err(PolicyError::DuplicateWindow(w.window_ms));
+        }
+    }
+    Ok(())
+}
+
+/// A validated set of policies, ordered for most-specific-match lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySet {
+    /// Non-default policies, most specific first.
+    ordered: Vec<Policy>,
+    default: Option<Policy>,
+}
+
+impl PolicySet {
+    /// Builds a set from policies with distinct names (a later duplicate replaces an earlier one).
+    ///
+    /// # Errors
+    /// [`PolicyError::TooManyPolicies`].
+    pub fn new(policies: impl IntoIterator<Item = Policy>) -> Result<Self, PolicyError> {
+        let mut by_name: BTreeMap<String, Policy> = BTreeMap::new();
+        for p in policies {
+            by_name.insert(p.name.clone(), p);
+        }
+        if by_name.len() > MAX_POLICIES {
+            return Err(PolicyError::TooManyPolicies(MAX_POLICIES));
+        }
+        let default = by_name.remove(DEFAULT_POLICY);
+        let mut ordered: Vec<Policy> = by_name.into_values().collect();
+        // Stable sort over name order: equal specificity falls back to the smaller name.
+        ordered.sort_by_key(|p| std::cmp::Reverse(glob::specificity(&p.pattern)));
+        Ok(Self { ordered, default })
+    }
+
+    /// The built-in policies a node seeds when it has no seed file: `default`, 100 per second.
+    pub fn builtin() -> Self {
+        let default = Policy {
+            name: DEFAULT_POLICY.to_owned(),
+            pattern: "*".to_owned(),
+            windows: vec![Window {
+                limit: 100,
+                window_ms: 1_000,
+            }],
+        };
+        Self {
+            ordered: Vec::new(),
+            default: Some(default),
+        }
+    }
+
+    /// Builds a set from named specs, as read from a TOML seed file: one `[policies.<name>]`
+    /// table per policy, shaped as [`PolicySpec`].
+    ///
+    /// ```toml
+    /// [policies.default]
+    /// windows = [{ limit = 100, window_ms = 1000 }]
+    ///
+    /// [policies.login]
+    /// match = "login:*"
+    /// windows = [{ limit = 5, window_ms = 1000 }, { limit = 100, window_ms = 3600000 }]
+    /// ```
+    ///
+    /// # Errors
+    /// [`PolicyError`] for a policy that breaks a rule; the caller reports TOML syntax errors.
+    pub fn from_specs(specs: BTreeMap<String, PolicySpec>) -> Result<Self, PolicyError> {
+        let policies = specs
+            .into_iter()
+            .map(|(name, spec)| Policy::new(&name, spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(policies)
+    }
+
+    /// The policy for `key`: the most specific non-default match, else `default`, else none.
+    pub fn select(&self, key: &str) -> Option<&Policy> {
+        self.ordered
+            .iter()
+            .find(|p| glob::matches(&p.pattern, key))
+            .or(self.default.as_ref())
+    }
+
+    /// The policy named `name`.
+    pub fn get(&self, name: &str) -> Option<&Policy> {
+        if name == DEFAULT_POLICY {
+            return self.default.as_ref();
+        }
+        self.ordered.iter().find(|p| p.name == name)
+    }
+
+    /// All policies, sorted by name.
+    pub fn sorted(&self) -> Vec<&Policy> {
+        let mut all: Vec<&Policy> = self.ordered.iter().chain(self.default.as_ref()).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// How many policies the set holds.
+    pub fn len(&self) -> usize {
+        self.ordered.len() + usize::from(self.default.is_some())
+    }
+
+    /// Whether the set holds no policy.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The canonical digest of the set: FNV-1a 64 over the compact JSON array of the policies
+    /// sorted by name (`[{"name":..,"match":..,"windows":[{"limit":..,"window_ms":..}]}]`), as 16
+    /// lowercase hex digits. Two sets are equal exactly when their digests are (barring
+    /// collisions), whatever order they were loaded in.
+    pub fn digest(&self) -> String {
+        // Serializing plain structs of strings and integers cannot fail.
+        let canonical = serde_json::to_string(&self.sorted()).unwrap_or_default();
+        format!("{:016x}", fnv1a64(canonical.as_bytes()))
+    }
+}
+
+/// FNV-1a, 64 bits.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(pattern: Option<&str>, windows: &[(u64, u64)]) -> PolicySpec {
+        PolicySpec {
+            pattern: pattern.map(str::to_owned),
+            windows: windows
+                .iter()
+                .map(|&(limit, window_ms)| Window { limit, window_ms })
+                .collect(),
+        }
+    }
+
+    fn policy(name: &str, pattern: &str) -> Policy {
+        let pattern = (name != DEFAULT_POLICY).then_some(pattern);
+        Policy::new(name, spec(pattern, &[(10, 1000)])).unwrap()
+    }
+
+    #[test]
+    fn validation_rejects_each_broken_rule() {
+        let long = "x".repeat(65);
+        let cases: Vec<(&str, PolicySpec, PolicyError)> = vec![
+            (
+                "",
+                spec(Some("*"), &[(1, 1)]),
+                PolicyError::InvalidName(String::new()),
+            ),
+            (
+                "bad name",
+                spec(Some("*"), &[(1, 1)]),
+                PolicyError::InvalidName("bad name".into()),
+            ),
+            (
+                &long,
+                spec(Some("*"), &[(1, 1)]),
+                PolicyError::InvalidName("x".repeat(65)),
+            ),
+            (
+                "p",
+                spec(None, &[(1, 1)]),
+                PolicyError::MissingPattern("p".into()),
+            ),
+            (
+                "p",
+                spec(Some(""), &[(1, 1)]),
+                PolicyError::InvalidPattern(String::new()),
+            ),
+            (
+                "default",
+                spec(Some("a*"), &[(1, 1)]),
+                PolicyError::DefaultPattern,
+            ),
+            ("p", spec(Some("*"), &[]), PolicyError::NoWindows),
+            (
+                "p",
+                spec(Some("*"), &[(0, 1)]),
+                PolicyError::InvalidLimit {
+                    max: MAX_LIMIT,
+                    got: 0,
+                },
+            ),
+            (
+                "p",
+                spec(Some("*"), &[(1, 0)]),
+                PolicyError::InvalidWindow {
+                    max: MAX_WINDOW_MS,
+                    got: 0,
+                },
+            ),
+            (
+                "p",
+                spec(Some("*"), &[(1, MAX_WINDOW_MS + 1)]),
+                PolicyError::InvalidWindow {
+                    max: MAX_WINDOW_MS,
+                    got: MAX_WINDOW_MS + 1,
+                },
+            ),
+            (
+                "p",
+                spec(Some("*"), &[(1, 5), (2, 5)]),
+                PolicyError::DuplicateWindow(5),
+            ),
+            (
+                "p",
+                spec(
+                    Some("*"),
+                    &[(1, 1); 9]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, w)| (w.0, w.1 + i as u64))
+                        .collect::<Vec<_>>(),
+                ),
+                PolicyError::TooManyWindows {
+                    max: MAX_WINDOWS,
+                    got: 9,
+                },
+            ),
+        ];
+        for (name, spec, want) in cases {
+            assert_eq!(Policy::new(name, spec), Err(want));
+        }
+        assert!(
+            Policy::new(
+                "Login_2-x",
+                spec(Some("login:*"), &[(5, 1000), (100, 3_600_000)])
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            Policy::new("default", spec(Some("*"), &[(1, 1)]))
+                .unwrap()
+                .pattern,
+            "*"
+        );
+    }
+
+    #[test]
+    fn json_shape_is_the_documented_one() {
+        let p = Policy::from_json("login", r#"{"match": "login:*", "windows": [{"limit": 5, "window_ms": 1000}, {"limit": 100, "window_ms": 3600000}]}"#).unwrap();
+        assert_eq!(p.windows.len(), 2);
+        assert_eq!(p.min_limit(), 5);
+        assert_eq!(Policy::from_json("login", &p.to_json()).unwrap(), p);
+        assert!(matches!(
+            Policy::from_json("x", r#"{"match": "*", "windows": [], "extra": 1}"#),
+            Err(PolicyError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn most_specific_match_wins_and_default_catches_the_rest() {
+        let set = PolicySet::new([
+            policy("default", "*"),
+            policy("login", "login:*"),
+            policy("admin", "login:admin:*"),
+            policy("anyuser", "user:*"),
+            policy("user7", "user:?"),
+        ])
+        .unwrap();
+        let cases = [
+            ("login:42", "login"),
+            ("login:admin:1", "admin"),
+            ("user:7", "user7"),
+            ("user:77", "anyuser"),
+            ("something", "default"),
+            ("", "default"),
+        ];
+        for (key, want) in cases {
+            assert_eq!(
+                set.select(key).map(|p| p.name.as_str()),
+                Some(want),
+                "{key}"
+            );
+        }
+        let no_default = PolicySet::new([policy("login", "login:*")]).unwrap();
+        assert!(no_default.select("other").is_none());
+    }
+
+    #[test]
+    fn equal_specificity_falls_back_to_the_smaller_name() {
+        let set = PolicySet::new([policy("b", "x*"), policy("a", "*x")]).unwrap();
+        assert_eq!(set.select("xx").unwrap().name, "a");
+    }
+
+    #[test]
+    fn digest_ignores_load_order_and_sees_every_change() {
+        let a = PolicySet::new([policy("default", "*"), policy("login", "login:*")]).unwrap();
+        let b = PolicySet::new([policy("login", "login:*"), policy("default", "*")]).unwrap();
+        assert_eq!(a.digest(), b.digest());
+        assert_eq!(a.digest().len(), 16);
+        let c = PolicySet::new([policy("default", "*"), policy("login", "login:x*")]).unwrap();
+        assert_ne!(a.digest(), c.digest());
+        assert_ne!(PolicySet::default().digest(), a.digest());
+    }
+
+    #[test]
+    fn window_labels() {
+        assert_eq!(window_label(1000), "1s");
+        assert_eq!(window_label(60_000), "1m");
+        assert_eq!(window_label(3_600_000), "1h");
+        assert_eq!(window_label(1500), "1500ms");
+        assert_eq!(window_label(90_000), "90s");
+    }
+}
