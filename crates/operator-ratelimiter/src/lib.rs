@@ -1,1 +1,33 @@
-//! Placeholder; filled by its own issue.
+//! The distributed rate limiter as a subject of the operator.
+//!
+//! The rate limiter is one Redis and several `ratelimiter-node` processes sharing exact limits
+//! through it. This crate observes both sides, checks the invariants that keep it correct, and
+//! declares the typed actions that repair it.
+//!
+//! # Layout
+//! - [`config`]: [`RateLimiterConfig`] (where Redis and the nodes are) and [`Thresholds`].
+//! - [`observation`]: what one observation holds ([`Observation`]).
+//! - `observe`: [`RateLimiterSubject`], which gathers an observation from Redis and every node
+//!   concurrently, each source bounded by its own timeout.
+//! - [`invariants`]: [`RateLimiterChecker`], pure functions of an observation and its history.
+//! - [`action`]: [`RateLimitAction`], what the operator may do, and how it runs.
+//! - [`info`], [`histogram`]: parsers for Redis `INFO` and Prometheus histograms.
+//!
+//! The Redis key schema is not defined here: it is the `ratelimiter-schema` crate, shared with
+//! the nodes.
+
+pub mod action;
+pub mod config;
+mod error;
+pub mod histogram;
+pub mod info;
+pub mod invariants;
+mod observe;
+pub mod observation;
+
+pub use action::RateLimitAction;
+pub use config::{RateLimiterConfig, Thresholds};
+pub use error::{Error, Result};
+pub use invariants::RateLimiterChecker;
+pub use observation::Observation;
+pub use observe::RateLimiterSubject;

@@ -1,27 +1,102 @@
-//! `--subject ratelimit`: flags of the rate limiter subject.
+//! `--subject ratelimit`: the rate limiter's flags, turned into its subject and checker.
+
+use std::time::Duration;
 
 use clap::Args;
+use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, Thresholds};
 
-use super::WithSubject;
+use super::{Profile, WithSubject};
 use crate::exit::CliError;
 
-/// Connection to the rate limiter's Redis and nodes.
+/// Observe twice a second, so a dead Redis is reported within a second or two.
+const PROFILE: Profile = Profile { interval: Duration::from_millis(500), observe_timeout: Duration::from_secs(2) };
+
+/// Connection to the rate limiter's Redis and nodes, and its thresholds.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Rate limiter (--subject ratelimit)")]
 pub struct RateLimitArgs {
     /// Redis URL of the rate limiter (`redis://[:password@]host:port[/db]`, or `rediss://`).
+    #[arg(long, env = "OPERATOR_REDIS_URL", default_value = "redis://127.0.0.1:6379", value_name = "URL")]
+    pub redis_url: String,
+    /// The nodes' base URLs, comma-separated.
     #[arg(
         long,
-        env = "OPERATOR_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        value_name = "URL"
+        env = "OPERATOR_NODES",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003",
+        value_name = "URL,URL,..."
     )]
-    pub redis_url: String,
+    pub nodes: Vec<String>,
+    /// Redis key prefix of the rate limiter.
+    #[arg(long, env = "OPERATOR_KEY_PREFIX", default_value = "ratelimit:", value_name = "PREFIX")]
+    pub key_prefix: String,
+    /// Bearer token of the nodes' management API (for policy actions).
+    #[arg(long, env = "OPERATOR_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Bound on each Redis step of an observation.
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub redis_timeout: Duration,
+    /// Bound on each request to a node.
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub node_timeout: Duration,
+    /// `high_latency` fires when a node's decision p99 is above this.
+    #[arg(long, default_value = "25ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub p99_threshold: Duration,
+    /// `redis_healthy` warns when PING takes longer than this.
+    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub slow_ping_threshold: Duration,
+    /// `counter_drift` fires when a node's clock is further than this from Redis TIME.
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub clock_skew_threshold: Duration,
 }
 
 impl RateLimitArgs {
+    /// The subject's configuration.
+    ///
+    /// # Errors
+    /// A usage error naming the bad flag.
+    pub fn config(&self) -> Result<RateLimiterConfig, CliError> {
+        let config = RateLimiterConfig {
+            redis_url: self.redis_url.clone(),
+            nodes: self.nodes.iter().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect(),
+            key_prefix: self.key_prefix.clone(),
+            admin_token: self.admin_token.clone(),
+            redis_timeout: self.redis_timeout,
+            node_timeout: self.node_timeout,
+            ..RateLimiterConfig::default()
+        };
+        config.validate().map_err(|e| {
+            let msg = e.to_string();
+            let flag = if msg.contains("redis url") {
+                "--redis-url"
+            } else if msg.contains("node") && !msg.contains("timeout") {
+                "--nodes"
+            } else if msg.contains("prefix") {
+                "--key-prefix"
+            } else {
+                "--redis-timeout/--node-timeout"
+            };
+            CliError::flag(flag, msg)
+        })?;
+        Ok(config)
+    }
+
+    /// The checker's thresholds.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            p99: self.p99_threshold,
+            slow_ping: self.slow_ping_threshold,
+            clock_skew: self.clock_skew_threshold,
+            ..Thresholds::default()
+        }
+    }
+
     /// Builds the subject and hands it to `visitor`.
-    pub async fn visit<V: WithSubject>(&self, _visitor: V) -> Result<V::Output, CliError> {
-        Err(CliError::Usage("--subject ratelimit: not wired yet".into()))
+    ///
+    /// # Errors
+    /// A usage error naming the bad flag.
+    pub async fn visit<V: WithSubject>(&self, visitor: V) -> Result<V::Output, CliError> {
+        let subject = RateLimiterSubject::new(self.config()?).map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok(visitor.with(subject, RateLimiterChecker::new(self.thresholds()), PROFILE).await)
     }
 }

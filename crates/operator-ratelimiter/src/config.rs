@@ -1,0 +1,149 @@
+//! Configuration of the subject and thresholds of its invariants.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Where the rate limiter is and how to observe it. Build with [`Default`] (three nodes on
+/// `127.0.0.1:8001-8003`, Redis on 6379), adjust fields, then [`validate`](Self::validate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimiterConfig {
+    /// Redis URL (`redis://[:password@]host:port[/db]` or `rediss://`).
+    pub redis_url: String,
+    /// Base URLs of the nodes (`http://host:port`).
+    pub nodes: Vec<String>,
+    /// Key prefix the nodes use in Redis.
+    pub key_prefix: String,
+    /// Bearer token for the nodes' management API (needed by `update_policy` and
+    /// `reseed_policies` when the nodes run with `--admin-token`).
+    pub admin_token: Option<String>,
+    /// Bound on each Redis step of an observation (connect and PING; then the reads).
+    pub redis_timeout: Duration,
+    /// Bound on each HTTP request to a node.
+    pub node_timeout: Duration,
+    /// Keys examined per observation by the incremental TTL scan (`SCAN` + `PTTL`). A keyspace
+    /// larger than this is covered over several observations.
+    pub scan_budget: usize,
+    /// `COUNT` hint of each `SCAN` call.
+    pub scan_count: usize,
+    /// TTL given by `repair_stuck_keys` to keys it cannot classify.
+    pub repair_ttl: Duration,
+}
+
+impl Default for RateLimiterConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: "redis://127.0.0.1:6379".into(),
+            nodes: (8001..=8003).map(|p| format!("http://127.0.0.1:{p}")).collect(),
+            key_prefix: "ratelimit:".into(),
+            admin_token: None,
+            redis_timeout: Duration::from_millis(300),
+            node_timeout: Duration::from_millis(300),
+            scan_budget: 5_000,
+            scan_count: 1_000,
+            repair_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl RateLimiterConfig {
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the bad setting.
+    pub fn validate(&self) -> Result<()> {
+        redis::Client::open(self.redis_url.as_str())
+            .map_err(|e| Error::Config(format!("redis url {:?}: {e}", redact_url(&self.redis_url))))?;
+        if self.nodes.is_empty() {
+            return Err(Error::Config("nodes: at least one node URL is needed".into()));
+        }
+        for node in &self.nodes {
+            let url = reqwest::Url::parse(node).map_err(|e| Error::Config(format!("node url {node:?}: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(Error::Config(format!("node url {node:?}: expected http://host:port")));
+            }
+        }
+        ratelimiter_schema::keys::validate_prefix(&self.key_prefix)
+            .map_err(|e| Error::Config(format!("key prefix: {e}")))?;
+        for (name, d) in [("redis timeout", self.redis_timeout), ("node timeout", self.node_timeout)] {
+            if d.is_zero() {
+                return Err(Error::Config(format!("{name} must be greater than zero")));
+            }
+        }
+        if self.scan_budget == 0 || self.scan_count == 0 {
+            return Err(Error::Config("scan budget and scan count must be greater than zero".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Thresholds of the invariants. Defaults suit three nodes and one Redis on a LAN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    /// `redis_healthy`: a PING slower than this is a warning.
+    pub slow_ping: Duration,
+    /// `redis_healthy`: used memory above this share of `maxmemory` is a warning.
+    pub memory_ratio: f64,
+    /// `high_latency`: a node's decision p99 above this.
+    pub p99: Duration,
+    /// `counter_drift`: a node clock further than this from Redis `TIME`.
+    pub clock_skew: Duration,
+    /// `config_loaded`, `counter_drift`: how long a policy change may take to reach every node
+    /// before a node still serving other policies counts as stale.
+    pub policy_propagation: Duration,
+    /// How many stuck or over-admitted keys a violation names.
+    pub sample: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            slow_ping: Duration::from_millis(50),
+            memory_ratio: 0.9,
+            p99: Duration::from_millis(25),
+            clock_skew: Duration::from_millis(500),
+            policy_propagation: Duration::from_secs(2),
+            sample: 5,
+        }
+    }
+}
+
+/// `redis://:secret@host` -> `redis://:***@host`, for messages and evidence.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_settings_are_named() {
+        RateLimiterConfig::default().validate().unwrap();
+        let bad = |f: fn(&mut RateLimiterConfig), word: &str| {
+            let mut c = RateLimiterConfig::default();
+            f(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(word), "{e}");
+        };
+        bad(|c| c.redis_url = "http://x".into(), "redis url");
+        bad(|c| c.nodes = vec![], "nodes");
+        bad(|c| c.nodes = vec!["ftp://x".into()], "node url");
+        bad(|c| c.nodes = vec!["127.0.0.1:8001".into()], "node url");
+        bad(|c| c.key_prefix = "a{b".into(), "key prefix");
+        bad(|c| c.redis_timeout = Duration::ZERO, "redis timeout");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("redis://:hunter2@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(redact_url("rediss://user:pw@h"), "rediss://user:***@h");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+    }
+}

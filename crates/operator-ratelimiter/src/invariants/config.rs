@@ -1,0 +1,202 @@
+//! `config_loaded` and `counter_drift`: do the nodes serve the policies Redis holds, and do they
+//! share one state?
+
+use std::collections::BTreeMap;
+
+use operator_core::{History, Severity, Violation};
+use serde_json::json;
+
+use super::history::{held_for, previous_redis};
+use super::{CONFIG_LOADED, COUNTER_DRIFT};
+use crate::config::Thresholds;
+use crate::observation::Observation;
+
+/// `(version, digest)` of the node at `addr` when it differs from Redis's digest.
+fn stale(o: &Observation, addr: &str) -> bool {
+    let redis_digest = o.redis.policies.as_ref().and_then(|p| p.digest.as_deref());
+    let node_digest = o.node(addr).and_then(|n| n.info.as_ref()).map(|i| i.policy_digest.as_str());
+    matches!((redis_digest, node_digest), (Some(r), Some(n)) if r != n)
+}
+
+pub(crate) fn config_loaded(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let node_versions: BTreeMap<&str, serde_json::Value> = o
+        .nodes
+        .iter()
+        .filter_map(|n| n.info.as_ref().map(|i| (n.addr.as_str(), json!({"version": i.policy_version, "digest": i.policy_digest}))))
+        .collect();
+    if let Some(p) = &o.redis.policies {
+        let key = format!("{}policies", o.key_prefix);
+        if !p.present {
+            out.push(
+                Violation::new(
+                    CONFIG_LOADED,
+                    Severity::Critical,
+                    format!(
+                        "no policies in Redis ({key:?} is missing): nodes keep enforcing what they cached, a node \
+                         that restarts re-seeds from its own file"
+                    ),
+                )
+                .evidence(json!({ "key": key, "nodes": node_versions })),
+            );
+        } else if !p.invalid.is_empty() || p.version.is_none() {
+            let mut problems: Vec<String> = p.invalid.iter().map(|f| format!("{}: {}", f.field, f.error)).collect();
+            if p.version.is_none() {
+                problems.push("no version field".into());
+            }
+            out.push(
+                Violation::new(
+                    CONFIG_LOADED,
+                    Severity::Critical,
+                    format!("policies in Redis are invalid: {}", problems.join("; ")),
+                )
+                .evidence(json!({ "key": key, "invalid": p.invalid, "version": p.version })),
+            );
+        } else if let Some(lost) = lost_by_restart(o, history) {
+            out.push(lost);
+        }
+    }
+    for n in &o.nodes {
+        let Some(info) = &n.info else { continue };
+        if info.policies_loaded == 0 {
+            out.push(
+                Violation::new(CONFIG_LOADED, Severity::Critical, format!("node {} has no policies loaded", n.label()))
+                    .entity(&n.addr)
+                    .evidence(json!({ "node": info.node_id, "policy_version": info.policy_version })),
+            );
+            continue;
+        }
+        let addr = n.addr.clone();
+        let stale_for = held_for(o, history, |obs| stale(obs, &addr));
+        if stale_for >= t.policy_propagation {
+            let p = o.redis.policies.as_ref();
+            out.push(
+                Violation::new(
+                    CONFIG_LOADED,
+                    Severity::Warning,
+                    format!(
+                        "node {} serves policy version {} (digest {}) but Redis holds version {} (digest {}), for {:.1} s",
+                        n.label(),
+                        info.policy_version,
+                        info.policy_digest,
+                        p.and_then(|p| p.version).map_or_else(|| "?".into(), |v| v.to_string()),
+                        p.and_then(|p| p.digest.clone()).unwrap_or_default(),
+                        stale_for.as_secs_f64()
+                    ),
+                )
+                .entity(&n.addr)
+                .evidence(json!({
+                    "node": info.node_id,
+                    "node_version": info.policy_version,
+                    "node_digest": info.policy_digest,
+                    "redis_version": p.and_then(|p| p.version),
+                    "redis_digest": p.and_then(|p| p.digest.clone()),
+                    "stale_ms": stale_for.as_millis(),
+                })),
+            );
+        }
+    }
+    out
+}
+
+/// Redis restarted since the last time it was seen, and its policies are not the ones it held:
+/// it came back empty and the nodes re-seeded their files.
+fn lost_by_restart(o: &Observation, history: &History<Observation>) -> Option<Violation> {
+    let prev = previous_redis(history)?;
+    let (info, prev_info) = (o.redis.info.as_ref()?, prev.redis.info.as_ref()?);
+    if info.run_id == prev_info.run_id {
+        return None;
+    }
+    let (now, before) = (o.redis.policies.as_ref()?, prev.redis.policies.as_ref()?);
+    if now.digest == before.digest && now.version >= before.version {
+        return None;
+    }
+    Some(
+        Violation::new(
+            CONFIG_LOADED,
+            Severity::Warning,
+            format!(
+                "Redis restarted (up {} s) without its data: policies went from version {} to {} as the nodes \
+                 re-seeded them; changes made through the API since the seed are lost",
+                info.uptime_s,
+                before.version.unwrap_or(0),
+                now.version.unwrap_or(0)
+            ),
+        )
+        .evidence(json!({
+            "run_id_before": prev_info.run_id, "run_id_now": info.run_id, "uptime_s": info.uptime_s,
+            "version_before": before.version, "version_now": now.version,
+            "digest_before": before.digest, "digest_now": now.digest,
+        })),
+    )
+}
+
+/// Distinct `(version, digest)` pairs served by the nodes that answered, with who serves each.
+fn policy_groups(o: &Observation) -> BTreeMap<(u64, String), Vec<String>> {
+    let mut groups: BTreeMap<(u64, String), Vec<String>> = BTreeMap::new();
+    for n in &o.nodes {
+        if let Some(i) = &n.info {
+            groups.entry((i.policy_version, i.policy_digest.clone())).or_default().push(n.label());
+        }
+    }
+    groups
+}
+
+pub(crate) fn counter_drift(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let groups = policy_groups(o);
+    let split_for = held_for(o, history, |obs| policy_groups(obs).len() > 1);
+    if groups.len() > 1 && split_for >= t.policy_propagation {
+        let described: Vec<String> =
+            groups.iter().map(|((v, d), nodes)| format!("{} at version {v} ({d})", nodes.join(", "))).collect();
+        out.push(
+            Violation::new(
+                COUNTER_DRIFT,
+                Severity::Warning,
+                format!("nodes disagree on the policies for {:.1} s: {}", split_for.as_secs_f64(), described.join("; ")),
+            )
+            .evidence(json!({
+                "groups": groups.iter().map(|((v, d), n)| json!({"version": v, "digest": d, "nodes": n})).collect::<Vec<_>>(),
+            })),
+        );
+    }
+    for n in &o.nodes {
+        let Some(info) = &n.info else { continue };
+        if info.key_prefix != o.key_prefix {
+            out.push(
+                Violation::new(
+                    COUNTER_DRIFT,
+                    Severity::Critical,
+                    format!(
+                        "node {} uses key prefix {:?}, not {:?}: its counters and policies are its own, so limits \
+                         are not shared with the other nodes",
+                        n.label(),
+                        info.key_prefix,
+                        o.key_prefix
+                    ),
+                )
+                .entity(&n.addr)
+                .evidence(json!({ "node": info.node_id, "node_prefix": info.key_prefix, "expected_prefix": o.key_prefix })),
+            );
+            continue;
+        }
+        if let Some(skew) = n.clock_skew_ms.filter(|s| u128::from(s.unsigned_abs()) > t.clock_skew.as_millis()) {
+            out.push(
+                Violation::new(
+                    COUNTER_DRIFT,
+                    Severity::Warning,
+                    format!(
+                        "node {} clock is {} ms {} Redis TIME (threshold {} ms)",
+                        n.label(),
+                        skew.abs(),
+                        if skew > 0 { "ahead of" } else { "behind" },
+                        t.clock_skew.as_millis()
+                    ),
+                )
+                .entity(&n.addr)
+                .evidence(json!({ "node": info.node_id, "skew_ms": skew, "node_now_ms": info.now_ms, "redis_time_ms": o.redis.time_ms })),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,175 @@
+//! The rate limiter's invariants: pure functions of an [`Observation`] and the recent history.
+//!
+//! | invariant | entity | fires when |
+//! |-----------|--------|-----------|
+//! | `redis_healthy` | – | Redis unreachable or not answering in time, PING slower than the threshold, evicting keys, near `maxmemory`, a replica, or failing reads |
+//! | `no_stuck_keys` | – | a key under the prefix has no TTL (names a few) |
+//! | `config_loaded` | – / node | policies missing, unparseable or lost by a Redis restart; a node with no policies, or serving other policies than Redis holds past the propagation time |
+//! | `node_down` | node | a configured node unreachable or not ready (not ready *because Redis is down* is left to `redis_healthy`); a registered node, not configured, whose heartbeat stopped |
+//! | `high_latency` | node | the node's decision p99 since the last observation above the threshold |
+//! | `counter_drift` | – / node | nodes disagreeing on the policies past the propagation time; a node on another key prefix; a node clock skewed from Redis `TIME` |
+//! | `over_admission` | policy / node | a counter holding more than its limit in the current window; a node deciding by its failure mode (shared limiting lost) |
+//!
+//! Nothing is taken as clear when its source could not be read: [`RateLimiterChecker::unknown`]
+//! names what an observation could not evaluate, and the monitor leaves those alerts as they are.
+
+mod config;
+mod history;
+mod nodes;
+mod redis;
+
+use std::time::Duration;
+
+use operator_core::{History, InvariantChecker, InvariantSpec, Unknown, Violation};
+
+use crate::config::Thresholds;
+use crate::observation::Observation;
+
+/// `redis_healthy`.
+pub const REDIS_HEALTHY: &str = "redis_healthy";
+/// `no_stuck_keys`.
+pub const NO_STUCK_KEYS: &str = "no_stuck_keys";
+/// `config_loaded`.
+pub const CONFIG_LOADED: &str = "config_loaded";
+/// `node_down`.
+pub const NODE_DOWN: &str = "node_down";
+/// `high_latency`.
+pub const HIGH_LATENCY: &str = "high_latency";
+/// `counter_drift`.
+pub const COUNTER_DRIFT: &str = "counter_drift";
+/// `over_admission`.
+pub const OVER_ADMISSION: &str = "over_admission";
+
+/// Checks the rate limiter's invariants.
+#[derive(Debug, Clone, Default)]
+pub struct RateLimiterChecker {
+    thresholds: Thresholds,
+}
+
+impl RateLimiterChecker {
+    /// A checker with these thresholds.
+    pub fn new(thresholds: Thresholds) -> Self {
+        Self { thresholds }
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+impl InvariantChecker<Observation> for RateLimiterChecker {
+    fn invariants(&self) -> Vec<InvariantSpec> {
+        let t = &self.thresholds;
+        vec![
+            InvariantSpec::new(
+                REDIS_HEALTHY,
+                format!(
+                    "Redis answers PING within {} ms, is a primary, does not evict keys, stays under {:.0}% of \
+                     maxmemory, and serves reads. Without it the nodes fall back to their failure mode.",
+                    t.slow_ping.as_millis(),
+                    t.memory_ratio * 100.0
+                ),
+            )
+            .keep_firing(ms(2_000)),
+            InvariantSpec::new(
+                NO_STUCK_KEYS,
+                "Every key under the prefix has a TTL. A key without one never expires: it leaks memory and, \
+                 if it is a counter written by other code, can keep its users limited for good.",
+            ),
+            InvariantSpec::new(
+                CONFIG_LOADED,
+                format!(
+                    "Redis holds a valid, versioned policy set; every node has policies loaded and serves the set \
+                     Redis holds within {} ms of a change. Also fires when a Redis restart lost the policies and \
+                     the nodes re-seeded them (changes made through the API are gone).",
+                    t.policy_propagation.as_millis()
+                ),
+            )
+            .keep_firing(ms(3_000)),
+            InvariantSpec::new(
+                NODE_DOWN,
+                "Every configured node answers and is ready; every node registered in Redis keeps heartbeating.",
+            )
+            .keep_firing(ms(1_000)),
+            InvariantSpec::new(
+                HIGH_LATENCY,
+                format!(
+                    "Each node's decision latency p99 (between two observations, from its /metrics histogram) \
+                     stays under {} ms.",
+                    t.p99.as_millis()
+                ),
+            )
+            .pending(ms(3_000))
+            .keep_firing(ms(2_000)),
+            InvariantSpec::new(
+                COUNTER_DRIFT,
+                format!(
+                    "All nodes share one state: same policies (within {} ms of a change), same key prefix, and \
+                     clocks within {} ms of Redis TIME.",
+                    t.policy_propagation.as_millis(),
+                    t.clock_skew.as_millis()
+                ),
+            )
+            .pending(ms(1_000))
+            .keep_firing(ms(2_000)),
+            InvariantSpec::new(
+                OVER_ADMISSION,
+                "No key is admitted past its limit: no counter holds more than its window's limit in the \
+                 current window, and no node decides without Redis (failure mode), where limits are not shared.",
+            )
+            .keep_firing(ms(3_000)),
+        ]
+    }
+
+    fn check(&self, current: &Observation, history: &History<Observation>) -> Vec<Violation> {
+        let t = &self.thresholds;
+        let mut out = Vec::new();
+        out.extend(redis::redis_healthy(current, history, t));
+        out.extend(redis::no_stuck_keys(current, t));
+        out.extend(config::config_loaded(current, history, t));
+        out.extend(config::counter_drift(current, history, t));
+        out.extend(nodes::node_down(current, history));
+        out.extend(nodes::high_latency(current, history, t));
+        out.extend(nodes::over_admission(current, history, t));
+        out
+    }
+
+    fn unknown(&self, current: &Observation, history: &History<Observation>) -> Vec<Unknown> {
+        let mut out = Vec::new();
+        if current.redis.keys.is_none() {
+            out.push(Unknown::invariant(NO_STUCK_KEYS));
+        }
+        if current.redis.policies.is_none() {
+            out.push(Unknown::invariant(CONFIG_LOADED));
+        }
+        let redis_clock = current.redis.time_ms.is_some();
+        for node in &current.nodes {
+            if node.info.is_none() {
+                for inv in [CONFIG_LOADED, COUNTER_DRIFT, OVER_ADMISSION, HIGH_LATENCY] {
+                    out.push(Unknown::entity(inv, &node.addr));
+                }
+            } else if !redis_clock {
+                out.push(Unknown::entity(COUNTER_DRIFT, &node.addr));
+            }
+            if nodes::latency_window(node, history).is_none() {
+                out.push(Unknown::entity(HIGH_LATENCY, &node.addr));
+            }
+            if node.reachable && node.ready.is_none() {
+                out.push(Unknown::entity(NODE_DOWN, &node.addr));
+            }
+            if nodes::not_ready_because_redis_is_down(current, node) {
+                out.push(Unknown::entity(NODE_DOWN, &node.addr));
+            }
+        }
+        if current.redis.registry.is_none() {
+            out.extend(history::registry_ids(history).into_iter().map(|id| Unknown::entity(NODE_DOWN, id)));
+        }
+        if current.redis.keys.is_none() {
+            out.extend(history::over_admitted_policies(history).into_iter().map(|p| Unknown::entity(OVER_ADMISSION, p)));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! `node_down`, `high_latency` and `over_admission`: what each node is doing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use operator_core::{History, Severity, Violation};
+use ratelimiter_schema::NodeState;
+use serde_json::json;
+
+use super::history::{known_node_ids, previous_node};
+use super::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
+use crate::config::Thresholds;
+use crate::histogram::Histogram;
+use crate::observation::{NodeView, Observation};
+
+/// The node says it is not ready because of Redis, while Redis is down for the monitor too:
+/// a symptom of `redis_healthy`, not a node fault.
+pub(crate) fn not_ready_because_redis_is_down(o: &Observation, n: &NodeView) -> bool {
+    !o.redis.reachable
+        && n.ready == Some(false)
+        && n.ready_reason.as_deref().is_some_and(|r| r.to_lowercase().contains("redis"))
+}
+
+pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for n in &o.nodes {
+        let evidence = json!({ "url": n.url, "node": n.id(), "error": n.error, "ready": n.ready, "reason": n.ready_reason });
+        if !n.reachable {
+            let error = n.error.as_deref().unwrap_or("no answer");
+            out.push(
+                Violation::new(NODE_DOWN, Severity::Critical, format!("node {} is unreachable: {error}", n.label()))
+                    .entity(&n.addr)
+                    .evidence(evidence),
+            );
+        } else if n.ready == Some(false) && !not_ready_because_redis_is_down(o, n) {
+            let reason = n.ready_reason.as_deref().unwrap_or("no reason given");
+            out.push(
+                Violation::new(NODE_DOWN, Severity::Critical, format!("node {} is not ready: {reason}", n.label()))
+                    .entity(&n.addr)
+                    .evidence(evidence),
+            );
+        }
+    }
+    // Nodes Redis knows from heartbeats but the monitor was not told about.
+    let known = known_node_ids(o, history);
+    let configured: BTreeSet<&str> = o.nodes.iter().map(|n| n.addr.as_str()).collect();
+    for e in o.redis.registry.iter().flatten() {
+        if e.state == NodeState::Down && !known.contains(e.id.as_str()) && !configured.contains(e.addr.as_str()) {
+            out.push(
+                Violation::new(
+                    NODE_DOWN,
+                    Severity::Warning,
+                    format!(
+                        "node {} ({}), registered in Redis, has sent no heartbeat for {:.1} s",
+                        e.id,
+                        e.addr,
+                        e.last_heartbeat_age_ms as f64 / 1000.0
+                    ),
+                )
+                .entity(&e.id)
+                .evidence(json!({ "registry": e })),
+            );
+        }
+    }
+    out
+}
+
+/// Decisions of `n` since its previous observation, when both readings are comparable.
+pub(crate) fn latency_window(n: &NodeView, history: &History<Observation>) -> Option<Histogram> {
+    let now = n.latency.as_ref()?;
+    let before = previous_node(history, &n.addr)?.latency.as_ref()?;
+    now.since(before)
+}
+
+pub(crate) fn high_latency(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for n in &o.nodes {
+        let Some(window) = latency_window(n, history) else { continue };
+        let Some(p99) = window.quantile(0.99) else { continue };
+        if p99 * 1000.0 > t.p99.as_secs_f64() * 1000.0 {
+            let p50 = window.quantile(0.5).unwrap_or_default();
+            out.push(
+                Violation::new(
+                    HIGH_LATENCY,
+                    Severity::Warning,
+                    format!(
+                        "node {} decision p99 is {:.1} ms (threshold {} ms) over {} decisions since the last observation",
+                        n.label(),
+                        p99 * 1000.0,
+                        t.p99.as_millis(),
+                        window.count()
+                    ),
+                )
+                .entity(&n.addr)
+                .evidence(json!({ "p99_ms": p99 * 1000.0, "p50_ms": p50 * 1000.0, "decisions": window.count(), "window": window })),
+            );
+        }
+    }
+    out
+}
+
+pub(crate) fn over_admission(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+    let mut out = Vec::new();
+    if let Some(keys) = &o.redis.keys {
+        let mut by_policy: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for a in &keys.over_admitted {
+            by_policy.entry(a.policy.as_str()).or_default().push(a);
+        }
+        for (policy, over) in by_policy {
+            let named: Vec<String> = over
+                .iter()
+                .take(t.sample)
+                .map(|a| format!("{} ({} > {} per {} ms)", a.key, a.count, a.limit, a.window_ms))
+                .collect();
+            out.push(
+                Violation::new(
+                    OVER_ADMISSION,
+                    Severity::Critical,
+                    format!(
+                        "{} key{} admitted past the limit of policy {policy:?} in the current window: {}",
+                        over.len(),
+                        if over.len() == 1 { "" } else { "s" },
+                        named.join(", ")
+                    ),
+                )
+                .entity(format!("policy:{policy}"))
+                .evidence(json!({ "policy": policy, "counters": over })),
+            );
+        }
+    }
+    for n in &o.nodes {
+        let Some(now) = &n.info else { continue };
+        let Some(before) = previous_node(history, &n.addr).and_then(|p| p.info.as_ref()) else { continue };
+        if now.uptime_ms < before.uptime_ms || now.node_id != before.node_id {
+            continue; // restarted: its counters started over
+        }
+        let (f, b) = (now.failure_decisions, before.failure_decisions);
+        let (open, local, closed) =
+            (f.open.saturating_sub(b.open), f.local.saturating_sub(b.local), f.closed.saturating_sub(b.closed));
+        let (severity, what) = if open > 0 {
+            (Severity::Critical, format!("admitted {open} requests without any limit (failure mode open)"))
+        } else if local > 0 {
+            (Severity::Warning, format!("decided {local} requests in process at its share of each limit (failure mode local)"))
+        } else if closed > 0 {
+            (Severity::Warning, format!("refused {closed} requests outright (failure mode closed)"))
+        } else {
+            continue;
+        };
+        out.push(
+            Violation::new(
+                OVER_ADMISSION,
+                severity,
+                format!("node {} {what} since the last observation: shared limiting is lost while Redis is unusable", n.label()),
+            )
+            .entity(&n.addr)
+            .evidence(json!({
+                "node": now.node_id, "failure_mode": now.failure_mode,
+                "since_last": { "open": open, "local": local, "closed": closed },
+                "total": f, "redis_ok": now.redis_ok,
+            })),
+        );
+    }
+    out
+}

@@ -1,0 +1,158 @@
+//! What one observation of the rate limiter contains. Plain data, serialized into tickets and
+//! diagnosis context; every source that failed says why instead of being absent.
+
+use chrono::{DateTime, Utc};
+use ratelimiter_schema::{NodeEntry, NodeInfo, Policy};
+use serde::{Deserialize, Serialize};
+
+use crate::histogram::Histogram;
+use crate::info::RedisInfo;
+
+/// One observation of Redis and every configured node, taken concurrently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// When the observation started.
+    pub observed_at: DateTime<Utc>,
+    /// The key prefix watched.
+    pub key_prefix: String,
+    /// Redis, as the monitor sees it.
+    pub redis: RedisView,
+    /// Every configured node, in configuration order.
+    pub nodes: Vec<NodeView>,
+}
+
+impl Observation {
+    /// The node observed at `addr`.
+    pub fn node(&self, addr: &str) -> Option<&NodeView> {
+        self.nodes.iter().find(|n| n.addr == addr)
+    }
+}
+
+/// Redis as seen from the monitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RedisView {
+    /// The URL, password redacted.
+    pub url: String,
+    /// Whether it answered PING.
+    pub reachable: bool,
+    /// Why not, or why a later read failed.
+    pub error: Option<String>,
+    /// PING round trip, microseconds.
+    pub ping_us: Option<u64>,
+    /// Parsed `INFO`.
+    pub info: Option<RedisInfo>,
+    /// Redis `TIME`, Unix milliseconds.
+    pub time_ms: Option<u64>,
+    /// The policies stored in Redis.
+    pub policies: Option<PolicyView>,
+    /// Nodes registered through heartbeats, with their state by Redis time.
+    pub registry: Option<Vec<NodeEntry>>,
+    /// The incremental TTL and counter scan.
+    pub keys: Option<KeyScan>,
+}
+
+/// The policies hash in Redis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PolicyView {
+    /// Whether the hash exists.
+    pub present: bool,
+    /// Its version field.
+    pub version: Option<u64>,
+    /// Digest of the parseable policies (as the nodes compute it).
+    pub digest: Option<String>,
+    /// The parseable policies.
+    pub policies: Vec<Policy>,
+    /// Fields that could not be parsed, with the reason.
+    pub invalid: Vec<InvalidField>,
+}
+
+/// A field of the policies hash that is not a valid policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidField {
+    /// The hash field.
+    pub field: String,
+    /// Why it is invalid.
+    pub error: String,
+}
+
+/// Progress and findings of the incremental scan of the prefix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct KeyScan {
+    /// Keys examined by this observation.
+    pub scanned: u64,
+    /// `SCAN` cursor after this observation (0: the pass finished).
+    pub cursor: u64,
+    /// Full passes over the prefix completed since the monitor started.
+    pub passes: u64,
+    /// Keys in the database (`DBSIZE`), for scale.
+    pub dbsize: Option<u64>,
+    /// Keys under the prefix without a TTL, as known now (found by the scan and re-checked every
+    /// observation), sorted; at most `stuck_total` of them.
+    pub stuck: Vec<StuckKey>,
+    /// How many stuck keys are known.
+    pub stuck_total: usize,
+    /// Counters holding more than their window's limit in the current window.
+    pub over_admitted: Vec<OverAdmitted>,
+}
+
+/// A key without a TTL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StuckKey {
+    /// The Redis key.
+    pub key: String,
+    /// What it is: `counter`, `policies`, `nodes` or `other`.
+    pub kind: String,
+}
+
+/// A counter over its limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverAdmitted {
+    /// The user key.
+    pub key: String,
+    /// The policy.
+    pub policy: String,
+    /// The window length.
+    pub window_ms: u64,
+    /// Cost admitted in the current window.
+    pub count: u64,
+    /// The window's limit, per the policies in Redis.
+    pub limit: u64,
+}
+
+/// One configured node, as seen from the monitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct NodeView {
+    /// Base URL, as configured.
+    pub url: String,
+    /// `host:port` of the URL: the node's identity in tickets (known even when it is down).
+    pub addr: String,
+    /// Whether any of its endpoints answered.
+    pub reachable: bool,
+    /// Why not.
+    pub error: Option<String>,
+    /// `/readyz` said 200.
+    pub ready: Option<bool>,
+    /// `/readyz` body when not ready.
+    pub ready_reason: Option<String>,
+    /// `/v1/node`.
+    pub info: Option<NodeInfo>,
+    /// Decision latency histogram from `/metrics` (cumulative since the node started).
+    pub latency: Option<Histogram>,
+    /// Node clock minus Redis `TIME`, corrected for when each answer arrived, in ms.
+    pub clock_skew_ms: Option<i64>,
+}
+
+impl NodeView {
+    /// The node id, when it answered `/v1/node`.
+    pub fn id(&self) -> Option<&str> {
+        self.info.as_ref().map(|i| i.node_id.as_str())
+    }
+
+    /// `id (addr)` or `addr`, for messages.
+    pub fn label(&self) -> String {
+        match self.id() {
+            Some(id) if id != self.addr => format!("{id} ({})", self.addr),
+            _ => self.addr.clone(),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The incremental scan of the prefix: a bounded number of keys per observation, resumed at the
+//! next one, so the cost per tick stays small on a large keyspace. Keys found without a TTL are
+//! remembered and re-checked every observation until they get one or disappear.
+
+use std::collections::BTreeSet;
+
+use ratelimiter_schema::keys::{self, FIELD_CURRENT, FIELD_WINDOW};
+use ratelimiter_schema::{CounterKey, Policy};
+
+use super::redis_side::RedisSource;
+use crate::config::RateLimiterConfig;
+use crate::error::Result;
+use crate::observation::{KeyScan, OverAdmitted, StuckKey};
+
+/// Most stuck keys remembered (and re-checked) at once; past it, a count is still reported.
+const MAX_TRACKED: usize = 1_000;
+/// Most stuck keys listed in one observation.
+const MAX_LISTED: usize = 20;
+
+/// Where the scan is, across observations.
+#[derive(Debug, Default)]
+pub(crate) struct ScanState {
+    cursor: u64,
+    passes: u64,
+    run_id: String,
+    stuck: BTreeSet<String>,
+}
+
+/// What kind of key `name` is, by the key schema.
+pub(crate) fn classify(prefix: &str, name: &str) -> &'static str {
+    if keys::parse_counter_key(prefix, name).is_some() {
+        "counter"
+    } else if name == keys::policies_key(prefix) {
+        "policies"
+    } else if name == keys::nodes_key(prefix) {
+        "nodes"
+    } else {
+        "other"
+    }
+}
+
+impl ScanState {
+    /// Starts over when Redis is a different server (restarted, or failed over): its keyspace
+    /// and cursors are new.
+    pub(crate) fn restart_if_new_server(&mut self, run_id: &str) {
+        if self.run_id != run_id {
+            *self = ScanState { run_id: run_id.to_owned(), ..Default::default() };
+        }
+    }
+
+    /// Scans up to the budget, then checks TTLs (and counters' values) of what it found plus the
+    /// stuck keys already known.
+    pub(crate) async fn step(
+        &mut self,
+        redis: &RedisSource,
+        config: &RateLimiterConfig,
+        policies: &[Policy],
+        now_ms: u64,
+    ) -> Result<KeyScan> {
+        let pattern = keys::all_keys_pattern(&config.key_prefix);
+        let mut found: Vec<String> = Vec::new();
+        let mut cursor = self.cursor;
+        let bound = config.redis_timeout * 2;
+        loop {
+            let (c, pat, count) = (cursor, pattern.clone(), config.scan_count);
+            let (next, batch): (u64, Vec<String>) = redis
+                .run(bound, move |mut conn| async move {
+                    redis::cmd("SCAN").arg(c).arg("MATCH").arg(pat).arg("COUNT").arg(count).query_async(&mut conn).await
+                })
+                .await?;
+            found.extend(batch);
+            cursor = next;
+            if cursor == 0 || found.len() >= config.scan_budget {
+                break;
+            }
+        }
+        let scanned = found.len() as u64;
+        if cursor == 0 {
+            self.passes += 1;
+        }
+        self.cursor = cursor;
+
+        // Known stuck keys are re-checked with the new ones, in one pipeline.
+        let mut candidates: Vec<String> = self.stuck.iter().cloned().collect();
+        candidates.extend(found.into_iter().filter(|k| !self.stuck.contains(k)));
+        let counters: Vec<(usize, CounterKey)> = candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| keys::parse_counter_key(&config.key_prefix, k).map(|ck| (i, ck)))
+            .collect();
+        let (ttls, values) = {
+            let names = candidates.clone();
+            let counter_names: Vec<String> = counters.iter().map(|(i, _)| candidates[*i].clone()).collect();
+            redis
+                .run(bound, move |mut conn| async move {
+                    let mut pipe = redis::pipe();
+                    for k in &names {
+                        pipe.cmd("PTTL").arg(k);
+                    }
+                    for k in &counter_names {
+                        pipe.cmd("HMGET").arg(k).arg(FIELD_WINDOW).arg(FIELD_CURRENT);
+                    }
+                    let mut all: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+                    let values = all.split_off(names.len());
+                    let ttls: Vec<i64> = all.into_iter().map(|v| redis::from_redis_value(v).unwrap_or(-2)).collect();
+                    let values: Vec<(Option<u64>, Option<u64>)> =
+                        values.into_iter().map(|v| redis::from_redis_value(v).unwrap_or((None, None))).collect();
+                    Ok((ttls, values))
+                })
+                .await?
+        };
+
+        for (name, ttl) in candidates.iter().zip(&ttls) {
+            if *ttl == -1 {
+                if self.stuck.len() < MAX_TRACKED {
+                    self.stuck.insert(name.clone());
+                }
+            } else {
+                self.stuck.remove(name);
+            }
+        }
+        let over_admitted = counters
+            .iter()
+            .zip(values)
+            .filter_map(|((_, ck), (window, count))| over_limit(ck, window?, count?, policies, now_ms))
+            .collect();
+        let stuck = self
+            .stuck
+            .iter()
+            .take(MAX_LISTED)
+            .map(|k| StuckKey { key: k.clone(), kind: classify(&config.key_prefix, k).to_owned() })
+            .collect();
+        Ok(KeyScan {
+            scanned,
+            cursor,
+            passes: self.passes,
+            dbsize: None,
+            stuck,
+            stuck_total: self.stuck.len(),
+            over_admitted,
+        })
+    }
+}
+
+/// The over-admission shown by one counter, if any: more cost counted in the *current* window
+/// than the window's limit (the script never lets that happen).
+fn over_limit(ck: &CounterKey, window: u64, count: u64, policies: &[Policy], now_ms: u64) -> Option<OverAdmitted> {
+    let current = now_ms / ck.window_ms.max(1);
+    if window != current {
+        return None;
+    }
+    let policy = policies.iter().find(|p| p.name == ck.policy)?;
+    let limit = policy.windows.iter().find(|w| w.window_ms == ck.window_ms)?.limit;
+    (count > limit).then(|| OverAdmitted {
+        key: ck.user_key.clone(),
+        policy: ck.policy.clone(),
+        window_ms: ck.window_ms,
+        count,
+        limit,
+    })
+}
