@@ -53,7 +53,7 @@ pub enum Command {
     /// In continuous mode it prints one line per ticket state change (opened, escalated,
     /// resolved), as JSON lines with --json, until SIGINT or SIGTERM. With --once it observes a
     /// single time, ignoring pending periods, prints the result and exits 0 (healthy) or 1.
-    Monitor(MonitorArgs),
+    Monitor(Box<MonitorArgs>),
     /// List, inspect, resolve and hold tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),

@@ -172,6 +172,8 @@ async fn what_the_checker_could_not_evaluate_is_frozen_not_resolved() {
                 .iter()
                 .all(|e| !matches!(e, Event::Resolved { key, .. } if key.invariant == "x"))
         );
+        assert_eq!(r.firing.len(), 2, "x[a] and x[b] still firing");
+        assert_eq!(r.observed().count(), 0, "but not seen by this observation");
     }
     let open: Vec<String> = h
         .store

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use operator_core::{Action, ActionReport, ActionSpec};
 use ratelimiter_schema::keys::{self, LONG_TTL_MS};
-use ratelimiter_schema::{Policy, PolicySpec, PoliciesResponse, Window};
+use ratelimiter_schema::{PoliciesResponse, Policy, PolicySpec, Window};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -17,7 +17,12 @@ use crate::observe::RateLimiterSubject;
 
 /// What the operator may do to the rate limiter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", content = "args", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "action",
+    content = "args",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum RateLimitAction {
     /// Deletes every counter of one user key (all policies and windows): its limits start afresh.
     ResetCounter {
@@ -79,16 +84,27 @@ impl Action for RateLimitAction {
 }
 
 /// Runs `action` on `subject`.
-pub(crate) async fn execute(subject: &RateLimiterSubject, action: &RateLimitAction) -> Result<ActionReport> {
+pub(crate) async fn execute(
+    subject: &RateLimiterSubject,
+    action: &RateLimitAction,
+) -> Result<ActionReport> {
     let report = match action {
         RateLimitAction::ResetCounter { key } => reset_counter(subject, key).await?,
-        RateLimitAction::UpdatePolicy { name, limit, window_ms } => {
-            update_policy(subject, name, *limit, *window_ms).await?
-        }
+        RateLimitAction::UpdatePolicy {
+            name,
+            limit,
+            window_ms,
+        } => update_policy(subject, name, *limit, *window_ms).await?,
         RateLimitAction::RepairStuckKeys {} => repair_stuck_keys(subject).await?,
         RateLimitAction::ReseedPolicies {} => reseed_policies(subject).await?,
     };
-    tracing::info!(subject = "ratelimit", action = action.name(), changed = report.changed, "{}", report.summary);
+    tracing::info!(
+        subject = "ratelimit",
+        action = action.name(),
+        changed = report.changed,
+        "{}",
+        report.summary
+    );
     Ok(report)
 }
 
@@ -102,7 +118,14 @@ async fn scan_all(subject: &RateLimiterSubject, pattern: String) -> Result<Vec<S
         let (next, batch): (u64, Vec<String>) = subject
             .redis
             .run(bound, move |mut c| async move {
-                redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pat).arg("COUNT").arg(1_000).query_async(&mut c).await
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pat)
+                    .arg("COUNT")
+                    .arg(1_000)
+                    .query_async(&mut c)
+                    .await
             })
             .await?;
         found.extend(batch);
@@ -115,7 +138,11 @@ async fn scan_all(subject: &RateLimiterSubject, pattern: String) -> Result<Vec<S
 
 async fn reset_counter(subject: &RateLimiterSubject, key: &str) -> Result<ActionReport> {
     keys::validate_user_key(key).map_err(|e| Error::Action(format!("reset_counter: key: {e}")))?;
-    let counters = scan_all(subject, keys::counter_scan_pattern_exact(&subject.config.key_prefix, key)).await?;
+    let counters = scan_all(
+        subject,
+        keys::counter_scan_pattern_exact(&subject.config.key_prefix, key),
+    )
+    .await?;
     let deleted: u64 = if counters.is_empty() {
         0
     } else {
@@ -130,7 +157,10 @@ async fn reset_counter(subject: &RateLimiterSubject, key: &str) -> Result<Action
     Ok(ActionReport {
         action: "reset_counter".into(),
         changed: deleted > 0,
-        summary: format!("deleted {deleted} counter{} of key {key:?}", if deleted == 1 { "" } else { "s" }),
+        summary: format!(
+            "deleted {deleted} counter{} of key {key:?}",
+            if deleted == 1 { "" } else { "s" }
+        ),
         details: json!({ "key": key, "deleted": counters }),
     })
 }
@@ -184,7 +214,10 @@ async fn repair_stuck_keys(subject: &RateLimiterSubject) -> Result<ActionReport>
     Ok(ActionReport {
         action: "repair_stuck_keys".into(),
         changed: n > 0,
-        summary: format!("gave a TTL to {n} key{} that had none", if n == 1 { "" } else { "s" }),
+        summary: format!(
+            "gave a TTL to {n} key{} that had none",
+            if n == 1 { "" } else { "s" }
+        ),
         details: json!({ "repaired": repaired }),
     })
 }
@@ -217,7 +250,11 @@ async fn to_a_node(
             Ok(r) if r.status().is_client_error() => {
                 let status = r.status().as_u16();
                 let body = r.text().await.unwrap_or_default();
-                return Err(Error::NodeStatus { node: node.clone(), status, body });
+                return Err(Error::NodeStatus {
+                    node: node.clone(),
+                    status,
+                    body,
+                });
             }
             Ok(r) => failures.push(format!("{node}: {}", r.status())),
             Err(e) => failures.push(format!("{node}: {e}")),
@@ -228,22 +265,38 @@ async fn to_a_node(
 
 async fn put_policy(subject: &RateLimiterSubject, policy: &Policy) -> Result<()> {
     let spec = policy.spec();
-    to_a_node(subject, |http, base| http.put(format!("{base}/v1/policies/{}", policy.name)).json(&spec)).await?;
+    to_a_node(subject, |http, base| {
+        http.put(format!("{base}/v1/policies/{}", policy.name))
+            .json(&spec)
+    })
+    .await?;
     Ok(())
 }
 
-async fn update_policy(subject: &RateLimiterSubject, name: &str, limit: u64, window_ms: u64) -> Result<ActionReport> {
+async fn update_policy(
+    subject: &RateLimiterSubject,
+    name: &str,
+    limit: u64,
+    window_ms: u64,
+) -> Result<ActionReport> {
     if limit == 0 || window_ms == 0 {
-        return Err(Error::Action("update_policy: limit and window_ms must be at least 1".into()));
+        return Err(Error::Action(
+            "update_policy: limit and window_ms must be at least 1".into(),
+        ));
     }
-    let current: PoliciesResponse = to_a_node(subject, |http, base| http.get(format!("{base}/v1/policies")))
-        .await?
-        .json()
-        .await
-        .map_err(|e| Error::NoNode(format!("unreadable /v1/policies: {e}")))?;
+    let current: PoliciesResponse = to_a_node(subject, |http, base| {
+        http.get(format!("{base}/v1/policies"))
+    })
+    .await?
+    .json()
+    .await
+    .map_err(|e| Error::NoNode(format!("unreadable /v1/policies: {e}")))?;
     let Some(policy) = current.policies.iter().find(|p| p.name == name) else {
         let known: Vec<&str> = current.policies.iter().map(|p| p.name.as_str()).collect();
-        return Err(Error::Action(format!("update_policy: no policy {name:?} (known: {})", known.join(", "))));
+        return Err(Error::Action(format!(
+            "update_policy: no policy {name:?} (known: {})",
+            known.join(", ")
+        )));
     };
     let mut windows = policy.windows.clone();
     match windows.iter_mut().find(|w| w.window_ms == window_ms) {
@@ -258,8 +311,12 @@ async fn update_policy(subject: &RateLimiterSubject, name: &str, limit: u64, win
         Some(w) => w.limit = limit,
         None => windows.push(Window { limit, window_ms }),
     }
-    let spec = PolicySpec { pattern: policy.spec().pattern, windows };
-    let updated = Policy::new(name, spec).map_err(|e| Error::Action(format!("update_policy: {e}")))?;
+    let spec = PolicySpec {
+        pattern: policy.spec().pattern,
+        windows,
+    };
+    let updated =
+        Policy::new(name, spec).map_err(|e| Error::Action(format!("update_policy: {e}")))?;
     put_policy(subject, &updated).await?;
     Ok(ActionReport {
         action: "update_policy".into(),
@@ -300,7 +357,11 @@ async fn reseed_policies(subject: &RateLimiterSubject) -> Result<ActionReport> {
     Ok(ActionReport {
         action: "reseed_policies".into(),
         changed: true,
-        summary: format!("wrote back {} policies last seen at version {version}: {}", policies.len(), names.join(", ")),
+        summary: format!(
+            "wrote back {} policies last seen at version {version}: {}",
+            policies.len(),
+            names.join(", ")
+        ),
         details: json!({ "restored_from_version": version, "policies": policies }),
     })
 }
@@ -311,21 +372,54 @@ mod tests {
 
     #[test]
     fn actions_parse_from_their_wire_form() {
-        let a: RateLimitAction = serde_json::from_value(json!({"action": "reset_counter", "args": {"key": "user:1"}})).unwrap();
-        assert_eq!(a, RateLimitAction::ResetCounter { key: "user:1".into() });
-        let a: RateLimitAction = serde_json::from_value(json!({"action": "repair_stuck_keys", "args": {}})).unwrap();
+        let a: RateLimitAction =
+            serde_json::from_value(json!({"action": "reset_counter", "args": {"key": "user:1"}}))
+                .unwrap();
+        assert_eq!(
+            a,
+            RateLimitAction::ResetCounter {
+                key: "user:1".into()
+            }
+        );
+        let a: RateLimitAction =
+            serde_json::from_value(json!({"action": "repair_stuck_keys", "args": {}})).unwrap();
         assert_eq!(a.name(), "repair_stuck_keys");
-        let bad = serde_json::from_value::<RateLimitAction>(json!({"action": "flushall", "args": {}}));
+        let bad =
+            serde_json::from_value::<RateLimitAction>(json!({"action": "flushall", "args": {}}));
         assert!(bad.is_err(), "only declared actions exist");
-        let catalog: Vec<String> = RateLimitAction::catalog().into_iter().map(|s| s.name).collect();
-        assert_eq!(catalog, ["reset_counter", "update_policy", "repair_stuck_keys", "reseed_policies"]);
+        let catalog: Vec<String> = RateLimitAction::catalog()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            catalog,
+            [
+                "reset_counter",
+                "update_policy",
+                "repair_stuck_keys",
+                "reseed_policies"
+            ]
+        );
     }
 
     #[test]
     fn repair_ttls_follow_the_key_schema() {
         let p = "ratelimit:";
-        assert_eq!(repair_ttl(p, &keys::counter_key(p, "u", "default", 1_000), Duration::ZERO), 2_000);
-        assert_eq!(repair_ttl(p, "ratelimit:policies", Duration::ZERO), LONG_TTL_MS);
-        assert_eq!(repair_ttl(p, "ratelimit:junk", Duration::from_secs(60)), 60_000);
+        assert_eq!(
+            repair_ttl(
+                p,
+                &keys::counter_key(p, "u", "default", 1_000),
+                Duration::ZERO
+            ),
+            2_000
+        );
+        assert_eq!(
+            repair_ttl(p, "ratelimit:policies", Duration::ZERO),
+            LONG_TTL_MS
+        );
+        assert_eq!(
+            repair_ttl(p, "ratelimit:junk", Duration::from_secs(60)),
+            60_000
+        );
     }
 }

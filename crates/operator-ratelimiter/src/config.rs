@@ -34,7 +34,9 @@ impl Default for RateLimiterConfig {
     fn default() -> Self {
         Self {
             redis_url: "redis://127.0.0.1:6379".into(),
-            nodes: (8001..=8003).map(|p| format!("http://127.0.0.1:{p}")).collect(),
+            nodes: (8001..=8003)
+                .map(|p| format!("http://127.0.0.1:{p}"))
+                .collect(),
             key_prefix: "ratelimit:".into(),
             admin_token: None,
             redis_timeout: Duration::from_millis(300),
@@ -52,26 +54,37 @@ impl RateLimiterConfig {
     /// # Errors
     /// [`Error::Config`] naming the bad setting.
     pub fn validate(&self) -> Result<()> {
-        redis::Client::open(self.redis_url.as_str())
-            .map_err(|e| Error::Config(format!("redis url {:?}: {e}", redact_url(&self.redis_url))))?;
+        redis::Client::open(self.redis_url.as_str()).map_err(|e| {
+            Error::Config(format!("redis url {:?}: {e}", redact_url(&self.redis_url)))
+        })?;
         if self.nodes.is_empty() {
-            return Err(Error::Config("nodes: at least one node URL is needed".into()));
+            return Err(Error::Config(
+                "nodes: at least one node URL is needed".into(),
+            ));
         }
         for node in &self.nodes {
-            let url = reqwest::Url::parse(node).map_err(|e| Error::Config(format!("node url {node:?}: {e}")))?;
+            let url = reqwest::Url::parse(node)
+                .map_err(|e| Error::Config(format!("node url {node:?}: {e}")))?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(Error::Config(format!("node url {node:?}: expected http://host:port")));
+                return Err(Error::Config(format!(
+                    "node url {node:?}: expected http://host:port"
+                )));
             }
         }
         ratelimiter_schema::keys::validate_prefix(&self.key_prefix)
             .map_err(|e| Error::Config(format!("key prefix: {e}")))?;
-        for (name, d) in [("redis timeout", self.redis_timeout), ("node timeout", self.node_timeout)] {
+        for (name, d) in [
+            ("redis timeout", self.redis_timeout),
+            ("node timeout", self.node_timeout),
+        ] {
             if d.is_zero() {
                 return Err(Error::Config(format!("{name} must be greater than zero")));
             }
         }
         if self.scan_budget == 0 || self.scan_count == 0 {
-            return Err(Error::Config("scan budget and scan count must be greater than zero".into()));
+            return Err(Error::Config(
+                "scan budget and scan count must be greater than zero".into(),
+            ));
         }
         Ok(())
     }
@@ -142,7 +155,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("redis://:hunter2@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(
+            redact_url("redis://:hunter2@h:6379/0"),
+            "redis://:***@h:6379/0"
+        );
         assert_eq!(redact_url("rediss://user:pw@h"), "rediss://user:***@h");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
     }

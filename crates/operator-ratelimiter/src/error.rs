@@ -43,7 +43,12 @@ impl Error {
     /// Whether trying again later may succeed (network trouble rather than a bad request).
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Redis(e) => e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal(),
+            Error::Redis(e) => {
+                e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+            }
             Error::RedisTimeout(_) | Error::Node { .. } | Error::NoNode(_) => true,
             Error::NodeStatus { status, .. } => *status >= 500,
             Error::Config(_) | Error::Action(_) => false,

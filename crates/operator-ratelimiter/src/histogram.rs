@@ -24,10 +24,18 @@ impl Histogram {
             .filter(|l| l.starts_with(&prefix))
             .filter_map(|l| {
                 let (labels, value) = l[prefix.len()..].rsplit_once('}')?;
-                let le = labels.split(',').find_map(|kv| kv.trim().strip_prefix("le="))?.trim_matches('"');
-                let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+                let le = labels
+                    .split(',')
+                    .find_map(|kv| kv.trim().strip_prefix("le="))?
+                    .trim_matches('"');
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
                 let count = value.trim().parse::<f64>().ok()?;
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // counts are integers
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                // counts are integers
                 Some((le, count as u64))
             })
             .collect();
@@ -59,7 +67,10 @@ impl Histogram {
             .zip(&earlier.counts)
             .map(|(now, before)| now.checked_sub(*before))
             .collect::<Option<Vec<u64>>>()?;
-        Some(Histogram { bounds: self.bounds.clone(), counts })
+        Some(Histogram {
+            bounds: self.bounds.clone(),
+            counts,
+        })
     }
 
     /// The `q` quantile in seconds, interpolating linearly inside the bucket as Prometheus does;
@@ -75,7 +86,11 @@ impl Histogram {
         for (&le, &count) in self.bounds.iter().zip(&self.counts) {
             if count as f64 >= rank {
                 let in_bucket = (count - lower_count) as f64;
-                let frac = if in_bucket > 0.0 { (rank - lower_count as f64) / in_bucket } else { 1.0 };
+                let frac = if in_bucket > 0.0 {
+                    (rank - lower_count as f64) / in_bucket
+                } else {
+                    1.0
+                };
                 return Some(lower_bound + (le - lower_bound) * frac);
             }
             lower_bound = le;
@@ -109,23 +124,42 @@ ratelimiter_decisions_total{node="n1",result="allowed"} 100
         assert!((p99 - 0.01).abs() < 1e-9, "{p99}");
         assert!(Histogram::parse(TEXT, "missing").is_none());
         let json = serde_json::to_string(&h).unwrap();
-        assert_eq!(serde_json::from_str::<Histogram>(&json).unwrap(), h, "round-trips through JSON");
+        assert_eq!(
+            serde_json::from_str::<Histogram>(&json).unwrap(),
+            h,
+            "round-trips through JSON"
+        );
     }
 
     #[test]
     fn difference_between_readings_and_restarts() {
-        let before = Histogram { bounds: vec![0.001, 0.1], counts: vec![10, 10, 10] };
-        let after = Histogram { bounds: vec![0.001, 0.1], counts: vec![10, 60, 60] };
+        let before = Histogram {
+            bounds: vec![0.001, 0.1],
+            counts: vec![10, 10, 10],
+        };
+        let after = Histogram {
+            bounds: vec![0.001, 0.1],
+            counts: vec![10, 60, 60],
+        };
         let d = after.since(&before).unwrap();
         assert_eq!(d.count(), 50);
-        assert!(d.quantile(0.99).unwrap() > 0.09, "the recent observations are all slow");
-        assert!(before.since(&after).is_none(), "counts going down means a restart");
+        assert!(
+            d.quantile(0.99).unwrap() > 0.09,
+            "the recent observations are all slow"
+        );
+        assert!(
+            before.since(&after).is_none(),
+            "counts going down means a restart"
+        );
         assert_eq!(Histogram::default().quantile(0.99), None);
     }
 
     #[test]
     fn quantile_in_the_infinite_bucket_is_the_highest_bound() {
-        let h = Histogram { bounds: vec![0.1], counts: vec![0, 5] };
+        let h = Histogram {
+            bounds: vec![0.1],
+            counts: vec![0, 5],
+        };
         assert_eq!(h.quantile(0.99), Some(0.1));
     }
 }

@@ -36,9 +36,14 @@ pub struct RedisInfo {
 impl RedisInfo {
     /// Parses the text of `INFO`; unknown or missing fields keep their defaults.
     pub fn parse(text: &str) -> Self {
-        let mut info = RedisInfo { rdb_last_save_ok: true, ..Default::default() };
+        let mut info = RedisInfo {
+            rdb_last_save_ok: true,
+            ..Default::default()
+        };
         for line in text.lines() {
-            let Some((k, v)) = line.trim_end().split_once(':') else { continue };
+            let Some((k, v)) = line.trim_end().split_once(':') else {
+                continue;
+            };
             let num = || v.parse::<u64>().unwrap_or(0);
             match k {
                 "redis_version" => info.version = v.to_owned(),
@@ -81,7 +86,10 @@ mod tests {
         let info = RedisInfo::parse(text);
         assert_eq!(info.version, "7.0.15");
         assert_eq!(info.run_id, "abc123");
-        assert_eq!((info.uptime_s, info.connected_clients, info.evicted_keys), (42, 7, 3));
+        assert_eq!(
+            (info.uptime_s, info.connected_clients, info.evicted_keys),
+            (42, 7, 3)
+        );
         assert_eq!(info.maxmemory_policy, "volatile-lru");
         assert_eq!(info.role, "master");
         assert!(info.aof_enabled && !info.rdb_last_save_ok && !info.loading);

@@ -22,8 +22,8 @@ mod error;
 pub mod histogram;
 pub mod info;
 pub mod invariants;
-mod observe;
 pub mod observation;
+mod observe;
 
 pub use action::RateLimitAction;
 pub use config::{RateLimiterConfig, Thresholds};

@@ -14,7 +14,7 @@ use crate::exit::{CliError, CliResult};
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Monitor(args) => monitor::run(&cli.global, args).await,
+        Command::Monitor(args) => monitor::run(&cli.global, *args).await,
         Command::Tickets(cmd) => tickets::run(&cli.global, cmd),
     }
 }

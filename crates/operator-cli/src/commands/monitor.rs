@@ -85,8 +85,9 @@ impl WithSubject for Monitor {
         let mut monitor = MonitorLoop::new(subject, checker, self.store, config)?;
         if self.args.once {
             let report = monitor.tick().await?;
-            print_once(&report, self.json);
-            return Ok(if report.healthy() {
+            let failing: Vec<&Active> = report.observed().collect();
+            print_once(&report, &failing, self.json);
+            return Ok(if failing.is_empty() {
                 exit::OK
             } else {
                 exit::FAILURE
@@ -172,28 +173,30 @@ fn violation_json(a: &Active) -> serde_json::Value {
     })
 }
 
-fn print_once(report: &TickReport, json: bool) {
+/// `--once` prints what fails now: violations this observation saw (immediate mode fires them
+/// all), not alerts left open by an earlier run that this one could not evaluate.
+fn print_once(report: &TickReport, failing: &[&Active], json: bool) {
     if json {
         print_json(&json!({
             "subject": report.subject,
             "observed_at": report.observed_at,
-            "healthy": report.healthy(),
-            "violations": report.firing.iter().map(violation_json).collect::<Vec<_>>(),
+            "healthy": failing.is_empty(),
+            "violations": failing.iter().map(|a| violation_json(a)).collect::<Vec<_>>(),
         }));
         return;
     }
     let at = output::ts(report.observed_at);
-    if report.healthy() {
+    if failing.is_empty() {
         println!("{} at {at}: healthy", report.subject);
         return;
     }
-    let n = report.firing.len();
+    let n = failing.len();
     println!(
         "{} at {at}: {n} violation{}",
         report.subject,
         if n == 1 { "" } else { "s" }
     );
-    for a in &report.firing {
+    for a in failing {
         let ticket = a
             .ticket
             .map(|t| format!(", ticket #{t}"))

@@ -9,14 +9,22 @@ use super::{Profile, WithSubject};
 use crate::exit::CliError;
 
 /// Observe twice a second, so a dead Redis is reported within a second or two.
-const PROFILE: Profile = Profile { interval: Duration::from_millis(500), observe_timeout: Duration::from_secs(2) };
+const PROFILE: Profile = Profile {
+    interval: Duration::from_millis(500),
+    observe_timeout: Duration::from_secs(2),
+};
 
 /// Connection to the rate limiter's Redis and nodes, and its thresholds.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Rate limiter (--subject ratelimit)")]
 pub struct RateLimitArgs {
     /// Redis URL of the rate limiter (`redis://[:password@]host:port[/db]`, or `rediss://`).
-    #[arg(long, env = "OPERATOR_REDIS_URL", default_value = "redis://127.0.0.1:6379", value_name = "URL")]
+    #[arg(
+        long,
+        env = "OPERATOR_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        value_name = "URL"
+    )]
     pub redis_url: String,
     /// The nodes' base URLs, comma-separated.
     #[arg(
@@ -28,10 +36,20 @@ pub struct RateLimitArgs {
     )]
     pub nodes: Vec<String>,
     /// Redis key prefix of the rate limiter.
-    #[arg(long, env = "OPERATOR_KEY_PREFIX", default_value = "ratelimit:", value_name = "PREFIX")]
+    #[arg(
+        long,
+        env = "OPERATOR_KEY_PREFIX",
+        default_value = "ratelimit:",
+        value_name = "PREFIX"
+    )]
     pub key_prefix: String,
     /// Bearer token of the nodes' management API (for policy actions).
-    #[arg(long, env = "OPERATOR_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OPERATOR_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// Bound on each Redis step of an observation.
     #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -58,7 +76,12 @@ impl RateLimitArgs {
     pub fn config(&self) -> Result<RateLimiterConfig, CliError> {
         let config = RateLimiterConfig {
             redis_url: self.redis_url.clone(),
-            nodes: self.nodes.iter().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect(),
             key_prefix: self.key_prefix.clone(),
             admin_token: self.admin_token.clone(),
             redis_timeout: self.redis_timeout,
@@ -96,7 +119,10 @@ impl RateLimitArgs {
     /// # Errors
     /// A usage error naming the bad flag.
     pub async fn visit<V: WithSubject>(&self, visitor: V) -> Result<V::Output, CliError> {
-        let subject = RateLimiterSubject::new(self.config()?).map_err(|e| CliError::Usage(e.to_string()))?;
-        Ok(visitor.with(subject, RateLimiterChecker::new(self.thresholds()), PROFILE).await)
+        let subject =
+            RateLimiterSubject::new(self.config()?).map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok(visitor
+            .with(subject, RateLimiterChecker::new(self.thresholds()), PROFILE)
+            .await)
     }
 }

@@ -10,7 +10,7 @@
 mod config;
 mod report;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -183,6 +183,7 @@ where
         }
 
         let observed_ok = observation.is_some();
+        let seen_keys: BTreeSet<ViolationKey> = seen.iter().map(Violation::key).collect();
         let (config, specs) = (&self.config, &self.specs);
         let updates = self.alerts.evaluate(
             now,
@@ -216,7 +217,7 @@ where
                 store_error.get_or_insert(e);
             }
         }
-        self.summarize(&mut report, observed_ok);
+        self.summarize(&mut report, &seen_keys);
         if let Some(obs) = observation {
             self.history.push(now_utc, now, obs);
         }
@@ -292,16 +293,16 @@ where
         Ok(())
     }
 
-    /// Lists what is firing and pending after this tick, frozen alerts included.
-    fn summarize(&self, report: &mut TickReport, observed_ok: bool) {
+    /// Lists what is firing and pending after this tick, frozen alerts included (`observed` tells
+    /// which were seen by this tick).
+    fn summarize(&self, report: &mut TickReport, seen: &BTreeSet<ViolationKey>) {
         for alert in self.alerts.iter() {
             let key = alert.violation.key();
             let active = Active {
                 violation: alert.violation.clone(),
                 since: alert.first_seen,
                 ticket: self.tickets.get(&key).copied(),
-                observed: matches!(alert.phase, Phase::Pending | Phase::Firing)
-                    && (observed_ok || key.invariant == SUBJECT_UNREACHABLE),
+                observed: seen.contains(&key),
             };
             match alert.phase {
                 Phase::Pending => report.pending.push(active),

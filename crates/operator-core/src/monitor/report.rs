@@ -27,6 +27,15 @@ impl TickReport {
     pub fn healthy(&self) -> bool {
         self.firing.is_empty()
     }
+
+    /// Violations seen by this very observation (firing or pending), leaving out alerts that
+    /// merely keep firing or are frozen because their source could not be read.
+    pub fn observed(&self) -> impl Iterator<Item = &Active> {
+        self.firing
+            .iter()
+            .chain(&self.pending)
+            .filter(|a| a.observed)
+    }
 }
 
 /// A violation being tracked, with when it was first seen.

@@ -14,16 +14,30 @@ use crate::observation::Observation;
 /// `(version, digest)` of the node at `addr` when it differs from Redis's digest.
 fn stale(o: &Observation, addr: &str) -> bool {
     let redis_digest = o.redis.policies.as_ref().and_then(|p| p.digest.as_deref());
-    let node_digest = o.node(addr).and_then(|n| n.info.as_ref()).map(|i| i.policy_digest.as_str());
+    let node_digest = o
+        .node(addr)
+        .and_then(|n| n.info.as_ref())
+        .map(|i| i.policy_digest.as_str());
     matches!((redis_digest, node_digest), (Some(r), Some(n)) if r != n)
 }
 
-pub(crate) fn config_loaded(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+pub(crate) fn config_loaded(
+    o: &Observation,
+    history: &History<Observation>,
+    t: &Thresholds,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     let node_versions: BTreeMap<&str, serde_json::Value> = o
         .nodes
         .iter()
-        .filter_map(|n| n.info.as_ref().map(|i| (n.addr.as_str(), json!({"version": i.policy_version, "digest": i.policy_digest}))))
+        .filter_map(|n| {
+            n.info.as_ref().map(|i| {
+                (
+                    n.addr.as_str(),
+                    json!({"version": i.policy_version, "digest": i.policy_digest}),
+                )
+            })
+        })
         .collect();
     if let Some(p) = &o.redis.policies {
         let key = format!("{}policies", o.key_prefix);
@@ -40,7 +54,11 @@ pub(crate) fn config_loaded(o: &Observation, history: &History<Observation>, t: 
                 .evidence(json!({ "key": key, "nodes": node_versions })),
             );
         } else if !p.invalid.is_empty() || p.version.is_none() {
-            let mut problems: Vec<String> = p.invalid.iter().map(|f| format!("{}: {}", f.field, f.error)).collect();
+            let mut problems: Vec<String> = p
+                .invalid
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.error))
+                .collect();
             if p.version.is_none() {
                 problems.push("no version field".into());
             }
@@ -60,9 +78,13 @@ pub(crate) fn config_loaded(o: &Observation, history: &History<Observation>, t: 
         let Some(info) = &n.info else { continue };
         if info.policies_loaded == 0 {
             out.push(
-                Violation::new(CONFIG_LOADED, Severity::Critical, format!("node {} has no policies loaded", n.label()))
-                    .entity(&n.addr)
-                    .evidence(json!({ "node": info.node_id, "policy_version": info.policy_version })),
+                Violation::new(
+                    CONFIG_LOADED,
+                    Severity::Critical,
+                    format!("node {} has no policies loaded", n.label()),
+                )
+                .entity(&n.addr)
+                .evidence(json!({ "node": info.node_id, "policy_version": info.policy_version })),
             );
             continue;
         }
@@ -136,19 +158,28 @@ fn policy_groups(o: &Observation) -> BTreeMap<(u64, String), Vec<String>> {
     let mut groups: BTreeMap<(u64, String), Vec<String>> = BTreeMap::new();
     for n in &o.nodes {
         if let Some(i) = &n.info {
-            groups.entry((i.policy_version, i.policy_digest.clone())).or_default().push(n.label());
+            groups
+                .entry((i.policy_version, i.policy_digest.clone()))
+                .or_default()
+                .push(n.label());
         }
     }
     groups
 }
 
-pub(crate) fn counter_drift(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+pub(crate) fn counter_drift(
+    o: &Observation,
+    history: &History<Observation>,
+    t: &Thresholds,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     let groups = policy_groups(o);
     let split_for = held_for(o, history, |obs| policy_groups(obs).len() > 1);
     if groups.len() > 1 && split_for >= t.policy_propagation {
-        let described: Vec<String> =
-            groups.iter().map(|((v, d), nodes)| format!("{} at version {v} ({d})", nodes.join(", "))).collect();
+        let described: Vec<String> = groups
+            .iter()
+            .map(|((v, d), nodes)| format!("{} at version {v} ({d})", nodes.join(", ")))
+            .collect();
         out.push(
             Violation::new(
                 COUNTER_DRIFT,
@@ -180,7 +211,10 @@ pub(crate) fn counter_drift(o: &Observation, history: &History<Observation>, t: 
             );
             continue;
         }
-        if let Some(skew) = n.clock_skew_ms.filter(|s| u128::from(s.unsigned_abs()) > t.clock_skew.as_millis()) {
+        if let Some(skew) = n
+            .clock_skew_ms
+            .filter(|s| u128::from(s.unsigned_abs()) > t.clock_skew.as_millis())
+        {
             out.push(
                 Violation::new(
                     COUNTER_DRIFT,

@@ -9,17 +9,32 @@ use crate::observation::{NodeView, Observation};
 
 /// The most recent earlier observation in which Redis answered.
 pub(crate) fn previous_redis(history: &History<Observation>) -> Option<&Observation> {
-    history.iter().rev().map(|e| &*e.observation).find(|o| o.redis.info.is_some())
+    history
+        .iter()
+        .rev()
+        .map(|e| &*e.observation)
+        .find(|o| o.redis.info.is_some())
 }
 
 /// The most recent earlier view of the node at `addr` that answered `/v1/node`.
-pub(crate) fn previous_node<'a>(history: &'a History<Observation>, addr: &str) -> Option<&'a NodeView> {
-    history.iter().rev().filter_map(|e| e.observation.node(addr)).find(|n| n.info.is_some())
+pub(crate) fn previous_node<'a>(
+    history: &'a History<Observation>,
+    addr: &str,
+) -> Option<&'a NodeView> {
+    history
+        .iter()
+        .rev()
+        .filter_map(|e| e.observation.node(addr))
+        .find(|n| n.info.is_some())
 }
 
 /// How long `holds` has been true without a break, ending with `current` (zero when it is
 /// false now).
-pub(crate) fn held_for(current: &Observation, history: &History<Observation>, holds: impl Fn(&Observation) -> bool) -> Duration {
+pub(crate) fn held_for(
+    current: &Observation,
+    history: &History<Observation>,
+    holds: impl Fn(&Observation) -> bool,
+) -> Duration {
     if !holds(current) {
         return Duration::ZERO;
     }
@@ -34,7 +49,10 @@ pub(crate) fn held_for(current: &Observation, history: &History<Observation>, ho
 }
 
 /// Ids of every node the configured nodes reported being, now or earlier.
-pub(crate) fn known_node_ids<'a>(current: &'a Observation, history: &'a History<Observation>) -> BTreeSet<&'a str> {
+pub(crate) fn known_node_ids<'a>(
+    current: &'a Observation,
+    history: &'a History<Observation>,
+) -> BTreeSet<&'a str> {
     std::iter::once(current)
         .chain(history.iter().map(|e| &*e.observation))
         .flat_map(|o| o.nodes.iter().filter_map(NodeView::id))

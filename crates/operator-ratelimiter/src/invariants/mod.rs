@@ -162,10 +162,18 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
             }
         }
         if current.redis.registry.is_none() {
-            out.extend(history::registry_ids(history).into_iter().map(|id| Unknown::entity(NODE_DOWN, id)));
+            out.extend(
+                history::registry_ids(history)
+                    .into_iter()
+                    .map(|id| Unknown::entity(NODE_DOWN, id)),
+            );
         }
         if current.redis.keys.is_none() {
-            out.extend(history::over_admitted_policies(history).into_iter().map(|p| Unknown::entity(OVER_ADMISSION, p)));
+            out.extend(
+                history::over_admitted_policies(history)
+                    .into_iter()
+                    .map(|p| Unknown::entity(OVER_ADMISSION, p)),
+            );
         }
         out
     }

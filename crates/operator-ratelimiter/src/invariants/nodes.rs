@@ -17,7 +17,9 @@ use crate::observation::{NodeView, Observation};
 pub(crate) fn not_ready_because_redis_is_down(o: &Observation, n: &NodeView) -> bool {
     !o.redis.reachable
         && n.ready == Some(false)
-        && n.ready_reason.as_deref().is_some_and(|r| r.to_lowercase().contains("redis"))
+        && n.ready_reason
+            .as_deref()
+            .is_some_and(|r| r.to_lowercase().contains("redis"))
 }
 
 pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<Violation> {
@@ -27,16 +29,24 @@ pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<
         if !n.reachable {
             let error = n.error.as_deref().unwrap_or("no answer");
             out.push(
-                Violation::new(NODE_DOWN, Severity::Critical, format!("node {} is unreachable: {error}", n.label()))
-                    .entity(&n.addr)
-                    .evidence(evidence),
+                Violation::new(
+                    NODE_DOWN,
+                    Severity::Critical,
+                    format!("node {} is unreachable: {error}", n.label()),
+                )
+                .entity(&n.addr)
+                .evidence(evidence),
             );
         } else if n.ready == Some(false) && !not_ready_because_redis_is_down(o, n) {
             let reason = n.ready_reason.as_deref().unwrap_or("no reason given");
             out.push(
-                Violation::new(NODE_DOWN, Severity::Critical, format!("node {} is not ready: {reason}", n.label()))
-                    .entity(&n.addr)
-                    .evidence(evidence),
+                Violation::new(
+                    NODE_DOWN,
+                    Severity::Critical,
+                    format!("node {} is not ready: {reason}", n.label()),
+                )
+                .entity(&n.addr)
+                .evidence(evidence),
             );
         }
     }
@@ -44,7 +54,10 @@ pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<
     let known = known_node_ids(o, history);
     let configured: BTreeSet<&str> = o.nodes.iter().map(|n| n.addr.as_str()).collect();
     for e in o.redis.registry.iter().flatten() {
-        if e.state == NodeState::Down && !known.contains(e.id.as_str()) && !configured.contains(e.addr.as_str()) {
+        if e.state == NodeState::Down
+            && !known.contains(e.id.as_str())
+            && !configured.contains(e.addr.as_str())
+        {
             out.push(
                 Violation::new(
                     NODE_DOWN,
@@ -71,11 +84,19 @@ pub(crate) fn latency_window(n: &NodeView, history: &History<Observation>) -> Op
     now.since(before)
 }
 
-pub(crate) fn high_latency(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+pub(crate) fn high_latency(
+    o: &Observation,
+    history: &History<Observation>,
+    t: &Thresholds,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     for n in &o.nodes {
-        let Some(window) = latency_window(n, history) else { continue };
-        let Some(p99) = window.quantile(0.99) else { continue };
+        let Some(window) = latency_window(n, history) else {
+            continue;
+        };
+        let Some(p99) = window.quantile(0.99) else {
+            continue;
+        };
         if p99 * 1000.0 > t.p99.as_secs_f64() * 1000.0 {
             let p50 = window.quantile(0.5).unwrap_or_default();
             out.push(
@@ -98,7 +119,11 @@ pub(crate) fn high_latency(o: &Observation, history: &History<Observation>, t: &
     out
 }
 
-pub(crate) fn over_admission(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Vec<Violation> {
+pub(crate) fn over_admission(
+    o: &Observation,
+    history: &History<Observation>,
+    t: &Thresholds,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     if let Some(keys) = &o.redis.keys {
         let mut by_policy: BTreeMap<&str, Vec<_>> = BTreeMap::new();
@@ -109,7 +134,12 @@ pub(crate) fn over_admission(o: &Observation, history: &History<Observation>, t:
             let named: Vec<String> = over
                 .iter()
                 .take(t.sample)
-                .map(|a| format!("{} ({} > {} per {} ms)", a.key, a.count, a.limit, a.window_ms))
+                .map(|a| {
+                    format!(
+                        "{} ({} > {} per {} ms)",
+                        a.key, a.count, a.limit, a.window_ms
+                    )
+                })
                 .collect();
             out.push(
                 Violation::new(
@@ -129,19 +159,35 @@ pub(crate) fn over_admission(o: &Observation, history: &History<Observation>, t:
     }
     for n in &o.nodes {
         let Some(now) = &n.info else { continue };
-        let Some(before) = previous_node(history, &n.addr).and_then(|p| p.info.as_ref()) else { continue };
+        let Some(before) = previous_node(history, &n.addr).and_then(|p| p.info.as_ref()) else {
+            continue;
+        };
         if now.uptime_ms < before.uptime_ms || now.node_id != before.node_id {
             continue; // restarted: its counters started over
         }
         let (f, b) = (now.failure_decisions, before.failure_decisions);
-        let (open, local, closed) =
-            (f.open.saturating_sub(b.open), f.local.saturating_sub(b.local), f.closed.saturating_sub(b.closed));
+        let (open, local, closed) = (
+            f.open.saturating_sub(b.open),
+            f.local.saturating_sub(b.local),
+            f.closed.saturating_sub(b.closed),
+        );
         let (severity, what) = if open > 0 {
-            (Severity::Critical, format!("admitted {open} requests without any limit (failure mode open)"))
+            (
+                Severity::Critical,
+                format!("admitted {open} requests without any limit (failure mode open)"),
+            )
         } else if local > 0 {
-            (Severity::Warning, format!("decided {local} requests in process at its share of each limit (failure mode local)"))
+            (
+                Severity::Warning,
+                format!(
+                    "decided {local} requests in process at its share of each limit (failure mode local)"
+                ),
+            )
         } else if closed > 0 {
-            (Severity::Warning, format!("refused {closed} requests outright (failure mode closed)"))
+            (
+                Severity::Warning,
+                format!("refused {closed} requests outright (failure mode closed)"),
+            )
         } else {
             continue;
         };

@@ -9,7 +9,11 @@ use crate::config::Thresholds;
 use crate::observation::Observation;
 
 /// Every reason Redis is unhealthy, folded into one violation at the worst severity.
-pub(crate) fn redis_healthy(o: &Observation, history: &History<Observation>, t: &Thresholds) -> Option<Violation> {
+pub(crate) fn redis_healthy(
+    o: &Observation,
+    history: &History<Observation>,
+    t: &Thresholds,
+) -> Option<Violation> {
     let r = &o.redis;
     let nodes_without_redis: Vec<&str> = o
         .nodes
@@ -32,10 +36,17 @@ pub(crate) fn redis_healthy(o: &Observation, history: &History<Observation>, t: 
         );
     }
     let mut causes: Vec<(Severity, String)> = Vec::new();
-    if let Some(us) = r.ping_us.filter(|us| u128::from(*us) > t.slow_ping.as_micros()) {
+    if let Some(us) = r
+        .ping_us
+        .filter(|us| u128::from(*us) > t.slow_ping.as_micros())
+    {
         causes.push((
             Severity::Warning,
-            format!("PING took {:.1} ms (threshold {} ms)", us as f64 / 1000.0, t.slow_ping.as_millis()),
+            format!(
+                "PING took {:.1} ms (threshold {} ms)",
+                us as f64 / 1000.0,
+                t.slow_ping.as_millis()
+            ),
         ));
     }
     if let Some(e) = &r.error {
@@ -45,13 +56,21 @@ pub(crate) fn redis_healthy(o: &Observation, history: &History<Observation>, t: 
     if let Some(info) = &r.info {
         evidence["info"] = serde_json::to_value(info).unwrap_or_default();
         if info.role != "master" && !info.role.is_empty() {
-            causes.push((Severity::Critical, format!("is a replica (role {}): counter writes fail", info.role)));
+            causes.push((
+                Severity::Critical,
+                format!("is a replica (role {}): counter writes fail", info.role),
+            ));
         }
         if info.loading {
             causes.push((Severity::Warning, "is still loading its data set".into()));
         }
-        let before = previous_redis(history).and_then(|p| p.redis.info.as_ref()).filter(|p| p.run_id == info.run_id);
-        if let Some(evicted) = before.map(|b| info.evicted_keys.saturating_sub(b.evicted_keys)).filter(|n| *n > 0) {
+        let before = previous_redis(history)
+            .and_then(|p| p.redis.info.as_ref())
+            .filter(|p| p.run_id == info.run_id);
+        if let Some(evicted) = before
+            .map(|b| info.evicted_keys.saturating_sub(b.evicted_keys))
+            .filter(|n| *n > 0)
+        {
             evidence["evicted_since_last"] = json!(evicted);
             causes.push((
                 Severity::Critical,
@@ -79,7 +98,11 @@ pub(crate) fn redis_healthy(o: &Observation, history: &History<Observation>, t: 
     let message = format!(
         "Redis at {} {}",
         r.url,
-        causes.iter().map(|c| c.1.as_str()).collect::<Vec<_>>().join("; ")
+        causes
+            .iter()
+            .map(|c| c.1.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     evidence["causes"] = json!(causes.iter().map(|c| &c.1).collect::<Vec<_>>());
     Some(Violation::new(REDIS_HEALTHY, severity, message).evidence(evidence))
@@ -91,9 +114,18 @@ pub(crate) fn no_stuck_keys(o: &Observation, t: &Thresholds) -> Option<Violation
     if keys.stuck_total == 0 {
         return None;
     }
-    let named: Vec<&str> = keys.stuck.iter().take(t.sample).map(|k| k.key.as_str()).collect();
+    let named: Vec<&str> = keys
+        .stuck
+        .iter()
+        .take(t.sample)
+        .map(|k| k.key.as_str())
+        .collect();
     let more = keys.stuck_total.saturating_sub(named.len());
-    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
     let n = keys.stuck_total;
     Some(
         Violation::new(

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use operator_core::{History, InvariantChecker, Severity, Unknown, Violation};
-use ratelimiter_schema::{FailureDecisions, FailureMode, NodeEntry, NodeInfo, NodeState, Policy, PolicySpec, Window};
+use ratelimiter_schema::{
+    FailureDecisions, FailureMode, NodeEntry, NodeInfo, NodeState, Policy, PolicySpec, Window,
+};
 
 use super::*;
 use crate::histogram::Histogram;
@@ -47,7 +49,10 @@ fn node(port: u16) -> NodeView {
             key_prefix: "ratelimit:".into(),
             failure_mode: FailureMode::Local,
         }),
-        latency: Some(Histogram { bounds: vec![0.001, 0.01, 0.1], counts: vec![100, 100, 100, 100] }),
+        latency: Some(Histogram {
+            bounds: vec![0.001, 0.01, 0.1],
+            counts: vec![100, 100, 100, 100],
+        }),
         clock_skew_ms: Some(3),
         ..Default::default()
     }
@@ -61,17 +66,37 @@ fn healthy(t: i64) -> Observation {
             url: "redis://127.0.0.1:6379".into(),
             reachable: true,
             ping_us: Some(300),
-            info: Some(RedisInfo { run_id: "r1".into(), role: "master".into(), rdb_last_save_ok: true, ..Default::default() }),
+            info: Some(RedisInfo {
+                run_id: "r1".into(),
+                role: "master".into(),
+                rdb_last_save_ok: true,
+                ..Default::default()
+            }),
             time_ms: Some(1_800_000_000_000),
             policies: Some(PolicyView {
                 present: true,
                 version: Some(3),
                 digest: Some("d3".into()),
-                policies: vec![Policy::new("default", PolicySpec { pattern: None, windows: vec![Window { limit: 100, window_ms: 1000 }] }).unwrap()],
+                policies: vec![
+                    Policy::new(
+                        "default",
+                        PolicySpec {
+                            pattern: None,
+                            windows: vec![Window {
+                                limit: 100,
+                                window_ms: 1000,
+                            }],
+                        },
+                    )
+                    .unwrap(),
+                ],
                 invalid: vec![],
             }),
             registry: Some(vec![]),
-            keys: Some(KeyScan { scanned: 10, ..Default::default() }),
+            keys: Some(KeyScan {
+                scanned: 10,
+                ..Default::default()
+            }),
             error: None,
         },
         nodes: vec![node(8001), node(8002), node(8003)],
@@ -106,17 +131,33 @@ fn a_healthy_stack_has_no_violation() {
 #[test]
 fn redis_unreachable_is_critical_and_freezes_what_needs_redis() {
     let mut o = healthy(1000);
-    o.redis = RedisView { url: o.redis.url.clone(), error: Some("connection refused".into()), ..Default::default() };
+    o.redis = RedisView {
+        url: o.redis.url.clone(),
+        error: Some("connection refused".into()),
+        ..Default::default()
+    };
     for n in &mut o.nodes {
         n.ready = Some(false);
         n.ready_reason = Some("503: redis unreachable".into());
     }
     let v = check(&o, vec![healthy(0)]);
-    assert_eq!(names(&v), ["redis_healthy"], "nodes not ready because of Redis are not node_down");
+    assert_eq!(
+        names(&v),
+        ["redis_healthy"],
+        "nodes not ready because of Redis are not node_down"
+    );
     assert_eq!(v[0].severity, Severity::Critical);
-    assert!(v[0].message.contains("connection refused"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("connection refused"),
+        "{}",
+        v[0].message
+    );
     let unknown = RateLimiterChecker::default().unknown(&o, &history(vec![]));
-    for u in [Unknown::invariant(NO_STUCK_KEYS), Unknown::invariant(CONFIG_LOADED), Unknown::entity(NODE_DOWN, "127.0.0.1:8001")] {
+    for u in [
+        Unknown::invariant(NO_STUCK_KEYS),
+        Unknown::invariant(CONFIG_LOADED),
+        Unknown::entity(NODE_DOWN, "127.0.0.1:8001"),
+    ] {
         assert!(unknown.contains(&u), "{u:?} not in {unknown:?}");
     }
 }
@@ -141,7 +182,11 @@ fn redis_degradations_fold_into_one_violation_at_the_worst_severity() {
     restarted.redis.info.as_mut().unwrap().run_id = "r2".into();
     restarted.redis.ping_us = Some(100);
     restarted.redis.info.as_mut().unwrap().used_memory = 1;
-    assert!(check(&restarted, vec![healthy(0)]).iter().all(|v| v.invariant != REDIS_HEALTHY));
+    assert!(
+        check(&restarted, vec![healthy(0)])
+            .iter()
+            .all(|v| v.invariant != REDIS_HEALTHY)
+    );
 }
 
 #[test]
@@ -157,12 +202,26 @@ fn replica_is_critical() {
 fn stuck_keys_are_named() {
     let mut o = healthy(0);
     let keys = o.redis.keys.as_mut().unwrap();
-    keys.stuck = (0..7).map(|i| StuckKey { key: format!("ratelimit:junk{i}"), kind: "other".into() }).collect();
+    keys.stuck = (0..7)
+        .map(|i| StuckKey {
+            key: format!("ratelimit:junk{i}"),
+            kind: "other".into(),
+        })
+        .collect();
     keys.stuck_total = 7;
     let v = check(&o, vec![]);
     assert_eq!(names(&v), ["no_stuck_keys"]);
-    assert!(v[0].message.starts_with("7 keys under \"ratelimit:\" have no TTL"), "{}", v[0].message);
-    assert!(v[0].message.contains("ratelimit:junk0") && v[0].message.contains("and 2 more"), "{}", v[0].message);
+    assert!(
+        v[0].message
+            .starts_with("7 keys under \"ratelimit:\" have no TTL"),
+        "{}",
+        v[0].message
+    );
+    assert!(
+        v[0].message.contains("ratelimit:junk0") && v[0].message.contains("and 2 more"),
+        "{}",
+        v[0].message
+    );
 }
 
 #[test]
@@ -175,9 +234,16 @@ fn missing_or_invalid_policies_are_critical() {
 
     let mut o = healthy(0);
     let p = o.redis.policies.as_mut().unwrap();
-    p.invalid.push(crate::observation::InvalidField { field: "policy:x".into(), error: "bad json".into() });
+    p.invalid.push(crate::observation::InvalidField {
+        field: "policy:x".into(),
+        error: "bad json".into(),
+    });
     let v = check(&o, vec![]);
-    assert!(v[0].message.contains("policy:x: bad json"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("policy:x: bad json"),
+        "{}",
+        v[0].message
+    );
 }
 
 #[test]
@@ -197,8 +263,15 @@ fn a_node_serving_other_policies_is_stale_only_after_the_propagation_time() {
     assert!(check(&stale(1000), vec![healthy(-500), stale(0), stale(500)]).is_empty());
     // 2.5 s later, node 3 still serves version 3.
     let v = check(&stale(2500), vec![stale(0), stale(1000), stale(2000)]);
-    assert_eq!(names(&v), ["config_loaded[127.0.0.1:8003]", "counter_drift"]);
-    assert!(v[0].message.contains("serves policy version 3"), "{}", v[0].message);
+    assert_eq!(
+        names(&v),
+        ["config_loaded[127.0.0.1:8003]", "counter_drift"]
+    );
+    assert!(
+        v[0].message.contains("serves policy version 3"),
+        "{}",
+        v[0].message
+    );
     assert!(v[1].message.contains("nodes disagree"), "{}", v[1].message);
 }
 
@@ -210,21 +283,39 @@ fn policies_lost_by_a_redis_restart_are_reported() {
     p.version = Some(1);
     p.digest = Some("seed".into());
     let mut down = healthy(4000);
-    down.redis = RedisView { reachable: false, ..Default::default() };
+    down.redis = RedisView {
+        reachable: false,
+        ..Default::default()
+    };
     let v = check(&o, vec![healthy(0), down]);
-    let lost: Vec<_> = v.iter().filter(|v| v.invariant == CONFIG_LOADED && v.entity.is_none()).collect();
+    let lost: Vec<_> = v
+        .iter()
+        .filter(|v| v.invariant == CONFIG_LOADED && v.entity.is_none())
+        .collect();
     assert_eq!(lost.len(), 1, "{v:?}");
-    assert!(lost[0].message.contains("from version 3 to 1"), "{}", lost[0].message);
+    assert!(
+        lost[0].message.contains("from version 3 to 1"),
+        "{}",
+        lost[0].message
+    );
 }
 
 #[test]
 fn node_unreachable_or_not_ready_is_one_ticket_per_node() {
     let mut o = healthy(0);
-    o.nodes[1] = NodeView { url: "http://127.0.0.1:8002".into(), addr: "127.0.0.1:8002".into(), error: Some("/readyz: connection refused".into()), ..Default::default() };
+    o.nodes[1] = NodeView {
+        url: "http://127.0.0.1:8002".into(),
+        addr: "127.0.0.1:8002".into(),
+        error: Some("/readyz: connection refused".into()),
+        ..Default::default()
+    };
     o.nodes[2].ready = Some(false);
     o.nodes[2].ready_reason = Some("503: policies not loaded".into());
     let v = check(&o, vec![]);
-    assert_eq!(names(&v), ["node_down[127.0.0.1:8002]", "node_down[127.0.0.1:8003]"]);
+    assert_eq!(
+        names(&v),
+        ["node_down[127.0.0.1:8002]", "node_down[127.0.0.1:8003]"]
+    );
     let unknown = RateLimiterChecker::default().unknown(&o, &history(vec![]));
     assert!(unknown.contains(&Unknown::entity(HIGH_LATENCY, "127.0.0.1:8002")));
     assert!(!unknown.iter().any(|u| u.invariant == NODE_DOWN));
@@ -241,7 +332,10 @@ fn registered_nodes_that_stopped_heartbeating_are_reported_unless_configured() {
         started_ms: 0,
         version: "0.1.0".into(),
     };
-    o.redis.registry = Some(vec![entry("n8001", "127.0.0.1:8001"), entry("stray", "10.0.0.9:8080")]);
+    o.redis.registry = Some(vec![
+        entry("n8001", "127.0.0.1:8001"),
+        entry("stray", "10.0.0.9:8080"),
+    ]);
     let v = check(&o, vec![]);
     assert_eq!(names(&v), ["node_down[stray]"]);
     assert_eq!(v[0].severity, Severity::Warning);
@@ -252,15 +346,25 @@ fn high_latency_uses_the_decisions_since_the_last_observation() {
     let before = healthy(0);
     let mut o = healthy(500);
     // 100 fast decisions before; 50 slow ones since.
-    o.nodes[0].latency = Some(Histogram { bounds: vec![0.001, 0.01, 0.1], counts: vec![100, 100, 150, 150] });
+    o.nodes[0].latency = Some(Histogram {
+        bounds: vec![0.001, 0.01, 0.1],
+        counts: vec![100, 100, 150, 150],
+    });
     let v = check(&o, vec![before.clone()]);
     assert_eq!(names(&v), ["high_latency[127.0.0.1:8001]"]);
-    assert!(v[0].message.contains("over 50 decisions"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("over 50 decisions"),
+        "{}",
+        v[0].message
+    );
     // No decisions since: nothing to say, and not unknown.
     assert!(check(&healthy(500), vec![before.clone()]).is_empty());
     // A node that restarted (counts went down) cannot be compared: unknown.
     let mut restarted = healthy(500);
-    restarted.nodes[0].latency = Some(Histogram { bounds: vec![0.001, 0.01, 0.1], counts: vec![1, 1, 1, 1] });
+    restarted.nodes[0].latency = Some(Histogram {
+        bounds: vec![0.001, 0.01, 0.1],
+        counts: vec![1, 1, 1, 1],
+    });
     let unknown = RateLimiterChecker::default().unknown(&restarted, &history(vec![before]));
     assert!(unknown.contains(&Unknown::entity(HIGH_LATENCY, "127.0.0.1:8001")));
 }
@@ -271,26 +375,60 @@ fn prefix_mismatch_and_clock_skew_are_drift() {
     info_mut(&mut o, 0).key_prefix = "other:".into();
     o.nodes[1].clock_skew_ms = Some(-1_500);
     let v = check(&o, vec![]);
-    assert_eq!(names(&v), ["counter_drift[127.0.0.1:8001]", "counter_drift[127.0.0.1:8002]"]);
+    assert_eq!(
+        names(&v),
+        [
+            "counter_drift[127.0.0.1:8001]",
+            "counter_drift[127.0.0.1:8002]"
+        ]
+    );
     assert_eq!(v[0].severity, Severity::Critical);
-    assert!(v[1].message.contains("1500 ms behind Redis TIME"), "{}", v[1].message);
+    assert!(
+        v[1].message.contains("1500 ms behind Redis TIME"),
+        "{}",
+        v[1].message
+    );
 }
 
 #[test]
 fn over_limit_counters_and_failure_mode_decisions_are_over_admission() {
     let before = healthy(0);
     let mut o = healthy(500);
-    o.redis.keys.as_mut().unwrap().over_admitted =
-        vec![OverAdmitted { key: "user:1".into(), policy: "default".into(), window_ms: 1000, count: 130, limit: 100 }];
-    info_mut(&mut o, 0).failure_decisions = FailureDecisions { open: 40, local: 0, closed: 0 };
-    info_mut(&mut o, 1).failure_decisions = FailureDecisions { open: 0, local: 12, closed: 0 };
+    o.redis.keys.as_mut().unwrap().over_admitted = vec![OverAdmitted {
+        key: "user:1".into(),
+        policy: "default".into(),
+        window_ms: 1000,
+        count: 130,
+        limit: 100,
+    }];
+    info_mut(&mut o, 0).failure_decisions = FailureDecisions {
+        open: 40,
+        local: 0,
+        closed: 0,
+    };
+    info_mut(&mut o, 1).failure_decisions = FailureDecisions {
+        open: 0,
+        local: 12,
+        closed: 0,
+    };
     let v = check(&o, vec![before]);
     assert_eq!(
         names(&v),
-        ["over_admission[policy:default]", "over_admission[127.0.0.1:8001]", "over_admission[127.0.0.1:8002]"]
+        [
+            "over_admission[policy:default]",
+            "over_admission[127.0.0.1:8001]",
+            "over_admission[127.0.0.1:8002]"
+        ]
     );
-    assert_eq!(v.iter().map(|v| v.severity).collect::<Vec<_>>(), [Severity::Critical, Severity::Critical, Severity::Warning]);
-    assert!(v[0].message.contains("user:1 (130 > 100 per 1000 ms)"), "{}", v[0].message);
+    assert_eq!(
+        v.iter().map(|v| v.severity).collect::<Vec<_>>(),
+        [Severity::Critical, Severity::Critical, Severity::Warning]
+    );
+    assert!(
+        v[0].message.contains("user:1 (130 > 100 per 1000 ms)"),
+        "{}",
+        v[0].message
+    );
     // Failure decisions counted before the last observation are not new.
     let mut later = o.clone();
     later.observed_at = at(1000);
@@ -302,7 +440,22 @@ fn over_limit_counters_and_failure_mode_decisions_are_over_admission() {
 fn specs_cover_every_invariant_with_documented_timing() {
     let specs = RateLimiterChecker::default().invariants();
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, [REDIS_HEALTHY, NO_STUCK_KEYS, CONFIG_LOADED, NODE_DOWN, HIGH_LATENCY, COUNTER_DRIFT, OVER_ADMISSION]);
+    assert_eq!(
+        names,
+        [
+            REDIS_HEALTHY,
+            NO_STUCK_KEYS,
+            CONFIG_LOADED,
+            NODE_DOWN,
+            HIGH_LATENCY,
+            COUNTER_DRIFT,
+            OVER_ADMISSION
+        ]
+    );
     let redis = &specs[0];
-    assert_eq!(redis.pending, Duration::ZERO, "a dead Redis is reported on the first observation");
+    assert_eq!(
+        redis.pending,
+        Duration::ZERO,
+        "a dead Redis is reported on the first observation"
+    );
 }

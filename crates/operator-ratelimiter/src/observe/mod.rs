@@ -19,7 +19,6 @@ use crate::config::{RateLimiterConfig, redact_url};
 use crate::error::{Error, Result};
 use crate::observation::Observation;
 
-
 /// The rate limiter (Redis and its nodes) as a subject of the operator.
 pub struct RateLimiterSubject {
     pub(crate) config: RateLimiterConfig,
@@ -43,7 +42,12 @@ impl RateLimiterSubject {
             .build()
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
         let redis = redis_side::RedisSource::new(&config)?;
-        Ok(Self { config, redis, http, last_policies: Mutex::new(None) })
+        Ok(Self {
+            config,
+            redis,
+            http,
+            last_policies: Mutex::new(None),
+        })
     }
 
     /// The configuration.
@@ -78,8 +82,15 @@ impl Subject for RateLimiterSubject {
 
     async fn observe(&self) -> Result<Observation> {
         let observed_at = Utc::now();
-        let node_futures = self.config.nodes.iter().map(|url| nodes::observe(&self.http, url));
-        let (redis, nodes) = tokio::join!(self.redis.observe(&self.config), futures::future::join_all(node_futures));
+        let node_futures = self
+            .config
+            .nodes
+            .iter()
+            .map(|url| nodes::observe(&self.http, url));
+        let (redis, nodes) = tokio::join!(
+            self.redis.observe(&self.config),
+            futures::future::join_all(node_futures)
+        );
         let (redis, redis_clock) = redis;
         let nodes = nodes
             .into_iter()
@@ -90,12 +101,20 @@ impl Subject for RateLimiterSubject {
                 view
             })
             .collect();
-        if let Some(p) = redis.policies.as_ref().filter(|p| p.present && p.invalid.is_empty() && !p.policies.is_empty())
+        if let Some(p) = redis
+            .policies
+            .as_ref()
+            .filter(|p| p.present && p.invalid.is_empty() && !p.policies.is_empty())
             && let Ok(mut last) = self.last_policies.lock()
         {
             *last = Some((p.version.unwrap_or(0), p.policies.clone()));
         }
-        Ok(Observation { observed_at, key_prefix: self.config.key_prefix.clone(), redis, nodes })
+        Ok(Observation {
+            observed_at,
+            key_prefix: self.config.key_prefix.clone(),
+            redis,
+            nodes,
+        })
     }
 
     async fn execute(&self, action: &RateLimitAction) -> Result<ActionReport> {

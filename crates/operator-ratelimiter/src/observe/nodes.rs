@@ -13,16 +13,31 @@ pub(crate) const LATENCY_METRIC: &str = "ratelimiter_decision_duration_seconds";
 /// Also returns the local instant at which `/v1/node` (and its clock reading) was answered.
 pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Option<Instant>) {
     let base = url.trim_end_matches('/');
-    let mut view = NodeView { url: url.to_owned(), addr: addr_of(url), ..Default::default() };
+    let mut view = NodeView {
+        url: url.to_owned(),
+        addr: addr_of(url),
+        ..Default::default()
+    };
     let sent = Instant::now();
     let (ready, info, metrics) = tokio::join!(
         http.get(format!("{base}/readyz")).send(),
         async {
-            let r = http.get(format!("{base}/v1/node")).send().await?.error_for_status()?;
+            let r = http
+                .get(format!("{base}/v1/node"))
+                .send()
+                .await?
+                .error_for_status()?;
             let at = sent + sent.elapsed() / 2;
             Ok::<_, reqwest::Error>((r.json::<NodeInfo>().await?, at))
         },
-        async { http.get(format!("{base}/metrics")).send().await?.error_for_status()?.text().await },
+        async {
+            http.get(format!("{base}/metrics"))
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await
+        },
     );
     let mut errors = Vec::new();
     match ready {
@@ -54,10 +69,23 @@ pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Opt
         }
         Err(e) => errors.push(format!("/metrics: {}", describe(&e))),
     }
-    if !errors.is_empty() {
-        view.error = Some(errors.join("; "));
-    }
+    view.error = summarize(&errors);
     (view, answered_at)
+}
+
+/// One error when every endpoint failed the same way, else each endpoint's error.
+fn summarize(errors: &[String]) -> Option<String> {
+    let reasons: Vec<&str> = errors
+        .iter()
+        .filter_map(|e| e.split_once(": ").map(|(_, r)| r))
+        .collect();
+    match reasons.first() {
+        None => None,
+        Some(first) if errors.len() == 3 && reasons.iter().all(|r| r == first) => {
+            Some((*first).to_owned())
+        }
+        Some(_) => Some(errors.join("; ")),
+    }
 }
 
 /// `host:port` of a base URL (the node's stable identity in tickets).
@@ -74,9 +102,13 @@ pub(crate) fn addr_of(url: &str) -> String {
 
 /// A short reason from a `/readyz` answer: the JSON `detail` or `reason` when there is one.
 fn reason(status: reqwest::StatusCode, body: &str) -> String {
-    let detail = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
-        ["detail", "reason", "error"].iter().find_map(|k| v.get(k).and_then(|d| d.as_str()).map(str::to_owned))
-    });
+    let detail = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            ["detail", "reason", "error"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|d| d.as_str()).map(str::to_owned))
+        });
     let text = detail.unwrap_or_else(|| body.trim().chars().take(200).collect());
     format!("{status}: {text}")
 }
@@ -86,7 +118,7 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
-        "connection refused or unreachable".into()
+        "connection refused".into()
     } else if let Some(s) = e.status() {
         format!("status {s}")
     } else if e.is_decode() {
@@ -104,7 +136,10 @@ mod tests {
     fn addresses_and_reasons() {
         assert_eq!(addr_of("http://127.0.0.1:8002"), "127.0.0.1:8002");
         assert_eq!(addr_of("http://node-2/"), "node-2:80");
-        let r = reason(reqwest::StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"not_ready","detail":"redis unreachable"}"#);
+        let r = reason(
+            reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"error":"not_ready","detail":"redis unreachable"}"#,
+        );
         assert_eq!(r, "503 Service Unavailable: redis unreachable");
     }
 }

@@ -26,10 +26,15 @@ pub(crate) struct RedisClock {
 impl RedisClock {
     /// `clock_ms` (read at local instant `at`) minus Redis time at that instant, in ms.
     pub(crate) fn skew_ms(&self, clock_ms: u64, at: Instant) -> i64 {
-        let elapsed = i64::try_from(at.saturating_duration_since(self.at).as_millis()).unwrap_or(i64::MAX)
+        let elapsed = i64::try_from(at.saturating_duration_since(self.at).as_millis())
+            .unwrap_or(i64::MAX)
             - i64::try_from(self.at.saturating_duration_since(at).as_millis()).unwrap_or(i64::MAX);
-        let redis_then = i64::try_from(self.time_ms).unwrap_or(i64::MAX).saturating_add(elapsed);
-        i64::try_from(clock_ms).unwrap_or(i64::MAX).saturating_sub(redis_then)
+        let redis_then = i64::try_from(self.time_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_add(elapsed);
+        i64::try_from(clock_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_sub(redis_then)
     }
 }
 
@@ -43,9 +48,18 @@ pub(crate) struct RedisSource {
 
 impl RedisSource {
     pub(crate) fn new(config: &RateLimiterConfig) -> Result<Self> {
-        let client = redis::Client::open(config.redis_url.as_str())
-            .map_err(|e| Error::Config(format!("redis url {:?}: {e}", redact_url(&config.redis_url))))?;
-        Ok(Self { client, conn: Mutex::new(None), timeout: config.redis_timeout, scan: Mutex::new(ScanState::default()) })
+        let client = redis::Client::open(config.redis_url.as_str()).map_err(|e| {
+            Error::Config(format!(
+                "redis url {:?}: {e}",
+                redact_url(&config.redis_url)
+            ))
+        })?;
+        Ok(Self {
+            client,
+            conn: Mutex::new(None),
+            timeout: config.redis_timeout,
+            scan: Mutex::new(ScanState::default()),
+        })
     }
 
     /// A connection, reusing the last one; dropped by [`Self::forget`] after an error.
@@ -57,9 +71,13 @@ impl RedisSource {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
-        let conn = tokio::time::timeout(self.timeout, self.client.get_multiplexed_async_connection_with_config(&config))
-            .await
-            .map_err(|_| Error::RedisTimeout(self.timeout.as_millis()))??;
+        let conn = tokio::time::timeout(
+            self.timeout,
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        .map_err(|_| Error::RedisTimeout(self.timeout.as_millis()))??;
         *slot = Some(conn.clone());
         Ok(conn)
     }
@@ -88,16 +106,25 @@ impl RedisSource {
     }
 
     /// Observes Redis. Never fails: what could not be read is `None`, with the error.
-    pub(crate) async fn observe(&self, config: &RateLimiterConfig) -> (RedisView, Option<RedisClock>) {
-        let mut view = RedisView { url: redact_url(&config.redis_url), ..Default::default() };
+    pub(crate) async fn observe(
+        &self,
+        config: &RateLimiterConfig,
+    ) -> (RedisView, Option<RedisClock>) {
+        let mut view = RedisView {
+            url: redact_url(&config.redis_url),
+            ..Default::default()
+        };
         let started = Instant::now();
         let ping = self
-            .run(self.timeout, |mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .run(self.timeout, |mut c| async move {
+                redis::cmd("PING").query_async::<String>(&mut c).await
+            })
             .await;
         match ping {
             Ok(_) => {
                 view.reachable = true;
-                view.ping_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+                view.ping_us =
+                    Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
             }
             Err(e) => {
                 view.error = Some(e.to_string());
@@ -117,7 +144,13 @@ impl RedisSource {
                     .cmd("HGETALL")
                     .arg(keys::nodes_key(&prefix))
                     .cmd("DBSIZE")
-                    .query_async::<(String, (u64, u64), HashMap<String, String>, HashMap<String, String>, u64)>(&mut c)
+                    .query_async::<(
+                        String,
+                        (u64, u64),
+                        HashMap<String, String>,
+                        HashMap<String, String>,
+                        u64,
+                    )>(&mut c)
                     .await
             })
             .await;
@@ -137,7 +170,11 @@ impl RedisSource {
         view.policies = Some(policy_view(&policies));
         view.registry = Some(registry_view(registry, time_ms));
 
-        let limits = view.policies.as_ref().map(|p| p.policies.clone()).unwrap_or_default();
+        let limits = view
+            .policies
+            .as_ref()
+            .map(|p| p.policies.clone())
+            .unwrap_or_default();
         let mut scan = self.scan.lock().await;
         scan.restart_if_new_server(&info.run_id);
         match scan.step(self, config, &limits, time_ms).await {
@@ -153,27 +190,42 @@ impl RedisSource {
 }
 
 fn policy_view(hash: &HashMap<String, String>) -> PolicyView {
-    let mut view = PolicyView { present: !hash.is_empty(), ..Default::default() };
+    let mut view = PolicyView {
+        present: !hash.is_empty(),
+        ..Default::default()
+    };
     let mut fields: Vec<(&String, &String)> = hash.iter().collect();
     fields.sort();
     for (field, value) in fields {
         if field == POLICY_VERSION_FIELD {
             match value.parse() {
                 Ok(v) => view.version = Some(v),
-                Err(e) => view.invalid.push(InvalidField { field: field.clone(), error: format!("version: {e}") }),
+                Err(e) => view.invalid.push(InvalidField {
+                    field: field.clone(),
+                    error: format!("version: {e}"),
+                }),
             }
         } else if let Some(name) = field.strip_prefix(POLICY_FIELD_PREFIX) {
             match Policy::from_json(name, value) {
                 Ok(p) => view.policies.push(p),
-                Err(e) => view.invalid.push(InvalidField { field: field.clone(), error: e.to_string() }),
+                Err(e) => view.invalid.push(InvalidField {
+                    field: field.clone(),
+                    error: e.to_string(),
+                }),
             }
         } else {
-            view.invalid.push(InvalidField { field: field.clone(), error: "not a policy field".into() });
+            view.invalid.push(InvalidField {
+                field: field.clone(),
+                error: "not a policy field".into(),
+            });
         }
     }
     match PolicySet::new(view.policies.iter().cloned()) {
         Ok(set) => view.digest = Some(set.digest()),
-        Err(e) => view.invalid.push(InvalidField { field: "*".into(), error: e.to_string() }),
+        Err(e) => view.invalid.push(InvalidField {
+            field: "*".into(),
+            error: e.to_string(),
+        }),
     }
     view
 }

@@ -44,7 +44,10 @@ impl ScanState {
     /// and cursors are new.
     pub(crate) fn restart_if_new_server(&mut self, run_id: &str) {
         if self.run_id != run_id {
-            *self = ScanState { run_id: run_id.to_owned(), ..Default::default() };
+            *self = ScanState {
+                run_id: run_id.to_owned(),
+                ..Default::default()
+            };
         }
     }
 
@@ -65,7 +68,14 @@ impl ScanState {
             let (c, pat, count) = (cursor, pattern.clone(), config.scan_count);
             let (next, batch): (u64, Vec<String>) = redis
                 .run(bound, move |mut conn| async move {
-                    redis::cmd("SCAN").arg(c).arg("MATCH").arg(pat).arg("COUNT").arg(count).query_async(&mut conn).await
+                    redis::cmd("SCAN")
+                        .arg(c)
+                        .arg("MATCH")
+                        .arg(pat)
+                        .arg("COUNT")
+                        .arg(count)
+                        .query_async(&mut conn)
+                        .await
                 })
                 .await?;
             found.extend(batch);
@@ -90,7 +100,10 @@ impl ScanState {
             .collect();
         let (ttls, values) = {
             let names = candidates.clone();
-            let counter_names: Vec<String> = counters.iter().map(|(i, _)| candidates[*i].clone()).collect();
+            let counter_names: Vec<String> = counters
+                .iter()
+                .map(|(i, _)| candidates[*i].clone())
+                .collect();
             redis
                 .run(bound, move |mut conn| async move {
                     let mut pipe = redis::pipe();
@@ -98,13 +111,21 @@ impl ScanState {
                         pipe.cmd("PTTL").arg(k);
                     }
                     for k in &counter_names {
-                        pipe.cmd("HMGET").arg(k).arg(FIELD_WINDOW).arg(FIELD_CURRENT);
+                        pipe.cmd("HMGET")
+                            .arg(k)
+                            .arg(FIELD_WINDOW)
+                            .arg(FIELD_CURRENT);
                     }
                     let mut all: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
                     let values = all.split_off(names.len());
-                    let ttls: Vec<i64> = all.into_iter().map(|v| redis::from_redis_value(v).unwrap_or(-2)).collect();
-                    let values: Vec<(Option<u64>, Option<u64>)> =
-                        values.into_iter().map(|v| redis::from_redis_value(v).unwrap_or((None, None))).collect();
+                    let ttls: Vec<i64> = all
+                        .into_iter()
+                        .map(|v| redis::from_redis_value(v).unwrap_or(-2))
+                        .collect();
+                    let values: Vec<(Option<u64>, Option<u64>)> = values
+                        .into_iter()
+                        .map(|v| redis::from_redis_value(v).unwrap_or((None, None)))
+                        .collect();
                     Ok((ttls, values))
                 })
                 .await?
@@ -122,13 +143,18 @@ impl ScanState {
         let over_admitted = counters
             .iter()
             .zip(values)
-            .filter_map(|((_, ck), (window, count))| over_limit(ck, window?, count?, policies, now_ms))
+            .filter_map(|((_, ck), (window, count))| {
+                over_limit(ck, window?, count?, policies, now_ms)
+            })
             .collect();
         let stuck = self
             .stuck
             .iter()
             .take(MAX_LISTED)
-            .map(|k| StuckKey { key: k.clone(), kind: classify(&config.key_prefix, k).to_owned() })
+            .map(|k| StuckKey {
+                key: k.clone(),
+                kind: classify(&config.key_prefix, k).to_owned(),
+            })
             .collect();
         Ok(KeyScan {
             scanned,
@@ -144,13 +170,23 @@ impl ScanState {
 
 /// The over-admission shown by one counter, if any: more cost counted in the *current* window
 /// than the window's limit (the script never lets that happen).
-fn over_limit(ck: &CounterKey, window: u64, count: u64, policies: &[Policy], now_ms: u64) -> Option<OverAdmitted> {
+fn over_limit(
+    ck: &CounterKey,
+    window: u64,
+    count: u64,
+    policies: &[Policy],
+    now_ms: u64,
+) -> Option<OverAdmitted> {
     let current = now_ms / ck.window_ms.max(1);
     if window != current {
         return None;
     }
     let policy = policies.iter().find(|p| p.name == ck.policy)?;
-    let limit = policy.windows.iter().find(|w| w.window_ms == ck.window_ms)?.limit;
+    let limit = policy
+        .windows
+        .iter()
+        .find(|w| w.window_ms == ck.window_ms)?
+        .limit;
     (count > limit).then(|| OverAdmitted {
         key: ck.user_key.clone(),
         policy: ck.policy.clone(),
