@@ -5,6 +5,7 @@
 //!   is killed.
 //! - [`redis`]: a real `redis-server` on a free port in a temporary directory ([`RedisServer`]).
 //! - [`bins`]: locating the workspace's own binaries from any crate's tests.
+//! - [`stack`]: a local rate-limiter stack (Redis and real `ratelimiter-node` processes).
 //!
 //! Everything here fails loudly (panics with what to install) rather than skipping a test.
 
@@ -14,8 +15,10 @@ pub mod bins;
 pub mod ports;
 pub mod process;
 pub mod redis;
+pub mod stack;
 
 pub use bins::workspace_bin;
 pub use ports::free_port;
 pub use process::ChildGuard;
 pub use redis::RedisServer;
+pub use stack::{LocalStack, wait_for};
