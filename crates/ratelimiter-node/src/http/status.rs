@@ -30,24 +30,25 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: 200 only when Redis answers a `PING` now and the policies came from Redis.
+/// `GET /readyz`: 200 only when Redis answers now, holds the policies, and this node has loaded
+/// them from Redis; 503 with the reason otherwise.
 pub(super) async fn readyz(State(node): State<Arc<Node>>) -> Response {
-    if let Err(e) = node.store.ping().await {
-        return ApiError {
+    let not_ready = |detail: String| {
+        ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "not_ready",
-            detail: format!("redis does not answer: {e}"),
+            detail,
         }
-        .into_response();
+        .into_response()
+    };
+    match node.store.policy_version().await {
+        Err(e) => return not_ready(format!("redis does not answer: {e}")),
+        Ok(None) => return not_ready("redis holds no policies (being re-seeded)".into()),
+        Ok(Some(_)) => {}
     }
     let loaded = node.policies();
     if !loaded.from_redis {
-        return ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "not_ready",
-            detail: "policies not loaded from redis yet".into(),
-        }
-        .into_response();
+        return not_ready("policies not loaded from redis yet".into());
     }
     Json(serde_json::json!({"status": "ready", "policy_version": loaded.version})).into_response()
 }
