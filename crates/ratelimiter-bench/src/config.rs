@@ -114,7 +114,7 @@ impl LoadConfig {
             crate::worker::parse_target(t)?;
         }
         match self.mode {
-            LoadMode::Closed { concurrency } if concurrency == 0 => {
+            LoadMode::Closed { concurrency: 0 } => {
                 return Err(LoadError::Config("concurrency must be at least 1".into()));
             }
             LoadMode::Open { rate, connections }
@@ -140,12 +140,12 @@ impl LoadConfig {
             }
             _ => {}
         }
-        if let Some(b) = self.burst {
-            if b.every.is_zero() || b.length > b.every || !(b.factor > 0.0) {
-                return Err(LoadError::Config(
-                    "burst needs every > 0, length <= every and factor > 0".into(),
-                ));
-            }
+        if let Some(b) = self.burst
+            && (b.every.is_zero() || b.length > b.every || b.factor.is_nan() || b.factor <= 0.0)
+        {
+            return Err(LoadError::Config(
+                "burst needs every > 0, length <= every and factor > 0".into(),
+            ));
         }
         Ok(())
     }
