@@ -12,8 +12,9 @@ pub enum LoadMode {
         /// Number of workers (and connections).
         concurrency: usize,
     },
-    /// A fixed rate spread over `connections` workers; latency counts from the scheduled send
-    /// time, so a slow server shows as latency, not as a lower rate.
+    /// A fixed rate spread over `connections` workers. A request sent late because its worker
+    /// was still waiting for a slow answer is timed from its scheduled instant, so a slow server
+    /// shows as latency, not as a lower rate.
     Open {
         /// Requests per second.
         rate: f64,

@@ -3,8 +3,9 @@
 //!
 //! It drives HTTP decisions (`POST /v1/check` or `GET /api/request`) against one or several node
 //! base URLs (round-robin by connection), either **closed loop** (a fixed number of workers, each
-//! sending its next request when the previous answers) or **open loop** (a fixed rate, latency
-//! measured from each request's scheduled time so queueing is not hidden), for a fixed duration,
+//! sending its next request when the previous answers) or **open loop** (a fixed rate; a request
+//! sent late because the previous answer was slow is timed from its scheduled instant, so
+//! queueing is not hidden), for a fixed duration,
 //! with a hot key, many keys, or a mix, and optional bursts.
 //!
 //! # Layout

@@ -83,11 +83,20 @@ impl Worker {
                     let factor = self.burst_factor(next);
                     let at = next;
                     next += Duration::from_secs_f64(workers / (rate * factor));
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
-                        _ = self.stop.changed() => return,
+                    if at > Instant::now() {
+                        // On schedule: wait, and time the request from when it is really sent
+                        // (the timer wheel has 1 ms granularity; its lateness is ours, not the
+                        // server's).
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(at) => {}
+                            _ = self.stop.changed() => return,
+                        }
+                        Instant::now()
+                    } else {
+                        // Behind schedule because the previous answer was slow: time from the
+                        // scheduled instant, so the server's slowness is not hidden.
+                        at
                     }
-                    at
                 }
             };
             keys.next_key(&mut key);

@@ -11,6 +11,10 @@ use clap::Parser;
 use ratelimiter_bench::redis_stats::{delta, parse_commandstats};
 use ratelimiter_bench::{Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, run};
 
+// The load generator shares the cores with what it measures: keep its allocations cheap.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Load generator for ratelimiter-node.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -45,6 +49,9 @@ struct Args {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Runtime worker threads (default: one per CPU).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Do not print a line per second.
     #[arg(long)]
     quiet: bool,
@@ -86,9 +93,16 @@ fn commandstats(url: &str) -> anyhow::Result<std::collections::BTreeMap<String, 
     Ok(parse_commandstats(&info))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads.filter(|n| *n > 0) {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build()?.block_on(bench(args))
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
     let mode = match args.rate {
         Some(rate) => LoadMode::Open {
             rate,
