@@ -18,6 +18,9 @@ pub struct Config {
     pub advertise: Option<String>,
     /// `redis://[:password@]host:port[/db]` or `rediss://...` for TLS.
     pub redis_url: String,
+    /// PEM root certificate(s) to trust for `rediss://` instead of the built-in web roots (for a
+    /// Redis with a private CA).
+    pub redis_ca_pem: Option<Vec<u8>>,
     /// This node's id in the registry, metrics and answers.
     pub node_id: String,
     /// Prefix of every Redis key (see [`ratelimiter_schema::keys`]).
@@ -47,6 +50,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             advertise: None,
             redis_url: "redis://127.0.0.1:6379".to_owned(),
+            redis_ca_pem: None,
             node_id: default_node_id(),
             key_prefix: "ratelimit:".to_owned(),
             seed_policies: PolicySet::builtin(),

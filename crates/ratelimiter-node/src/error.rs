@@ -26,6 +26,15 @@ pub enum ConfigError {
     /// The admin token is set but empty.
     #[error("--admin-token is set but empty")]
     EmptyAdminToken,
+    /// The Redis CA file cannot be read.
+    #[error("cannot read --redis-ca-file {path}: {source}")]
+    CaRead {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The policies file cannot be read.
     #[error("cannot read --policies file {path}: {source}")]
     PoliciesRead {

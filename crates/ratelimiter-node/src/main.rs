@@ -35,6 +35,9 @@ struct Args {
         default_value = "redis://127.0.0.1:6379"
     )]
     redis_url: String,
+    /// PEM file of the CA to trust for rediss:// (default: the built-in web roots).
+    #[arg(long, env = "RATELIMITER_REDIS_CA_FILE")]
+    redis_ca_file: Option<PathBuf>,
     /// This node's id (default: the host name; give each node on one host its own).
     #[arg(long, env = "RATELIMITER_NODE_ID")]
     node_id: Option<String>,
@@ -76,8 +79,19 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         Some(path) => load_policies_file(path)?,
         None => PolicySet::builtin(),
     };
+    let redis_ca_pem =
+        match &args.redis_ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|source| {
+                ratelimiter_node::ConfigError::CaRead {
+                    path: path.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
     let config = Config {
         listen: args.listen,
+        redis_ca_pem,
         advertise: args.advertise,
         redis_url: args.redis_url,
         node_id: args.node_id.unwrap_or_else(default_node_id),

@@ -64,6 +64,7 @@ impl Node {
         let metrics = Arc::new(Metrics::new());
         let store = Store::new(
             &config.redis_url,
+            config.redis_ca_pem.as_deref(),
             &config.key_prefix,
             config.redis_timeout,
             metrics.clone(),

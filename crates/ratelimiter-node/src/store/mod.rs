@@ -61,17 +61,28 @@ pub struct CheckReply {
 }
 
 impl Store {
-    /// A store on `redis_url` that connects on first use. Must be called inside a Tokio runtime.
+    /// A store on `redis_url` that connects on first use; `ca_pem` replaces the trusted roots
+    /// for `rediss://`. Must be called inside a Tokio runtime.
     ///
     /// # Errors
     /// When the URL does not parse.
     pub fn new(
         redis_url: &str,
+        ca_pem: Option<&[u8]>,
         prefix: &str,
         timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> RedisResult<Self> {
-        let client = redis::Client::open(redis_url)?;
+        let client = match ca_pem {
+            Some(pem) => redis::Client::build_with_tls(
+                redis_url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                },
+            )?,
+            None => redis::Client::open(redis_url)?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout.max(Duration::from_millis(500))))
             .set_response_timeout(Some(timeout.max(Duration::from_secs(1))))
