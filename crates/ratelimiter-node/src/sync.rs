@@ -66,7 +66,7 @@ impl Node {
 
     /// Seeds Redis with the policies this node serves (the set last loaded from Redis, so changes
     /// made through the API survive a Redis restart; else the seed file or built-in default), at
-    /// a version above any this node has seen, then loads them back.
+    /// a version above any this node has seen and at least Redis time in ms, then loads them back.
     ///
     /// # Errors
     /// Redis failures or timeouts.
@@ -79,7 +79,7 @@ impl Node {
         };
         let seeded = self.store.seed_policies(set, loaded.version + 1).await?;
         if seeded {
-            tracing::info!(node = %self.config.node_id, version = loaded.version + 1, policies = set.len(), "redis had no policies: seeded them");
+            tracing::info!(node = %self.config.node_id, policies = set.len(), "redis had no policies: seeded them");
         }
         // Load without seeding again, so a hash that vanishes meanwhile cannot make a loop.
         match self.store.load_policies().await? {

@@ -44,8 +44,11 @@ async fn checks(node: &NodeProcess, key: &str, n: usize) -> Vec<(u16, serde_json
 }
 
 async fn assert_recovers_exactly(redis: &mut RedisServer, node: &NodeProcess) {
-    redis.restart();
     let client = client();
+    let old_version = node.get_json(&client, "/v1/node").await.1["policy_version"]
+        .as_u64()
+        .unwrap();
+    redis.restart();
     let ready = wait_until(Duration::from_secs(15), || {
         let c = client.clone();
         let url = node.url("/readyz");
@@ -59,7 +62,11 @@ async fn assert_recovers_exactly(redis: &mut RedisServer, node: &NodeProcess) {
         .arg("version")
         .query(&mut conn)
         .unwrap();
-    assert!(version.is_some(), "policies re-seeded into the empty redis");
+    let version = version.expect("policies re-seeded into the empty redis");
+    assert!(
+        version > old_version,
+        "the version only increases, also across a restart: {old_version} then {version}"
+    );
     // Exact shared limiting again (after the first decision through redis).
     let ok = wait_until(Duration::from_secs(5), || async {
         node.check(&client, "probe")
