@@ -1,1 +1,39 @@
-//! Placeholder; filled by its own issue.
+//! A distributed rate-limiter node: several identical nodes behind a load balancer share their
+//! counters and policies in Redis and enforce exactly the same limits.
+//!
+//! Each decision is one Redis command: `EVALSHA` of a Lua sliding-window script that reads Redis
+//! `TIME`, checks and consumes every window of the key's policy atomically, and sets every key's
+//! TTL in the same call. When Redis is down or slow past the timeout, the node decides by its
+//! [`FailureMode`](ratelimiter_schema::FailureMode) and recovers by itself.
+//!
+//! # Layout
+//! - [`config`]: [`Config`], validated once, and the TOML policy seed file.
+//! - [`node`]: [`Node`], the state shared by handlers and background loops.
+//! - [`decide`]: one decision: policy selection, Redis, failure mode.
+//! - [`algorithm`]: the sliding-window arithmetic as a pure function (mirrors `lua/check.lua`).
+//! - [`local`]: the in-process limiter of the `local` failure mode.
+//! - [`store`]: every Redis call, each bounded by a timeout.
+//! - `sync` and `background`: policy polling/seeding and heartbeats.
+//! - [`http`]: the axum API, [`app`] and [`serve`].
+//! - [`metrics`]: counters and their Prometheus rendering.
+//!
+//! The Redis key schema and the wire types are in the shared crate [`ratelimiter_schema`].
+
+pub mod algorithm;
+mod background;
+pub mod config;
+pub mod decide;
+mod error;
+pub mod http;
+pub mod local;
+pub mod metrics;
+pub mod node;
+pub mod store;
+mod sync;
+
+pub use config::Config;
+pub use decide::{DecideError, Decision};
+pub use error::{ConfigError, StoreError};
+pub use http::{app, serve};
+pub use node::Node;
+pub use sync::SyncOutcome;

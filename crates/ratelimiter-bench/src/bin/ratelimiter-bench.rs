@@ -1,0 +1,203 @@
+//! `ratelimiter-bench`: drives load against rate-limiter nodes and reports decisions/s, latency
+//! percentiles, errors and, with `--redis-url`, Redis commands per decision (from
+//! `INFO commandstats` before and after).
+
+#![allow(clippy::print_stdout)] // the report is the output
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use ratelimiter_bench::redis_stats::{delta, parse_commandstats};
+use ratelimiter_bench::{Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, run};
+
+// The load generator shares the cores with what it measures: keep its allocations cheap.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Load generator for ratelimiter-node.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Node base URL; repeat for several nodes (connections are spread round-robin).
+    #[arg(long = "target", default_value = "http://127.0.0.1:8080")]
+    targets: Vec<String>,
+    /// Closed loop: this many workers, each with one connection.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Open loop at this many requests per second (over `--concurrency` connections).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// How long to run (e.g. 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Keys: `hot[:KEY]`, `many:N`, or `mixed:HOT_FRACTION:N`.
+    #[arg(long, default_value = "hot")]
+    keys: String,
+    /// Endpoint: `check` (POST /v1/check) or `api` (GET /api/request with X-API-Key).
+    #[arg(long, default_value = "check")]
+    endpoint: String,
+    /// Cost sent with each check.
+    #[arg(long)]
+    cost: Option<u64>,
+    /// Open-loop bursts: `EVERY,LENGTH,FACTOR`, e.g. `10s,2s,3`.
+    #[arg(long)]
+    burst: Option<String>,
+    /// Redis to read `INFO commandstats` from, before and after, for commands per decision.
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Runtime worker threads (default: one per CPU).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Do not print a line per second.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn keys(spec: &str) -> anyhow::Result<KeyPattern> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    Ok(match parts.as_slice() {
+        ["hot"] => KeyPattern::Hot("bench:hot".into()),
+        ["hot", key @ ..] => KeyPattern::Hot(key.join(":")),
+        ["many", n] => KeyPattern::Many {
+            prefix: "bench:k".into(),
+            count: n.parse().context("many:N")?,
+        },
+        ["mixed", f, n] => KeyPattern::Mixed {
+            hot: "bench:hot".into(),
+            hot_fraction: f.parse().context("mixed:FRACTION:N")?,
+            tail: n.parse().context("mixed:FRACTION:N")?,
+        },
+        _ => bail!("--keys {spec:?}: use hot[:KEY], many:N or mixed:FRACTION:N"),
+    })
+}
+
+fn burst(spec: &str) -> anyhow::Result<Burst> {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [every, length, factor] = parts.as_slice() else {
+        bail!("--burst {spec:?}: use EVERY,LENGTH,FACTOR")
+    };
+    Ok(Burst {
+        every: humantime::parse_duration(every)?,
+        length: humantime::parse_duration(length)?,
+        factor: factor.parse()?,
+    })
+}
+
+fn commandstats(url: &str) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let mut conn = redis::Client::open(url)?.get_connection()?;
+    let info: String = redis::cmd("INFO").arg("commandstats").query(&mut conn)?;
+    Ok(parse_commandstats(&info))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads.filter(|n| *n > 0) {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build()?.block_on(bench(args))
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
+    let mode = match args.rate {
+        Some(rate) => LoadMode::Open {
+            rate,
+            connections: args.concurrency,
+        },
+        None => LoadMode::Closed {
+            concurrency: args.concurrency,
+        },
+    };
+    let endpoint = match args.endpoint.as_str() {
+        "check" => Endpoint::Check,
+        "api" => Endpoint::ApiRequest,
+        other => bail!("--endpoint {other:?}: use check or api"),
+    };
+    let config = LoadConfig {
+        targets: args.targets.clone(),
+        mode,
+        duration: args.duration,
+        keys: keys(&args.keys)?,
+        endpoint,
+        cost: args.cost,
+        burst: args.burst.as_deref().map(burst).transpose()?,
+        ..LoadConfig::default()
+    };
+    let before = args.redis_url.as_deref().map(commandstats).transpose()?;
+    let quiet = args.quiet || args.json;
+    let report = run(
+        config,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+        |s| {
+            if !quiet {
+                println!(
+                    "{:>4}s  allowed {:>7}  denied {:>7}  errors {:>5}  p50 {:>6}us  p99 {:>6}us",
+                    s.second, s.allowed, s.denied, s.errors, s.latency.p50_us, s.latency.p99_us
+                );
+            }
+        },
+    )
+    .await?;
+    let redis = match (&args.redis_url, before) {
+        (Some(url), Some(before)) => Some(delta(&before, &commandstats(url)?)),
+        _ => None,
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(r) = &redis {
+            value["redis_commands"] = serde_json::to_value(r)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_summary(&args, &report, redis.as_ref());
+    }
+    Ok(())
+}
+
+fn print_summary(
+    args: &Args,
+    r: &LoadReport,
+    redis: Option<&std::collections::BTreeMap<String, u64>>,
+) {
+    let mode = match args.rate {
+        Some(rate) => format!("open loop {rate}/s over {} connections", args.concurrency),
+        None => format!("closed loop, concurrency {}", args.concurrency),
+    };
+    println!(
+        "--- {} target(s), {mode}, keys {}, {:.1}s",
+        args.targets.len(),
+        args.keys,
+        r.elapsed.as_secs_f64()
+    );
+    println!("decisions/s   {:.0}", r.decisions_per_sec);
+    println!(
+        "decisions     {} (allowed {}, denied {})",
+        r.decisions(),
+        r.allowed,
+        r.denied
+    );
+    println!("errors        {} {:?}", r.errors, r.error_kinds);
+    let l = &r.latency;
+    println!(
+        "latency (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {:.0}",
+        l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, l.mean_us
+    );
+    if let Some(cmds) = redis {
+        let decisions = r.decisions().max(1) as f64;
+        let total: u64 = cmds.values().sum();
+        let script =
+            cmds.get("evalsha").copied().unwrap_or(0) + cmds.get("eval").copied().unwrap_or(0);
+        println!(
+            "redis         {:.3} EVALSHA per decision; {:.3} commands per decision counting those inside the script",
+            script as f64 / decisions,
+            total as f64 / decisions
+        );
+        println!("              {cmds:?}");
+    }
+}

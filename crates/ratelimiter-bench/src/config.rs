@@ -1,0 +1,161 @@
+//! What a load run does.
+
+use std::time::Duration;
+
+use crate::error::LoadError;
+
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadMode {
+    /// `concurrency` workers, each sending its next request as soon as the previous answers.
+    Closed {
+        /// Number of workers (and connections).
+        concurrency: usize,
+    },
+    /// A fixed rate spread over `connections` workers. A request sent late because its worker
+    /// was still waiting for a slow answer is timed from its scheduled instant, so a slow server
+    /// shows as latency, not as a lower rate.
+    Open {
+        /// Requests per second.
+        rate: f64,
+        /// Number of workers (and connections).
+        connections: usize,
+    },
+}
+
+/// Which keys requests carry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyPattern {
+    /// Every request on one key.
+    Hot(String),
+    /// Uniformly among `count` keys `<prefix><i>`.
+    Many {
+        /// Key prefix.
+        prefix: String,
+        /// Number of distinct keys.
+        count: u64,
+    },
+    /// `hot_fraction` of requests on `hot`, the rest uniformly among `tail` keys.
+    Mixed {
+        /// The hot key.
+        hot: String,
+        /// Share of requests on the hot key, 0 to 1.
+        hot_fraction: f64,
+        /// Number of long-tail keys (`<hot>-tail-<i>`).
+        tail: u64,
+    },
+}
+
+/// Which endpoint is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/check` with `{"key", "cost"}`.
+    Check,
+    /// `GET /api/request` with the key as `X-API-Key`.
+    ApiRequest,
+}
+
+/// Periodic bursts in open loop: every `every`, for `length`, the rate is multiplied by `factor`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Burst {
+    /// Period of the bursts.
+    pub every: Duration,
+    /// Length of each burst.
+    pub length: Duration,
+    /// Rate multiplier during a burst.
+    pub factor: f64,
+}
+
+/// One load run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadConfig {
+    /// Node base URLs (`http://127.0.0.1:8080`); connections are spread round-robin.
+    pub targets: Vec<String>,
+    /// Pacing.
+    pub mode: LoadMode,
+    /// How long to run.
+    pub duration: Duration,
+    /// Keys.
+    pub keys: KeyPattern,
+    /// Endpoint.
+    pub endpoint: Endpoint,
+    /// Cost sent with each check (`None`: omitted, i.e. 1).
+    pub cost: Option<u64>,
+    /// Bursts (open loop only).
+    pub burst: Option<Burst>,
+    /// Per-request timeout; a request past it counts as an error.
+    pub request_timeout: Duration,
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        Self {
+            targets: vec!["http://127.0.0.1:8080".to_owned()],
+            mode: LoadMode::Closed { concurrency: 32 },
+            duration: Duration::from_secs(10),
+            keys: KeyPattern::Hot("bench:hot".to_owned()),
+            endpoint: Endpoint::Check,
+            cost: None,
+            burst: None,
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl LoadConfig {
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// [`LoadError`] naming the problem.
+    pub fn validate(&self) -> Result<(), LoadError> {
+        if self.targets.is_empty() {
+            return Err(LoadError::Config("at least one target".into()));
+        }
+        for t in &self.targets {
+            crate::worker::parse_target(t)?;
+        }
+        match self.mode {
+            LoadMode::Closed { concurrency: 0 } => {
+                return Err(LoadError::Config("concurrency must be at least 1".into()));
+            }
+            LoadMode::Open { rate, connections }
+                if !(rate > 0.0 && rate.is_finite()) || connections == 0 =>
+            {
+                return Err(LoadError::Config(
+                    "open loop needs a positive rate and at least one connection".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.duration.is_zero() {
+            return Err(LoadError::Config("duration must be positive".into()));
+        }
+        match &self.keys {
+            KeyPattern::Many { count: 0, .. } | KeyPattern::Mixed { tail: 0, .. } => {
+                return Err(LoadError::Config("key count must be at least 1".into()));
+            }
+            KeyPattern::Mixed { hot_fraction, .. } if !(0.0..=1.0).contains(hot_fraction) => {
+                return Err(LoadError::Config(
+                    "hot fraction must be between 0 and 1".into(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(b) = self.burst
+            && (b.every.is_zero() || b.length > b.every || b.factor.is_nan() || b.factor <= 0.0)
+        {
+            return Err(LoadError::Config(
+                "burst needs every > 0, length <= every and factor > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of workers (connections).
+    pub fn workers(&self) -> usize {
+        match self.mode {
+            LoadMode::Closed { concurrency } => concurrency,
+            LoadMode::Open { connections, .. } => connections,
+        }
+    }
+}

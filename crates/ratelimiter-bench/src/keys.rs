@@ -1,0 +1,94 @@
+//! Key generation with a tiny per-worker PRNG (xorshift64*; no shared state on the hot path).
+
+use crate::config::KeyPattern;
+
+/// Generates the keys of one worker.
+#[derive(Debug)]
+pub(crate) struct KeyGen {
+    pattern: KeyPattern,
+    state: u64,
+}
+
+impl KeyGen {
+    pub(crate) fn new(pattern: KeyPattern, seed: u64) -> Self {
+        Self {
+            pattern,
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// The next key, written into `out`.
+    pub(crate) fn next_key(&mut self, out: &mut String) {
+        use std::fmt::Write as _;
+        out.clear();
+        let (r1, r2) = (self.next_u64(), self.next_u64());
+        match &self.pattern {
+            KeyPattern::Hot(k) => out.push_str(k),
+            KeyPattern::Many { prefix, count } => {
+                let _ = write!(out, "{prefix}{}", r1 % *count);
+            }
+            KeyPattern::Mixed {
+                hot,
+                hot_fraction,
+                tail,
+            } => {
+                let roll = (r1 >> 11) as f64 / (1u64 << 53) as f64;
+                if roll < *hot_fraction {
+                    out.push_str(hot);
+                } else {
+                    let _ = write!(out, "{hot}-tail-{}", r2 % *tail);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_produce_the_expected_keys() {
+        let mut k = String::new();
+        let mut hot = KeyGen::new(KeyPattern::Hot("h".into()), 1);
+        hot.next_key(&mut k);
+        assert_eq!(k, "h");
+        let mut many = KeyGen::new(
+            KeyPattern::Many {
+                prefix: "u:".into(),
+                count: 10,
+            },
+            2,
+        );
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            many.next_key(&mut k);
+            seen.insert(k.clone());
+        }
+        assert_eq!(seen.len(), 10);
+        let mut mixed = KeyGen::new(
+            KeyPattern::Mixed {
+                hot: "h".into(),
+                hot_fraction: 0.8,
+                tail: 100,
+            },
+            3,
+        );
+        let hot_count = (0..10_000)
+            .filter(|_| {
+                mixed.next_key(&mut k);
+                k == "h"
+            })
+            .count();
+        assert!((7_500..8_500).contains(&hot_count), "{hot_count}");
+    }
+}

@@ -1,0 +1,28 @@
+//! A load engine for rate-limiter nodes, reusable by the `ratelimiter-bench` command and the
+//! operator (`operator load`, the demo).
+//!
+//! It drives HTTP decisions (`POST /v1/check` or `GET /api/request`) against one or several node
+//! base URLs (round-robin by connection), either **closed loop** (a fixed number of workers, each
+//! sending its next request when the previous answers) or **open loop** (a fixed rate; a request
+//! sent late because the previous answer was slow is timed from its scheduled instant, so
+//! queueing is not hidden), for a fixed duration,
+//! with a hot key, many keys, or a mix, and optional bursts.
+//!
+//! # Layout
+//! - [`config`]: [`LoadConfig`], [`LoadMode`], [`KeyPattern`], [`Endpoint`], [`Burst`].
+//! - [`report`]: [`SecondStats`] (one per second, handed to a callback) and [`LoadReport`].
+//! - [`run`]: the engine.
+//! - [`redis_stats`]: Redis `INFO commandstats` parsing, for commands per decision.
+
+pub mod config;
+mod error;
+mod keys;
+pub mod redis_stats;
+pub mod report;
+mod run;
+mod worker;
+
+pub use config::{Burst, Endpoint, KeyPattern, LoadConfig, LoadMode};
+pub use error::LoadError;
+pub use report::{LoadReport, Percentiles, SecondStats};
+pub use run::run;

@@ -1,0 +1,98 @@
+//! The node's background loops: policy polling and heartbeats. Both are off the decision path,
+//! both stop when `shutdown` flips, and a failed iteration is logged and never ends a loop.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use ratelimiter_schema::NodeState;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use crate::node::Node;
+
+/// Refresh the TTL of the policies hash every this many heartbeats (about a minute).
+const POLICY_TTL_REFRESH_EVERY: u64 = 60;
+
+/// Polls the policy version every `policy_poll_interval`, reloading or re-seeding as needed.
+pub(crate) async fn policy_loop(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(node.config.policy_poll_interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match node.sync_policies().await {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!(node = %node.config.node_id, "policy sync works again");
+            }
+            Ok(_) => {}
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(node = %node.config.node_id, %error, "policy sync failed; will retry");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Heartbeats every `heartbeat_interval`: measures the Redis round trip, registers the node,
+/// counts the Up nodes (the `local` failure mode divides limits by it), and now and then
+/// refreshes the TTL of the policies.
+pub(crate) async fn heartbeat_loop(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(node.config.heartbeat_interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut failing = false;
+    let mut beats: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match heartbeat_once(&node, beats).await {
+            Ok(()) => {
+                beats += 1;
+                if failing {
+                    failing = false;
+                    node.local.clear();
+                    tracing::info!(node = %node.config.node_id, "redis reachable again: shared limiting resumes");
+                }
+            }
+            Err(error) => {
+                if !failing {
+                    failing = true;
+                    tracing::warn!(node = %node.config.node_id, %error, mode = %node.config.failure_mode, "redis unreachable: deciding by failure mode");
+                }
+            }
+        }
+    }
+}
+
+async fn heartbeat_once(node: &Node, beats: u64) -> Result<(), crate::error::StoreError> {
+    node.store.ping().await?;
+    let addr = node.advertise.get().cloned().unwrap_or_default();
+    let started = node.started_redis_ms.load(Relaxed);
+    let (_, started) = node
+        .store
+        .heartbeat(
+            &node.config.node_id,
+            &addr,
+            env!("CARGO_PKG_VERSION"),
+            started,
+        )
+        .await?;
+    node.started_redis_ms.store(started, Relaxed);
+    let nodes = node.store.nodes().await?;
+    let up = nodes
+        .nodes
+        .iter()
+        .filter(|n| n.state == NodeState::Up)
+        .count();
+    node.up_nodes.store(up.max(1), Relaxed);
+    if beats.is_multiple_of(POLICY_TTL_REFRESH_EVERY) {
+        node.store.refresh_policies_ttl().await?;
+    }
+    Ok(())
+}

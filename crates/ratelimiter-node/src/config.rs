@@ -1,0 +1,224 @@
+//! Node configuration: a plain struct with defaults, validated once.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ratelimiter_schema::{FailureMode, PolicySet};
+
+use crate::error::ConfigError;
+
+/// Everything a node needs to run. Build it (the binary does so from flags), call
+/// [`Config::validate`], then hand it to [`crate::Node::new`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to serve HTTP on.
+    pub listen: SocketAddr,
+    /// Address to advertise in the node registry; the bound address when `None`.
+    pub advertise: Option<String>,
+    /// `redis://[:password@]host:port[/db]` or `rediss://...` for TLS.
+    pub redis_url: String,
+    /// PEM root certificate(s) to trust for `rediss://` instead of the built-in web roots (for a
+    /// Redis with a private CA).
+    pub redis_ca_pem: Option<Vec<u8>>,
+    /// This node's id in the registry, metrics and answers.
+    pub node_id: String,
+    /// Prefix of every Redis key (see [`ratelimiter_schema::keys`]).
+    pub key_prefix: String,
+    /// Policies seeded into Redis when it has none.
+    pub seed_policies: PolicySet,
+    /// What to decide while Redis cannot answer.
+    pub failure_mode: FailureMode,
+    /// Longest wait for any one Redis call.
+    pub redis_timeout: Duration,
+    /// Bearer token required by the mutating management endpoints, if set.
+    pub admin_token: Option<String>,
+    /// Shift of the wall clock reported in `/v1/node` (`now_ms`), in ms. A fault-injection knob
+    /// for testing clock-skew detection: the node never uses its clock for limiting.
+    pub clock_offset_ms: i64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How often the node checks the policy version in Redis.
+    pub policy_poll_interval: Duration,
+    /// How often the node heartbeats (and measures the Redis round trip).
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            advertise: None,
+            redis_url: "redis://127.0.0.1:6379".to_owned(),
+            redis_ca_pem: None,
+            node_id: default_node_id(),
+            key_prefix: "ratelimit:".to_owned(),
+            seed_policies: PolicySet::builtin(),
+            failure_mode: FailureMode::Local,
+            redis_timeout: Duration::from_millis(50),
+            admin_token: None,
+            clock_offset_ms: 0,
+            max_body_bytes: 16 * 1024,
+            policy_poll_interval: Duration::from_millis(250),
+            heartbeat_interval: Duration::from_millis(
+                ratelimiter_schema::wire::HEARTBEAT_INTERVAL_MS,
+            ),
+        }
+    }
+}
+
+impl Config {
+    /// Checks every field that can be checked without a network.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        redis::Client::open(self.redis_url.as_str()).map_err(|source| ConfigError::RedisUrl {
+            url: mask_password(&self.redis_url),
+            source,
+        })?;
+        ratelimiter_schema::keys::validate_prefix(&self.key_prefix)?;
+        let id = &self.node_id;
+        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+            return Err(ConfigError::NodeId(id.clone()));
+        }
+        let ms = u64::try_from(self.redis_timeout.as_millis()).unwrap_or(u64::MAX);
+        if !(1..=60_000).contains(&ms) {
+            return Err(ConfigError::RedisTimeout(ms));
+        }
+        if self.admin_token.as_deref() == Some("") {
+            return Err(ConfigError::EmptyAdminToken);
+        }
+        Ok(())
+    }
+}
+
+/// The host name, or `ratelimiter-node` when it cannot be read.
+pub fn default_node_id() -> String {
+    gethostname::gethostname()
+        .into_string()
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "ratelimiter-node".to_owned())
+}
+
+/// Reads a TOML seed file of policies (`[policies.<name>]` tables, see
+/// [`PolicySet::from_specs`]).
+///
+/// # Errors
+/// [`ConfigError::PoliciesRead`], [`ConfigError::PoliciesSyntax`] or [`ConfigError::Policy`].
+pub fn load_policies_file(path: &Path) -> Result<PolicySet, ConfigError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SeedFile {
+        policies: std::collections::BTreeMap<String, ratelimiter_schema::PolicySpec>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::PoliciesRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: SeedFile = toml::from_str(&text).map_err(|e| ConfigError::PoliciesSyntax {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
+    PolicySet::from_specs(file.policies).map_err(|source| ConfigError::Policy {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The URL with its password replaced by `***`, for messages.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or("", |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert!(c.listen.ip().is_loopback());
+        assert!(c.redis_timeout < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn each_bad_field_is_refused() {
+        let bad: Vec<Config> = vec![
+            Config {
+                redis_url: "http://x".into(),
+                ..Config::default()
+            },
+            Config {
+                key_prefix: "a{b".into(),
+                ..Config::default()
+            },
+            Config {
+                node_id: String::new(),
+                ..Config::default()
+            },
+            Config {
+                redis_timeout: Duration::ZERO,
+                ..Config::default()
+            },
+            Config {
+                admin_token: Some(String::new()),
+                ..Config::default()
+            },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+        let tls = Config {
+            redis_url: "rediss://:secret@example.com:6380/0".into(),
+            ..Config::default()
+        };
+        tls.validate().unwrap();
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(mask_password("redis://:pw@h:1"), "redis://:***@h:1");
+        assert_eq!(mask_password("rediss://u:pw@h:1/0"), "rediss://u:***@h:1/0");
+        assert_eq!(mask_password("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
+    fn seed_file_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[policies.default]\nwindows = [{ limit = 10, window_ms = 1000 }]\n\n[policies.login]\nmatch = \"login:*\"\nwindows = [{ limit = 5, window_ms = 1000 }, { limit = 100, window_ms = 3600000 }]\n",
+        )
+        .unwrap();
+        let set = load_policies_file(&path).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.select("login:1").unwrap().windows.len(), 2);
+        std::fs::write(&path, "[policies.x]\nmatch = \"*\"\nwindows = []\n").unwrap();
+        assert!(matches!(
+            load_policies_file(&path),
+            Err(ConfigError::Policy { .. })
+        ));
+        std::fs::write(&path, "not toml [").unwrap();
+        assert!(matches!(
+            load_policies_file(&path),
+            Err(ConfigError::PoliciesSyntax { .. })
+        ));
+        assert!(matches!(
+            load_policies_file(&dir.path().join("missing")),
+            Err(ConfigError::PoliciesRead { .. })
+        ));
+    }
+}

@@ -1,0 +1,157 @@
+//! One rate-limit decision: the policy for the key, then Redis, or the failure mode.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use ratelimiter_schema::{FailureMode, Policy, Window};
+
+use crate::algorithm::Outcome;
+use crate::node::Node;
+
+/// A decision, with what the answer and its headers report.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The policy applied.
+    pub policy: Policy,
+    /// The windows as enforced (in the `local` failure mode: this node's share of each limit).
+    pub windows: Vec<Window>,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Set when decided without Redis.
+    pub degraded: Option<FailureMode>,
+}
+
+impl Decision {
+    /// The reported window and its (remaining, reset_after_ms).
+    pub fn reported(&self) -> (Window, (u64, u64)) {
+        let i = self
+            .outcome
+            .reported
+            .min(self.windows.len().saturating_sub(1));
+        (
+            self.windows[i],
+            self.outcome.windows.get(i).copied().unwrap_or((0, 0)),
+        )
+    }
+}
+
+/// Why a request was not decided.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    /// No policy matches the key (there is no `default`).
+    #[error("no policy matches key and there is no default policy")]
+    NoPolicy,
+    /// The cost is 0 or larger than the smallest limit of the policy.
+    #[error(
+        "cost must be between 1 and {max} (the smallest limit of policy {policy:?}), got {got}"
+    )]
+    InvalidCost {
+        /// The policy.
+        policy: String,
+        /// The largest cost allowed.
+        max: u64,
+        /// The cost given.
+        got: u64,
+    },
+    /// Redis could not answer and the failure mode is `closed`.
+    #[error("redis is unavailable and the failure mode is closed")]
+    Unavailable,
+}
+
+impl Node {
+    /// Decides a request of `cost` (default 1) for `key` (already validated as a key).
+    ///
+    /// # Errors
+    /// [`DecideError`] for a request that cannot be decided.
+    pub async fn decide(&self, key: &str, cost: Option<u64>) -> Result<Decision, DecideError> {
+        let start = Instant::now();
+        let loaded = self.policies();
+        let policy = loaded.set.select(key).ok_or(DecideError::NoPolicy)?.clone();
+        drop(loaded);
+        let cost = cost.unwrap_or(1);
+        let max = policy.min_limit();
+        if cost == 0 || cost > max {
+            return Err(DecideError::InvalidCost {
+                policy: policy.name,
+                max,
+                got: cost,
+            });
+        }
+        let result = match self.store.check(key, &policy, cost).await {
+            Ok(reply) => {
+                let counter = if reply.outcome.allowed {
+                    &self.metrics.allowed
+                } else {
+                    &self.metrics.denied
+                };
+                counter.fetch_add(1, Relaxed);
+                let windows = policy.windows.clone();
+                Ok(Decision {
+                    policy,
+                    windows,
+                    outcome: reply.outcome,
+                    degraded: None,
+                })
+            }
+            Err(error) => {
+                tracing::debug!(node = %self.config.node_id, %error, mode = %self.config.failure_mode, "deciding without redis");
+                self.decide_degraded(key, policy, cost)
+            }
+        };
+        if let Ok(d) = &result {
+            let (w, (remaining, _)) = d.reported();
+            if d.outcome.allowed && remaining.saturating_mul(5) <= w.limit {
+                self.metrics.near_limit.fetch_add(1, Relaxed);
+            }
+        }
+        self.metrics.observe_latency(start.elapsed());
+        result
+    }
+
+    fn decide_degraded(
+        &self,
+        key: &str,
+        policy: Policy,
+        cost: u64,
+    ) -> Result<Decision, DecideError> {
+        let mode = self.config.failure_mode;
+        match mode {
+            FailureMode::Closed => {
+                self.metrics.count_failure(mode, false);
+                Err(DecideError::Unavailable)
+            }
+            FailureMode::Open => {
+                self.metrics.count_failure(mode, true);
+                let windows = policy.windows.clone();
+                let per_window = windows
+                    .iter()
+                    .map(|w| (w.limit.saturating_sub(cost), w.window_ms))
+                    .collect();
+                let outcome = Outcome {
+                    allowed: true,
+                    reported: 0,
+                    retry_after_ms: 0,
+                    windows: per_window,
+                };
+                Ok(Decision {
+                    policy,
+                    windows,
+                    outcome,
+                    degraded: Some(mode),
+                })
+            }
+            FailureMode::Local => {
+                let (outcome, windows) =
+                    self.local
+                        .decide(key, &policy, cost, self.up_nodes(), self.local_clock_ms());
+                self.metrics.count_failure(mode, outcome.allowed);
+                Ok(Decision {
+                    policy,
+                    windows,
+                    outcome,
+                    degraded: Some(mode),
+                })
+            }
+        }
+    }
+}

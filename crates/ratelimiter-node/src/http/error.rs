@@ -1,0 +1,87 @@
+//! The one error type of the HTTP layer: every failure is a status and a JSON [`ErrorBody`].
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ratelimiter_schema::ErrorBody;
+
+use crate::decide::DecideError;
+use crate::error::StoreError;
+
+/// An HTTP error answer: `{"error": code, "detail": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// The stable code.
+    pub code: &'static str,
+    /// The human detail.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// A 400 with `code`.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A 404 with `code`.
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A 401.
+    pub fn unauthorized() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            detail: "this endpoint needs `Authorization: Bearer <admin token>`".to_owned(),
+        }
+    }
+
+    /// A 503 for a management call Redis could not serve.
+    pub fn redis(error: &StoreError) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "redis_unavailable",
+            detail: error.to_string(),
+        }
+    }
+}
+
+impl From<DecideError> for ApiError {
+    fn from(e: DecideError) -> Self {
+        match e {
+            DecideError::NoPolicy => Self::not_found("no_policy", e.to_string()),
+            DecideError::InvalidCost { .. } => Self::bad_request("invalid_cost", e.to_string()),
+            DecideError::Unavailable => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "redis_unavailable",
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code.to_owned(),
+            detail: self.detail,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

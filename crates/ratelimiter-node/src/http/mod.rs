@@ -1,0 +1,104 @@
+//! The HTTP API (axum): routes, and [`serve`] to run them with the background loops.
+//!
+//! | method and path | what |
+//! |-----------------|------|
+//! | `POST /v1/check` | decide `{"key", "cost"}`: 200 allowed, 429 denied |
+//! | `GET /api/request` | a protected endpoint keyed by `X-API-Key` (or the client address) |
+//! | `GET /v1/policies`, `GET/PUT/DELETE /v1/policies/{name}` | policies (mutations need the admin token) |
+//! | `GET /v1/counters?prefix=&cursor=&count=`, `DELETE /v1/counters/{key}` | counters |
+//! | `GET /v1/nodes`, `GET /v1/node` | the registry, and this node |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | liveness, readiness, Prometheus |
+
+mod admin;
+mod check;
+mod error;
+pub mod headers;
+mod status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use error::ApiError;
+
+use crate::background;
+use crate::node::Node;
+
+/// The router of every endpoint, with `node` as state.
+pub fn app(node: Arc<Node>) -> Router {
+    let body_limit = node.config.max_body_bytes;
+    Router::new()
+        .route("/v1/check", post(check::check))
+        .route("/api/request", get(check::api_request))
+        .route("/v1/policies", get(admin::list_policies))
+        .route(
+            "/v1/policies/{name}",
+            get(admin::get_policy)
+                .put(admin::put_policy)
+                .delete(admin::delete_policy),
+        )
+        .route("/v1/counters", get(admin::list_counters))
+        .route(
+            "/v1/counters/{*key}",
+            axum::routing::delete(admin::reset_counter),
+        )
+        .route("/v1/nodes", get(status::nodes))
+        .route("/v1/node", get(status::node))
+        .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::readyz))
+        .route("/metrics", get(status::metrics))
+        .fallback(status::not_found)
+        .method_not_allowed_fallback(status::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(node)
+}
+
+/// Serves `node` on `listener` until `shutdown` completes, with its policy and heartbeat loops.
+/// In-flight requests finish; then the loops stop and the node deregisters from the registry.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    node: Arc<Node>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let local = listener.local_addr()?;
+    let _ = node.advertise.set(
+        node.config
+            .advertise
+            .clone()
+            .unwrap_or_else(|| local.to_string()),
+    );
+    // First sync before serving, bounded by the Redis timeout: a node starts even if Redis is down.
+    if let Err(error) = node.sync_policies().await {
+        tracing::warn!(node = %node.config.node_id, %error, "redis not reachable at start; serving the seed policies by failure mode");
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let loops = [
+        tokio::spawn(background::policy_loop(node.clone(), stop_rx.clone())),
+        tokio::spawn(background::heartbeat_loop(node.clone(), stop_rx)),
+    ];
+    tracing::info!(node = %node.config.node_id, addr = %local, "serving");
+    let served = axum::serve(
+        listener,
+        app(node.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    let _ = stop_tx.send(true);
+    for task in loops {
+        let _ = task.await;
+    }
+    match node.store.deregister(&node.config.node_id).await {
+        Ok(()) => tracing::info!(node = %node.config.node_id, "deregistered"),
+        Err(error) => tracing::warn!(node = %node.config.node_id, %error, "could not deregister"),
+    }
+    served
+}

@@ -1,0 +1,177 @@
+//! `ratelimiter-node`: parses flags (with `RATELIMITER_*` environment fallbacks), validates the
+//! configuration before binding the port, and serves until SIGINT or SIGTERM.
+
+#![allow(clippy::print_stderr)] // configuration errors are reported on stderr before tracing is up
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use ratelimiter_node::config::{Config, default_node_id, load_policies_file};
+use ratelimiter_node::{Node, serve};
+use ratelimiter_schema::{FailureMode, PolicySet};
+
+// Many small allocations per request (JSON, headers, Redis frames): mimalloc keeps them cheap
+// and thread-local instead of contending in glibc's arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A distributed rate-limiter node on Redis.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to serve HTTP on.
+    #[arg(long, env = "RATELIMITER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Address other nodes and the operator should use for this node (default: the bound address).
+    #[arg(long, env = "RATELIMITER_ADVERTISE")]
+    advertise: Option<String>,
+    /// Redis URL: redis://[:password@]host:port[/db], or rediss:// for TLS.
+    #[arg(
+        long,
+        env = "RATELIMITER_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
+    /// PEM file of the CA to trust for rediss:// (default: the built-in web roots).
+    #[arg(long, env = "RATELIMITER_REDIS_CA_FILE")]
+    redis_ca_file: Option<PathBuf>,
+    /// This node's id (default: the host name; give each node on one host its own).
+    #[arg(long, env = "RATELIMITER_NODE_ID")]
+    node_id: Option<String>,
+    /// Prefix of every Redis key.
+    #[arg(long, env = "RATELIMITER_KEY_PREFIX", default_value = "ratelimit:")]
+    key_prefix: String,
+    /// TOML file of policies seeded into Redis when it has none (default: `default`, 100/s).
+    #[arg(long, env = "RATELIMITER_POLICIES")]
+    policies: Option<PathBuf>,
+    /// What to decide while Redis cannot answer: open (allow), closed (deny with 503) or local
+    /// (enforce in process at this node's share of each limit).
+    #[arg(long, env = "RATELIMITER_FAILURE_MODE", default_value = "local")]
+    failure_mode: FailureMode,
+    /// Longest wait for one Redis call, in ms; past it the request is decided by the failure mode.
+    #[arg(long, env = "RATELIMITER_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    redis_timeout_ms: u64,
+    /// Bearer token required by the mutating management endpoints.
+    #[arg(long, env = "RATELIMITER_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Fault injection for testing clock-skew detection: shifts the wall clock this node reports
+    /// (`now_ms` in /v1/node) by this many ms. Limiting never uses the node's clock.
+    #[arg(
+        long,
+        env = "RATELIMITER_CLOCK_OFFSET_MS",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    clock_offset_ms: i64,
+    /// Runtime worker threads (default: one per CPU).
+    #[arg(long, env = "RATELIMITER_WORKER_THREADS")]
+    worker_threads: Option<usize>,
+    /// How often to check Redis for policy changes, in ms.
+    #[arg(long, env = "RATELIMITER_POLICY_POLL_MS", default_value_t = 250)]
+    policy_poll_ms: u64,
+}
+
+fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
+    let seed = match &args.policies {
+        Some(path) => load_policies_file(path)?,
+        None => PolicySet::builtin(),
+    };
+    let redis_ca_pem =
+        match &args.redis_ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|source| {
+                ratelimiter_node::ConfigError::CaRead {
+                    path: path.clone(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
+    let config = Config {
+        listen: args.listen,
+        redis_ca_pem,
+        advertise: args.advertise,
+        redis_url: args.redis_url,
+        node_id: args.node_id.unwrap_or_else(default_node_id),
+        key_prefix: args.key_prefix,
+        seed_policies: seed,
+        failure_mode: args.failure_mode,
+        redis_timeout: Duration::from_millis(args.redis_timeout_ms),
+        admin_token: args.admin_token,
+        clock_offset_ms: args.clock_offset_ms,
+        policy_poll_interval: Duration::from_millis(args.policy_poll_ms.clamp(10, 500)),
+        ..Config::default()
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let worker_threads = args.worker_threads;
+    let config = match config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ratelimiter-node: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = worker_threads.filter(|n| *n > 0) {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ratelimiter-node: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ratelimiter-node: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let node = Node::new(config)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    serve(listener, node, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received SIGINT"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,180 @@
+//! The running node: configuration, Redis store, loaded policies and counters, shared by every
+//! request handler and background task.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ratelimiter_schema::{FailureDecisions, NodeInfo, PolicySet};
+
+use crate::config::Config;
+use crate::error::ConfigError;
+use crate::local::LocalLimiter;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// A policy set as loaded by this node, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedPolicies {
+    /// The policies.
+    pub set: PolicySet,
+    /// Their version in Redis (0 before the first load).
+    pub version: u64,
+    /// [`PolicySet::digest`] of `set`.
+    pub digest: String,
+    /// Whether they came from Redis (else from the seed, Redis not yet reached).
+    pub from_redis: bool,
+}
+
+impl LoadedPolicies {
+    /// Wraps `set`, computing its digest.
+    pub fn new(set: PolicySet, version: u64, from_redis: bool) -> Self {
+        let digest = set.digest();
+        Self {
+            set,
+            version,
+            digest,
+            from_redis,
+        }
+    }
+}
+
+/// The shared state of one node. Build it with [`Node::new`], then [`crate::serve`] it.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) local: LocalLimiter,
+    policies: RwLock<Arc<LoadedPolicies>>,
+    started: Instant,
+    pub(crate) up_nodes: AtomicUsize,
+    pub(crate) started_redis_ms: AtomicU64,
+    pub(crate) advertise: OnceLock<String>,
+}
+
+impl Node {
+    /// Validates `config` and prepares the node (Redis is connected lazily: this succeeds while
+    /// Redis is down). Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// Any [`ConfigError`].
+    pub fn new(config: Config) -> Result<Arc<Self>, ConfigError> {
+        config.validate()?;
+        let metrics = Arc::new(Metrics::new());
+        let store = Store::new(
+            &config.redis_url,
+            config.redis_ca_pem.as_deref(),
+            &config.key_prefix,
+            config.redis_timeout,
+            metrics.clone(),
+        )
+        .map_err(|source| ConfigError::RedisUrl {
+            url: crate::config::mask_password(&config.redis_url),
+            source,
+        })?;
+        let seed = LoadedPolicies::new(config.seed_policies.clone(), 0, false);
+        Ok(Arc::new(Self {
+            config,
+            store,
+            metrics,
+            local: LocalLimiter::default(),
+            policies: RwLock::new(Arc::new(seed)),
+            started: Instant::now(),
+            up_nodes: AtomicUsize::new(1),
+            started_redis_ms: AtomicU64::new(0),
+            advertise: OnceLock::new(),
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The Redis store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The policies currently loaded.
+    pub fn policies(&self) -> Arc<LoadedPolicies> {
+        // A poisoned lock still holds a complete Arc (it is only ever replaced whole).
+        self.policies
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_policies(&self, loaded: LoadedPolicies) {
+        *self
+            .policies
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(loaded);
+    }
+
+    /// Unix ms by this node's clock, shifted by `--clock-offset-ms`. Only reported, never used
+    /// for limiting.
+    pub fn now_ms(&self) -> u64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let real = i64::try_from(real).unwrap_or(i64::MAX);
+        u64::try_from(real.saturating_add(self.config.clock_offset_ms)).unwrap_or(0)
+    }
+
+    /// The node's own clock for the in-process fallback limiter (not shifted).
+    pub(crate) fn local_clock_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Nodes Up as last read from the registry (at least 1).
+    pub fn up_nodes(&self) -> usize {
+        self.up_nodes.load(Relaxed).max(1)
+    }
+
+    /// The body of `GET /v1/node`.
+    pub fn info(&self) -> NodeInfo {
+        let m = &self.metrics;
+        let get = |a: &AtomicU64| a.load(Relaxed);
+        let failure = FailureDecisions {
+            open: get(&m.failure_open),
+            closed: get(&m.failure_closed),
+            local: get(&m.failure_local_allowed) + get(&m.failure_local_denied),
+        };
+        let allowed = get(&m.allowed) + get(&m.failure_open) + get(&m.failure_local_allowed);
+        let denied = get(&m.denied) + get(&m.failure_closed) + get(&m.failure_local_denied);
+        let policies = self.policies();
+        let rtt = get(&m.redis_rtt_us);
+        NodeInfo {
+            node_id: self.config.node_id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            decisions: allowed + denied,
+            allowed,
+            denied,
+            near_limit: get(&m.near_limit),
+            failure_decisions: failure,
+            policy_version: policies.version,
+            policy_digest: policies.digest.clone(),
+            policies_loaded: policies.set.len(),
+            policies_from_redis: policies.from_redis,
+            redis_rtt_us: (rtt != u64::MAX).then_some(rtt),
+            redis_ok: m.redis_ok.load(Relaxed),
+            redis_errors: get(&m.redis_errors),
+            redis_timeouts: get(&m.redis_timeouts),
+            policy_reloads: get(&m.policy_reloads),
+            up_nodes: self.up_nodes(),
+            now_ms: self.now_ms(),
+            key_prefix: self.config.key_prefix.clone(),
+            failure_mode: self.config.failure_mode,
+        }
+    }
+}
