@@ -206,6 +206,11 @@ impl Simulator {
         self.update(|s| s.pd = availability);
     }
 
+    /// Sets how PD's `/members` and `/health` answer while the rest of its API is up.
+    pub fn set_membership_api(&self, availability: Availability) {
+        self.update(|s| s.membership_api = availability);
+    }
+
     /// Sets how the Prometheus API answers.
     pub fn set_prometheus(&self, availability: Availability) {
         self.update(|s| s.prometheus = availability);

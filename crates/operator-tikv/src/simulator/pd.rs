@@ -138,17 +138,25 @@ fn render_store(store: &SimStore, now: DateTime<Utc>) -> Value {
 }
 
 async fn members(State(shared): State<Shared>) -> Response {
-    let state = match gate(&shared, "pd", MEMBERS_PATH, |s| s.pd, pd_error).await {
+    let state = match gate(
+        &shared,
+        "pd",
+        MEMBERS_PATH,
+        ClusterState::membership_availability,
+        pd_error,
+    )
+    .await
+    {
         Ok(state) => state,
         Err(response) => return response,
     };
-    let mut header = json!({ "header": { "cluster_id": 7_455_283_217_064_329_491_u64 } });
-    header["members"] = state.members.iter().map(|m| m.template.clone()).collect();
+    let mut body = json!({ "header": { "cluster_id": 7_455_283_217_064_329_491_u64 } });
+    body["members"] = state.members.iter().map(|m| m.template.clone()).collect();
     if let Some(leader) = leader(&state) {
-        header["leader"] = leader.clone();
-        header["etcd_leader"] = leader;
+        body["leader"] = leader.clone();
+        body["etcd_leader"] = leader;
     }
-    axum::Json(header).into_response()
+    axum::Json(body).into_response()
 }
 
 fn leader(state: &ClusterState) -> Option<Value> {
@@ -161,7 +169,15 @@ fn leader(state: &ClusterState) -> Option<Value> {
 }
 
 async fn health(State(shared): State<Shared>) -> Response {
-    let state = match gate(&shared, "pd", HEALTH_PATH, |s| s.pd, pd_error).await {
+    let state = match gate(
+        &shared,
+        "pd",
+        HEALTH_PATH,
+        ClusterState::membership_availability,
+        pd_error,
+    )
+    .await
+    {
         Ok(state) => state,
         Err(response) => return response,
     };

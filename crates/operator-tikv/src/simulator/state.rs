@@ -36,6 +36,9 @@ pub struct ClusterState {
     pub region_count: u64,
     /// How the PD API answers.
     pub pd: Availability,
+    /// How PD's `/members` and `/health` answer when the PD API is up (a PD whose etcd client
+    /// fails still lists stores from its cache).
+    pub membership_api: Availability,
     /// How the Prometheus API answers.
     pub prometheus: Availability,
     pub(crate) region_stats_template: Value,
@@ -85,6 +88,15 @@ pub struct SimMember {
 }
 
 impl ClusterState {
+    /// How `/members` and `/health` answer: as the PD API when it is down, else as
+    /// `membership_api`.
+    pub(crate) fn membership_availability(&self) -> Availability {
+        match self.pd {
+            Availability::Up => self.membership_api,
+            down => down,
+        }
+    }
+
     /// The cluster of the fixtures: PD `pd1`..`pd3` (leader `pd2`), stores 1, 4, 5 on `tikv1`..
     /// `tikv3`, all healthy.
     ///
@@ -139,6 +151,7 @@ impl ClusterState {
             leader: members_json["leader"]["name"].as_str().map(str::to_owned),
             region_count: number(&region_stats_template["count"]),
             pd: Availability::Up,
+            membership_api: Availability::Up,
             prometheus: Availability::Up,
             region_stats_template,
         }
