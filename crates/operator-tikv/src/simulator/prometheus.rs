@@ -113,7 +113,11 @@ async fn query(
                     .p99_seconds
                     .map_or_else(|| "NaN".to_owned(), |v| v.to_string()),
             };
-            json!({ "metric": { "instance": s.status_address }, "value": [now, value] })
+            let instance = s
+                .prometheus_instance
+                .as_deref()
+                .unwrap_or(&s.status_address);
+            json!({ "metric": { "instance": instance }, "value": [now, value] })
         })
         .collect();
     axum::Json(json!({

@@ -69,6 +69,9 @@ pub struct SimStore {
     pub qps: f64,
     /// gRPC p99 in seconds Prometheus reports (`None`: no traffic, reported as `NaN`).
     pub p99_seconds: Option<f64>,
+    /// The `instance` label Prometheus gives the store when it scrapes another address than
+    /// the advertised status address (e.g. an IP for a host name); `None`: the status address.
+    pub prometheus_instance: Option<String>,
     /// The store's JSON in the fixture: the fields the simulator does not model are kept.
     pub(crate) template: Value,
 }
@@ -121,6 +124,7 @@ impl ClusterState {
                     region_count: number(&raw["status"]["region_count"]),
                     qps: qps.get(&status_address).copied().flatten().unwrap_or(0.0),
                     p99_seconds: p99.get(&status_address).copied().flatten(),
+                    prometheus_instance: None,
                     status_address,
                     template: raw.clone(),
                 }
