@@ -18,7 +18,7 @@
 //!
 //! # When PD or Prometheus cannot be reached
 //! PD is the source of truth for stores. If no configured PD endpoint answers the store list,
-//! [`TikvSubject::observe`] fails ([`Error::PdUnreachable`]): the monitor loop reports
+//! [`TikvSubject`]'s `observe` fails ([`Error::PdUnreachable`]): the monitor loop reports
 //! `subject_unreachable` (critical) and freezes every other alert, so no `store_down` or
 //! `low_disk_space` ticket resolves on data that could not be read. If one endpoint fails but
 //! another answers, the observation succeeds and `pd_unhealthy` names the endpoint that failed.

@@ -4,7 +4,7 @@
 //! queries) concurrently, then joins the stores with their metrics by status address.
 //!
 //! **What could not be read is never taken as healthy.** Without PD's store list nothing about
-//! the cluster can be said, so [`observe`](TikvSubject::observe) fails with
+//! the cluster can be said, so `observe` fails with
 //! [`Error::PdUnreachable`]: the monitor reports `subject_unreachable` and freezes every other
 //! alert. When only PD's membership APIs or Prometheus fail, the observation succeeds with the
 //! last data those sources gave, marked [`Freshness::Stale`], so alerts computed from them neither
