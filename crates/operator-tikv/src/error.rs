@@ -136,8 +136,9 @@ impl Error {
 }
 
 impl Error {
-    /// A short line for an endpoint that failed: the innermost cause of a failed request
-    /// (`Connection refused (os error 111)`, `timed out`), else the error itself.
+    /// A short line for observations, meant to follow the name of the server asked: the
+    /// innermost cause of a failed request (`Connection refused (os error 111)`, `timed out`),
+    /// `HTTP 503: <body>` for an error status, else the error itself.
     pub fn short(&self) -> String {
         match self {
             Error::Request { source, .. } => {
@@ -150,6 +151,10 @@ impl Error {
                 }
                 innermost.to_string()
             }
+            Error::Status { status, body, .. } if body.is_empty() => format!("HTTP {status}"),
+            Error::Status { status, body, .. } => format!("HTTP {status}: {body}"),
+            Error::Decode { source, .. } => format!("unexpected response: {source}"),
+            Error::Invalid { message, .. } => format!("unexpected value: {message}"),
             other => other.to_string(),
         }
     }

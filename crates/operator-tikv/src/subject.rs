@@ -120,7 +120,10 @@ impl Subject for TikvSubject {
                 if let Err(e) = &result {
                     tracing::warn!(subject = SUBJECT_NAME, error = %e.summary(), "prometheus query failed");
                 }
-                refresh(&mut last.metrics, result, now)
+                let url = self.config.prometheus.as_deref().unwrap_or_default();
+                refresh(&mut last.metrics, result, now, |e| {
+                    format!("{url}: {}", e.short())
+                })
             }
             None => (None, Freshness::Disabled),
         };
@@ -128,7 +131,7 @@ impl Subject for TikvSubject {
         if let Err(e) = &membership {
             tracing::warn!(subject = SUBJECT_NAME, endpoint = %pd.endpoint, error = %e.summary(), "PD membership unavailable");
         }
-        let membership = refresh(&mut last.membership, membership, now);
+        let membership = refresh(&mut last.membership, membership, now, Error::short);
         drop(last);
         Ok(assemble(pd, membership, metrics))
     }
@@ -138,11 +141,13 @@ impl Subject for TikvSubject {
     }
 }
 
-/// `result` when it is data (and remembered as the last data), else the last data marked stale.
+/// `result` when it is data (and remembered as the last data), else the last data marked stale
+/// with the error as `describe` puts it.
 fn refresh<T: Clone>(
     slot: &mut Option<(DateTime<Utc>, T)>,
     result: Result<T>,
     now: DateTime<Utc>,
+    describe: impl Fn(&Error) -> String,
 ) -> (Option<T>, Freshness) {
     match result {
         Ok(value) => {
@@ -150,7 +155,7 @@ fn refresh<T: Clone>(
             (Some(value), Freshness::Live)
         }
         Err(e) => {
-            let error = e.summary();
+            let error = describe(&e);
             match slot {
                 Some((as_of, value)) => (
                     Some(value.clone()),
@@ -271,12 +276,13 @@ mod tests {
         let t0 = DateTime::from_timestamp(1_000, 0).unwrap();
         let t1 = DateTime::from_timestamp(2_000, 0).unwrap();
         let mut slot = None;
-        let (value, fresh) = refresh(&mut slot, Err(Error::Config("down".into())), t0);
+        let down = || Err(Error::Config("down".into()));
+        let (value, fresh) = refresh(&mut slot, down(), t0, Error::short);
         assert_eq!(value, None::<u32>);
         assert!(matches!(fresh, Freshness::Unavailable { .. }));
-        let (value, fresh) = refresh(&mut slot, Ok(7), t0);
+        let (value, fresh) = refresh(&mut slot, Ok(7), t0, Error::short);
         assert_eq!((value, fresh), (Some(7), Freshness::Live));
-        let (value, fresh) = refresh(&mut slot, Err(Error::Config("down".into())), t1);
+        let (value, fresh) = refresh(&mut slot, down(), t1, Error::short);
         assert_eq!(value, Some(7));
         assert_eq!(
             fresh,

@@ -157,7 +157,8 @@ async fn pd_answering_errors_is_unreachable() {
     let e = observe(config(&sim)).await.unwrap_err();
     let message = e.to_string();
     assert!(
-        message.contains("answered HTTP 500") && message.contains("not bootstrapped"),
+        message.starts_with(&format!("PD unreachable: {}: HTTP 500: ", sim.pd_url()))
+            && message.contains("not bootstrapped"),
         "{message}"
     );
 }
@@ -185,7 +186,7 @@ async fn failing_membership_apis_show_the_last_health_as_stale() {
     sim.set_member_health("pd3", true); // not visible: the API fails
     let obs = subject.observe().await.unwrap();
     assert!(
-        matches!(&obs.pd.members_source, Freshness::Stale { error, .. } if error.contains("HTTP 500")),
+        matches!(&obs.pd.members_source, Freshness::Stale { error, .. } if error.starts_with("HTTP 500: ")),
         "{:?}",
         obs.pd.members_source
     );
@@ -210,7 +211,14 @@ async fn prometheus_outage_shows_the_last_metrics_as_stale() {
     let obs = subject.observe().await.unwrap();
     match &obs.metrics.source {
         Freshness::Stale { error, .. } => {
-            assert!(error.contains("unavailable"), "{error}");
+            assert!(
+                *error
+                    == format!(
+                        "{}: prometheus query failed (unavailable): the simulated Prometheus is unavailable",
+                        sim.prometheus_url()
+                    ),
+                "{error}"
+            );
         }
         other => panic!("expected stale metrics, got {other:?}"),
     }
@@ -230,7 +238,7 @@ async fn prometheus_down_from_the_start_leaves_metrics_unavailable() {
         .await
         .unwrap();
     assert!(
-        matches!(&obs.metrics.source, Freshness::Unavailable { error } if error.contains("timed out")),
+        matches!(&obs.metrics.source, Freshness::Unavailable { error } if *error == format!("{}: timed out", sim.prometheus_url())),
         "{:?}",
         obs.metrics.source
     );
