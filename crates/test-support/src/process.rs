@@ -79,6 +79,11 @@ impl ChildGuard {
         status
     }
 
+    /// Takes the child's piped stdout, if it was piped.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
     /// Its name, for messages.
     pub fn name(&self) -> &str {
         &self.name

@@ -12,6 +12,9 @@ use crate::ports::free_port;
 use crate::process::ChildGuard;
 use crate::redis::RedisServer;
 
+/// Number of leading flags every node gets (`--listen`, `--redis-url`, `--node-id` and values).
+const BASE_ARGS: usize = 6;
+
 /// One node of a [`LocalStack`].
 #[derive(Debug)]
 pub struct StackNode {
@@ -128,6 +131,14 @@ impl LocalStack {
         let node = &mut self.nodes[i];
         node.guard = spawn_node(&self.bin, &node.args, &node.id);
         self.wait_ready(i);
+    }
+
+    /// Restarts node `i` with its base flags plus `extra` instead of the extra flags it had.
+    pub fn restart_node_with(&mut self, i: usize, extra: Vec<String>) {
+        let node = &mut self.nodes[i];
+        node.args.truncate(BASE_ARGS);
+        node.args.extend(extra);
+        self.restart_node(i);
     }
 }
 
