@@ -31,6 +31,17 @@ pub struct RedisInfo {
     pub rdb_last_save_ok: bool,
     /// `loading`: still loading its data set.
     pub loading: bool,
+    /// `rdb_last_load_keys_loaded`: keys loaded from disk when it started (0 for a server that
+    /// started empty).
+    #[serde(default)]
+    pub keys_loaded_at_start: u64,
+}
+
+impl RedisInfo {
+    /// Whether this server started without data: nothing loaded from an RDB file and no AOF.
+    pub fn started_empty(&self) -> bool {
+        !self.aof_enabled && self.keys_loaded_at_start == 0
+    }
 }
 
 impl RedisInfo {
@@ -59,6 +70,7 @@ impl RedisInfo {
                 "aof_enabled" => info.aof_enabled = v == "1",
                 "rdb_last_bgsave_status" => info.rdb_last_save_ok = v == "ok",
                 "loading" => info.loading = v == "1",
+                "rdb_last_load_keys_loaded" => info.keys_loaded_at_start = num(),
                 _ => {}
             }
         }
@@ -81,7 +93,7 @@ mod tests {
         let text = "# Server\r\nredis_version:7.0.15\r\nrun_id:abc123\r\nuptime_in_seconds:42\r\n\r\n# Clients\r\n\
                     connected_clients:7\r\n# Memory\r\nused_memory:1048576\r\nmaxmemory:2097152\r\n\
                     maxmemory_policy:volatile-lru\r\n# Persistence\r\nloading:0\r\naof_enabled:1\r\n\
-                    rdb_last_bgsave_status:err\r\n# Stats\r\nevicted_keys:3\r\nexpired_keys:10\r\n\
+                    rdb_last_bgsave_status:err\r\nrdb_last_load_keys_loaded:12\r\n# Stats\r\nevicted_keys:3\r\nexpired_keys:10\r\n\
                     # Replication\r\nrole:master\r\n";
         let info = RedisInfo::parse(text);
         assert_eq!(info.version, "7.0.15");
@@ -93,6 +105,8 @@ mod tests {
         assert_eq!(info.maxmemory_policy, "volatile-lru");
         assert_eq!(info.role, "master");
         assert!(info.aof_enabled && !info.rdb_last_save_ok && !info.loading);
+        assert_eq!(info.keys_loaded_at_start, 12);
+        assert!(!info.started_empty());
         assert_eq!(info.memory_ratio(), Some(0.5));
         assert_eq!(RedisInfo::default().memory_ratio(), None);
     }

@@ -121,36 +121,53 @@ pub(crate) fn config_loaded(
     out
 }
 
-/// Redis restarted since the last time it was seen, and its policies are not the ones it held:
-/// it came back empty and the nodes re-seeded their files.
+/// A version this much above the last one seen is not a series of changes (each adds 1) but a
+/// re-seed, which restarts the version at Redis time in milliseconds.
+const RESEED_JUMP: u64 = 1_000;
+
+/// What happened to the policies since Redis was last seen: it restarted empty (every counter lost,
+/// policies re-seeded by the nodes), or the policies vanished and were re-seeded while it ran, or a
+/// restart brought back other policies. Each shows for one observation, then keeps firing for the
+/// invariant's keep-firing period: the nodes heal it by themselves, the ticket records that it
+/// happened.
 fn lost_by_restart(o: &Observation, history: &History<Observation>) -> Option<Violation> {
     let prev = previous_redis(history)?;
     let (info, prev_info) = (o.redis.info.as_ref()?, prev.redis.info.as_ref()?);
-    if info.run_id == prev_info.run_id {
-        return None;
-    }
     let (now, before) = (o.redis.policies.as_ref()?, prev.redis.policies.as_ref()?);
-    if now.digest == before.digest && now.version >= before.version {
-        return None;
-    }
-    Some(
-        Violation::new(
-            CONFIG_LOADED,
-            Severity::Warning,
-            format!(
-                "Redis restarted (up {} s) without its data: policies went from version {} to {} as the nodes \
-                 re-seeded them; changes made through the API since the seed are lost",
-                info.uptime_s,
-                before.version.unwrap_or(0),
-                now.version.unwrap_or(0)
-            ),
+    let (v_now, v_before) = (now.version.unwrap_or(0), before.version.unwrap_or(0));
+    let same_policies = now.digest == before.digest;
+    let policies = if same_policies {
+        format!("the nodes re-seeded the same policies from memory (version {v_before} -> {v_now})")
+    } else {
+        format!(
+            "the policies now in Redis differ (digest {} -> {}, version {v_before} -> {v_now}): re-seeded from a \
+             seed file, so changes made through the API are lost",
+            before.digest.as_deref().unwrap_or("?"),
+            now.digest.as_deref().unwrap_or("?")
         )
-        .evidence(json!({
-            "run_id_before": prev_info.run_id, "run_id_now": info.run_id, "uptime_s": info.uptime_s,
-            "version_before": before.version, "version_now": now.version,
-            "digest_before": before.digest, "digest_now": now.digest,
-        })),
-    )
+    };
+    let message = if info.run_id != prev_info.run_id && info.started_empty() {
+        format!(
+            "Redis restarted empty {} s ago (nothing loaded from disk): every counter was lost, so limits started \
+             afresh, and {policies}",
+            info.uptime_s
+        )
+    } else if info.run_id != prev_info.run_id && !same_policies {
+        format!("Redis restarted {} s ago and {policies}", info.uptime_s)
+    } else if info.run_id == prev_info.run_id && v_now > v_before.saturating_add(RESEED_JUMP) {
+        format!(
+            "the policies vanished from Redis while it kept running (deleted, or flushed) and {policies}; \
+             find what removed them"
+        )
+    } else {
+        return None;
+    };
+    Some(Violation::new(CONFIG_LOADED, Severity::Warning, message).evidence(json!({
+        "run_id_before": prev_info.run_id, "run_id_now": info.run_id, "uptime_s": info.uptime_s,
+        "keys_loaded_at_start": info.keys_loaded_at_start, "aof_enabled": info.aof_enabled,
+        "version_before": before.version, "version_now": now.version,
+        "digest_before": before.digest, "digest_now": now.digest,
+    })))
 }
 
 /// Distinct `(version, digest)` pairs served by the nodes that answered, with who serves each.

@@ -275,29 +275,55 @@ fn a_node_serving_other_policies_is_stale_only_after_the_propagation_time() {
     assert!(v[1].message.contains("nodes disagree"), "{}", v[1].message);
 }
 
+fn lost(v: &[Violation]) -> Vec<&Violation> {
+    v.iter().filter(|v| v.invariant == CONFIG_LOADED && v.entity.is_none()).collect()
+}
+
 #[test]
-fn policies_lost_by_a_redis_restart_are_reported() {
+fn redis_restarted_empty_is_reported_even_when_the_nodes_restored_the_policies() {
     let mut o = healthy(5000);
     o.redis.info.as_mut().unwrap().run_id = "r2".into();
-    let p = o.redis.policies.as_mut().unwrap();
-    p.version = Some(1);
-    p.digest = Some("seed".into());
+    o.redis.policies.as_mut().unwrap().version = Some(1_800_000_004_000);
     let mut down = healthy(4000);
-    down.redis = RedisView {
-        reachable: false,
-        ..Default::default()
-    };
+    down.redis = RedisView { reachable: false, ..Default::default() };
     let v = check(&o, vec![healthy(0), down]);
-    let lost: Vec<_> = v
-        .iter()
-        .filter(|v| v.invariant == CONFIG_LOADED && v.entity.is_none())
-        .collect();
+    let lost = lost(&v);
     assert_eq!(lost.len(), 1, "{v:?}");
-    assert!(
-        lost[0].message.contains("from version 3 to 1"),
-        "{}",
-        lost[0].message
-    );
+    assert!(lost[0].message.contains("restarted empty"), "{}", lost[0].message);
+    assert!(lost[0].message.contains("re-seeded the same policies from memory"), "{}", lost[0].message);
+    // The next observation compares with a server of the same run: nothing to report.
+    assert!(self::lost(&check(&healthy_on("r2", 5500), vec![o])).is_empty());
+    // A restart that loaded its data (persistence) is not a loss.
+    let mut kept = healthy_on("r3", 6000);
+    kept.redis.info.as_mut().unwrap().keys_loaded_at_start = 5_000;
+    assert!(self::lost(&check(&kept, vec![healthy(0)])).is_empty());
+}
+
+fn healthy_on(run_id: &str, t: i64) -> Observation {
+    let mut o = healthy(t);
+    o.redis.info.as_mut().unwrap().run_id = run_id.into();
+    o
+}
+
+#[test]
+fn policies_seeded_from_a_file_after_a_restart_say_api_changes_are_lost() {
+    let mut o = healthy_on("r2", 5000);
+    o.redis.info.as_mut().unwrap().keys_loaded_at_start = 1; // not empty: only the digest tells
+    let p = o.redis.policies.as_mut().unwrap();
+    p.digest = Some("seedfile".into());
+    let v = check(&o, vec![healthy(0)]);
+    assert!(lost(&v)[0].message.contains("changes made through the API are lost"), "{v:?}");
+}
+
+#[test]
+fn policies_vanishing_while_redis_runs_show_as_a_version_jump() {
+    let mut o = healthy(1000);
+    o.redis.policies.as_mut().unwrap().version = Some(1_800_000_001_000);
+    let v = check(&o, vec![healthy(0)]);
+    assert!(lost(&v)[0].message.contains("vanished from Redis while it kept running"), "{v:?}");
+    let mut small = healthy(1000);
+    small.redis.policies.as_mut().unwrap().version = Some(4);
+    assert!(lost(&check(&small, vec![healthy(0)])).is_empty(), "a change through the API adds one");
 }
 
 #[test]
