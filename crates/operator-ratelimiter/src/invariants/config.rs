@@ -162,12 +162,14 @@ fn lost_by_restart(o: &Observation, history: &History<Observation>) -> Option<Vi
     } else {
         return None;
     };
-    Some(Violation::new(CONFIG_LOADED, Severity::Warning, message).evidence(json!({
-        "run_id_before": prev_info.run_id, "run_id_now": info.run_id, "uptime_s": info.uptime_s,
-        "keys_loaded_at_start": info.keys_loaded_at_start, "aof_enabled": info.aof_enabled,
-        "version_before": before.version, "version_now": now.version,
-        "digest_before": before.digest, "digest_now": now.digest,
-    })))
+    Some(
+        Violation::new(CONFIG_LOADED, Severity::Warning, message).evidence(json!({
+            "run_id_before": prev_info.run_id, "run_id_now": info.run_id, "uptime_s": info.uptime_s,
+            "keys_loaded_at_start": info.keys_loaded_at_start, "aof_enabled": info.aof_enabled,
+            "version_before": before.version, "version_now": now.version,
+            "digest_before": before.digest, "digest_now": now.digest,
+        })),
+    )
 }
 
 /// Distinct `(version, digest)` pairs served by the nodes that answered, with who serves each.

@@ -276,7 +276,9 @@ fn a_node_serving_other_policies_is_stale_only_after_the_propagation_time() {
 }
 
 fn lost(v: &[Violation]) -> Vec<&Violation> {
-    v.iter().filter(|v| v.invariant == CONFIG_LOADED && v.entity.is_none()).collect()
+    v.iter()
+        .filter(|v| v.invariant == CONFIG_LOADED && v.entity.is_none())
+        .collect()
 }
 
 #[test]
@@ -285,12 +287,25 @@ fn redis_restarted_empty_is_reported_even_when_the_nodes_restored_the_policies()
     o.redis.info.as_mut().unwrap().run_id = "r2".into();
     o.redis.policies.as_mut().unwrap().version = Some(1_800_000_004_000);
     let mut down = healthy(4000);
-    down.redis = RedisView { reachable: false, ..Default::default() };
+    down.redis = RedisView {
+        reachable: false,
+        ..Default::default()
+    };
     let v = check(&o, vec![healthy(0), down]);
     let lost = lost(&v);
     assert_eq!(lost.len(), 1, "{v:?}");
-    assert!(lost[0].message.contains("restarted empty"), "{}", lost[0].message);
-    assert!(lost[0].message.contains("re-seeded the same policies from memory"), "{}", lost[0].message);
+    assert!(
+        lost[0].message.contains("restarted empty"),
+        "{}",
+        lost[0].message
+    );
+    assert!(
+        lost[0]
+            .message
+            .contains("re-seeded the same policies from memory"),
+        "{}",
+        lost[0].message
+    );
     // The next observation compares with a server of the same run: nothing to report.
     assert!(self::lost(&check(&healthy_on("r2", 5500), vec![o])).is_empty());
     // A restart that loaded its data (persistence) is not a loss.
@@ -312,7 +327,12 @@ fn policies_seeded_from_a_file_after_a_restart_say_api_changes_are_lost() {
     let p = o.redis.policies.as_mut().unwrap();
     p.digest = Some("seedfile".into());
     let v = check(&o, vec![healthy(0)]);
-    assert!(lost(&v)[0].message.contains("changes made through the API are lost"), "{v:?}");
+    assert!(
+        lost(&v)[0]
+            .message
+            .contains("changes made through the API are lost"),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -320,10 +340,18 @@ fn policies_vanishing_while_redis_runs_show_as_a_version_jump() {
     let mut o = healthy(1000);
     o.redis.policies.as_mut().unwrap().version = Some(1_800_000_001_000);
     let v = check(&o, vec![healthy(0)]);
-    assert!(lost(&v)[0].message.contains("vanished from Redis while it kept running"), "{v:?}");
+    assert!(
+        lost(&v)[0]
+            .message
+            .contains("vanished from Redis while it kept running"),
+        "{v:?}"
+    );
     let mut small = healthy(1000);
     small.redis.policies.as_mut().unwrap().version = Some(4);
-    assert!(lost(&check(&small, vec![healthy(0)])).is_empty(), "a change through the API adds one");
+    assert!(
+        lost(&check(&small, vec![healthy(0)])).is_empty(),
+        "a change through the API adds one"
+    );
 }
 
 #[test]
