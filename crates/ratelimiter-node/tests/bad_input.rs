@@ -279,3 +279,26 @@ fn invalid_configuration_exits_with_a_clear_message_before_binding() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least one window"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_closes_the_connection_so_no_client_reuses_it() {
+    let redis = RedisServer::start();
+    let node = NodeProcess::start(&redis.url(), "a", &[]).await;
+    let c = client();
+    let big = serde_json::json!({"key": "k".repeat(64 * 1024)}).to_string();
+    let r = c
+        .post(node.url("/v1/check"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
+    // The same client goes on working.
+    let r = c.get(node.url("/healthz")).send().await.unwrap();
+    assert!(r.status().is_success());
+}
