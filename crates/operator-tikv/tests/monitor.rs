@@ -307,3 +307,29 @@ async fn an_unreachable_pd_endpoint_is_reported_while_another_answers() {
     // The same cluster through the healthy endpoint alone shows nothing wrong.
     assert!(c.tick().await.firing.is_empty());
 }
+
+#[tokio::test]
+async fn a_monitor_restarted_during_a_prometheus_outage_resolves_no_latency_ticket() {
+    let mut c = Cluster::start().await;
+    c.sim.set_p99(1, Some(Duration::from_millis(900)));
+    assert_eq!(events(&c.tick().await), ["opened high_latency[1]"]);
+    c.sim.set_prometheus(Availability::Error(500));
+    // A new monitor on the same tickets, as after a restart: it has no last known latency.
+    let subject = operator_tikv::TikvSubject::new(support::config(&c.sim)).unwrap();
+    let mut monitor = operator_core::MonitorLoop::new(
+        subject,
+        operator_tikv::TikvChecker::default(),
+        std::sync::Arc::clone(&c.store),
+        support::immediate_timings(),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let r = monitor.tick().await.unwrap();
+        assert!(
+            !events(&r).contains(&"resolved high_latency[1]".to_owned()),
+            "{:?}",
+            events(&r)
+        );
+    }
+    assert!(c.open().contains(&"high_latency[1]".to_owned()));
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use operator_core::alert::Timing;
-use operator_core::monitor::Active;
+use operator_core::monitor::{Active, SUBJECT_UNREACHABLE};
 use operator_core::{
     Event, InvariantChecker, MonitorConfig, MonitorLoop, Subject, TickReport, TicketStore,
 };
@@ -121,12 +121,13 @@ impl Monitor {
         checker: &C,
         profile: Profile,
     ) -> Result<MonitorConfig, CliError> {
-        let known: Vec<String> = checker.invariants().into_iter().map(|s| s.name).collect();
         let mut config = MonitorConfig::default()
             .interval(self.args.interval.unwrap_or(profile.interval))
             .observe_timeout(self.args.timeout.unwrap_or(profile.observe_timeout))
             .immediate(self.args.once);
-        let specs = checker.invariants();
+        let mut specs = checker.invariants();
+        specs.push(operator_core::InvariantSpec::new(SUBJECT_UNREACHABLE, ""));
+        let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         for (flag, overrides) in [
             ("--pending", &self.args.pending),
             ("--keep-firing", &self.args.keep_firing),

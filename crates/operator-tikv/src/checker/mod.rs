@@ -10,7 +10,9 @@
 //! | `prometheus_unreachable` | none | Prometheus does not answer: latency is shown stale or not at all | 30 s | 0 s |
 //!
 //! Data shown stale (see [`Freshness`](crate::Freshness)) is checked like live data and the
-//! violation says so: a source going dark neither opens nor resolves the tickets built on it.
+//! violation says so; and what a dark source says nothing about is declared
+//! [unknown](InvariantChecker::unknown), so the monitor neither opens nor resolves the tickets
+//! built on it (even after a restart of the monitor, when no last value is known).
 
 mod latency;
 mod leaders;
@@ -19,7 +21,7 @@ mod stores;
 
 use std::time::Duration;
 
-use operator_core::{History, InvariantChecker, InvariantSpec, Violation};
+use operator_core::{History, InvariantChecker, InvariantSpec, Unknown, Violation};
 
 use crate::config::Thresholds;
 use crate::observation::{StoreObservation, TikvObservation};
@@ -131,6 +133,28 @@ impl InvariantChecker<TikvObservation> for TikvChecker {
         latency::prometheus_unreachable(current, &mut out);
         stores::low_disk_space(current, &self.thresholds, &mut out);
         leaders::leader_imbalance(current, &self.thresholds, &mut out);
+        out
+    }
+
+    fn unknown(
+        &self,
+        current: &TikvObservation,
+        _history: &History<TikvObservation>,
+    ) -> Vec<Unknown> {
+        let mut out = Vec::new();
+        if !current.metrics.source.is_live() && current.metrics.source != crate::Freshness::Disabled
+        {
+            out.push(Unknown::invariant(HIGH_LATENCY));
+        }
+        if !current.pd.members_source.is_live() {
+            out.extend(
+                current
+                    .pd
+                    .members
+                    .iter()
+                    .map(|m| Unknown::entity(PD_UNHEALTHY, &m.name)),
+            );
+        }
         out
     }
 }
