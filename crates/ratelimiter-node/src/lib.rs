@@ -16,6 +16,7 @@
 //! - `sync` and `background`: policy polling/seeding and heartbeats.
 //! - [`http`]: the axum API, [`app`] and [`serve`].
 //! - [`metrics`]: counters and their Prometheus rendering.
+//! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
 //!
 //! The Redis key schema and the wire types are in the shared crate [`ratelimiter_schema`].
 
@@ -28,6 +29,7 @@ pub mod http;
 pub mod local;
 pub mod metrics;
 pub mod node;
+pub mod probe;
 pub mod store;
 mod sync;
 

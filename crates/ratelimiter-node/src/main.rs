@@ -72,6 +72,10 @@ struct Args {
     /// How often to check Redis for policy changes, in ms.
     #[arg(long, env = "RATELIMITER_POLICY_POLL_MS", default_value_t = 250)]
     policy_poll_ms: u64,
+    /// Do not serve: GET this URL once (e.g. `http://127.0.0.1:8080/readyz`) and exit 0 if it
+    /// answers 2xx within 2 s, 1 otherwise. For container health checks without curl.
+    #[arg(long, value_name = "URL")]
+    probe: Option<String>,
 }
 
 fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
@@ -110,6 +114,15 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(url) = &args.probe {
+        return match ratelimiter_node::probe::probe(url, Duration::from_secs(2)) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ratelimiter-node: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let worker_threads = args.worker_threads;
     let config = match config(args) {
         Ok(c) => c,
