@@ -28,6 +28,12 @@ pub struct Monitor {
 impl Monitor {
     /// Starts the continuous monitor on `stack` with extra flags.
     pub fn start(stack: &LocalStack, extra: &[&str]) -> Self {
+        Self::start_on(&stack.redis.url(), &stack.nodes_flag(), extra)
+    }
+
+    /// Starts the continuous monitor on the rate limiter at `redis_url` and `nodes`
+    /// (comma-separated).
+    pub fn start_on(redis_url: &str, nodes: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("tickets.db");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_operator"));
@@ -39,9 +45,9 @@ impl Monitor {
                 "--subject",
                 "ratelimit",
                 "--redis-url",
-                &stack.redis.url(),
+                redis_url,
             ])
-            .args(["--nodes", &stack.nodes_flag()])
+            .args(["--nodes", nodes])
             .args(extra)
             .env("OPERATOR_LOG", "error")
             .stdin(Stdio::null())
