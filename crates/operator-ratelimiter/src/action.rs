@@ -1,14 +1,17 @@
 //! The typed remediation actions of the rate limiter, and how they run.
 //!
-//! Counters and TTLs are repaired in Redis directly, through the key schema. Policy changes go
-//! through a node's management API, so the version bump stays in one place (the nodes' scripts).
-//! Every action is idempotent and reports what it changed.
+//! Everything acts on Redis directly, through the key schema and the policy scripts of
+//! `ratelimiter-schema` (the same Lua the nodes run, so the version bump and the TTLs stay in one
+//! place): the actions work even when no node can answer. Every action is idempotent and reports
+//! what it changed.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use operator_core::{Action, ActionReport, ActionSpec};
-use ratelimiter_schema::keys::{self, LONG_TTL_MS};
-use ratelimiter_schema::{PoliciesResponse, Policy, PolicySpec, Window};
+use ratelimiter_schema::keys::{self, LONG_TTL_MS, POLICY_FIELD_PREFIX};
+use ratelimiter_schema::{Policy, PolicySpec, Window, scripts};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -53,8 +56,8 @@ impl Action for RateLimitAction {
                 .param("key", "string", "the user key, e.g. user:42"),
             ActionSpec::new(
                 "update_policy",
-                "Set the limit of one window of an existing policy (through a node's management API, \
-                 which bumps the policy version so every node reloads it within a second).",
+                "Set the limit of one window of an existing policy (the policy version is bumped, so \
+                 every node reloads it within a second).",
             )
             .param("name", "string", "policy name")
             .param("limit", "integer", "new limit, at least 1")
@@ -233,44 +236,32 @@ fn repair_ttl(prefix: &str, key: &str, fallback: Duration) -> u64 {
     }
 }
 
-/// Sends a management request to the first node that takes it.
-async fn to_a_node(
-    subject: &RateLimiterSubject,
-    build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
-) -> Result<reqwest::Response> {
-    let mut failures = Vec::new();
-    for node in &subject.config.nodes {
-        let base = node.trim_end_matches('/');
-        let mut req = build(&subject.http, base);
-        if let Some(token) = &subject.config.admin_token {
-            req = req.bearer_auth(token);
-        }
-        match req.send().await {
-            Ok(r) if r.status().is_success() => return Ok(r),
-            Ok(r) if r.status().is_client_error() => {
-                let status = r.status().as_u16();
-                let body = r.text().await.unwrap_or_default();
-                return Err(Error::NodeStatus {
-                    node: node.clone(),
-                    status,
-                    body,
-                });
-            }
-            Ok(r) => failures.push(format!("{node}: {}", r.status())),
-            Err(e) => failures.push(format!("{node}: {e}")),
-        }
-    }
-    Err(Error::NoNode(failures.join("; ")))
-}
+static PUT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(scripts::POLICY_PUT));
+static SEED: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(scripts::POLICY_SEED));
 
-async fn put_policy(subject: &RateLimiterSubject, policy: &Policy) -> Result<()> {
-    let spec = policy.spec();
-    to_a_node(subject, |http, base| {
-        http.put(format!("{base}/v1/policies/{}", policy.name))
-            .json(&spec)
-    })
-    .await?;
-    Ok(())
+/// The policies hash as it is in Redis: `(version, policies)`, `None` when absent.
+async fn read_policies(subject: &RateLimiterSubject) -> Result<Option<(u64, Vec<Policy>)>> {
+    let key = keys::policies_key(&subject.config.key_prefix);
+    let hash: HashMap<String, String> = subject
+        .redis
+        .run(subject.config.redis_timeout * 2, move |mut c| async move {
+            redis::cmd("HGETALL").arg(&key).query_async(&mut c).await
+        })
+        .await?;
+    if hash.is_empty() {
+        return Ok(None);
+    }
+    let version = hash
+        .get(keys::POLICY_VERSION_FIELD)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let policies = hash
+        .iter()
+        .filter_map(|(field, json)| {
+            Policy::from_json(field.strip_prefix(POLICY_FIELD_PREFIX)?, json).ok()
+        })
+        .collect();
+    Ok(Some((version, policies)))
 }
 
 async fn update_policy(
@@ -284,15 +275,14 @@ async fn update_policy(
             "update_policy: limit and window_ms must be at least 1".into(),
         ));
     }
-    let current: PoliciesResponse = to_a_node(subject, |http, base| {
-        http.get(format!("{base}/v1/policies"))
-    })
-    .await?
-    .json()
-    .await
-    .map_err(|e| Error::NoNode(format!("unreadable /v1/policies: {e}")))?;
-    let Some(policy) = current.policies.iter().find(|p| p.name == name) else {
-        let known: Vec<&str> = current.policies.iter().map(|p| p.name.as_str()).collect();
+    let Some((_, policies)) = read_policies(subject).await? else {
+        return Err(Error::Action(
+            "update_policy: Redis holds no policies; run reseed_policies first".into(),
+        ));
+    };
+    let Some(policy) = policies.iter().find(|p| p.name == name) else {
+        let mut known: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
+        known.sort_unstable();
         return Err(Error::Action(format!(
             "update_policy: no policy {name:?} (known: {})",
             known.join(", ")
@@ -317,29 +307,47 @@ async fn update_policy(
     };
     let updated =
         Policy::new(name, spec).map_err(|e| Error::Action(format!("update_policy: {e}")))?;
-    put_policy(subject, &updated).await?;
+    let (key, field, json) = (
+        keys::policies_key(&subject.config.key_prefix),
+        keys::policy_field(name),
+        updated.to_json(),
+    );
+    let version: i64 = subject
+        .redis
+        .run(subject.config.redis_timeout * 2, move |mut c| async move {
+            PUT.key(&key)
+                .arg(&field)
+                .arg(&json)
+                .arg(LONG_TTL_MS)
+                .invoke_async(&mut c)
+                .await
+        })
+        .await?;
+    if version < 0 {
+        return Err(Error::Action(
+            "update_policy: the policies vanished from Redis meanwhile".into(),
+        ));
+    }
     Ok(ActionReport {
         action: "update_policy".into(),
         changed: true,
-        summary: format!("policy {name:?} now allows {limit} per {window_ms} ms"),
-        details: json!({ "before": policy, "after": updated }),
+        summary: format!(
+            "policy {name:?} now allows {limit} per {window_ms} ms (policy version {version})"
+        ),
+        details: json!({ "before": policy, "after": updated, "version": version }),
     })
 }
 
 async fn reseed_policies(subject: &RateLimiterSubject) -> Result<ActionReport> {
-    let key = keys::policies_key(&subject.config.key_prefix);
-    let present: bool = subject
-        .redis
-        .run(subject.config.redis_timeout * 2, move |mut c| async move {
-            redis::cmd("EXISTS").arg(&key).query_async(&mut c).await
-        })
-        .await?;
-    if present {
+    if let Some((version, policies)) = read_policies(subject).await? {
         return Ok(ActionReport {
             action: "reseed_policies".into(),
             changed: false,
-            summary: "Redis already holds policies; nothing to reseed".into(),
-            details: json!({}),
+            summary: format!(
+                "Redis already holds {} policies (version {version}); nothing to reseed",
+                policies.len()
+            ),
+            details: json!({ "version": version }),
         });
     }
     let last = subject.last_policies.lock().ok().and_then(|l| l.clone());
@@ -350,18 +358,35 @@ async fn reseed_policies(subject: &RateLimiterSubject) -> Result<ActionReport> {
                 .into(),
         ));
     };
-    for p in &policies {
-        put_policy(subject, p).await?;
-    }
+    let key = keys::policies_key(&subject.config.key_prefix);
+    let pairs: Vec<(String, String)> = policies
+        .iter()
+        .map(|p| (keys::policy_field(&p.name), p.to_json()))
+        .collect();
+    let seeded: i64 = subject
+        .redis
+        .run(subject.config.redis_timeout * 2, move |mut c| async move {
+            let mut inv = SEED.key(&key);
+            inv.arg(LONG_TTL_MS).arg(version.saturating_add(1));
+            for (field, json) in &pairs {
+                inv.arg(field).arg(json);
+            }
+            inv.invoke_async(&mut c).await
+        })
+        .await?;
     let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
     Ok(ActionReport {
         action: "reseed_policies".into(),
-        changed: true,
-        summary: format!(
-            "wrote back {} policies last seen at version {version}: {}",
-            policies.len(),
-            names.join(", ")
-        ),
+        changed: seeded == 1,
+        summary: if seeded == 1 {
+            format!(
+                "wrote back {} policies last seen at version {version}: {}",
+                policies.len(),
+                names.join(", ")
+            )
+        } else {
+            "a node re-seeded the policies first; nothing written".into()
+        },
         details: json!({ "restored_from_version": version, "policies": policies }),
     })
 }

@@ -14,9 +14,6 @@ pub struct RateLimiterConfig {
     pub nodes: Vec<String>,
     /// Key prefix the nodes use in Redis.
     pub key_prefix: String,
-    /// Bearer token for the nodes' management API (needed by `update_policy` and
-    /// `reseed_policies` when the nodes run with `--admin-token`).
-    pub admin_token: Option<String>,
     /// Bound on each Redis step of an observation (connect and PING; then the reads).
     pub redis_timeout: Duration,
     /// Bound on each HTTP request to a node.
@@ -38,7 +35,6 @@ impl Default for RateLimiterConfig {
                 .map(|p| format!("http://127.0.0.1:{p}"))
                 .collect(),
             key_prefix: "ratelimit:".into(),
-            admin_token: None,
             redis_timeout: Duration::from_millis(300),
             node_timeout: Duration::from_millis(300),
             scan_budget: 5_000,

@@ -12,28 +12,6 @@ pub enum Error {
     /// A Redis call did not answer in time.
     #[error("redis did not answer within {0} ms")]
     RedisTimeout(u128),
-    /// A call to a node failed.
-    #[error("node {node}: {source}")]
-    Node {
-        /// The node's base URL.
-        node: String,
-        /// What failed.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// A node answered with an error status.
-    #[error("node {node} answered {status}: {body}")]
-    NodeStatus {
-        /// The node's base URL.
-        node: String,
-        /// HTTP status.
-        status: u16,
-        /// Response body.
-        body: String,
-    },
-    /// No configured node could take the request.
-    #[error("no node could take the request: {0}")]
-    NoNode(String),
     /// The action's arguments are invalid or cannot apply.
     #[error("{0}")]
     Action(String),
@@ -49,8 +27,7 @@ impl Error {
                     || e.is_connection_dropped()
                     || e.is_connection_refusal()
             }
-            Error::RedisTimeout(_) | Error::Node { .. } | Error::NoNode(_) => true,
-            Error::NodeStatus { status, .. } => *status >= 500,
+            Error::RedisTimeout(_) => true,
             Error::Config(_) | Error::Action(_) => false,
         }
     }

@@ -1,14 +1,17 @@
 //! The contract between the rate-limiter nodes (`ratelimiter-node`) and whatever watches them
 //! (the operator's `operator-ratelimiter`).
 //!
-//! Nothing here talks to Redis or the network: this crate only names things and checks them, so
-//! both sides can depend on it without pulling in each other.
+//! Nothing here talks to Redis or the network: this crate only names things, checks them, and
+//! holds the Lua that writes the policy set, so both sides can depend on it without pulling in
+//! each other.
 //!
 //! # Layout
 //! - [`keys`]: the Redis key schema (every key name, its type, its TTL and who writes it), and
 //!   [`keys::parse_counter_key`] to read a counter key name back.
 //! - [`policy`]: [`Policy`], [`PolicySpec`] and [`Window`], their validation, glob matching,
 //!   most-specific-match selection in a [`PolicySet`], and the set's canonical [digest](PolicySet::digest).
+//! - [`scripts`]: the Lua scripts that write the policy set (seed, put, delete), run by the
+//!   nodes and by the operator's repairs alike.
 //! - [`wire`]: the JSON bodies of the node's HTTP API ([`NodeInfo`], [`NodeEntry`],
 //!   [`CheckResponse`], [`ErrorBody`], ...).
 //! - [`FailureMode`]: what a node does when Redis cannot answer.
@@ -18,6 +21,7 @@ mod failure;
 mod glob;
 pub mod keys;
 pub mod policy;
+pub mod scripts;
 pub mod wire;
 
 pub use error::{KeyError, PolicyError};

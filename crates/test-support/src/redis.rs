@@ -159,7 +159,8 @@ fn wait_ready(port: u16, timeout: Duration) -> bool {
     false
 }
 
-/// Sends one RESP command and reads the first line of the reply.
+/// Sends one RESP command and reads the reply: the first line for status, integer, error and
+/// array replies (`+OK`, `:1`, `-ERR ...`, `*2`), the content for a bulk string (`$-1` for nil).
 ///
 /// # Errors
 /// I/O errors.
@@ -171,7 +172,17 @@ pub fn raw_command(port: u16, args: &[&str]) -> std::io::Result<String> {
         req.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
     }
     stream.write_all(req.as_bytes())?;
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
-    Ok(line.trim_end().to_owned())
+    reader.read_line(&mut line)?;
+    let line = line.trim_end().to_owned();
+    match line.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+        Some(len) => {
+            let mut body = vec![0u8; len + 2];
+            std::io::Read::read_exact(&mut reader, &mut body)?;
+            body.truncate(len);
+            Ok(String::from_utf8_lossy(&body).into_owned())
+        }
+        None => Ok(line),
+    }
 }

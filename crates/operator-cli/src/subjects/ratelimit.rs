@@ -43,14 +43,6 @@ pub struct RateLimitArgs {
         value_name = "PREFIX"
     )]
     pub key_prefix: String,
-    /// Bearer token of the nodes' management API (for policy actions).
-    #[arg(
-        long,
-        env = "OPERATOR_ADMIN_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub admin_token: Option<String>,
     /// Bound on each Redis step of an observation.
     #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub redis_timeout: Duration,
@@ -83,7 +75,6 @@ impl RateLimitArgs {
                 .filter(|n| !n.is_empty())
                 .collect(),
             key_prefix: self.key_prefix.clone(),
-            admin_token: self.admin_token.clone(),
             redis_timeout: self.redis_timeout,
             node_timeout: self.node_timeout,
             ..RateLimiterConfig::default()

@@ -97,9 +97,9 @@ impl Store {
             admin_timeout: (timeout * 20).max(Duration::from_secs(1)),
             metrics,
             check: Script::new(include_str!("../lua/check.lua")),
-            policy_put: Script::new(include_str!("../lua/policy_put.lua")),
-            policy_delete: Script::new(include_str!("../lua/policy_delete.lua")),
-            policy_seed: Script::new(include_str!("../lua/policy_seed.lua")),
+            policy_put: Script::new(ratelimiter_schema::scripts::POLICY_PUT),
+            policy_delete: Script::new(ratelimiter_schema::scripts::POLICY_DELETE),
+            policy_seed: Script::new(ratelimiter_schema::scripts::POLICY_SEED),
             heartbeat: Script::new(include_str!("../lua/heartbeat.lua")),
         })
     }

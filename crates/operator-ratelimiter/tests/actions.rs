@@ -1,0 +1,194 @@
+//! The rate limiter's typed actions on the real stack (real `redis-server`, real nodes): each one
+//! repairs what it says, reports what it changed, and changes nothing the second time.
+
+use std::time::Duration;
+
+use operator_core::Subject;
+use operator_ratelimiter::{RateLimitAction, RateLimiterConfig, RateLimiterSubject};
+use test_support::stack::http;
+use test_support::{LocalStack, wait_for};
+
+fn subject(stack: &LocalStack) -> RateLimiterSubject {
+    RateLimiterSubject::new(RateLimiterConfig {
+        redis_url: stack.redis.url(),
+        nodes: stack.node_urls(),
+        ..RateLimiterConfig::default()
+    })
+    .unwrap()
+}
+
+fn pttl(stack: &LocalStack, key: &str) -> i64 {
+    stack
+        .redis
+        .cmd(&["PTTL", key])
+        .trim_start_matches(':')
+        .parse()
+        .unwrap()
+}
+
+fn check(stack: &LocalStack, key: &str) -> u16 {
+    http(
+        stack.nodes[0].port,
+        "POST",
+        "/v1/check",
+        Some(&format!(r#"{{"key": "{key}"}}"#)),
+    )
+    .unwrap()
+    .0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_stuck_keys_gives_each_key_the_ttl_its_kind_needs() {
+    let stack = LocalStack::start(1, |_| vec![]);
+    let s = subject(&stack);
+    let counter = "ratelimit:c:{user:7}:default:1000";
+    stack.redis.cmd(&["SET", "ratelimit:junk", "1"]);
+    stack
+        .redis
+        .cmd(&["HSET", counter, "w", "1", "c", "1", "p", "0"]);
+    assert_eq!(
+        (pttl(&stack, "ratelimit:junk"), pttl(&stack, counter)),
+        (-1, -1)
+    );
+
+    let report = s
+        .execute(&RateLimitAction::RepairStuckKeys {})
+        .await
+        .unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(
+        report.details["repaired"].as_array().unwrap().len(),
+        2,
+        "{report:?}"
+    );
+    assert!(
+        (1..=2_000).contains(&pttl(&stack, counter)),
+        "a counter lives twice its window"
+    );
+    assert!((1..=24 * 3_600_000).contains(&pttl(&stack, "ratelimit:junk")));
+
+    let again = s
+        .execute(&RateLimitAction::RepairStuckKeys {})
+        .await
+        .unwrap();
+    assert!(!again.changed, "idempotent: {again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_counter_deletes_one_keys_counters_only() {
+    let stack = LocalStack::start(1, |_| vec![]);
+    let s = subject(&stack);
+    check(&stack, "user:reset");
+    check(&stack, "user:other");
+    let key = "ratelimit:c:{user:reset}:default:1000";
+    assert_eq!(stack.redis.cmd(&["EXISTS", key]), ":1");
+
+    let report = s
+        .execute(&RateLimitAction::ResetCounter {
+            key: "user:reset".into(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        report.changed && report.summary.contains("deleted 1 counter"),
+        "{report:?}"
+    );
+    assert_eq!(stack.redis.cmd(&["EXISTS", key]), ":0");
+    assert_eq!(
+        stack
+            .redis
+            .cmd(&["EXISTS", "ratelimit:c:{user:other}:default:1000"]),
+        ":1",
+        "other keys untouched"
+    );
+    assert!(
+        !s.execute(&RateLimitAction::ResetCounter {
+            key: "user:reset".into()
+        })
+        .await
+        .unwrap()
+        .changed
+    );
+    let empty = s
+        .execute(&RateLimitAction::ResetCounter { key: String::new() })
+        .await;
+    assert!(empty.unwrap_err().to_string().contains("key"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_policy_changes_the_limit_every_node_enforces() {
+    let stack = LocalStack::start(2, |_| vec![]);
+    let s = subject(&stack);
+    let action = RateLimitAction::UpdatePolicy {
+        name: "default".into(),
+        limit: 3,
+        window_ms: 60_000,
+    };
+    let report = s.execute(&action).await.unwrap();
+    assert!(report.changed, "{report:?}");
+    let version = report.details["version"].as_u64().unwrap();
+    let converged = wait_for(Duration::from_secs(5), || {
+        stack.nodes.iter().all(|n| {
+            let (_, body) = http(n.port, "GET", "/v1/node", None).unwrap();
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["policy_version"].as_u64()
+                >= Some(version)
+        })
+    });
+    assert!(converged, "every node reloads the new version");
+    let statuses: Vec<u16> = (0..4).map(|_| check(&stack, "upd:x")).collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    assert!(!s.execute(&action).await.unwrap().changed, "idempotent");
+    let unknown = s
+        .execute(&RateLimitAction::UpdatePolicy {
+            name: "nope".into(),
+            limit: 1,
+            window_ms: 1000,
+        })
+        .await;
+    assert!(unknown.unwrap_err().to_string().contains("known: default"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reseed_policies_restores_the_last_set_seen_even_with_every_node_frozen() {
+    let stack = LocalStack::start(2, |_| vec![]);
+    let s = subject(&stack);
+    assert!(
+        !s.execute(&RateLimitAction::ReseedPolicies {})
+            .await
+            .unwrap()
+            .changed,
+        "present: nothing to do"
+    );
+    let before = stack
+        .redis
+        .cmd(&["HGET", "ratelimit:policies", "policy:default"]);
+    assert!(before.contains("\"windows\""), "{before}");
+    s.observe().await.unwrap(); // the subject remembers the valid set it saw
+
+    for n in &stack.nodes {
+        n.signal(19); // SIGSTOP: no node can restore them
+    }
+    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:policies"]), ":1");
+    let report = s.execute(&RateLimitAction::ReseedPolicies {}).await;
+    for n in &stack.nodes {
+        n.signal(18); // SIGCONT
+    }
+    let report = report.unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(
+        stack
+            .redis
+            .cmd(&["HGET", "ratelimit:policies", "policy:default"]),
+        before
+    );
+    assert!(
+        pttl(&stack, "ratelimit:policies") > 0,
+        "the restored set has its TTL"
+    );
+    assert!(
+        !s.execute(&RateLimitAction::ReseedPolicies {})
+            .await
+            .unwrap()
+            .changed
+    );
+}
