@@ -248,3 +248,36 @@ fn cli_processes_and_a_writer_share_the_database() {
     assert_eq!(slow[0].occurrences, 301);
     assert!(store.get(a).unwrap().held);
 }
+
+#[test]
+fn continuous_monitor_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_operator"));
+    cmd.arg("--db")
+        .arg(dir.path().join("t.db"))
+        .args([
+            "--json",
+            "monitor",
+            "--subject",
+            "ratelimit",
+            "--redis-url",
+            "redis://127.0.0.1:1",
+        ])
+        .args(["--nodes", "http://127.0.0.1:1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = test_support::ChildGuard::spawn("operator monitor", &mut cmd);
+    let mut lines = BufReader::new(child.take_stdout().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["event"], "opened", "{first}");
+    child.signal(15); // SIGTERM
+    let started = std::time::Instant::now();
+    let status = child.wait().expect("exit status");
+    assert_eq!(status.code(), Some(0), "a clean stop");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let _ = lines.count();
+    let mut err = String::new();
+    let _ = child.take_stderr().map(|mut s| s.read_to_string(&mut err));
+    assert!(err.contains("stopped after"), "{err}");
+}

@@ -12,6 +12,7 @@ use std::process::{Child, Command};
 pub struct ChildGuard {
     child: Option<Child>,
     name: String,
+    stderr: Option<std::process::ChildStderr>,
 }
 
 impl ChildGuard {
@@ -38,6 +39,7 @@ impl ChildGuard {
         Self {
             child: Some(child),
             name,
+            stderr: None,
         }
     }
 
@@ -72,9 +74,13 @@ impl ChildGuard {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
-    /// Waits for the process to exit by itself and returns its exit status.
+    /// Waits for the process to exit by itself and returns its exit status. Its stderr, if
+    /// piped and not taken, stays readable through [`take_stderr`](Self::take_stderr).
     pub fn wait(&mut self) -> Option<std::process::ExitStatus> {
         let status = self.child.as_mut().and_then(|c| c.wait().ok());
+        if let Some(c) = self.child.as_mut() {
+            self.stderr = c.stderr.take();
+        }
         self.child = None;
         status
     }
@@ -82,6 +88,13 @@ impl ChildGuard {
     /// Takes the child's piped stdout, if it was piped.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// Takes the child's piped stderr, if it was piped.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.stderr
+            .take()
+            .or_else(|| self.child.as_mut().and_then(|c| c.stderr.take()))
     }
 
     /// Its name, for messages.
