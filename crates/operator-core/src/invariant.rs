@@ -226,16 +226,24 @@ impl Unknown {
     }
 }
 
-/// Serde helper for durations as integer milliseconds.
-pub(crate) mod duration_ms {
+/// Serde helper for durations as integer milliseconds: `#[serde(with = "duration_ms")]`.
+pub mod duration_ms {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes `d` as whole milliseconds.
+    ///
+    /// # Errors
+    /// The serializer's.
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
+    /// Reads whole milliseconds.
+    ///
+    /// # Errors
+    /// When the value is not an unsigned integer.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
     }

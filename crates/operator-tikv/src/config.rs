@@ -115,10 +115,10 @@ fn check_url(what: &str, url: &str) -> Result<reqwest::Url> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// `high_latency` is a warning when a store's gRPC p99 exceeds this. Default: 500 ms.
-    #[serde(with = "millis")]
+    #[serde(with = "operator_core::invariant::duration_ms")]
     pub p99_warning: Duration,
     /// `high_latency` is critical when a store's gRPC p99 reaches this. Default: 2 s.
-    #[serde(with = "millis")]
+    #[serde(with = "operator_core::invariant::duration_ms")]
     pub p99_critical: Duration,
     /// `low_disk_space` is a warning when a store's available space falls below this fraction of
     /// its capacity. Default: 0.20.
@@ -186,21 +186,6 @@ impl Thresholds {
             )));
         }
         Ok(())
-    }
-}
-
-/// Serde helper: durations as integer milliseconds.
-mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 
