@@ -31,6 +31,10 @@ pub struct RedisInfo {
     pub rdb_last_save_ok: bool,
     /// `loading`: still loading its data set.
     pub loading: bool,
+    /// `number_of_cached_scripts`: scripts in the script cache (0 after `SCRIPT FLUSH` or a
+    /// restart, until a node loads its scripts again). Absent from older snapshots.
+    #[serde(default)]
+    pub cached_scripts: u64,
 }
 
 impl RedisInfo {
@@ -59,6 +63,7 @@ impl RedisInfo {
                 "aof_enabled" => info.aof_enabled = v == "1",
                 "rdb_last_bgsave_status" => info.rdb_last_save_ok = v == "ok",
                 "loading" => info.loading = v == "1",
+                "number_of_cached_scripts" => info.cached_scripts = num(),
                 _ => {}
             }
         }
@@ -82,7 +87,7 @@ mod tests {
                     connected_clients:7\r\n# Memory\r\nused_memory:1048576\r\nmaxmemory:2097152\r\n\
                     maxmemory_policy:volatile-lru\r\n# Persistence\r\nloading:0\r\naof_enabled:1\r\n\
                     rdb_last_bgsave_status:err\r\n# Stats\r\nevicted_keys:3\r\nexpired_keys:10\r\n\
-                    # Replication\r\nrole:master\r\n";
+                    # Replication\r\nrole:master\r\nnumber_of_cached_scripts:2\r\n";
         let info = RedisInfo::parse(text);
         assert_eq!(info.version, "7.0.15");
         assert_eq!(info.run_id, "abc123");
@@ -93,6 +98,7 @@ mod tests {
         assert_eq!(info.maxmemory_policy, "volatile-lru");
         assert_eq!(info.role, "master");
         assert!(info.aof_enabled && !info.rdb_last_save_ok && !info.loading);
+        assert_eq!(info.cached_scripts, 2);
         assert_eq!(info.memory_ratio(), Some(0.5));
         assert_eq!(RedisInfo::default().memory_ratio(), None);
     }
