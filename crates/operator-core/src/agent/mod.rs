@@ -86,6 +86,21 @@ pub enum Decision {
     OverStepCap,
 }
 
+impl Decision {
+    /// One line for the audit trail.
+    pub fn describe(&self) -> String {
+        match self {
+            Decision::Run => "run".to_owned(),
+            Decision::Proposed => "proposed (allowed: would run)".to_owned(),
+            Decision::ProposedNotAllowed => "proposed (not allowed: would be escalated)".to_owned(),
+            Decision::NotAllowed => "not allowed".to_owned(),
+            Decision::Invalid(e) => format!("invalid: {e}"),
+            Decision::AlreadyTried => "already tried".to_owned(),
+            Decision::OverStepCap => "over the step cap".to_owned(),
+        }
+    }
+}
+
 /// A recommended action and what the agent decided.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Planned {

@@ -267,7 +267,7 @@ where
             };
             rec.entry(
                 "plan",
-                &format!("{wire}: {decision:?}"),
+                &format!("{wire}: {}", decision.describe()),
                 None,
                 &json!({ "action": wire, "reason": r.reason, "decision": decision }),
             )?;

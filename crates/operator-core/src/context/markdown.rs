@@ -62,7 +62,14 @@ pub(super) fn context(c: &Context) -> String {
                 let _ = writeln!(o, "The subject could not be observed: {e}");
             }
             None => {
-                let _ = writeln!(o, "The violation is **{}**.", now.status);
+                let said = match now.status {
+                    crate::assess::Status::Violated => "The violation **still holds**.",
+                    crate::assess::Status::Clear => "The violation is **no longer observed**.",
+                    crate::assess::Status::Unknown => {
+                        "This observation **could not evaluate** the violation."
+                    }
+                };
+                let _ = writeln!(o, "{said}");
             }
         }
         if !now.violations.is_empty() {

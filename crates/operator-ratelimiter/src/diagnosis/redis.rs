@@ -197,8 +197,13 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
             );
         }
     }
-    if let Some(now) = &ctx.now {
-        f = f.cite("now.status", format!("the violation is {} now", now.status));
+    if let Some(now) = ctx.now.as_ref().filter(|_| direct) {
+        let said = match now.status {
+            operator_core::assess::Status::Violated => "Redis is still unreachable now",
+            operator_core::assess::Status::Clear => "Redis answers again now",
+            operator_core::assess::Status::Unknown => "not evaluated now",
+        };
+        f = f.cite("now.status", said);
     }
     Some(f.risk(FAILURE_MODES_RISK).risk(
         "If Redis comes back without persistence it is empty: counters restart from zero \
@@ -477,9 +482,10 @@ fn keys_without_ttl(ctx: &Context) -> Option<Finding> {
     let mut f = Finding::new(
         0.9,
         format!(
-            "{} under the prefix never expire: {}. repair_stuck_keys gives each the TTL its kind \
+            "{} under the prefix never {}: {}. repair_stuck_keys gives each the TTL its kind \
              should have (PEXPIRE NX, so keys that got one meanwhile are left alone).",
             plural(usize::try_from(total).unwrap_or(usize::MAX), "key", "keys"),
+            if total == 1 { "expires" } else { "expire" },
             kinds.join("; ")
         ),
     )

@@ -159,7 +159,27 @@ async fn tail(path: &PathBuf, n: usize) -> std::io::Result<Vec<String>> {
         lines.remove(0); // most likely cut in the middle
     }
     let skip = lines.len().saturating_sub(n);
-    Ok(lines[skip..].iter().map(|l| (*l).to_owned()).collect())
+    Ok(lines[skip..].iter().map(|l| strip_ansi(l)).collect())
+}
+
+/// `line` without terminal colour codes (`ESC [ ... m` and the like), which loggers write to
+/// files too.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -177,6 +197,10 @@ mod tests {
         assert_eq!(lines, ["line 98", "line 99", "line 100"]);
         assert_eq!(tail(&path, 1000).await.unwrap().len(), 100);
         assert!(tail(&dir.join("missing.log"), 3).await.is_err());
+        assert_eq!(
+            strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m ok"),
+            "2026  INFO ok"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
