@@ -104,22 +104,29 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
     let t = &ctx.ticket;
     let latest = latest(ctx);
     let direct = t.invariant == REDIS_HEALTHY && t.message.contains("unreachable");
-    let (error, source) = if direct {
-        (
+    // The freshest error says most: the first failure on an open connection is often a broken
+    // pipe, the next ones tell a refused connection from a timeout.
+    let fresh = latest
+        .as_ref()
+        .filter(|(_, o)| !o.redis.reachable)
+        .map(|(i, o)| {
+            (
+                o.redis.error.clone().unwrap_or_else(|| "no answer".into()),
+                format!("observations[{i}].observation.redis.error"),
+            )
+        });
+    let recorded = if direct {
+        Some((
             evidence_str(ctx, "error").unwrap_or("no answer").to_owned(),
             "ticket.evidence.error".to_owned(),
-        )
-    } else if let Some(r) = concurrent(ctx, REDIS_HEALTHY)
-        .into_iter()
-        .find(|r| r.message.contains("unreachable"))
-    {
-        (r.message.clone(), format!("concurrent[#{}].message", r.id))
-    } else if let Some((i, o)) = latest.as_ref().filter(|(_, o)| !o.redis.reachable) {
-        (
-            o.redis.error.clone().unwrap_or_else(|| "no answer".into()),
-            format!("observations[{i}].observation.redis.error"),
-        )
+        ))
     } else {
+        concurrent(ctx, REDIS_HEALTHY)
+            .into_iter()
+            .find(|r| r.message.contains("unreachable"))
+            .map(|r| (r.message.clone(), format!("concurrent[#{}].message", r.id)))
+    };
+    let Some((error, source)) = fresh.clone().or_else(|| recorded.clone()) else {
         return None;
     };
     let url = evidence_str(ctx, "url")
@@ -127,6 +134,13 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
         .or_else(|| latest.as_ref().map(|(_, o)| o.redis.url.clone()))
         .unwrap_or_else(|| "its address".into());
     let lower = error.to_lowercase();
+    let cut = [
+        "broken pipe",
+        "reset by peer",
+        "connection reset",
+        "terminated",
+        "closed",
+    ];
     let cause = if lower.contains("refused") {
         format!(
             "Redis at {url} is down: connections are refused, so no server listens there (the \
@@ -137,6 +151,8 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
             "Redis at {url} does not answer in time: it is frozen (stopped, blocked by a long \
              command) or the network path to it is cut"
         )
+    } else if cut.iter().any(|c| lower.contains(c)) {
+        format!("Redis at {url} closed its connections ({error}): it stopped, crashed or restarted")
     } else {
         format!("Redis at {url} is unreachable: {error}")
     };
@@ -167,6 +183,9 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
     let mut f = Finding::new(if direct { 0.9 } else { 0.85 }, summary)
         .cause(cause)
         .cite(source, error);
+    if let (Some(_), Some((first, at))) = (&fresh, &recorded) {
+        f = f.cite(at.clone(), first.clone());
+    }
     if let Some((i, o)) = &latest {
         if !nodes_down.is_empty() {
             f = f.cite(
