@@ -126,9 +126,7 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
             .find(|r| r.message.contains("unreachable"))
             .map(|r| (r.message.clone(), format!("concurrent[#{}].message", r.id)))
     };
-    let Some((error, source)) = fresh.clone().or_else(|| recorded.clone()) else {
-        return None;
-    };
+    let (error, source) = fresh.clone().or_else(|| recorded.clone())?;
     let url = evidence_str(ctx, "url")
         .map(str::to_owned)
         .or_else(|| latest.as_ref().map(|(_, o)| o.redis.url.clone()))
