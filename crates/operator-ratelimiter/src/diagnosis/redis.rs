@@ -178,11 +178,16 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
             t.invariant
         )
     };
-    let mut f = Finding::new(if direct { 0.9 } else { 0.85 }, summary)
-        .cause(cause)
-        .cite(source, error);
-    if let (Some(_), Some((first, at))) = (&fresh, &recorded) {
-        f = f.cite(at.clone(), first.clone());
+    // What the ticket recorded, then the fresh error when it says something else.
+    let mut f = Finding::new(if direct { 0.9 } else { 0.85 }, summary).cause(cause);
+    match &recorded {
+        Some((first, at)) => {
+            f = f.cite(at.clone(), first.clone());
+            if fresh.is_some() && *first != error {
+                f = f.cite(source, error);
+            }
+        }
+        None => f = f.cite(source, error),
     }
     if let Some((i, o)) = &latest {
         if !nodes_down.is_empty() {
