@@ -22,6 +22,10 @@ use test_support::{ChildGuard, LocalStack};
 /// is set), to check that secrets never reach a context document.
 const PASSWORD: &str = "s3cret-pw";
 
+/// Signal numbers, without a libc dependency in this crate's tests.
+const SIGSTOP: i32 = 19;
+const SIGCONT: i32 = 18;
+
 fn secret_url(stack: &LocalStack) -> String {
     format!(
         "redis://default:{PASSWORD}@127.0.0.1:{}",
@@ -362,6 +366,11 @@ fn stuck_keys_are_left_alone_in_observe_mode_and_repaired_and_verified_in_execut
 
     let (_, out, _) = run(&db, &stack, &["--json", "diagnose", &id.to_string()], &[]);
     let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc["context"]["ticket"]["evidence"]["stuck"][0]["key"],
+        "ratelimit:leftover"
+    );
+    assert_eq!(doc["context"]["now"]["status"], "violated");
     assert_eq!(doc["diagnosis"]["rule"], "keys_without_ttl");
     assert_eq!(
         doc["diagnosis"]["diagnosis"]["actions"][0]["action"],
@@ -529,9 +538,7 @@ impl AgentProcess {
 
 #[test]
 fn dropped_policies_are_reseeded_by_the_agent_and_verified() {
-    // Nodes that re-read the policies only once a minute cannot restore them themselves, so
-    // only the agent can (it remembers the last set it observed).
-    let stack = LocalStack::start(3, |_| vec!["--policy-poll-ms".into(), "60000".into()]);
+    let stack = LocalStack::start(3, |_| vec![]);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let mut agent = AgentProcess::start(
@@ -550,25 +557,25 @@ fn dropped_policies_are_reseeded_by_the_agent_and_verified() {
     assert_eq!(stack.redis.cmd(&["SET", "ratelimit:leftover", "1"]), "+OK");
     agent.wait("no_stuck_keys", "resolved");
 
+    // Frozen nodes cannot restore the policies from memory: only the agent can.
+    for n in &stack.nodes {
+        n.signal(SIGSTOP);
+    }
     assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:policies"]), ":1");
-    // The agent reseeds on whichever ticket it takes first (config_loaded, or a node not ready
-    // because Redis holds no policies), then verifies the violation clear.
-    let deadline = Instant::now() + DEADLINE;
-    let session = loop {
-        assert!(Instant::now() < deadline, "no reseed: {:#?}", agent.seen);
-        if let Ok(v) = agent.lines.recv_timeout(Duration::from_millis(200)) {
-            agent.seen.push(v.clone());
-            if v["executed"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|a| a["action"]["action"] == "reseed_policies"))
-            {
-                break v;
-            }
-        }
-    };
-    assert_eq!(session["outcome"], "resolved", "{session:#}");
+    let session = agent.wait("config_loaded", "resolved");
     assert_eq!(session["diagnosis"]["rule"], "policies_deleted");
-    assert_eq!(session["executed"][0]["report"]["changed"], true);
+    let executed = &session["executed"][0];
+    assert_eq!(executed["action"]["action"], "reseed_policies");
+    assert_eq!(executed["report"]["changed"], true);
+    let via = executed["report"]["details"]["via"].as_str().unwrap();
+    assert!(via.starts_with("Redis directly (no node answered"), "{via}");
+    assert_eq!(session["verification"]["clear"], true);
+    assert!(
+        session["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("resolved by agent after verification in")
+    );
     assert_eq!(
         stack
             .redis
@@ -576,39 +583,143 @@ fn dropped_policies_are_reseeded_by_the_agent_and_verified() {
         ":1",
         "restored by the agent"
     );
-    // Every node serves policies from Redis again, and the config_loaded ticket resolves.
+    // The frozen nodes are a fault no declared action fixes: escalated, with the reason.
+    let frozen = agent.wait("node_down", "escalated");
+    let why = frozen["detail"].as_str().unwrap();
+    assert!(why.contains("is frozen"), "{why}");
+
     for n in &stack.nodes {
-        assert!(test_support::stack::wait_for(DEADLINE, || {
+        n.signal(SIGCONT);
+    }
+    // Thawed, every node loads the restored policies and is ready again.
+    for n in &stack.nodes {
+        let ready = test_support::stack::wait_for(DEADLINE, || {
             test_support::stack::http_get(n.port, "/readyz").is_ok_and(|(s, _)| s == 200)
-        }));
+        });
+        assert!(ready, "node {} not ready", n.id);
     }
     let id = ticket_of(&db, "config_loaded");
-    let resolved = test_support::stack::wait_for(DEADLINE, || {
-        ticket_json(&db, id)["ticket"]["status"] == "resolved"
-    });
-    assert!(resolved, "{:#}", ticket_json(&db, id));
+    assert_eq!(ticket_json(&db, id)["ticket"]["status"], "resolved");
+}
+
+/// Diagnoses ticket `id` as JSON and checks what every real fault's document must hold: its
+/// evidence, observations before and during the fault, the declared actions, no secret, the
+/// budget. Returns the document.
+fn diagnose_checked(db: &Path, stack: &LocalStack, id: i64) -> Value {
+    let (code, out, err) = run(
+        db,
+        stack,
+        &["--json", "diagnose", &id.to_string(), "--budget", "40000"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(PASSWORD), "the password leaked");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let ctx = &doc["context"];
+    assert!(
+        serde_json::to_vec(ctx).unwrap().len() <= 40_000,
+        "the budget holds"
+    );
+    assert!(!ctx["ticket"]["evidence"].is_null());
+    let phases: Vec<&str> = ctx["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["phase"].as_str().unwrap())
+        .collect();
+    assert!(
+        phases.contains(&"before") && phases.contains(&"opened") && phases.contains(&"current"),
+        "{phases:?}"
+    );
+    assert_eq!(ctx["actions"].as_array().unwrap().len(), 4);
+    doc
+}
+
+/// A continuous monitor that has already observed the stack: it opened (and remembers) a ticket
+/// for an unrelated key without TTL.
+fn warmed_monitor(stack: &LocalStack) -> Monitor {
+    let mut m = Monitor::start(stack, &[]);
+    assert_eq!(stack.redis.cmd(&["SET", "ratelimit:warmup", "1"]), "+OK");
+    m.wait("opened", "no_stuck_keys", None, DEADLINE);
+    m
 }
 
 #[test]
 fn a_killed_node_is_diagnosed_as_a_process_that_is_not_running() {
     let mut stack = LocalStack::start(3, |_| vec![]);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.db");
+    let mut m = warmed_monitor(&stack);
     stack.kill_node(1);
-    assert_eq!(once(&stack, &db).0, 1);
-    let id = ticket_of(&db, "node_down");
-    let (code, out, _) = run(&db, &stack, &["--json", "diagnose", &id.to_string()], &[]);
-    assert_eq!(code, 0);
-    let doc: Value = serde_json::from_str(&out).unwrap();
+    let victim = format!("127.0.0.1:{}", stack.nodes[1].port);
+    let id = m.wait("opened", "node_down", Some(&victim), DEADLINE)["ticket"]
+        .as_i64()
+        .unwrap();
+    let doc = diagnose_checked(&m.db.clone(), &stack, id);
     assert_eq!(
-        doc["context"]["ticket"]["entity"],
-        format!("127.0.0.1:{}", stack.nodes[1].port)
+        doc["context"]["ticket"]["evidence"]["error"],
+        "connection refused"
     );
     assert_eq!(doc["diagnosis"]["rule"], "node_process_down");
     let root = doc["diagnosis"]["diagnosis"]["root_cause"]
         .as_str()
         .unwrap();
-    assert!(root.contains("is not running"), "{root}");
+    assert!(
+        root.contains(&victim) && root.contains("is not running"),
+        "{root}"
+    );
+    assert_eq!(
+        doc["diagnosis"]["diagnosis"]["actions"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn dropped_policies_are_diagnosed_as_deleted_and_reseeding_is_recommended() {
+    let stack = LocalStack::start(3, |_| vec![]);
+    let mut m = warmed_monitor(&stack);
+    // Frozen nodes cannot restore the policies from memory, so the gap lasts.
+    for n in &stack.nodes {
+        n.signal(SIGSTOP);
+    }
+    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:policies"]), ":1");
+    let id = m.wait("opened", "config_loaded", None, DEADLINE)["ticket"]
+        .as_i64()
+        .unwrap();
+    let doc = diagnose_checked(&m.db.clone(), &stack, id);
+    for n in &stack.nodes {
+        n.signal(SIGCONT);
+    }
+    let ctx = &doc["context"];
+    assert_eq!(ctx["ticket"]["evidence"]["key"], "ratelimit:policies");
+    let present: Vec<(String, bool)> = ctx["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["phase"].as_str().unwrap().to_owned(),
+                o["observation"]["redis"]["policies"]["present"]
+                    .as_bool()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert!(present.contains(&("before".into(), true)), "{present:?}");
+    assert!(present.contains(&("opened".into(), false)), "{present:?}");
+    assert_eq!(doc["diagnosis"]["rule"], "policies_deleted");
+    assert_eq!(
+        doc["diagnosis"]["diagnosis"]["actions"][0]["action"],
+        "reseed_policies"
+    );
+    let cited: Vec<&str> = doc["diagnosis"]["diagnosis"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        cited.iter().any(|c| c.ends_with("redis.info.run_id")),
+        "Redis did not restart: {cited:?}"
+    );
 }
 
 /// Answers one HTTP request with `body` (200, JSON), returning the request it read.

@@ -42,7 +42,8 @@ pub enum RateLimitAction {
     /// Gives every key under the prefix that has no TTL the TTL it should have (counters: twice
     /// their window; policies and node registry: 7 days; others: the configured repair TTL).
     RepairStuckKeys {},
-    /// When Redis has no policies, writes back the last valid policy set the monitor saw there.
+    /// When Redis has no policies, writes back the last valid policy set the monitor saw there
+    /// (through a node, or straight into Redis when no node answers).
     ReseedPolicies {},
 }
 
@@ -68,7 +69,8 @@ impl Action for RateLimitAction {
             ActionSpec::new(
                 "reseed_policies",
                 "If Redis holds no policies, write back the last valid policy set the monitor observed there \
-                 (newer than the nodes' seed files: changes made through the API are kept).",
+                 (newer than the nodes' seed files: changes made through the API are kept), through a node, \
+                 or straight into Redis with the nodes' seeding rules when no node answers.",
             ),
         ]
     }
@@ -350,8 +352,29 @@ async fn reseed_policies(subject: &RateLimiterSubject) -> Result<ActionReport> {
                 .into(),
         ));
     };
+    // Through a node, so the version bump stays the nodes'; straight into Redis when none
+    // answers (all down or frozen), with the same seeding rules.
+    let mut via = "a node's management API".to_owned();
     for p in &policies {
-        put_policy(subject, p).await?;
+        match put_policy(subject, p).await {
+            Ok(()) => {}
+            Err(Error::NoNode(why)) => {
+                if crate::seed::seed_directly(subject, version + 1, &policies)
+                    .await?
+                    .is_none()
+                {
+                    return Ok(ActionReport {
+                        action: "reseed_policies".into(),
+                        changed: false,
+                        summary: "Redis holds policies again; nothing to reseed".into(),
+                        details: json!({}),
+                    });
+                }
+                via = format!("Redis directly (no node answered: {why})");
+                break;
+            }
+            Err(e) => return Err(e),
+        }
     }
     let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
     Ok(ActionReport {
@@ -362,7 +385,7 @@ async fn reseed_policies(subject: &RateLimiterSubject) -> Result<ActionReport> {
             policies.len(),
             names.join(", ")
         ),
-        details: json!({ "restored_from_version": version, "policies": policies }),
+        details: json!({ "restored_from_version": version, "policies": policies, "via": via }),
     })
 }
 

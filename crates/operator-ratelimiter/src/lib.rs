@@ -27,6 +27,7 @@ pub mod info;
 pub mod invariants;
 pub mod observation;
 mod observe;
+mod seed;
 
 pub use action::RateLimitAction;
 pub use config::{RateLimiterConfig, Thresholds};
