@@ -19,7 +19,9 @@
 //! never retried, even by a restarted agent.
 
 mod config;
+mod record;
 mod session;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;

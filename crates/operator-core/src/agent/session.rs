@@ -2,92 +2,25 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 
-use super::{Agent, Decision, Executed, Mode, Outcome, Planned, SessionReport, Verification};
-use crate::assess::{Assessment, Status, assess, assess_failure};
+use super::record::{Record, error_chain, escalate, finish, millis, no_action_reason};
+use super::verify::{observe, verify};
+use super::{Agent, Decision, Executed, Mode, Outcome, Planned, SessionReport};
+use crate::assess::Status;
 use crate::context::{self, Now};
-use crate::diagnosis::DiagnosisReport;
 use crate::error::Result;
-use crate::invariant::{InvariantChecker, ViolationKey};
+use crate::invariant::InvariantChecker;
 use crate::subject::Subject;
-use crate::ticket::{Ticket, TicketStore};
+use crate::ticket::Ticket;
 
 /// Model output kept in reserve when trimming the context to the token cap.
 const OUTPUT_RESERVE_TOKENS: u64 = 2_000;
 /// Bytes of JSON per token, counted low so the cap holds.
 const BYTES_PER_TOKEN: u64 = 3;
-
-/// The session's bookkeeping and its audit trail.
-struct Record {
-    store: Arc<TicketStore>,
-    ticket: i64,
-    session: i64,
-    steps: u64,
-    tokens: u64,
-    started: Instant,
-}
-
-impl Record {
-    fn entry(&self, kind: &str, summary: &str, text: Option<&str>, body: &Value) -> Result<()> {
-        self.store.add_audit(
-            self.ticket,
-            Some(self.session),
-            kind,
-            summary,
-            text,
-            body,
-            Utc::now(),
-        )?;
-        Ok(())
-    }
-
-    fn diagnosis(&self, report: &DiagnosisReport) -> Result<()> {
-        for x in &report.exchanges {
-            self.entry(
-                "prompt",
-                &format!(
-                    "{}/{} attempt {}: {} bytes",
-                    x.provider,
-                    x.model,
-                    x.attempt,
-                    x.request.len()
-                ),
-                Some(&x.request),
-                &json!({ "provider": x.provider, "model": x.model, "attempt": x.attempt, "at": x.at, "text": x.request }),
-            )?;
-            self.entry(
-                "response",
-                &format!(
-                    "{} in {} ms: {} bytes",
-                    x.status
-                        .map_or_else(|| "no answer".to_owned(), |s| format!("HTTP {s}")),
-                    x.duration_ms,
-                    x.response.len()
-                ),
-                Some(&x.response),
-                &json!({ "status": x.status, "duration_ms": x.duration_ms, "text": x.response }),
-            )?;
-        }
-        self.store.add_diagnosis(Some(self.session), report)?;
-        let d = &report.diagnosis;
-        let fallback = report
-            .fallback
-            .as_deref()
-            .map(|f| format!(" [offline fallback: {f}]"))
-            .unwrap_or_default();
-        self.entry(
-            "diagnosis",
-            &format!("{} ({:.0}%){fallback}", d.root_cause, d.confidence * 100.0),
-            None,
-            &serde_json::to_value(report)?,
-        )
-    }
-}
 
 pub(super) async fn run<S, C>(
     agent: &mut Agent<S>,
@@ -412,179 +345,4 @@ where
         );
         now = last;
     }
-}
-
-/// Observes once, assesses the ticket's violation, and remembers the observation.
-async fn observe<S, C>(
-    agent: &mut Agent<S>,
-    subject: &S,
-    checker: &C,
-    key: &ViolationKey,
-) -> (chrono::DateTime<Utc>, Assessment)
-where
-    S: Subject,
-    C: InvariantChecker<S::Observation>,
-{
-    let at = Utc::now();
-    match tokio::time::timeout(agent.config.observe_timeout, subject.observe()).await {
-        Ok(Ok(obs)) => {
-            let a = assess(checker, key, &obs, &agent.history);
-            agent.history.push(at, Instant::now(), Arc::new(obs));
-            (at, a)
-        }
-        Ok(Err(e)) => (at, assess_failure(key, error_chain(&e))),
-        Err(_) => (
-            at,
-            assess_failure(
-                key,
-                format!(
-                    "observation timed out after {} ms",
-                    agent.config.observe_timeout.as_millis()
-                ),
-            ),
-        ),
-    }
-}
-
-/// Re-observes until the violation is clear `confirmations` times in a row, or `window` passes.
-async fn verify<S, C>(
-    agent: &mut Agent<S>,
-    subject: &S,
-    checker: &C,
-    key: &ViolationKey,
-    acted_at: Instant,
-    window: Duration,
-) -> (Verification, (chrono::DateTime<Utc>, Assessment))
-where
-    S: Subject,
-    C: InvariantChecker<S::Observation>,
-{
-    let start = Instant::now();
-    let interval = agent.config.verify_interval;
-    let needed = agent.config.confirmations;
-    let mut streak = 0;
-    let mut observations = 0;
-    loop {
-        let (at, a) = observe(agent, subject, checker, key).await;
-        observations += 1;
-        if a.status == Status::Clear {
-            streak += 1;
-        } else {
-            streak = 0;
-        }
-        let done = streak >= needed;
-        if done || start.elapsed() + interval > window {
-            let v = Verification {
-                clear: done,
-                after_ms: millis(acted_at.elapsed()),
-                observations,
-                last_status: a.status,
-                last: a.describe(),
-            };
-            return (v, (at, a));
-        }
-        tokio::time::sleep(interval).await;
-    }
-}
-
-/// Why nothing can be run, for the escalation.
-fn no_action_reason<A>(
-    root_cause: &str,
-    plan: &[(Planned, Option<A>)],
-    allow: &BTreeSet<String>,
-) -> String {
-    if plan.is_empty() {
-        return format!("no declared action addresses the diagnosed cause: {root_cause}");
-    }
-    let list = |d: fn(&Decision) -> bool| -> Vec<String> {
-        plan.iter()
-            .filter(|(p, _)| d(&p.decision))
-            .map(|(p, _)| p.action["action"].as_str().unwrap_or("?").to_owned())
-            .collect()
-    };
-    let mut parts = Vec::new();
-    let not_allowed = list(|d| matches!(d, Decision::NotAllowed));
-    if !not_allowed.is_empty() {
-        parts.push(format!(
-            "recommended {} not allowed (allowed: {})",
-            not_allowed.join(", "),
-            if allow.is_empty() {
-                "none".to_owned()
-            } else {
-                allow.iter().cloned().collect::<Vec<_>>().join(", ")
-            }
-        ));
-    }
-    let tried = list(|d| matches!(d, Decision::AlreadyTried));
-    if !tried.is_empty() {
-        parts.push(format!(
-            "{} already ran and the violation persists",
-            tried.join(", ")
-        ));
-    }
-    let invalid = list(|d| matches!(d, Decision::Invalid(_)));
-    if !invalid.is_empty() {
-        parts.push(format!("{} invalid", invalid.join(", ")));
-    }
-    if plan
-        .iter()
-        .any(|(p, _)| p.decision == Decision::OverStepCap)
-    {
-        parts.push("step cap reached".to_owned());
-    }
-    format!("{} (diagnosed cause: {root_cause})", parts.join("; "))
-}
-
-fn finish(
-    rec: &Record,
-    mut report: SessionReport,
-    outcome: Outcome,
-    detail: String,
-) -> Result<SessionReport> {
-    report.outcome = outcome;
-    report.detail = detail;
-    report.steps = rec.steps;
-    report.tokens = rec.tokens;
-    report.elapsed_ms = millis(rec.started.elapsed());
-    rec.store.finish_session(
-        rec.session,
-        outcome.as_str(),
-        &report.detail,
-        rec.steps,
-        rec.tokens,
-        Utc::now(),
-    )?;
-    tracing::info!(ticket = rec.ticket, session = rec.session, outcome = outcome.as_str(), detail = %report.detail, "agent session finished");
-    Ok(report)
-}
-
-/// Hands the ticket to a human, once: a ticket event and the session's outcome.
-fn escalate(rec: &Record, report: SessionReport, reason: String) -> Result<SessionReport> {
-    rec.store.add_event(
-        rec.ticket,
-        "escalated",
-        &format!("by agent session #{}: {reason}", rec.session),
-        Utc::now(),
-    )?;
-    rec.entry("escalation", &reason, None, &json!({ "reason": reason }))?;
-    finish(rec, report, Outcome::Escalated, reason)
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// `error: cause: cause`.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !s.contains(&c) {
-            s.push_str(": ");
-            s.push_str(&c);
-        }
-        source = cause.source();
-    }
-    s
 }

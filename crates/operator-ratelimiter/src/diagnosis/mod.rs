@@ -21,6 +21,7 @@
 //! | `counter_over_limit` | `over_admission` | counters above their limit in the current window | `reset_counter` per key |
 
 mod nodes;
+mod policies;
 mod redis;
 mod sources;
 
@@ -37,6 +38,7 @@ use crate::observation::Observation;
 /// The rate limiter's diagnosis rules, most specific first.
 pub fn rules() -> Vec<Rule> {
     let mut rules = redis::rules();
+    rules.extend(policies::rules());
     rules.extend(nodes::rules());
     rules
 }
