@@ -306,3 +306,26 @@ fn dropped_policies_are_reseeded_by_the_agent_and_verified() {
     let id = ticket_of(&db, "config_loaded");
     assert_eq!(ticket_json(&db, id)["ticket"]["status"], "resolved");
 }
+
+#[test]
+fn allowing_an_undeclared_action_is_a_usage_error_and_unknown_sessions_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db").to_string_lossy().into_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_operator"))
+        .args(["--db", &db, "agent", "--once", "--mode", "execute"])
+        .args(["--allow", "flushall", "--subject", "ratelimit"])
+        .env("OPERATOR_LOG", "error")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--allow") && err.contains("\"flushall\" is not an action of this subject"),
+        "{err}"
+    );
+    assert!(err.contains("reset_counter, update_policy, repair_stuck_keys, reseed_policies"));
+    let (code, out) = support::operator(&["--db", &db, "audit", "show", "42"]);
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = support::operator(&["--db", &db, "audit", "list"]);
+    assert_eq!((code, out.trim()), (0, "no agent sessions"));
+}
