@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{monitor::MonitorArgs, tickets::TicketsCommand};
+use crate::commands::{
+    agent::AgentArgs, audit::AuditCommand, diagnose::DiagnoseArgs, monitor::MonitorArgs,
+    tickets::TicketsCommand,
+};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -57,4 +60,27 @@ pub enum Command {
     /// List, inspect, resolve and hold tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Print a ticket's context document and its diagnosis.
+    ///
+    /// The context holds the violation and its evidence, what the subject looks like now, the
+    /// observations before and during the incident, the other tickets open at the same time,
+    /// similar past tickets, the subject's extra material (logs, server statistics) and its
+    /// declared actions; secrets are redacted and it is trimmed to --budget. The diagnosis is
+    /// offline by default (the subject's rules: no model, no network); with --diagnoser
+    /// anthropic or openai a model is asked, and its answer is used only if it validates (else
+    /// the offline diagnosis is printed, saying why). Markdown, or JSON with --json.
+    Diagnose(Box<DiagnoseArgs>),
+    /// Diagnose open tickets and, in execute mode, run the allowed actions and verify them.
+    ///
+    /// Modes: observe (diagnose and record), propose (default: also record the actions it would
+    /// run), execute (run the recommended actions listed in --allow; nothing is allowed unless
+    /// listed). After acting, the agent re-observes the subject until the violation is clear on
+    /// consecutive observations (the ticket is then resolved, with the time it took) or the
+    /// verification deadline passes; it escalates once, with the reason, what it cannot fix.
+    /// Every step is recorded (`operator audit`). Continuous mode also monitors the subject;
+    /// --once makes one pass over the open tickets.
+    Agent(Box<AgentArgs>),
+    /// The agent's audit trail: sessions, and every step of one.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }

@@ -31,6 +31,9 @@ pub enum Error {
     /// A value read from or written to the store is not valid JSON.
     #[error("invalid JSON in ticket store: {0}")]
     Json(#[from] serde_json::Error),
+    /// A configuration does not fit (an agent allowed an action its subject does not declare).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
     /// A value stored in the database is not one this build understands.
     #[error("corrupt ticket store: {0}")]
     Corrupt(String),

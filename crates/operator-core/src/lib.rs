@@ -15,9 +15,20 @@
 //! - [`monitor`]: [`MonitorLoop`], which ties observation, checks, alerts and tickets together.
 //! - [`ticket`]: the SQLite [`TicketStore`].
 //! - [`signal`]: a shutdown future for SIGINT and SIGTERM.
+//! - [`assess`]: whether one violation holds in one observation.
+//! - [`context`]: the context document of an incident ([`Context`]), gathered for diagnosis,
+//!   redacted and trimmed to a size budget.
+//! - [`diagnosis`]: the [`Diagnoser`] trait, the structured [`Diagnosis`] and its validation,
+//!   and the [`OfflineDiagnoser`] working from the subject's rules.
+//! - [`agent`]: the bounded [`Agent`] that diagnoses open tickets, runs allowed actions and
+//!   resolves a ticket only when an observation shows the violation clear.
 
 pub mod action;
+pub mod agent;
 pub mod alert;
+pub mod assess;
+pub mod context;
+pub mod diagnosis;
 mod error;
 pub mod history;
 pub mod invariant;
@@ -27,6 +38,12 @@ pub mod subject;
 pub mod ticket;
 
 pub use action::{Action, ActionReport, ActionSpec, NoAction, ParamSpec};
+pub use agent::{Agent, AgentConfig, Mode};
+pub use context::{Context, ContextConfig, ContextSection};
+pub use diagnosis::{
+    Diagnoser, Diagnosis, DiagnosisReport, Fallback, Finding, OfflineDiagnoser, Recommendation,
+    Rule,
+};
 pub use error::{Error, Result};
 pub use history::History;
 pub use invariant::{InvariantChecker, InvariantSpec, Severity, Unknown, Violation};

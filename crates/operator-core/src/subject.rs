@@ -5,12 +5,19 @@ use std::future::Future;
 use serde::Serialize;
 
 use crate::action::{Action, ActionReport};
+use crate::context::ContextSection;
+use crate::diagnosis::Rule;
+use crate::ticket::Ticket;
 
 /// A distributed system under watch.
 ///
 /// A subject knows how to observe itself (all network I/O happens in [`Subject::observe`]), how to
 /// describe itself to a human or a model, and which typed remediation actions it offers. What to
 /// conclude from an observation belongs to an [`InvariantChecker`](crate::InvariantChecker).
+///
+/// Two optional hooks serve diagnosis: [`Subject::context`] supplies extra material about an
+/// incident (logs, server statistics), and [`Subject::rules`] the subject's knowledge of the
+/// causes of its violations, for the offline diagnoser.
 pub trait Subject: Send + Sync + 'static {
     /// A snapshot of the subject's state. Serialized into tickets and diagnosis context.
     type Observation: Serialize + Send + Sync + 'static;
@@ -44,4 +51,25 @@ pub trait Subject: Send + Sync + 'static {
         &self,
         action: &Self::Action,
     ) -> impl Future<Output = Result<ActionReport, Self::Error>> + Send;
+
+    /// Extra material for the diagnosis context of `ticket` (logs, server statistics, anything
+    /// the observation does not carry), given the freshest observation when there is one.
+    ///
+    /// Gathering it may do I/O; a source that fails should say so in its section rather than be
+    /// left out. Secrets are redacted from the result by the caller. The default supplies
+    /// nothing.
+    fn context(
+        &self,
+        ticket: &Ticket,
+        latest: Option<&Self::Observation>,
+    ) -> impl Future<Output = Vec<ContextSection>> + Send {
+        let _ = (ticket, latest);
+        std::future::ready(Vec::new())
+    }
+
+    /// What the subject knows about the causes of its violations, for the
+    /// [`OfflineDiagnoser`](crate::diagnosis::OfflineDiagnoser). The default knows nothing.
+    fn rules(&self) -> Vec<Rule> {
+        Vec::new()
+    }
 }

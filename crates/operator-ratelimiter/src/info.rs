@@ -35,6 +35,10 @@ pub struct RedisInfo {
     /// started empty).
     #[serde(default)]
     pub keys_loaded_at_start: u64,
+    /// `number_of_cached_scripts`: scripts in the script cache (0 after `SCRIPT FLUSH` or a
+    /// restart, until a node loads its scripts again). Absent from older snapshots.
+    #[serde(default)]
+    pub cached_scripts: u64,
 }
 
 impl RedisInfo {
@@ -71,6 +75,7 @@ impl RedisInfo {
                 "rdb_last_bgsave_status" => info.rdb_last_save_ok = v == "ok",
                 "loading" => info.loading = v == "1",
                 "rdb_last_load_keys_loaded" => info.keys_loaded_at_start = num(),
+                "number_of_cached_scripts" => info.cached_scripts = num(),
                 _ => {}
             }
         }
@@ -94,7 +99,7 @@ mod tests {
                     connected_clients:7\r\n# Memory\r\nused_memory:1048576\r\nmaxmemory:2097152\r\n\
                     maxmemory_policy:volatile-lru\r\n# Persistence\r\nloading:0\r\naof_enabled:1\r\n\
                     rdb_last_bgsave_status:err\r\nrdb_last_load_keys_loaded:12\r\n# Stats\r\nevicted_keys:3\r\nexpired_keys:10\r\n\
-                    # Replication\r\nrole:master\r\n";
+                    # Replication\r\nrole:master\r\nnumber_of_cached_scripts:2\r\n";
         let info = RedisInfo::parse(text);
         assert_eq!(info.version, "7.0.15");
         assert_eq!(info.run_id, "abc123");
@@ -106,6 +111,7 @@ mod tests {
         assert_eq!(info.role, "master");
         assert!(info.aof_enabled && !info.rdb_last_save_ok && !info.loading);
         assert_eq!(info.keys_loaded_at_start, 12);
+        assert_eq!(info.cached_scripts, 2);
         assert!(!info.started_empty());
         assert_eq!(info.memory_ratio(), Some(0.5));
         assert_eq!(RedisInfo::default().memory_ratio(), None);

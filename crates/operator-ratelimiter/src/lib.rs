@@ -11,6 +11,8 @@
 //!   concurrently, each source bounded by its own timeout.
 //! - [`invariants`]: [`RateLimiterChecker`], pure functions of an observation and its history.
 //! - [`action`]: [`RateLimitAction`], what the operator may do, and how it runs.
+//! - [`diagnosis`]: the offline diagnosis rules of every invariant, and the extra context of an
+//!   incident ([`ContextSources`]: node log files; Redis `INFO`; failure-mode counts).
 //! - [`info`], [`histogram`]: parsers for Redis `INFO` and Prometheus histograms.
 //!
 //! The Redis key schema is not defined here: it is the `ratelimiter-schema` crate, shared with
@@ -18,6 +20,7 @@
 
 pub mod action;
 pub mod config;
+pub mod diagnosis;
 mod error;
 pub mod histogram;
 pub mod info;
@@ -27,6 +30,7 @@ mod observe;
 
 pub use action::RateLimitAction;
 pub use config::{RateLimiterConfig, Thresholds};
+pub use diagnosis::ContextSources;
 pub use error::{Error, Result};
 pub use invariants::RateLimiterChecker;
 pub use observation::Observation;

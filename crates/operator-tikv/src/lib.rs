@@ -14,6 +14,8 @@
 //! - [`checker`]: [`TikvChecker`] and the invariants `store_down`, `pd_unhealthy`,
 //!   `high_latency`, `low_disk_space`, `leader_imbalance` and `prometheus_unreachable`, pure
 //!   functions of an observation, one module per concern.
+//! - [`diagnosis`]: offline diagnosis rules per invariant and the extra context of an incident
+//!   (the stores and PD members at a glance).
 //! - `simulator` (feature `simulator`): PD and Prometheus HTTP simulators for tests.
 //!
 //! # When PD or Prometheus cannot be reached
@@ -29,6 +31,7 @@
 
 pub mod checker;
 pub mod config;
+pub mod diagnosis;
 pub mod observation;
 pub mod subject;
 

@@ -139,6 +139,18 @@ impl Subject for TikvSubject {
     async fn execute(&self, action: &NoAction) -> Result<ActionReport> {
         match *action {}
     }
+
+    async fn context(
+        &self,
+        _ticket: &operator_core::Ticket,
+        latest: Option<&TikvObservation>,
+    ) -> Vec<operator_core::ContextSection> {
+        crate::diagnosis::context_sections(latest)
+    }
+
+    fn rules(&self) -> Vec<operator_core::Rule> {
+        crate::diagnosis::rules()
+    }
 }
 
 /// `result` when it is data (and remembered as the last data), else the last data marked stale

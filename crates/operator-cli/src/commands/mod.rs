@@ -1,5 +1,8 @@
 //! One module per command.
 
+pub mod agent;
+pub mod audit;
+pub mod diagnose;
 pub mod monitor;
 pub mod tickets;
 
@@ -16,6 +19,9 @@ pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Monitor(args) => monitor::run(&cli.global, *args).await,
         Command::Tickets(cmd) => tickets::run(&cli.global, cmd),
+        Command::Diagnose(args) => diagnose::run(&cli.global, *args).await,
+        Command::Agent(args) => agent::run(&cli.global, *args).await,
+        Command::Audit(cmd) => audit::run(&cli.global, cmd),
     }
 }
 

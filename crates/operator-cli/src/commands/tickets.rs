@@ -15,7 +15,8 @@ use crate::output::{self, print_json};
 pub enum TicketsCommand {
     /// List tickets, newest first.
     List(ListArgs),
-    /// Show one ticket with its log of state changes.
+    /// Show one ticket with its log of state changes, its latest diagnosis and the agent's
+    /// audit trail.
     Show {
         /// Ticket id.
         id: i64,
@@ -93,7 +94,8 @@ pub fn run(global: &GlobalArgs, cmd: TicketsCommand) -> CliResult {
     }
 }
 
-fn not_found(e: operator_core::Error) -> CliError {
+/// A missing ticket as a clear failure; other store errors as they are.
+pub fn not_found(e: operator_core::Error) -> CliError {
     match e {
         operator_core::Error::NoSuchTicket(id) => CliError::Failed(anyhow::anyhow!(
             "no ticket #{id} (see `operator tickets list --status all`)"
@@ -154,11 +156,19 @@ fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
     let t = store.get(id).map_err(not_found)?;
     let events = store.events(id)?;
     let snapshots = store.snapshots(id)?;
+    let diagnosis = store.latest_diagnosis(id)?;
+    let sessions = store.sessions(Some(id), 20)?;
+    let audit = store.audit_for_ticket(id)?;
     if json {
         print_json(&json!({
             "ticket": t,
             "events": events,
             "snapshots": snapshots.iter().map(|s| json!({"at": s.at, "reason": s.reason})).collect::<Vec<_>>(),
+            "diagnosis": diagnosis,
+            "sessions": sessions,
+            "audit": audit.iter().map(|e| json!({
+                "at": e.at, "session": e.session_id, "kind": e.kind, "summary": e.summary, "digest": e.digest,
+            })).collect::<Vec<_>>(),
         }));
         return Ok(exit::OK);
     }
@@ -193,6 +203,54 @@ fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
     println!("Log:");
     for e in &events {
         println!("  {}  {:<19} {}", output::ts(e.at), e.kind, e.detail);
+    }
+    if let Some(d) = &diagnosis {
+        println!(
+            "Diagnosis ({}, {}{}):",
+            d.diagnoser,
+            output::ts(d.at),
+            d.fallback
+                .as_deref()
+                .map(|f| format!("; offline fallback: {f}"))
+                .unwrap_or_default()
+        );
+        println!(
+            "  root cause  {} (confidence {:.0}%)",
+            d.diagnosis.root_cause,
+            d.diagnosis.confidence * 100.0
+        );
+        println!("  summary     {}", d.diagnosis.summary);
+        for a in &d.diagnosis.actions {
+            println!("  recommends  {} — {}", a.wire(), a.reason);
+        }
+    }
+    if !audit.is_empty() {
+        println!("Audit trail:");
+        for s in sessions.iter().rev() {
+            println!(
+                "  session #{} ({} mode, {}): {}{}",
+                s.id,
+                s.mode,
+                s.diagnoser,
+                s.outcome.as_deref().unwrap_or("(unfinished)"),
+                s.detail
+                    .as_deref()
+                    .map(|d| format!(" — {d}"))
+                    .unwrap_or_default()
+            );
+        }
+        for e in &audit {
+            let session = e
+                .session_id
+                .map_or_else(|| "diagnose".to_owned(), |s| format!("#{s}"));
+            println!(
+                "  {}  {:<9} {:<13} {}",
+                output::ts(e.at),
+                session,
+                e.kind,
+                e.summary
+            );
+        }
     }
     Ok(exit::OK)
 }

@@ -1,9 +1,12 @@
 //! `--subject ratelimit`: the rate limiter's flags, turned into its subject and checker.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, Thresholds};
+use operator_ratelimiter::{
+    ContextSources, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, Thresholds,
+};
 
 use super::{Profile, WithSubject};
 use crate::exit::CliError;
@@ -58,6 +61,15 @@ pub struct RateLimitArgs {
     /// `counter_drift` fires when a node's clock is further than this from Redis TIME.
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub clock_skew_threshold: Duration,
+    /// A node's log file, whose last lines go into diagnosis contexts (`diagnose`, `agent`);
+    /// repeatable or comma-separated.
+    #[arg(
+        long = "node-log",
+        env = "OPERATOR_NODE_LOGS",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub node_logs: Vec<PathBuf>,
 }
 
 impl RateLimitArgs {
@@ -110,8 +122,12 @@ impl RateLimitArgs {
     /// # Errors
     /// A usage error naming the bad flag.
     pub async fn visit<V: WithSubject>(&self, visitor: V) -> Result<V::Output, CliError> {
-        let subject =
-            RateLimiterSubject::new(self.config()?).map_err(|e| CliError::Usage(e.to_string()))?;
+        let subject = RateLimiterSubject::new(self.config()?)
+            .map_err(|e| CliError::Usage(e.to_string()))?
+            .with_context_sources(ContextSources {
+                node_logs: self.node_logs.clone(),
+                ..ContextSources::default()
+            });
         Ok(visitor
             .with(subject, RateLimiterChecker::new(self.thresholds()), PROFILE)
             .await)

@@ -116,6 +116,11 @@ where
         &self.subject
     }
 
+    /// The checker.
+    pub fn checker(&self) -> &C {
+        &self.checker
+    }
+
     /// The ticket store.
     pub fn store(&self) -> &Arc<TicketStore> {
         &self.store

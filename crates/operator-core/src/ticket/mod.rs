@@ -5,13 +5,18 @@
 //! Tickets resolve automatically when the monitor sees the violation clear (unless held), or by
 //! hand. Every state change is logged in the ticket's event log.
 //!
+//! Next to the tickets, the store keeps their diagnoses and the audit trail of the agent
+//! ([`AgentSession`], [`AuditEntry`]).
+//!
 //! The store is safe to share between processes (WAL journal, busy timeout, immediate write
 //! transactions): the monitor writes while `operator tickets` reads.
 
+mod audit;
 mod model;
 mod schema;
 mod store;
 
+pub use audit::{AgentSession, AuditEntry, StoredDiagnosis, digest};
 pub use model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
 pub use schema::SCHEMA_VERSION;
 pub use store::{AutoResolve, TicketStore, Upsert};

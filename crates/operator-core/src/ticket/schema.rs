@@ -48,6 +48,47 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX ticket_snapshots_by_ticket ON ticket_snapshots (ticket_id);
     ",
+    // 2: diagnoses, agent sessions and their audit trail.
+    r"
+    CREATE TABLE agent_sessions (
+        id          INTEGER PRIMARY KEY,
+        ticket_id   INTEGER NOT NULL REFERENCES tickets (id),
+        subject     TEXT NOT NULL,
+        mode        TEXT NOT NULL CHECK (mode IN ('observe', 'propose', 'execute')),
+        diagnoser   TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        outcome     TEXT,
+        detail      TEXT,
+        steps       INTEGER NOT NULL DEFAULT 0,
+        tokens      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX agent_sessions_by_ticket ON agent_sessions (ticket_id);
+    CREATE TABLE diagnoses (
+        id          INTEGER PRIMARY KEY,
+        ticket_id   INTEGER NOT NULL REFERENCES tickets (id),
+        session_id  INTEGER REFERENCES agent_sessions (id),
+        at          TEXT NOT NULL,
+        diagnoser   TEXT NOT NULL,
+        fallback    TEXT,
+        confidence  REAL NOT NULL,
+        root_cause  TEXT NOT NULL,
+        report      TEXT NOT NULL
+    );
+    CREATE INDEX diagnoses_by_ticket ON diagnoses (ticket_id);
+    CREATE TABLE audit_entries (
+        id          INTEGER PRIMARY KEY,
+        ticket_id   INTEGER NOT NULL REFERENCES tickets (id),
+        session_id  INTEGER REFERENCES agent_sessions (id),
+        at          TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        digest      TEXT,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX audit_entries_by_ticket ON audit_entries (ticket_id);
+    CREATE INDEX audit_entries_by_session ON audit_entries (session_id);
+    ",
 ];
 
 /// The schema version this build writes.

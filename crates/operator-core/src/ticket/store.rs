@@ -102,7 +102,7 @@ impl TicketStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave the connection half-written (SQLite rolls
         // back uncommitted transactions), so a poisoned lock is safe to reuse.
         self.conn
@@ -425,7 +425,7 @@ impl TicketStore {
     }
 }
 
-fn log(conn: &Connection, id: i64, at: &str, kind: &str, detail: &str) -> Result<()> {
+pub(super) fn log(conn: &Connection, id: i64, at: &str, kind: &str, detail: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO ticket_events (ticket_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
         params![id, at, kind, detail],
@@ -443,7 +443,7 @@ fn get(conn: &Connection, id: i64) -> Result<Ticket> {
     .ok_or(Error::NoSuchTicket(id))?
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| Error::Corrupt(format!("bad timestamp {s:?}: {e}")))

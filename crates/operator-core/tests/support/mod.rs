@@ -194,3 +194,5 @@ pub fn config() -> MonitorConfig {
         .interval(secs(1))
         .observe_timeout(secs(2))
 }
+
+pub mod machine;

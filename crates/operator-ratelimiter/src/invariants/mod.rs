@@ -180,4 +180,4 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

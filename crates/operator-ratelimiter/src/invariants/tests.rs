@@ -1,5 +1,5 @@
 //! Each invariant over hand-written observations: what fires, what stays quiet, and what is left
-//! unknown.
+//! unknown. The fixtures (`healthy`, `node`) are shared with the diagnosis rules' tests.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +15,11 @@ use crate::histogram::Histogram;
 use crate::info::RedisInfo;
 use crate::observation::{KeyScan, NodeView, OverAdmitted, PolicyView, RedisView, StuckKey};
 
-fn at(ms: i64) -> DateTime<Utc> {
+pub(crate) fn at(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(1_800_000_000_000 + ms).unwrap()
 }
 
-fn node(port: u16) -> NodeView {
+pub(crate) fn node(port: u16) -> NodeView {
     let addr = format!("127.0.0.1:{port}");
     NodeView {
         url: format!("http://{addr}"),
@@ -58,7 +58,7 @@ fn node(port: u16) -> NodeView {
     }
 }
 
-fn healthy(t: i64) -> Observation {
+pub(crate) fn healthy(t: i64) -> Observation {
     Observation {
         observed_at: at(t),
         key_prefix: "ratelimit:".into(),
@@ -103,7 +103,7 @@ fn healthy(t: i64) -> Observation {
     }
 }
 
-fn history(obs: Vec<Observation>) -> History<Observation> {
+pub(crate) fn history(obs: Vec<Observation>) -> History<Observation> {
     let mut h = History::new(100);
     for o in obs {
         h.push(o.observed_at, tokio::time::Instant::now(), Arc::new(o));

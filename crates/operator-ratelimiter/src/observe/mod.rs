@@ -16,6 +16,7 @@ use ratelimiter_schema::Policy;
 
 use crate::action::RateLimitAction;
 use crate::config::{RateLimiterConfig, redact_url};
+use crate::diagnosis::ContextSources;
 use crate::error::{Error, Result};
 use crate::observation::Observation;
 
@@ -26,6 +27,8 @@ pub struct RateLimiterSubject {
     pub(crate) http: reqwest::Client,
     /// The last valid policy set seen in Redis with its version, restored by `reseed_policies`.
     pub(crate) last_policies: Mutex<Option<(u64, Vec<Policy>)>>,
+    /// Where the extra diagnosis context comes from.
+    pub(crate) context_sources: ContextSources,
 }
 
 impl RateLimiterSubject {
@@ -47,7 +50,15 @@ impl RateLimiterSubject {
             redis,
             http,
             last_policies: Mutex::new(None),
+            context_sources: ContextSources::default(),
         })
+    }
+
+    /// Reads the extra diagnosis context (node log files) from `sources`.
+    #[must_use]
+    pub fn with_context_sources(mut self, sources: ContextSources) -> Self {
+        self.context_sources = sources;
+        self
     }
 
     /// The configuration.
@@ -119,5 +130,17 @@ impl Subject for RateLimiterSubject {
 
     async fn execute(&self, action: &RateLimitAction) -> Result<ActionReport> {
         crate::action::execute(self, action).await
+    }
+
+    async fn context(
+        &self,
+        ticket: &operator_core::Ticket,
+        latest: Option<&Observation>,
+    ) -> Vec<operator_core::ContextSection> {
+        crate::diagnosis::context_sections(self, ticket, latest).await
+    }
+
+    fn rules(&self) -> Vec<operator_core::Rule> {
+        crate::diagnosis::rules()
     }
 }

@@ -1,0 +1,219 @@
+//! `operator agent`: diagnose open tickets and, in execute mode, fix them and verify the fixes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use operator_core::agent::{Outcome, SessionReport};
+use operator_core::{
+    Agent, AgentConfig, InvariantChecker, Mode, MonitorConfig, MonitorLoop, Subject, TicketStore,
+};
+
+use crate::cli::GlobalArgs;
+use crate::commands::diagnose::DiagnosisArgs;
+use crate::exit::{self, CliError, CliResult};
+use crate::output::{self, print_json};
+use crate::subjects::{Profile, SubjectArgs, WithSubject};
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Diagnose and record; change nothing.
+    Observe,
+    /// Diagnose and record the actions it would run; change nothing.
+    Propose,
+    /// Run the recommended actions listed in --allow, verify, resolve or escalate.
+    Execute,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Observe => Mode::Observe,
+            ModeArg::Propose => Mode::Propose,
+            ModeArg::Execute => Mode::Execute,
+        }
+    }
+}
+
+/// Flags of `operator agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// How far the agent goes.
+    #[arg(long, value_enum, default_value = "propose")]
+    pub mode: ModeArg,
+    /// An action the agent may run in execute mode (repeatable or comma-separated). None is
+    /// allowed by default: every recommendation is then escalated instead of run.
+    #[arg(long, value_delimiter = ',', value_name = "ACTION")]
+    pub allow: Vec<String>,
+    /// One pass over the open tickets, then exit: 0, or 1 if a ticket was escalated.
+    #[arg(long)]
+    pub once: bool,
+    /// Time between passes (and monitor observations) in continuous mode [default: the
+    /// subject's]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub interval: Option<Duration>,
+    /// Actions run per ticket, at most.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_steps: u64,
+    /// Model tokens spent per ticket, at most (the context sent is trimmed to fit).
+    #[arg(long, default_value_t = 60_000, value_name = "N")]
+    pub max_tokens: u64,
+    /// Wall time spent per ticket, at most, verification included.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub max_time: Duration,
+    /// How long to wait for a violation to clear after acting before escalating.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub verify_timeout: Duration,
+    /// Time between the observations that verify a fix.
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub verify_interval: Duration,
+    /// How to diagnose.
+    #[command(flatten)]
+    pub diagnosis: DiagnosisArgs,
+    /// The subject and its connection (last, so its help headings close the list).
+    #[command(flatten)]
+    pub target: SubjectArgs,
+}
+
+/// Runs `operator agent`.
+pub async fn run(global: &GlobalArgs, args: AgentArgs) -> CliResult {
+    let store = crate::commands::open_store(global)?;
+    let target = args.target.clone();
+    target
+        .visit(AgentRun {
+            json: global.json,
+            args,
+            store,
+        })
+        .await?
+}
+
+struct AgentRun {
+    json: bool,
+    args: AgentArgs,
+    store: Arc<TicketStore>,
+}
+
+impl WithSubject for AgentRun {
+    type Output = CliResult;
+
+    async fn with<S, C>(self, subject: S, checker: C, profile: Profile) -> CliResult
+    where
+        S: Subject,
+        C: InvariantChecker<S::Observation>,
+    {
+        let AgentRun { json, args, store } = self;
+        let diagnoser = args.diagnosis.diagnoser(subject.rules())?;
+        let mut config = AgentConfig::default()
+            .mode(args.mode.into())
+            .max_steps(args.max_steps)
+            .max_tokens(args.max_tokens)
+            .max_time(args.max_time)
+            .verify_timeout(args.verify_timeout)
+            .verify_interval(args.verify_interval)
+            .observe_timeout(profile.observe_timeout);
+        config.context = args.diagnosis.context();
+        for a in args
+            .allow
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty())
+        {
+            config = config.allow(a);
+        }
+        if config.mode != Mode::Execute && !config.allow.is_empty() {
+            tracing::warn!("--allow has no effect outside --mode execute");
+        }
+        let mut agent: Agent<S> = Agent::new(Arc::clone(&store), diagnoser, config)
+            .map_err(|e| CliError::flag("--allow", e))?;
+
+        if args.once {
+            let reports = agent.pass(&subject, &checker).await?;
+            for r in &reports {
+                print_session(r, json);
+            }
+            let escalated = reports.iter().any(|r| r.outcome == Outcome::Escalated);
+            return Ok(if escalated { exit::FAILURE } else { exit::OK });
+        }
+
+        let interval = args.interval.unwrap_or(profile.interval);
+        let monitor_config = MonitorConfig::default()
+            .interval(interval)
+            .observe_timeout(profile.observe_timeout);
+        let mut monitor = MonitorLoop::new(subject, checker, store, monitor_config)?;
+        eprintln!(
+            "operator: agent in {} mode on {} every {} (tickets in {}); Ctrl-C to stop",
+            args.mode
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned()),
+            monitor.subject().name(),
+            output::duration(interval),
+            monitor.store().path().display()
+        );
+        let shutdown = operator_core::signal::shutdown_signal();
+        tokio::pin!(shutdown);
+        let mut sessions = 0u64;
+        loop {
+            let pass = async {
+                if let Err(e) = monitor.tick().await {
+                    tracing::error!(error = %e, "monitor tick failed");
+                }
+                let (subject, checker) = (monitor.subject(), monitor.checker());
+                agent.pass(subject, checker).await
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                result = pass => match result {
+                    Ok(reports) => {
+                        for r in &reports {
+                            sessions += 1;
+                            print_session(r, json);
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "agent pass failed"),
+                },
+            }
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+        eprintln!("operator: agent stopped after {sessions} sessions");
+        Ok(exit::OK)
+    }
+}
+
+fn print_session(r: &SessionReport, json: bool) {
+    if json {
+        print_json(&serde_json::to_value(r).unwrap_or_default());
+        return;
+    }
+    let by = r
+        .diagnosis
+        .as_ref()
+        .map(|d| {
+            if d.fallback.is_some() {
+                format!("{} (fallback)", d.diagnoser)
+            } else {
+                d.diagnoser.clone()
+            }
+        })
+        .unwrap_or_else(|| "-".to_owned());
+    println!(
+        "#{} {} {} ({} mode, session #{}, {}, {} step{}, {} tokens, {}): {}",
+        r.ticket,
+        output::what(&r.key.invariant, r.key.entity.as_deref()),
+        r.outcome.as_str().to_uppercase(),
+        r.mode,
+        r.session,
+        by,
+        r.steps,
+        if r.steps == 1 { "" } else { "s" },
+        r.tokens,
+        output::duration(Duration::from_millis(r.elapsed_ms)),
+        r.detail
+    );
+}

@@ -1,0 +1,364 @@
+//! The audit trail: diagnoses, agent sessions and every step they took, next to the tickets.
+//!
+//! A *session* is one agent's handling of one ticket (mode, diagnoser, outcome, steps and tokens
+//! spent). Its *entries* record, in order, what it observed, the context it built (size and
+//! digest), each model request and answer, the diagnosis, the actions it proposed or ran and
+//! their results, the verification, and the escalation or resolution. Diagnoses are also kept
+//! on their own, so `tickets show` can print the latest one.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::format_ts;
+use super::store::{TicketStore, log, parse_ts};
+use crate::diagnosis::DiagnosisReport;
+use crate::error::{Error, Result};
+
+/// One agent's handling of one ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSession {
+    /// Id, unique in the store.
+    pub id: i64,
+    /// The ticket handled.
+    pub ticket_id: i64,
+    /// Its subject.
+    pub subject: String,
+    /// `observe`, `propose` or `execute`.
+    pub mode: String,
+    /// The diagnoser used.
+    pub diagnoser: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished (`None` while running, or if the agent died).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended: `observed`, `proposed`, `resolved`, `escalated`, `already_clear`, `failed`.
+    pub outcome: Option<String>,
+    /// Why, in one line.
+    pub detail: Option<String>,
+    /// Actions executed.
+    pub steps: i64,
+    /// Model tokens consumed.
+    pub tokens: i64,
+}
+
+/// One step of a session (or of a `diagnose` run, which has no session).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Id, in recording order.
+    pub id: i64,
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The session, if any.
+    pub session_id: Option<i64>,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// `observation`, `context`, `prompt`, `response`, `diagnosis`, `plan`, `action`,
+    /// `verification`, `escalation`, `resolution`.
+    pub kind: String,
+    /// One line for a human.
+    pub summary: String,
+    /// SHA-256 of the recorded text, for prompts, responses and contexts.
+    pub digest: Option<String>,
+    /// The details, as JSON.
+    pub body: serde_json::Value,
+}
+
+/// A diagnosis kept with its ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDiagnosis {
+    /// Id.
+    pub id: i64,
+    /// The session that produced it, if an agent did.
+    pub session_id: Option<i64>,
+    /// The report.
+    pub report: DiagnosisReport,
+}
+
+/// `sha256:<hex>` of `text`.
+pub fn digest(text: &str) -> String {
+    let hash = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(7 + 64);
+    hex.push_str("sha256:");
+    for b in hash {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+const SESSION_COLUMNS: &str = "id, ticket_id, subject, mode, diagnoser, started_at, finished_at, outcome, detail, steps, tokens";
+const ENTRY_COLUMNS: &str = "id, ticket_id, session_id, at, kind, summary, digest, body";
+
+impl TicketStore {
+    /// Starts a session of the agent on ticket `ticket`.
+    ///
+    /// # Errors
+    /// SQLite errors, or a ticket that does not exist.
+    pub fn start_session(
+        &self,
+        ticket: i64,
+        subject: &str,
+        mode: &str,
+        diagnoser: &str,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO agent_sessions (ticket_id, subject, mode, diagnoser, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![ticket, subject, mode, diagnoser, format_ts(at)],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Records how session `id` ended.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn finish_session(
+        &self,
+        id: i64,
+        outcome: &str,
+        detail: &str,
+        steps: u64,
+        tokens: u64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn().execute(
+            "UPDATE agent_sessions SET finished_at = ?2, outcome = ?3, detail = ?4, steps = ?5, tokens = ?6 WHERE id = ?1",
+            params![
+                id,
+                format_ts(at),
+                outcome,
+                detail,
+                i64::try_from(steps).unwrap_or(i64::MAX),
+                i64::try_from(tokens).unwrap_or(i64::MAX)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Session `id`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the session when there is none; SQLite errors.
+    pub fn session(&self, id: i64) -> Result<AgentSession> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {SESSION_COLUMNS} FROM agent_sessions WHERE id = ?1"),
+                [id],
+                row_to_session,
+            )
+            .optional()?
+            .ok_or_else(|| Error::Corrupt(format!("no agent session #{id}")))?
+    }
+
+    /// Sessions, newest first: of ticket `ticket` if given, at most `limit`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn sessions(&self, ticket: Option<i64>, limit: usize) -> Result<Vec<AgentSession>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SESSION_COLUMNS} FROM agent_sessions WHERE (?1 IS NULL OR ticket_id = ?1) ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(
+            params![ticket, i64::try_from(limit).unwrap_or(i64::MAX)],
+            row_to_session,
+        )?;
+        rows.map(|r| r.map_err(Error::from).and_then(|s| s))
+            .collect()
+    }
+
+    /// Records an audit entry; `text`, when given, is digested (the text itself goes in `body`
+    /// if the caller puts it there).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    #[allow(clippy::too_many_arguments)] // one column each, named at every call
+    pub fn add_audit(
+        &self,
+        ticket: i64,
+        session: Option<i64>,
+        kind: &str,
+        summary: &str,
+        text: Option<&str>,
+        body: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO audit_entries (ticket_id, session_id, at, kind, summary, digest, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                ticket,
+                session,
+                format_ts(at),
+                kind,
+                summary,
+                text.map(digest),
+                serde_json::to_string(body)?
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Entries of session `id`, in order.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn audit_for_session(&self, id: i64) -> Result<Vec<AuditEntry>> {
+        self.entries("session_id = ?1", id)
+    }
+
+    /// Entries about ticket `id` (all sessions, and `diagnose` runs), in order.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn audit_for_ticket(&self, id: i64) -> Result<Vec<AuditEntry>> {
+        self.entries("ticket_id = ?1", id)
+    }
+
+    fn entries(&self, condition: &str, id: i64) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_entries WHERE {condition} ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, ticket_id, session_id, at, kind, summary, digest, body) = r?;
+            Ok(AuditEntry {
+                id,
+                ticket_id,
+                session_id,
+                at: parse_ts(&at)?,
+                kind,
+                summary,
+                digest,
+                body: serde_json::from_str(&body)?,
+            })
+        })
+        .collect()
+    }
+
+    /// Keeps a diagnosis of its ticket.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn add_diagnosis(&self, session: Option<i64>, report: &DiagnosisReport) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO diagnoses (ticket_id, session_id, at, diagnoser, fallback, confidence, root_cause, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                report.ticket,
+                session,
+                format_ts(report.at),
+                report.diagnoser,
+                report.fallback,
+                report.diagnosis.confidence,
+                report.diagnosis.root_cause,
+                serde_json::to_string(report)?
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Diagnoses of ticket `id`, oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors, or a stored report this build cannot read.
+    pub fn diagnoses(&self, id: i64) -> Result<Vec<StoredDiagnosis>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, session_id, report FROM diagnoses WHERE ticket_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, session_id, report) = r?;
+            Ok(StoredDiagnosis {
+                id,
+                session_id,
+                report: serde_json::from_str(&report)?,
+            })
+        })
+        .collect()
+    }
+
+    /// The latest diagnosis of ticket `id`.
+    ///
+    /// # Errors
+    /// As [`TicketStore::diagnoses`].
+    pub fn latest_diagnosis(&self, id: i64) -> Result<Option<DiagnosisReport>> {
+        Ok(self.diagnoses(id)?.pop().map(|d| d.report))
+    }
+
+    /// Adds an entry to ticket `id`'s log (e.g. `escalated` by the agent, `agent_action`).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn add_event(&self, id: i64, kind: &str, detail: &str, at: DateTime<Utc>) -> Result<()> {
+        log(&self.conn(), id, &format_ts(at), kind, detail)
+    }
+}
+
+/// Reads a session row. The outer `Result` is SQLite's, the inner one our decoding of its values.
+fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AgentSession>> {
+    let started_at: String = r.get(5)?;
+    let finished_at: Option<String> = r.get(6)?;
+    let (id, ticket_id, subject, mode, diagnoser, outcome, detail, steps, tokens) = (
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    );
+    Ok((|| {
+        Ok(AgentSession {
+            id,
+            ticket_id,
+            subject,
+            mode,
+            diagnoser,
+            started_at: parse_ts(&started_at)?,
+            finished_at: finished_at.as_deref().map(parse_ts).transpose()?,
+            outcome,
+            detail,
+            steps,
+            tokens,
+        })
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest;
+
+    #[test]
+    fn digests_are_sha256_hex() {
+        assert_eq!(
+            digest("abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

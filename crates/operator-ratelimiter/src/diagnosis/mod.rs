@@ -1,0 +1,80 @@
+//! What the rate limiter knows about its own incidents: the offline diagnosis rules for each of
+//! its invariants, and the extra context it supplies (per-node failure-mode counts, a Redis
+//! `INFO` excerpt, recent node log lines).
+//!
+//! | rule | invariants | recognised by | actions |
+//! |------|-----------|---------------|---------|
+//! | `redis_down` | `redis_healthy`, and as the cause of `over_admission`, `node_down`, `config_loaded`, `high_latency` | Redis unreachable for the monitor (refused: not running; timed out: frozen or cut off) | none (restart Redis) |
+//! | `redis_restarted_empty` | `config_loaded`, `redis_healthy` | Redis `run_id` changed and the policies are gone or were re-seeded | `reseed_policies` |
+//! | `policies_deleted` | `config_loaded`, `node_down` | no policies hash while Redis kept its `run_id`; nodes not ready because Redis holds no policies | `reseed_policies` |
+//! | `policies_invalid` | `config_loaded` | fields of the policies hash that do not parse | none (fix by hand) |
+//! | `stale_node_policies` | `config_loaded`, `counter_drift` | a node serving another digest than Redis at the same version | none (bump the version) |
+//! | `keys_without_ttl` | `no_stuck_keys` | keys under the prefix with no TTL, by kind | `repair_stuck_keys` |
+//! | `eviction_under_maxmemory` | `redis_healthy`, `over_admission`, `no_stuck_keys` | `evicted_keys` growing, memory near `maxmemory` | `repair_stuck_keys` when keys without TTL hold memory |
+//! | `script_cache_flushed` | `high_latency`, `over_admission`, `redis_healthy` | `number_of_cached_scripts` fell to 0 with the same `run_id`, or `NOSCRIPT` errors | none (nodes reload) |
+//! | `node_process_down` | `node_down` | the node refuses connections (not running) or times out (frozen) | none (restart the node) |
+//! | `node_not_ready` | `node_down` | the node answers but `/readyz` says why it is not ready | none |
+//! | `clock_skew` | `counter_drift` | a node clock away from Redis `TIME` | none (fix NTP) |
+//! | `key_prefix_mismatch` | `counter_drift` | a node reporting another key prefix | none (restart it with the right prefix) |
+//! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused | none |
+//! | `node_lost_redis` | `over_admission` | a node deciding by its failure mode while the monitor reaches Redis | none |
+//! | `counter_over_limit` | `over_admission` | counters above their limit in the current window | `reset_counter` per key |
+
+mod nodes;
+mod policies;
+mod redis;
+mod sources;
+
+use chrono::{DateTime, Utc};
+use operator_core::Context;
+use operator_core::context::{Phase, RelatedTicket};
+use operator_core::diagnosis::Rule;
+
+pub use sources::ContextSources;
+pub(crate) use sources::gather as context_sections;
+
+use crate::observation::Observation;
+
+/// The rate limiter's diagnosis rules, most specific first.
+pub fn rules() -> Vec<Rule> {
+    let mut rules = redis::rules();
+    rules.extend(policies::rules());
+    rules.extend(nodes::rules());
+    rules
+}
+
+/// The observations of the context, with their index in `context.observations`.
+pub(crate) fn observations(ctx: &Context) -> Vec<(usize, DateTime<Utc>, Phase, Observation)> {
+    ctx.observations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            serde_json::from_value::<Observation>(e.observation.clone())
+                .ok()
+                .map(|o| (i, e.at, e.phase, o))
+        })
+        .collect()
+}
+
+/// The freshest observation, with its index.
+pub(crate) fn latest(ctx: &Context) -> Option<(usize, Observation)> {
+    observations(ctx).pop().map(|(i, _, _, o)| (i, o))
+}
+
+/// Open-at-the-same-time tickets of `invariant`.
+pub(crate) fn concurrent<'a>(ctx: &'a Context, invariant: &'a str) -> Vec<&'a RelatedTicket> {
+    ctx.concurrent_with(invariant).collect()
+}
+
+/// A string field of the ticket's evidence.
+pub(crate) fn evidence_str<'a>(ctx: &'a Context, field: &str) -> Option<&'a str> {
+    ctx.ticket.evidence.get(field).and_then(|v| v.as_str())
+}
+
+/// `n` followed by `one` or `many`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests;

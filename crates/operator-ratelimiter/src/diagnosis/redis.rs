@@ -1,0 +1,390 @@
+//! Rules about Redis itself: down, degraded, evicting, keys without TTL, a flushed script cache.
+
+use std::collections::BTreeMap;
+
+use operator_core::Context;
+use operator_core::diagnosis::{Finding, Recommendation, Rule};
+use serde_json::Value;
+
+use super::{concurrent, evidence_str, latest, observations, plural};
+use crate::action::RateLimitAction;
+use crate::invariants::{
+    CONFIG_LOADED, HIGH_LATENCY, NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY,
+};
+
+const FAILURE_MODES_RISK: &str = "While Redis is unusable every node decides by its failure mode: \
+    `local` enforces each node's share of every limit in process (limits are no longer shared), \
+    `open` admits everything, `closed` refuses everything.";
+
+pub(super) fn rules() -> Vec<Rule> {
+    vec![
+        Rule::new(
+            "redis_down",
+            &[
+                REDIS_HEALTHY,
+                OVER_ADMISSION,
+                NODE_DOWN,
+                CONFIG_LOADED,
+                HIGH_LATENCY,
+            ],
+            "Redis is down or unreachable",
+            "the monitor cannot reach Redis (`redis.reachable` false, `redis_healthy` says \
+             unreachable): refused means no server listens, a timeout means it is frozen or cut off",
+            redis_down,
+        ),
+        Rule::new(
+            "keys_without_ttl",
+            &[NO_STUCK_KEYS],
+            "keys under the prefix were written without a TTL",
+            "keys listed stuck, by kind: counters (written past the nodes' script), other keys \
+             (another writer under the prefix), the policies or registry (TTL removed)",
+            keys_without_ttl,
+        ),
+        Rule::new(
+            "eviction_under_maxmemory",
+            &[REDIS_HEALTHY, NO_STUCK_KEYS],
+            "Redis is at maxmemory and evicts keys",
+            "`evicted_keys` growing with the same `run_id`, or used memory near `maxmemory`",
+            eviction,
+        ),
+        Rule::new(
+            "script_cache_flushed",
+            &[HIGH_LATENCY, OVER_ADMISSION, REDIS_HEALTHY],
+            "Redis's script cache was flushed (SCRIPT FLUSH), so every node's next EVALSHA failed \
+             with NOSCRIPT and reloaded its script",
+            "`number_of_cached_scripts` fell to 0 with the same `run_id`, or NOSCRIPT errors in \
+             Redis's error statistics",
+            script_cache_flushed,
+        ),
+        Rule::new(
+            "redis_degraded",
+            &[REDIS_HEALTHY],
+            "Redis answers but is degraded (slow, a replica, loading)",
+            "the causes listed in the `redis_healthy` evidence",
+            redis_degraded,
+        ),
+    ]
+}
+
+fn redis_down(ctx: &Context) -> Option<Finding> {
+    let t = &ctx.ticket;
+    let latest = latest(ctx);
+    let direct = t.invariant == REDIS_HEALTHY && t.message.contains("unreachable");
+    // The freshest error says most: the first failure on an open connection is often a broken
+    // pipe, the next ones tell a refused connection from a timeout.
+    let fresh = latest
+        .as_ref()
+        .filter(|(_, o)| !o.redis.reachable)
+        .map(|(i, o)| {
+            (
+                o.redis.error.clone().unwrap_or_else(|| "no answer".into()),
+                format!("observations[{i}].observation.redis.error"),
+            )
+        });
+    let recorded = if direct {
+        Some((
+            evidence_str(ctx, "error").unwrap_or("no answer").to_owned(),
+            "ticket.evidence.error".to_owned(),
+        ))
+    } else {
+        concurrent(ctx, REDIS_HEALTHY)
+            .into_iter()
+            .find(|r| r.message.contains("unreachable"))
+            .map(|r| (r.message.clone(), format!("concurrent[#{}].message", r.id)))
+    };
+    let (error, source) = fresh.clone().or_else(|| recorded.clone())?;
+    let url = evidence_str(ctx, "url")
+        .map(str::to_owned)
+        .or_else(|| latest.as_ref().map(|(_, o)| o.redis.url.clone()))
+        .unwrap_or_else(|| "its address".into());
+    let lower = error.to_lowercase();
+    let cut = [
+        "broken pipe",
+        "reset by peer",
+        "connection reset",
+        "terminated",
+        "closed",
+    ];
+    let cause = if lower.contains("refused") {
+        format!(
+            "Redis at {url} is down: connections are refused, so no server listens there (the \
+             process stopped, crashed or was killed)"
+        )
+    } else if lower.contains("did not answer") || lower.contains("timed out") {
+        format!(
+            "Redis at {url} does not answer in time: it is frozen (stopped, blocked by a long \
+             command) or the network path to it is cut"
+        )
+    } else if cut.iter().any(|c| lower.contains(c)) {
+        format!("Redis at {url} closed its connections ({error}): it stopped, crashed or restarted")
+    } else {
+        format!("Redis at {url} is unreachable: {error}")
+    };
+    let nodes_down: Vec<String> = latest
+        .as_ref()
+        .map(|(_, o)| {
+            o.nodes
+                .iter()
+                .filter(|n| n.info.as_ref().is_some_and(|i| !i.redis_ok))
+                .map(|n| n.label())
+                .collect()
+        })
+        .unwrap_or_default();
+    let summary = if direct {
+        format!(
+            "{cause}. {} report Redis down and decide by their failure mode. No declared action \
+             can restart Redis: start it (or restore the path to it); then check that the \
+             policies are back (config_loaded).",
+            plural(nodes_down.len(), "node", "nodes")
+        )
+    } else {
+        format!(
+            "This {} violation is a symptom: {cause}. Fix Redis first; it clears when Redis is \
+             back.",
+            t.invariant
+        )
+    };
+    // What the ticket recorded, then the fresh error when it says something else.
+    let mut f = Finding::new(if direct { 0.9 } else { 0.85 }, summary).cause(cause);
+    match &recorded {
+        Some((first, at)) => {
+            f = f.cite(at.clone(), first.clone());
+            if fresh.is_some() && *first != error {
+                f = f.cite(source, error);
+            }
+        }
+        None => f = f.cite(source, error),
+    }
+    if let Some((i, o)) = &latest {
+        if !nodes_down.is_empty() {
+            f = f.cite(
+                format!("observations[{i}].observation.nodes[*].info.redis_ok"),
+                format!("false for {}", nodes_down.join(", ")),
+            );
+        }
+        let modes: Vec<String> = o
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                n.info.as_ref().map(|i| {
+                    format!(
+                        "{} {} (open {}, local {}, closed {})",
+                        n.label(),
+                        i.failure_mode,
+                        i.failure_decisions.open,
+                        i.failure_decisions.local,
+                        i.failure_decisions.closed
+                    )
+                })
+            })
+            .collect();
+        if !modes.is_empty() {
+            f = f.cite(
+                format!("observations[{i}].observation.nodes[*].info.failure_decisions"),
+                modes.join("; "),
+            );
+        }
+    }
+    if let Some(now) = ctx.now.as_ref().filter(|_| direct) {
+        let said = match now.status {
+            operator_core::assess::Status::Violated => "Redis is still unreachable now",
+            operator_core::assess::Status::Clear => "Redis answers again now",
+            operator_core::assess::Status::Unknown => "not evaluated now",
+        };
+        f = f.cite("now.status", said);
+    }
+    Some(f.risk(FAILURE_MODES_RISK).risk(
+        "If Redis comes back without persistence it is empty: counters restart from zero \
+                 and the nodes re-seed the policies from memory (watch for config_loaded).",
+    ))
+}
+
+fn keys_without_ttl(ctx: &Context) -> Option<Finding> {
+    let stuck = ctx.ticket.evidence.get("stuck")?.as_array()?;
+    let total = ctx
+        .ticket
+        .evidence
+        .get("stuck_total")
+        .and_then(Value::as_u64)
+        .unwrap_or(stuck.len() as u64);
+    let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for k in stuck {
+        by_kind
+            .entry(k.get("kind").and_then(Value::as_str).unwrap_or("other"))
+            .or_default()
+            .push(k.get("key").and_then(Value::as_str).unwrap_or("?"));
+    }
+    let mut causes = Vec::new();
+    if by_kind.contains_key("counter") {
+        causes.push("counters written without PEXPIRE (by code other than the nodes' script)");
+    }
+    if by_kind.contains_key("other") {
+        causes.push("keys of another writer (an application or a person) under the prefix");
+    }
+    if by_kind.contains_key("policies") || by_kind.contains_key("nodes") {
+        causes.push("the TTL of the policies hash or the node registry was removed (PERSIST)");
+    }
+    let kinds: Vec<String> = by_kind
+        .iter()
+        .map(|(k, keys)| format!("{k}: {}", keys.join(", ")))
+        .collect();
+    let mut f = Finding::new(
+        0.9,
+        format!(
+            "{} under the prefix never {}: {}. repair_stuck_keys gives each the TTL its kind \
+             should have (PEXPIRE NX, so keys that got one meanwhile are left alone).",
+            plural(usize::try_from(total).unwrap_or(usize::MAX), "key", "keys"),
+            if total == 1 { "expires" } else { "expire" },
+            kinds.join("; ")
+        ),
+    )
+    .cause(format!("keys written without a TTL: {}", causes.join("; ")))
+    .cite("ticket.evidence.stuck", kinds.join("; "))
+    .action(Recommendation::typed(
+        &RateLimitAction::RepairStuckKeys {},
+        "gives every key without a TTL the TTL of its kind",
+    ));
+    if by_kind.contains_key("other") {
+        f = f.risk(
+            "Keys of kind `other` get the fallback TTL and will expire: if another application \
+             owns them, it loses them; find the writer.",
+        );
+    }
+    Some(f.risk("Whatever wrote them will write more unless it is found."))
+}
+
+fn eviction(ctx: &Context) -> Option<Finding> {
+    let obs = observations(ctx);
+    let evicted = ctx
+        .ticket
+        .evidence
+        .get("evicted_since_last")
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            let infos: Vec<&crate::info::RedisInfo> = obs
+                .iter()
+                .filter_map(|(_, _, _, o)| o.redis.info.as_ref())
+                .collect();
+            let (first, last) = (infos.first()?, infos.last()?);
+            (first.run_id == last.run_id && last.evicted_keys > first.evicted_keys)
+                .then(|| last.evicted_keys - first.evicted_keys)
+        });
+    let info = obs
+        .iter()
+        .rev()
+        .find_map(|(_, _, _, o)| o.redis.info.clone());
+    let ratio = info.as_ref().and_then(crate::info::RedisInfo::memory_ratio);
+    let full = ratio.is_some_and(|r| r >= 0.9);
+    if evicted.is_none() && !full {
+        return None;
+    }
+    let policy = info
+        .as_ref()
+        .map_or_else(|| "?".to_owned(), |i| i.maxmemory_policy.clone());
+    let mut f = Finding::new(
+        if evicted.is_some() { 0.85 } else { 0.6 },
+        format!(
+            "Redis is at its memory limit (policy {policy}){}: an evicted counter resets its \
+             user's limit, an evicted policies hash drops the configuration. Raise maxmemory, \
+             or find what fills it.",
+            evicted.map_or_else(String::new, |n| format!(" and evicted {n} keys"))
+        ),
+    )
+    .risk("While it evicts, limits are not enforced for the users whose counters go.")
+    .risk("Changing maxmemory or the eviction policy is a capacity decision for a human.");
+    if let Some(n) = evicted {
+        f = f.cite("ticket.evidence.evicted_since_last", n.to_string());
+    }
+    if let (Some(r), Some(i)) = (ratio, &info) {
+        f = f.cite(
+            "observations[-1].observation.redis.info",
+            format!(
+                "used_memory {} of maxmemory {} ({:.0}%)",
+                i.used_memory,
+                i.maxmemory,
+                r * 100.0
+            ),
+        );
+    }
+    let stuck = !concurrent(ctx, NO_STUCK_KEYS).is_empty()
+        || obs
+            .last()
+            .and_then(|(_, _, _, o)| o.redis.keys.as_ref())
+            .is_some_and(|k| k.stuck_total > 0);
+    if stuck {
+        f = f.action(Recommendation::typed(
+            &RateLimitAction::RepairStuckKeys {},
+            "keys without a TTL never leave on their own; with one they expire and free memory",
+        ));
+    }
+    Some(f)
+}
+
+fn script_cache_flushed(ctx: &Context) -> Option<Finding> {
+    let obs = observations(ctx);
+    let drop = obs.windows(2).rev().find_map(|w| {
+        let (a, b) = (w[0].3.redis.info.as_ref()?, w[1].3.redis.info.as_ref()?);
+        (a.run_id == b.run_id && b.cached_scripts < a.cached_scripts)
+            .then(|| (w[0].0, a.cached_scripts, w[1].0, b.cached_scripts))
+    });
+    let noscript = ctx
+        .extra("redis_info")
+        .and_then(|v| v.get("errorstat_NOSCRIPT"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if drop.is_none() && noscript.is_none() {
+        return None;
+    }
+    let mut f = Finding::new(
+        if drop.is_some() { 0.75 } else { 0.6 },
+        "Redis's script cache was emptied with the same server running (SCRIPT FLUSH): each \
+         node's next EVALSHA failed with NOSCRIPT and reloaded its script, adding round trips. \
+         Nodes recover by themselves; if it repeats, find the client that flushes (CLIENT LIST, \
+         ACL LOG)."
+            .to_owned(),
+    )
+    .risk("A flush during a Redis failover would look the same: check the role and run_id.");
+    if let Some((i, before, j, after)) = drop {
+        f = f
+            .cite(
+                format!("observations[{i}].observation.redis.info.cached_scripts"),
+                before.to_string(),
+            )
+            .cite(
+                format!("observations[{j}].observation.redis.info.cached_scripts"),
+                format!("{after}, with the same run_id"),
+            );
+    }
+    if let Some(n) = noscript {
+        f = f.cite("extra.redis_info.errorstat_NOSCRIPT", n);
+    }
+    Some(f)
+}
+
+fn redis_degraded(ctx: &Context) -> Option<Finding> {
+    let causes: Vec<String> = ctx
+        .ticket
+        .evidence
+        .get("causes")?
+        .as_array()?
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect();
+    let first = causes.first()?;
+    let cause = if first.contains("replica") {
+        "Redis is a replica (a failover, or the operator points at the wrong server): counter \
+         writes fail"
+    } else if first.contains("loading") {
+        "Redis is loading its data set after a restart"
+    } else if first.contains("PING took") {
+        "Redis answers slowly: saturated, blocked by slow commands, or its host is overloaded"
+    } else {
+        return None;
+    };
+    Some(
+        Finding::new(0.6, format!("{cause}. {}", ctx.ticket.message))
+            .cause(cause)
+            .cite("ticket.evidence.causes", causes.join("; "))
+            .risk(FAILURE_MODES_RISK),
+    )
+}
