@@ -380,8 +380,9 @@ async fn reseed_policies(subject: &RateLimiterSubject) -> Result<ActionReport> {
         changed: seeded == 1,
         summary: if seeded == 1 {
             format!(
-                "wrote back {} policies last seen at version {version}: {}",
+                "wrote back {} polic{} last seen at version {version}: {}",
                 policies.len(),
+                if policies.len() == 1 { "y" } else { "ies" },
                 names.join(", ")
             )
         } else {
