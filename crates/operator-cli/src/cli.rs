@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{monitor::MonitorArgs, tickets::TicketsCommand};
+use crate::commands::{
+    chaos::ChaosArgs, demo::DemoArgs, load::LoadArgs, monitor::MonitorArgs, stack::StackCommand,
+    tickets::TicketsCommand,
+};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -57,4 +60,18 @@ pub enum Command {
     /// List, inspect, resolve and hold tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Run the whole story on this machine: a local stack under load, the monitor, five faults
+    /// (Redis killed, restarted empty, stuck keys, a node killed), each measured; exit 0 only
+    /// when every chapter saw what it expected.
+    Demo(DemoArgs),
+    /// Run a local rate-limiter stack (redis-server and three nodes on 127.0.0.1): up, status,
+    /// down.
+    #[command(subcommand)]
+    Stack(StackCommand),
+    /// Break the local stack on purpose (`list` the faults), verify the effect, and undo it.
+    #[command(after_help = crate::commands::chaos::FAULTS_HELP)]
+    Chaos(ChaosArgs),
+    /// Send steady or bursty decisions to the nodes and report allowed, denied and errors every
+    /// second.
+    Load(LoadArgs),
 }

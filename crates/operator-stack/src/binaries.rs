@@ -26,33 +26,32 @@ pub fn on_path(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// What happened when trying to install `redis-server`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Install {
-    /// It was installed (by `apt-get`, running as root).
-    Installed(PathBuf),
-    /// It could not be installed from here; the message says how to do it.
-    Manual(String),
-}
-
-/// Installs `redis-server` with `apt-get` when running as root on a system that has it;
-/// otherwise says which command to run. `path` is where to look for `apt-get` and, afterwards,
-/// `redis-server`.
-pub fn install_redis_server(path: Option<&OsStr>) -> Install {
+/// How `redis-server` can be installed from here: the `apt-get` to run when this process is
+/// root on a system that has it, or else the message telling the user what to run.
+///
+/// # Errors
+/// The message, when it cannot be installed from here.
+pub fn redis_installer(path: Option<&OsStr>) -> Result<PathBuf, String> {
     let manual = |why: &str| {
-        Install::Manual(format!(
+        format!(
             "redis-server is not on PATH ({why}); install it with `{REDIS_INSTALL_COMMAND}` \
              (Debian/Ubuntu) or your system's package manager, then run this again"
-        ))
+        )
     };
-    let Some(apt) = on_path("apt-get", path) else {
-        return manual("no apt-get here");
-    };
+    let apt = on_path("apt-get", path).ok_or_else(|| manual("and there is no apt-get here"))?;
     if !nix::unistd::geteuid().is_root() {
-        return manual("installing it needs root");
+        return Err(manual("installing it needs root"));
     }
+    Ok(apt)
+}
+
+/// Installs `redis-server` with `apt` (from [`redis_installer`]), then finds it on `path`.
+///
+/// # Errors
+/// A message saying what failed and what to run instead.
+pub fn install_redis_server(apt: &Path, path: Option<&OsStr>) -> Result<PathBuf, String> {
     let run = |args: &[&str]| {
-        Command::new(&apt)
+        Command::new(apt)
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())
@@ -60,16 +59,16 @@ pub fn install_redis_server(path: Option<&OsStr>) -> Install {
             .status()
             .is_ok_and(|s| s.success())
     };
-    // A fresh image may have no package lists yet; try without updating first.
+    // A fresh image may have no package lists yet: update only when a plain install fails.
     let installed = run(&["install", "-y", "-qq", "redis-server"])
         || (run(&["update", "-qq"]) && run(&["install", "-y", "-qq", "redis-server"]));
     if !installed {
-        return manual("`apt-get install -y redis-server` failed");
+        return Err(format!(
+            "`apt-get install -y redis-server` failed; install it with `{REDIS_INSTALL_COMMAND}` and run this again"
+        ));
     }
-    match on_path("redis-server", path) {
-        Some(p) => Install::Installed(p),
-        None => manual("apt-get installed it, but it is still not on PATH"),
-    }
+    on_path("redis-server", path)
+        .ok_or_else(|| "apt-get installed redis-server, but it is still not on PATH".to_owned())
 }
 
 #[cfg(test)]

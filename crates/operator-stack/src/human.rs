@@ -12,7 +12,7 @@ pub fn duration(d: Duration) -> String {
             format!("{}s", ms / 1_000)
         } else {
             let s = format!("{:.2}", d.as_secs_f64());
-            format!("{}s", s.trim_end_matches('0'))
+            format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
         }
     } else {
         format!("{}m{:02}s", ms / 60_000, (ms / 1_000) % 60)
@@ -32,6 +32,7 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(duration(Duration::from_millis(250)), "250ms");
         assert_eq!(duration(Duration::from_secs(3)), "3s");
+        assert_eq!(duration(Duration::from_millis(5_001)), "5s");
         assert_eq!(duration(Duration::from_millis(1_250)), "1.25s");
         assert_eq!(duration(Duration::from_millis(1_200)), "1.2s");
         assert_eq!(duration(Duration::from_secs(125)), "2m05s");

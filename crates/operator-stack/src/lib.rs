@@ -17,6 +17,7 @@
 
 pub mod binaries;
 pub mod chaos;
+pub mod demo;
 pub mod environment;
 mod error;
 pub mod human;
@@ -24,6 +25,7 @@ pub mod local;
 pub mod probe;
 
 pub use chaos::{Check, Fault, FaultReport};
+pub use demo::{DemoConfig, DemoOutcome};
 pub use environment::{Component, ComponentStatus, DownReport, Endpoints, Environment};
 pub use error::{Error, Result};
 pub use local::{LocalEnv, StackConfig, StackState};

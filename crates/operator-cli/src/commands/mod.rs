@@ -1,6 +1,10 @@
 //! One module per command.
 
+pub mod chaos;
+pub mod demo;
+pub mod load;
 pub mod monitor;
+pub mod stack;
 pub mod tickets;
 
 use std::path::PathBuf;
@@ -16,6 +20,10 @@ pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Monitor(args) => monitor::run(&cli.global, *args).await,
         Command::Tickets(cmd) => tickets::run(&cli.global, cmd),
+        Command::Demo(args) => demo::run(&cli.global, args).await,
+        Command::Stack(cmd) => stack::run(&cli.global, cmd).await,
+        Command::Chaos(args) => chaos::run(&cli.global, args).await,
+        Command::Load(args) => load::run(&cli.global, args).await,
     }
 }
 
