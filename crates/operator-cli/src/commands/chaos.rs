@@ -49,7 +49,12 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> CliResult {
         Some((&"undo", rest)) => (true, rest),
         _ => (false, &words[..]),
     };
-    let fault = Fault::parse(fault_words).map_err(|e| CliError::Usage(e.to_string()))?;
+    let fault = if undo {
+        Fault::parse_undo(fault_words)
+    } else {
+        Fault::parse(fault_words)
+    }
+    .map_err(|e| CliError::Usage(e.to_string()))?;
     let dir = args.dir.resolve("stack");
     let env = LocalEnv::open(&dir).map_err(stack_error)?;
     let report = if undo {

@@ -194,6 +194,18 @@ impl Fault {
         })
     }
 
+    /// Parses what follows `undo`: as [`Fault::parse`], except that `stuck-keys` needs no count
+    /// (its undo deletes every key it may have written).
+    ///
+    /// # Errors
+    /// As [`Fault::parse`].
+    pub fn parse_undo(words: &[&str]) -> Result<Self> {
+        match words {
+            ["stuck-keys"] => Ok(Fault::StuckKeys(0)),
+            _ => Self::parse(words),
+        }
+    }
+
     /// The name, as typed.
     pub fn name(&self) -> &'static str {
         match self {
@@ -214,6 +226,7 @@ impl fmt::Display for Fault {
         match self {
             Fault::PauseRedis(d) => write!(f, "pause-redis {}", human::duration(*d)),
             Fault::KillNode(n) | Fault::RestartNode(n) => write!(f, "{} {n}", self.name()),
+            Fault::StuckKeys(0) => f.write_str("stuck-keys"),
             Fault::StuckKeys(n) => write!(f, "stuck-keys {n}"),
             _ => f.write_str(self.name()),
         }
@@ -368,6 +381,11 @@ mod tests {
         assert_eq!(p(&["pause-redis", "250ms"]).unwrap(), "pause-redis 250ms");
         assert_eq!(p(&["stuck-keys", "20"]).unwrap(), "stuck-keys 20");
         assert_eq!(p(&["script-flush"]).unwrap(), "script-flush");
+        assert_eq!(
+            Fault::parse_undo(&["stuck-keys"]).unwrap().to_string(),
+            "stuck-keys"
+        );
+        assert!(Fault::parse(&["stuck-keys"]).is_err());
         for bad in [
             &["kill-node"][..],
             &["kill-node", "0"],

@@ -178,7 +178,7 @@ pub(crate) async fn redis_restarted(
         r.detected = Some(CONFIG_LOADED.to_owned());
     }
     let resolved = ctx
-        .until(ctx.deadline * 2, |c| {
+        .until(ctx.deadline * 4, |c| {
             c.still_open(outage_from).is_empty() && c.healthy()
         })
         .await?;
@@ -206,7 +206,7 @@ pub(crate) async fn redis_restarted(
         ),
         (true, false) => format!(
             "still open {} after the restart: {:?}",
-            secs(ctx.deadline * 2),
+            secs(ctx.deadline * 4),
             ctx.still_open(outage_from)
         ),
     };

@@ -139,6 +139,11 @@ pub(crate) async fn wait_gone(
             let _ = c.try_wait();
         }
         if !matches!(liveness(rec), Liveness::Running { .. }) {
+            if let Some(c) = child {
+                // It may have died between the reap above and the check: reap it now (a dead
+                // child's wait returns at once), or it stays a zombie once this process exits.
+                let _ = c.wait();
+            }
             return true;
         }
         if Instant::now() >= deadline {
