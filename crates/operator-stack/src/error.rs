@@ -24,7 +24,9 @@ pub enum Error {
     },
     /// The state directory already records a running stack.
     #[error(
-        "a stack is already running from {dir} ({running}); stop it with `operator stack down` first"
+        "a stack is already running from {} ({running}); stop it with `operator stack down --state-dir {}` first",
+        dir.display(),
+        dir.display()
     )]
     AlreadyUp {
         /// The state directory.

@@ -38,6 +38,7 @@ use tokio::time::Instant;
 pub use narrate::{JsonNarrator, Narration, Narrator, TextNarrator};
 pub use summary::{ChapterResult, LoadTally};
 
+use crate::chaos::Fault;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::human;
@@ -159,7 +160,7 @@ impl DemoOutcome {
             .filter(|c| !c.ok)
             .map(|c| format!("chapter {} ({}): {}", c.chapter, c.title, c.outcome))
             .collect();
-        if self.interrupted {
+        if self.interrupted && !self.chapters.iter().any(|c| c.outcome == "interrupted") {
             out.push("interrupted".to_owned());
         }
         if !self.clean_teardown {
@@ -307,15 +308,21 @@ async fn story(
     );
 
     let titles = [
-        (1, "healthy baseline"),
-        (2, "Redis killed"),
-        (3, "Redis restarted empty"),
-        (4, "stuck keys injected"),
-        (5, "a node killed and restarted"),
+        ("healthy baseline", "-".to_owned()),
+        ("Redis killed", Fault::KillRedis.to_string()),
+        ("Redis restarted empty", Fault::RestartRedis.to_string()),
+        (
+            "stuck keys injected",
+            Fault::StuckKeys(config.stuck_keys).to_string(),
+        ),
+        (
+            "a node killed and restarted",
+            Fault::KillNode(config.node).to_string(),
+        ),
     ];
     let placeholder = |i: usize| {
-        let (n, t) = titles[i];
-        ChapterResult::new(n, t, "-")
+        let (title, fault) = &titles[i];
+        ChapterResult::new(i + 1, title, fault)
     };
 
     let set_last = |results: &mut Vec<ChapterResult>, r: ChapterResult| {
