@@ -95,3 +95,26 @@ async fn a_second_up_on_a_running_stack_is_refused() {
     assert!(err.to_string().contains("already running"), "{err}");
     assert!(stack.pids().iter().all(|p| alive(*p)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_freezes_a_component_and_resume_thaws_it() {
+    let stack = support::up().await;
+    let node = Component::Node(3);
+    let url = stack.env.endpoints().nodes[2].clone();
+    let probe =
+        operator_stack::probe::NodeProbe::new(std::time::Duration::from_millis(300)).unwrap();
+    stack.env.pause(node).await.unwrap();
+    let status = stack.env.status().await.unwrap();
+    let s = status.iter().find(|s| s.component == node).unwrap();
+    assert!(s.running && s.paused && !s.ready, "{s:?}");
+    assert!(!probe.ready(&url).await, "a frozen node answered");
+    stack.env.resume(node).await.unwrap();
+    assert!(probe.ready(&url).await);
+    // A frozen process is thawed before it is asked to stop, so `stop` stays graceful.
+    stack.env.pause(node).await.unwrap();
+    stack.env.stop(node).await.unwrap();
+    let status = stack.env.status().await.unwrap();
+    assert!(!status.iter().find(|s| s.component == node).unwrap().running);
+    stack.env.start(node).await.unwrap();
+    assert!(probe.ready(&url).await);
+}

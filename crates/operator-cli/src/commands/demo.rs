@@ -2,13 +2,14 @@
 //! monitor watching it, five faults, measured and narrated, a summary, and the stack torn down.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use clap::{Args, ValueEnum};
 use operator_stack::DemoConfig;
 use operator_stack::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
 
-use super::stack::{StackArgs, StateDirArgs, stack_error};
+use super::stack::{StackArgs, default_state_dir, stack_error};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliResult};
 
@@ -37,10 +38,10 @@ pub struct DemoArgs {
     /// Ports, failure mode, policies of the demo's stack.
     #[command(flatten)]
     pub stack: StackArgs,
-    /// Where the demo's stack keeps its state and logs (and its tickets, without --db)
-    /// [default: <state dir>/operator/demo]
-    #[command(flatten)]
-    pub dir: StateDirArgs,
+    /// Where the demo's stack keeps its state file and logs, and the demo its tickets unless
+    /// --db is given [default: <state dir>/operator/demo]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Waits for Enter on stdin before each chapter.
@@ -61,7 +62,10 @@ impl Pacer for EnterToContinue {
 /// Runs `operator demo ratelimit`.
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
     let DemoSubject::Ratelimit = args.subject;
-    let dir = args.dir.resolve("demo");
+    let dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| default_state_dir("demo"));
     let stack = args.stack.config(dir.clone())?;
     let (db, fresh_db) = match &global.db {
         Some(db) => (db.clone(), false),

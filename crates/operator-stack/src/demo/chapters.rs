@@ -14,6 +14,7 @@ use crate::chaos::{self, Fault};
 use crate::environment::Environment;
 use crate::error::Result;
 use crate::human;
+use crate::probe::NodeProbe;
 
 fn secs(d: Duration) -> String {
     human::duration(d)
@@ -64,17 +65,17 @@ pub(crate) async fn baseline(ctx: &mut Ctx<'_>, length: Duration) -> Result<Chap
     Ok(ctx.end(r))
 }
 
-/// Failure-mode decisions per node id in the latest observation.
-fn failure_decisions(ctx: &Ctx<'_>) -> BTreeMap<String, (String, u64, u64, u64)> {
-    let Some(o) = ctx.observation() else {
+/// Per node id: failure mode, decisions without Redis, allowed, denied; read from each node's
+/// `/v1/node` now (a node that does not answer is left out).
+async fn node_counters(ctx: &Ctx<'_>) -> BTreeMap<String, (String, u64, u64, u64)> {
+    let Ok(probe) = NodeProbe::new(Duration::from_millis(500)) else {
         return BTreeMap::new();
     };
-    o.nodes
-        .iter()
-        .filter_map(|n| n.info.as_ref())
-        .map(|i| {
+    let mut out = BTreeMap::new();
+    for url in ctx.env.endpoints().nodes {
+        if let Ok(i) = probe.info(&url).await {
             let f = i.failure_decisions;
-            (
+            out.insert(
                 i.node_id.clone(),
                 (
                     i.failure_mode.to_string(),
@@ -82,9 +83,10 @@ fn failure_decisions(ctx: &Ctx<'_>) -> BTreeMap<String, (String, u64, u64, u64)>
                     i.allowed,
                     i.denied,
                 ),
-            )
-        })
-        .collect()
+            );
+        }
+    }
+    out
 }
 
 /// 2. Redis killed: `redis_healthy` is reported; the nodes decide by their failure mode.
@@ -98,7 +100,7 @@ pub(crate) async fn redis_killed(ctx: &mut Ctx<'_>) -> Result<(ChapterResult, us
         "redis_healthy reported within seconds; the nodes keep deciding by their failure mode",
     );
     let from = ctx.seen.len();
-    let before = failure_decisions(ctx);
+    let before = node_counters(ctx).await;
     let env = ctx.env;
     let fault = ctx.during(chaos::inject(env, Fault::KillRedis)).await??;
     ctx.fault(&fault);
@@ -114,7 +116,7 @@ pub(crate) async fn redis_killed(ctx: &mut Ctx<'_>) -> Result<(ChapterResult, us
     }
     // Let the nodes decide without Redis for a while, under load.
     ctx.observe_for(Duration::from_secs(3)).await?;
-    let after = failure_decisions(ctx);
+    let after = node_counters(ctx).await;
     let mut without_redis = 0;
     let mut lines = Vec::new();
     for (id, (mode, failed, allowed, denied)) in &after {

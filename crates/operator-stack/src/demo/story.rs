@@ -2,12 +2,11 @@
 //! while a fault runs), every ticket event recorded with the instant it was seen, and narration.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use operator_core::{ActionReport, Event, MonitorLoop, Subject, TickReport};
-use operator_ratelimiter::{Observation, RateLimitAction, RateLimiterChecker, RateLimiterSubject};
+use operator_ratelimiter::{RateLimitAction, RateLimiterChecker, RateLimiterSubject};
 use tokio::time::Instant;
 
 use super::load::Load;
@@ -304,14 +303,6 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .unwrap_or_default()
-    }
-
-    /// The latest successful observation.
-    pub(crate) fn observation(&self) -> Option<Arc<Observation>> {
-        self.monitor
-            .history()
-            .latest()
-            .map(|e| Arc::clone(&e.observation))
     }
 
     /// Runs a remediation action through the subject, and narrates it.
