@@ -28,7 +28,7 @@ use nix::sys::signal::Signal;
 use tokio::time::Instant;
 
 pub use config::StackConfig;
-pub use state::{ProcessRecord, STATE_FILE, StackState};
+pub use state::{ProcessRecord, STATE_FILE, STATE_FORMAT, StackState};
 
 use crate::environment::{Component, ComponentStatus, DownReport, Endpoints, Environment};
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::process::{self, Liveness};
-use super::{LocalEnv, ProcessRecord, StackConfig, StackState, state::STATE_FORMAT};
+use super::{LocalEnv, ProcessRecord, STATE_FORMAT, StackConfig, StackState};
 use crate::environment::{Component, DownReport, Environment};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
