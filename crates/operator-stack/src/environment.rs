@@ -105,7 +105,8 @@ pub struct ComponentStatus {
     pub component: Component,
     /// Its port on the loopback interface.
     pub port: u16,
-    /// Process id (local) or container id (Compose), when known.
+    /// Its process id, in environments that run processes (a container environment would name
+    /// the container in `note`).
     pub pid: Option<u32>,
     /// Whether it runs (a paused component runs).
     pub running: bool,

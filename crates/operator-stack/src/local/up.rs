@@ -25,7 +25,9 @@ impl LocalEnv {
     /// end of the component's log).
     pub async fn up(config: StackConfig) -> Result<Self> {
         config.validate()?;
-        let dir = config.state_dir.clone();
+        // Records hold absolute paths: later commands may run from another directory.
+        let dir = std::path::absolute(&config.state_dir)
+            .map_err(|e| Error::io(format!("state dir {}", config.state_dir.display()), e))?;
         std::fs::create_dir_all(dir.join("logs"))
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         if let Some(old) = StackState::load(&dir)? {
