@@ -72,7 +72,7 @@ pub(crate) fn liveness(rec: &ProcessRecord) -> Liveness {
 
 /// Starts `rec.program` with `rec.args` in `dir`, detached in its own process group (so a
 /// Ctrl-C in the terminal reaches only the operator, and it outlives the command that started
-/// it), stdin closed, stdout and stderr appended to `rec.log`.
+/// it), stdin closed, stdout and stderr appended to `rec.log`, and no environment but `env`.
 pub(crate) fn spawn(rec: &ProcessRecord, dir: &Path, env: &[(&str, &str)]) -> Result<Child> {
     let component = rec.component.to_string();
     let log = OpenOptions::new()
@@ -89,13 +89,10 @@ pub(crate) fn spawn(rec: &ProcessRecord, dir: &Path, env: &[(&str, &str)]) -> Re
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log)
-        .process_group(0);
-    // The nodes read RATELIMITER_* variables as flag fallbacks: the stack's flags alone decide.
-    for (var, _) in std::env::vars_os() {
-        if var.to_string_lossy().starts_with("RATELIMITER_") {
-            cmd.env_remove(var);
-        }
-    }
+        .process_group(0)
+        // Only what the stack gives them: the nodes read RATELIMITER_* variables as flag
+        // fallbacks, and the stack's flags alone must decide.
+        .env_clear();
     for (k, v) in env {
         cmd.env(k, v);
     }
