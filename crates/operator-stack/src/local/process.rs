@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::state::ProcessRecord;
 use crate::error::{Error, Result};
+use crate::probe::port_open;
 
 /// What `/proc/<pid>/stat` says about a pid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +122,8 @@ pub(crate) fn signal(rec: &ProcessRecord, signal: Signal) -> Result<bool> {
     }
 }
 
-/// Waits until the process of `rec` is gone, reaping it if this process is its parent.
-/// Returns whether it went within `timeout`.
+/// Waits until the process of `rec` is gone and its port closed, reaping it if this process is
+/// its parent. Returns whether it went within `timeout`.
 pub(crate) async fn wait_gone(
     rec: &ProcessRecord,
     child: Option<&mut Child>,
@@ -135,7 +136,9 @@ pub(crate) async fn wait_gone(
             // Reaping is what turns our own zombie into nothing.
             let _ = c.try_wait();
         }
-        if !matches!(liveness(rec), Liveness::Running { .. }) {
+        // A killed multi-threaded process can show its main thread as a zombie while other
+        // threads still exit and hold its sockets: gone means its port closed too.
+        if !matches!(liveness(rec), Liveness::Running { .. }) && !port_open(rec.port).await {
             if let Some(c) = child {
                 // It may have died between the reap above and the check: reap it now (a dead
                 // child's wait returns at once), or it stays a zombie once this process exits.
