@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    agent::AgentArgs, audit::AuditCommand, diagnose::DiagnoseArgs, monitor::MonitorArgs,
+    agent::AgentArgs, audit::AuditCommand, chaos::ChaosArgs, demo::DemoArgs,
+    diagnose::DiagnoseArgs, load::LoadArgs, monitor::MonitorArgs, stack::StackCommand,
     tickets::TicketsCommand,
 };
 
@@ -83,4 +84,18 @@ pub enum Command {
     /// The agent's audit trail: sessions, and every step of one.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the whole story on this machine: a local stack under load, the monitor, five faults
+    /// (Redis killed, restarted empty, stuck keys, a node killed), each measured; exit 0 only
+    /// when every chapter saw what it expected.
+    Demo(DemoArgs),
+    /// Run a local rate-limiter stack (redis-server and three nodes on 127.0.0.1): up, status,
+    /// down.
+    #[command(subcommand)]
+    Stack(StackCommand),
+    /// Break the local stack on purpose (`list` the faults), verify the effect, and undo it.
+    #[command(after_help = crate::commands::chaos::FAULTS_HELP)]
+    Chaos(ChaosArgs),
+    /// Send steady or bursty decisions to the nodes and report allowed, denied and errors every
+    /// second.
+    Load(LoadArgs),
 }

@@ -2,8 +2,12 @@
 
 pub mod agent;
 pub mod audit;
+pub mod chaos;
+pub mod demo;
 pub mod diagnose;
+pub mod load;
 pub mod monitor;
+pub mod stack;
 pub mod tickets;
 
 use std::path::PathBuf;
@@ -22,6 +26,10 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Diagnose(args) => diagnose::run(&cli.global, *args).await,
         Command::Agent(args) => agent::run(&cli.global, *args).await,
         Command::Audit(cmd) => audit::run(&cli.global, cmd),
+        Command::Demo(args) => demo::run(&cli.global, args).await,
+        Command::Stack(cmd) => stack::run(&cli.global, cmd).await,
+        Command::Chaos(args) => chaos::run(&cli.global, args).await,
+        Command::Load(args) => load::run(&cli.global, args).await,
     }
 }
 

@@ -1,0 +1,104 @@
+//! `operator chaos`: inject a fault into the running local stack, or undo one, and verify.
+
+use clap::Args;
+use operator_stack::LocalEnv;
+use operator_stack::chaos::{self, Fault, FaultReport};
+use serde_json::json;
+
+use super::stack::{StackSubject, StateDirArgs, stack_error};
+use crate::cli::GlobalArgs;
+use crate::exit::{self, CliError, CliResult};
+use crate::output::print_json;
+
+/// The faults, for `--help`.
+pub const FAULTS_HELP: &str = "\
+Faults (on the stack started by `operator stack up`):
+  kill-redis            SIGKILL redis-server           undo: `chaos undo kill-redis`
+  restart-redis         restart it with no data        undoes itself: nodes re-seed (verified)
+  pause-redis DURATION  CLIENT PAUSE, e.g. 3s          undoes itself when DURATION ends (verified)
+  kill-node N           SIGKILL node N                 undo: `chaos undo kill-node N`
+  restart-node N        SIGTERM node N, start it       undoes itself (verified ready)
+  stuck-keys N          N keys without TTL             undo: repair_stuck_keys, or `chaos undo stuck-keys`
+  drop-policies         DEL the policies hash          undoes itself: nodes restore them (verified)
+  script-flush          SCRIPT FLUSH                   undoes itself: nodes reload on NOSCRIPT (verified)
+
+Exit codes: 0 when every verification held, 1 when one did not, 2 on bad usage.";
+
+/// Flags of `operator chaos`.
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// The subject to break.
+    #[arg(long, short = 's', value_enum, default_value = "ratelimit")]
+    pub subject: StackSubject,
+    /// State directory of the stack.
+    #[command(flatten)]
+    pub dir: StateDirArgs,
+    /// `list`, a fault (`kill-node 2`, `pause-redis 3s`, ...), or `undo` and a fault.
+    #[arg(required = true, value_name = "FAULT", num_args = 1..)]
+    pub words: Vec<String>,
+}
+
+/// Runs `operator chaos ...`.
+pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> CliResult {
+    let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
+    if words == ["list"] {
+        list(global.json);
+        return Ok(exit::OK);
+    }
+    let (undo, fault_words) = match words.split_first() {
+        Some((&"undo", rest)) => (true, rest),
+        _ => (false, &words[..]),
+    };
+    let fault = if undo {
+        Fault::parse_undo(fault_words)
+    } else {
+        Fault::parse(fault_words)
+    }
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let dir = args.dir.resolve("stack");
+    let env = LocalEnv::open(&dir).map_err(stack_error)?;
+    let report = if undo {
+        chaos::undo(&env, fault).await
+    } else {
+        chaos::inject(&env, fault).await
+    }
+    .map_err(stack_error)?;
+    print_report(&report, global.json);
+    Ok(if report.ok() { exit::OK } else { exit::FAILURE })
+}
+
+fn list(json: bool) {
+    let catalog = Fault::catalog();
+    if json {
+        print_json(&json!({ "faults": catalog }));
+        return;
+    }
+    for f in catalog {
+        let name = match f.arg {
+            Some(a) => format!("{} {a}", f.name),
+            None => f.name.to_owned(),
+        };
+        println!("{name:<22} {}", f.does);
+        println!("{:<22} undo: {}", "", f.undo);
+    }
+}
+
+fn print_report(r: &FaultReport, json: bool) {
+    if json {
+        print_json(&serde_json::to_value(r).unwrap_or_default());
+        return;
+    }
+    let verb = if r.step == "undo" { "undo " } else { "" };
+    println!("chaos {verb}{}: {}", r.fault, r.did.join("; "));
+    for c in &r.checks {
+        println!(
+            "  {} {}: {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.what,
+            c.detail
+        );
+    }
+    if r.step == "inject" {
+        println!("  undo: {}", r.undo);
+    }
+}

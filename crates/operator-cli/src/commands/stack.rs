@@ -1,0 +1,321 @@
+//! `operator stack up|status|down`: a local rate-limiter stack (redis-server and three
+//! ratelimiter-node processes on 127.0.0.1), recorded in a state directory.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use operator_stack::binaries::{self, REDIS_INSTALL_COMMAND};
+use operator_stack::{ComponentStatus, DownReport, Environment, LocalEnv, StackConfig};
+use ratelimiter_schema::FailureMode;
+use serde_json::json;
+
+use crate::cli::GlobalArgs;
+use crate::exit::{self, CliError, CliResult};
+use crate::output::{self, print_json};
+
+/// The subjects a local stack can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackSubject {
+    /// Redis and three ratelimiter-node processes.
+    Ratelimit,
+}
+
+/// `operator stack` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StackCommand {
+    /// Start redis-server and the nodes on 127.0.0.1, wait until all are ready, and record them
+    /// (pids, ports, log files) in the state directory.
+    Up(UpArgs),
+    /// Show what the recorded stack runs, and whether each part is ready (exit 1 when not).
+    Status(StateDirArgs),
+    /// Stop exactly what `stack up` started (SIGTERM, then SIGKILL after a grace period),
+    /// check that the ports are free, and remove the state (the logs are kept).
+    Down(StateDirArgs),
+}
+
+/// `--state-dir`.
+#[derive(Debug, Clone, Args)]
+pub struct StateDirArgs {
+    /// Where the stack's state file and logs live [default: <state dir>/operator/stack]
+    #[arg(long, env = "OPERATOR_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What a local stack runs, shared by `stack up` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct StackArgs {
+    /// Redis port on 127.0.0.1.
+    #[arg(long, default_value_t = 6379, value_name = "PORT")]
+    pub redis_port: u16,
+    /// Node ports on 127.0.0.1, comma-separated: one node per port.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "8001,8002,8003",
+        value_name = "PORT,PORT,..."
+    )]
+    pub node_ports: Vec<u16>,
+    /// First of three consecutive node ports (instead of --node-ports).
+    #[arg(long, conflicts_with = "node_ports", value_name = "PORT")]
+    pub node_base_port: Option<u16>,
+    /// What the nodes decide while Redis is down: open, closed or local.
+    #[arg(long, default_value = "local", value_name = "MODE")]
+    pub failure_mode: FailureMode,
+    /// TOML policies file the nodes seed into Redis [default: their built-in 100/s policy]
+    #[arg(long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
+}
+
+/// Flags of `operator stack up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The subject whose stack to run.
+    #[arg(long, short = 's', value_enum, default_value = "ratelimit")]
+    pub subject: StackSubject,
+    /// Ports, failure mode, policies.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// State directory.
+    #[command(flatten)]
+    pub dir: StateDirArgs,
+}
+
+/// `<user state dir>/operator/<name>`.
+pub fn default_state_dir(name: &str) -> PathBuf {
+    directories::ProjectDirs::from("", "", "operator").map_or_else(
+        || PathBuf::from(".operator-state").join(name),
+        |d| {
+            d.state_dir()
+                .unwrap_or_else(|| d.data_local_dir())
+                .join(name)
+        },
+    )
+}
+
+impl StateDirArgs {
+    /// `--state-dir`, else `<user state dir>/operator/<name>`.
+    pub fn resolve(&self, name: &str) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| default_state_dir(name))
+    }
+}
+
+/// `redis-server` (`$REDIS_SERVER_BIN`, else on `PATH`, else installed with apt-get when this
+/// runs as root) and `ratelimiter-node` (beside this executable, else on `PATH`).
+///
+/// # Errors
+/// A failure naming the missing binary and how to get it.
+pub fn binaries() -> Result<(PathBuf, PathBuf), CliError> {
+    let path = std::env::var_os("PATH");
+    let exe = std::env::current_exe().ok();
+    let beside = exe.as_deref().and_then(Path::parent);
+    let node = binaries::locate("ratelimiter-node", beside, path.as_deref()).ok_or_else(|| {
+        CliError::Failed(anyhow::anyhow!(
+            "ratelimiter-node is neither beside {} nor on PATH: build it with `cargo build --release` \
+             (it is part of this workspace)",
+            beside.map_or_else(|| "this executable".to_owned(), |b| b.display().to_string())
+        ))
+    })?;
+    let redis = match std::env::var_os("REDIS_SERVER_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => match binaries::on_path("redis-server", path.as_deref()) {
+            Some(p) => p,
+            None => {
+                let apt = binaries::redis_installer(path.as_deref())
+                    .map_err(|m| CliError::Failed(anyhow::anyhow!(m)))?;
+                eprintln!(
+                    "operator: redis-server is not on PATH: installing it with `apt-get install -y redis-server` \
+                     (running as root; by hand: `{REDIS_INSTALL_COMMAND}`)"
+                );
+                binaries::install_redis_server(&apt, path.as_deref())
+                    .map_err(|m| CliError::Failed(anyhow::anyhow!(m)))?
+            }
+        },
+    };
+    Ok((redis, node))
+}
+
+impl StackArgs {
+    /// The stack's configuration in `state_dir`, binaries resolved.
+    ///
+    /// # Errors
+    /// A usage error naming the bad flag, or a missing binary.
+    pub fn config(&self, state_dir: PathBuf) -> Result<StackConfig, CliError> {
+        let node_ports = match self.node_base_port {
+            Some(base) => StackConfig::ports_from(base, 3)
+                .map_err(|e| CliError::flag("--node-base-port", e))?,
+            None => self.node_ports.clone(),
+        };
+        let config = StackConfig {
+            state_dir,
+            redis_port: self.redis_port,
+            node_ports,
+            failure_mode: self.failure_mode,
+            policies: self.policies.clone(),
+            ..StackConfig::default()
+        };
+        config
+            .validate()
+            .map_err(|e| CliError::flag("--redis-port/--node-ports/--policies", e))?;
+        let (redis_server, node_bin) = binaries()?;
+        Ok(StackConfig {
+            redis_server,
+            node_bin,
+            ..config
+        })
+    }
+}
+
+/// Maps a stack error to the CLI's: bad settings are usage errors, the rest failures.
+pub fn stack_error(e: operator_stack::Error) -> CliError {
+    if e.is_config() {
+        CliError::Usage(e.to_string())
+    } else {
+        CliError::Failed(e.into())
+    }
+}
+
+/// Runs `operator stack ...`.
+pub async fn run(global: &GlobalArgs, cmd: StackCommand) -> CliResult {
+    match cmd {
+        StackCommand::Up(args) => up(global, args).await,
+        StackCommand::Status(dir) => status(global, &dir.resolve("stack")).await,
+        StackCommand::Down(dir) => down(global, &dir.resolve("stack")).await,
+    }
+}
+
+async fn up(global: &GlobalArgs, args: UpArgs) -> CliResult {
+    let dir = args.dir.resolve("stack");
+    let config = args.stack.config(dir.clone())?;
+    let started = std::time::Instant::now();
+    let env = LocalEnv::up(config).await.map_err(stack_error)?;
+    let status = env.status().await.map_err(stack_error)?;
+    let endpoints = env.endpoints();
+    if global.json {
+        print_json(&json!({
+            "state_dir": dir, "endpoints": endpoints, "components": status,
+            "took_ms": started.elapsed().as_millis(),
+        }));
+        return Ok(exit::OK);
+    }
+    println!(
+        "stack up in {} (state in {}):",
+        output::duration(started.elapsed()),
+        dir.display()
+    );
+    print_components(&status);
+    let defaults = endpoints.redis_url == "redis://127.0.0.1:6379"
+        && endpoints.nodes == ["8001", "8002", "8003"].map(|p| format!("http://127.0.0.1:{p}"));
+    let target = if defaults {
+        String::new()
+    } else {
+        format!(
+            " --redis-url {} --nodes {}",
+            endpoints.redis_url,
+            endpoints.nodes.join(",")
+        )
+    };
+    let dir_flag = if dir == default_state_dir("stack") {
+        String::new()
+    } else {
+        format!(" --state-dir {}", dir.display())
+    };
+    println!("watch it:  operator monitor --subject ratelimit{target}");
+    println!("load it:   operator load{dir_flag}");
+    println!("break it:  operator chaos{dir_flag} --subject ratelimit list");
+    println!("stop it:   operator stack down{dir_flag}");
+    Ok(exit::OK)
+}
+
+fn print_components(status: &[ComponentStatus]) {
+    for s in status {
+        let state = match (s.running, s.paused, s.ready) {
+            (false, ..) => "not running",
+            (true, true, _) => "paused",
+            (true, false, true) => "ready",
+            (true, false, false) => "not ready",
+        };
+        println!(
+            "  {:<8} port {:<5}  pid {:<8} {:<11} log {}",
+            s.component.to_string(),
+            s.port,
+            s.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            state,
+            s.log.as_deref().unwrap_or("-")
+        );
+        if let Some(note) = &s.note {
+            println!("           {note}");
+        }
+    }
+}
+
+async fn status(global: &GlobalArgs, dir: &Path) -> CliResult {
+    let env = match LocalEnv::open(dir) {
+        Ok(env) => env,
+        Err(e @ operator_stack::Error::NoStack { .. }) => {
+            if global.json {
+                print_json(&json!({ "state_dir": dir, "running": false, "components": [] }));
+            } else {
+                println!("{e}");
+            }
+            return Ok(exit::FAILURE);
+        }
+        Err(e) => return Err(stack_error(e)),
+    };
+    let status = env.status().await.map_err(stack_error)?;
+    let all_ready = status.iter().all(|s| s.ready);
+    if global.json {
+        print_json(&json!({
+            "state_dir": dir, "running": true, "ready": all_ready,
+            "endpoints": env.endpoints(), "components": status,
+        }));
+    } else {
+        let state = env.state();
+        println!(
+            "stack in {} (started {}):",
+            dir.display(),
+            output::ts(state.created_at)
+        );
+        print_components(&status);
+    }
+    Ok(if all_ready { exit::OK } else { exit::FAILURE })
+}
+
+async fn down(global: &GlobalArgs, dir: &Path) -> CliResult {
+    let env = match LocalEnv::open(dir) {
+        Ok(env) => env,
+        Err(operator_stack::Error::NoStack { .. }) => {
+            if global.json {
+                print_json(&json!({ "state_dir": dir, "stopped": [], "ports_still_open": [] }));
+            } else {
+                println!("nothing to stop: no stack is recorded in {}", dir.display());
+            }
+            return Ok(exit::OK);
+        }
+        Err(e) => return Err(stack_error(e)),
+    };
+    let report: DownReport = env.down().await.map_err(stack_error)?;
+    if global.json {
+        print_json(&json!({ "state_dir": dir, "stopped": report.stopped,
+            "ports_still_open": report.ports_still_open, "logs_kept": report.logs_kept }));
+    } else {
+        for line in &report.stopped {
+            println!("  {line}");
+        }
+        if let Some(logs) = &report.logs_kept {
+            println!("stack down; logs kept in {logs}");
+        }
+        if !report.ports_still_open.is_empty() {
+            println!(
+                "ports still accepting connections: {:?}",
+                report.ports_still_open
+            );
+        }
+    }
+    Ok(if report.ports_still_open.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}

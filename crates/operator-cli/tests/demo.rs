@@ -1,0 +1,120 @@
+//! `operator demo ratelimit --json` end to end, on free ports: exit 0, every chapter observed
+//! with its measured detection and recovery, and nothing left running afterwards.
+
+mod stack_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use stack_support::{StackDir, alive, listening};
+use test_support::ChildGuard;
+
+#[test]
+fn the_demo_observes_every_chapter_and_tears_down() {
+    let s = StackDir::new();
+    let db = s.dir.path().join("demo-tickets.db");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_operator"));
+    cmd.arg("--json")
+        .arg("--db")
+        .arg(&db)
+        .args(["demo", "ratelimit"])
+        .args(s.flags())
+        .env("OPERATOR_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut demo = ChildGuard::spawn("operator demo", &mut cmd);
+    let stdout = demo.take_stdout().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .map(|l| {
+                serde_json::from_str::<Value>(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
+            })
+            .collect::<Vec<Value>>()
+    });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while demo.is_running() {
+        assert!(Instant::now() < deadline, "the demo ran past 4 minutes");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = demo.wait().unwrap();
+    let lines = reader.join().unwrap();
+    let all = || {
+        lines
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(status.success(), "demo exited {status}:\n{}", all());
+
+    let summary = lines
+        .iter()
+        .find(|l| l["type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary:\n{}", all()));
+    assert_eq!(summary["ok"], true, "{summary:#}");
+    let chapters = summary["chapters"].as_array().unwrap();
+    assert_eq!(chapters.len(), 5);
+    let detected = |i: usize| {
+        chapters[i]["detected"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for (i, c) in chapters.iter().enumerate() {
+        assert_eq!(c["ok"], true, "chapter {}: {c:#}", i + 1);
+        assert_eq!(c["chapter"], i + 1);
+        if i > 0 {
+            assert!(c["detected_after_ms"].as_u64().is_some(), "{c:#}");
+            assert!(c["recovered_after_ms"].as_u64().is_some(), "{c:#}");
+        }
+    }
+    assert!(chapters[0]["opened"].as_array().unwrap().is_empty());
+    assert_eq!(detected(1), "redis_healthy");
+    assert_eq!(detected(2), "config_loaded");
+    assert_eq!(detected(3), "no_stuck_keys");
+    assert_eq!(
+        detected(4),
+        format!("node_down[127.0.0.1:{}]", s.node_ports[1])
+    );
+    // Every chapter narrated its start and end, and the faults said what they did.
+    let starts = lines
+        .iter()
+        .filter(|l| l["type"] == "chapter_start")
+        .count();
+    assert_eq!(starts, 5);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "fault" && l["report"]["fault"] == "kill-redis")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "action" && l["report"]["action"] == "repair_stuck_keys")
+    );
+
+    let teardown = lines.iter().find(|l| l["type"] == "teardown").unwrap();
+    assert!(
+        teardown["report"]["ports_still_open"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let up = lines.iter().find(|l| l["type"] == "stack_up").unwrap();
+    for c in up["components"].as_array().unwrap() {
+        let pid = u32::try_from(c["pid"].as_u64().unwrap()).unwrap();
+        assert!(
+            !alive(pid),
+            "{} (pid {pid}) survived the demo",
+            c["component"]
+        );
+    }
+    for port in s.ports() {
+        assert!(!listening(port), "port {port} still listening");
+    }
+}

@@ -1,0 +1,197 @@
+//! `operator stack`, `operator chaos` and `operator load` through the binary, on real processes
+//! on free ports: what `up` starts survives the command, `down` leaves no process and no port,
+//! a taken port is named, faults report and undo, load reports every second.
+
+mod stack_support;
+
+use stack_support::{StackDir, alive, json_lines, listening, operator, stderr, stdout};
+
+#[test]
+fn stack_up_status_down_leaves_nothing_behind() {
+    let s = StackDir::new();
+    let mut args = vec!["--json", "stack", "up"];
+    let flags = s.flags();
+    args.extend(flags.iter().map(String::as_str));
+    let out = operator(&args);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let doc = &json_lines(&out)[0];
+    let components = doc["components"].as_array().unwrap();
+    assert_eq!(components.len(), 4, "{doc:#}");
+    assert!(components.iter().all(|c| c["ready"] == true), "{doc:#}");
+    assert_eq!(components[0]["component"], "redis");
+
+    // `up` has exited; what it started runs on, recorded in the state directory.
+    let pids = s.pids();
+    assert_eq!(pids.len(), 4);
+    assert!(pids.iter().all(|p| alive(*p)));
+    let dir = s.path();
+    let out = operator(&["stack", "status", "--state-dir", &dir]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out);
+    for name in ["redis", "node-1", "node-2", "node-3"] {
+        assert!(text.contains(name), "{text}");
+    }
+    assert_eq!(text.matches(" ready ").count(), 4, "{text}");
+
+    let out = operator(&["stack", "down", "--state-dir", &dir]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("stopped (SIGTERM)"),
+        "{}",
+        stdout(&out)
+    );
+    for pid in &pids {
+        assert!(!alive(*pid), "pid {pid} survived stack down");
+    }
+    for port in s.ports() {
+        assert!(!listening(port), "port {port} still listening");
+    }
+    let out = operator(&["stack", "status", "--state-dir", &dir]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no stack"), "{}", stdout(&out));
+    let out = operator(&["stack", "down", "--state-dir", &dir]);
+    assert!(out.status.success() && stdout(&out).contains("nothing to stop"));
+}
+
+#[test]
+fn a_taken_port_is_named_before_anything_starts() {
+    let s = StackDir::new();
+    let taken = std::net::TcpListener::bind(("127.0.0.1", s.node_ports[1])).unwrap();
+    let mut args = vec!["stack", "up"];
+    let flags = s.flags();
+    args.extend(flags.iter().map(String::as_str));
+    let out = operator(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("port {}", s.node_ports[1])) && err.contains("node-2"),
+        "{err}"
+    );
+    assert!(!listening(s.redis_port), "Redis started anyway");
+    assert!(s.pids().is_empty());
+    drop(taken);
+}
+
+#[test]
+fn chaos_reports_verifies_and_undoes_through_the_binary() {
+    let s = StackDir::new();
+    s.up();
+    let dir = s.path();
+    let chaos = |words: &[&str]| {
+        let mut args = vec!["chaos", "--state-dir", &dir, "--subject", "ratelimit"];
+        args.extend(words);
+        operator(&args)
+    };
+
+    let out = operator(&["chaos", "list"]);
+    assert!(out.status.success());
+    for f in [
+        "kill-redis",
+        "restart-redis",
+        "pause-redis DURATION",
+        "kill-node N",
+        "restart-node N",
+        "stuck-keys N",
+        "drop-policies",
+        "script-flush",
+    ] {
+        assert!(stdout(&out).contains(f), "{f} missing: {}", stdout(&out));
+    }
+
+    let out = chaos(&["kill-node", "2"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("killed node-2 with SIGKILL"), "{text}");
+    assert!(text.contains("undo kill-node 2"), "{text}");
+    assert!(!listening(s.node_ports[1]));
+    let status = operator(&["stack", "status", "--state-dir", &dir]);
+    assert_eq!(status.status.code(), Some(1), "node-2 is down");
+    assert!(stdout(&status).contains("not running"));
+
+    let out = chaos(&["undo", "kill-node", "2"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("FAIL"), "{}", stdout(&out));
+    assert!(
+        operator(&["stack", "status", "--state-dir", &dir])
+            .status
+            .success()
+    );
+
+    let out = operator(&["--json", "chaos", "--state-dir", &dir, "pause-redis", "1s"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let report = &json_lines(&out)[0];
+    assert_eq!(report["fault"], "pause-redis 1s");
+    assert!(
+        report["elapsed_ms"].as_u64().unwrap() >= 1_000,
+        "{report:#}"
+    );
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{report:#}"
+    );
+
+    assert!(chaos(&["stuck-keys", "3"]).status.success());
+    let out = chaos(&["undo", "stuck-keys"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("deleted 3 keys"), "{}", stdout(&out));
+
+    let bad = chaos(&["flood-redis"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("unknown fault"), "{}", stderr(&bad));
+    let bad = chaos(&["kill-node", "7"]);
+    assert_ne!(bad.status.code(), Some(0), "{}", stdout(&bad));
+}
+
+#[test]
+fn load_reports_allowed_denied_and_errors_every_second() {
+    let s = StackDir::new();
+    s.up();
+    let dir = s.path();
+    let out = operator(&[
+        "--json",
+        "load",
+        "--state-dir",
+        &dir,
+        "--rate",
+        "300",
+        "--duration",
+        "3s",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let lines = json_lines(&out);
+    let seconds: Vec<_> = lines.iter().filter(|l| l["type"] == "second").collect();
+    assert!(seconds.len() >= 2, "{lines:#?}");
+    for s in &seconds {
+        assert!(
+            s["allowed"].as_u64().unwrap() + s["denied"].as_u64().unwrap() > 0,
+            "{s}"
+        );
+        assert_eq!(s["errors"], 0, "{s}");
+    }
+    let total = lines.last().unwrap();
+    assert_eq!(total["type"], "summary");
+    // Half the requests on one hot key limited to 100/s: some are denied.
+    assert!(total["denied"].as_u64().unwrap() > 0, "{total}");
+
+    let out = operator(&[
+        "load",
+        "--state-dir",
+        &dir,
+        "--rate",
+        "50",
+        "--duration",
+        "1s",
+        "--keys",
+        "hot",
+    ]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("allowed") && text.contains("total:"),
+        "{text}"
+    );
+}

@@ -1,0 +1,161 @@
+//! Helpers for the tests of `operator stack`, `chaos`, `load` and `demo`: a state directory on
+//! free ports whose stack is always stopped, even when the test fails.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use test_support::free_port;
+
+/// Runs `operator` with `args`.
+pub fn operator(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_operator"))
+        .args(args)
+        .env("OPERATOR_LOG", "error")
+        .env_remove("OPERATOR_STATE_DIR")
+        .output()
+        .expect("run operator")
+}
+
+/// Stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every line of stdout as JSON.
+pub fn json_lines(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// A state directory and free ports for a stack; `operator stack down` runs on drop.
+pub struct StackDir {
+    /// The state directory.
+    pub dir: tempfile::TempDir,
+    /// Redis's port.
+    pub redis_port: u16,
+    /// The nodes' ports.
+    pub node_ports: Vec<u16>,
+}
+
+impl StackDir {
+    /// Free ports, nothing started.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            redis_port: free_port(),
+            node_ports: vec![free_port(), free_port(), free_port()],
+        }
+    }
+
+    /// The state directory as a string.
+    pub fn path(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// `--redis-port R --node-ports A,B,C --state-dir D`.
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--redis-port".into(),
+            self.redis_port.to_string(),
+            "--node-ports".into(),
+            self.node_ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            "--state-dir".into(),
+            self.path(),
+        ]
+    }
+
+    /// `operator stack up` with these ports; panics unless it succeeds.
+    pub fn up(&self) {
+        let mut args = vec!["stack", "up"];
+        let flags = self.flags();
+        args.extend(flags.iter().map(String::as_str));
+        let out = operator(&args);
+        assert!(
+            out.status.success(),
+            "stack up failed: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+
+    /// Every port of the stack.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut p = vec![self.redis_port];
+        p.extend(&self.node_ports);
+        p
+    }
+
+    /// The pids recorded in the state file.
+    pub fn pids(&self) -> Vec<u32> {
+        pids_in(self.dir.path())
+    }
+}
+
+impl Drop for StackDir {
+    fn drop(&mut self) {
+        stop(self.dir.path());
+    }
+}
+
+/// The pids recorded in the state file of `dir`.
+pub fn pids_in(dir: &Path) -> Vec<u32> {
+    let Ok(text) = std::fs::read_to_string(dir.join("stack.json")) else {
+        return Vec::new();
+    };
+    let state: Value = serde_json::from_str(&text).unwrap_or_default();
+    state["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["pid"].as_u64())
+        .map(|p| u32::try_from(p).unwrap())
+        .collect()
+}
+
+/// Stops whatever the state directory `dir` records: `operator stack down`, and SIGKILL if
+/// that leaves anything running.
+pub fn stop(dir: &Path) {
+    let pids = pids_in(dir);
+    let d = PathBuf::from(dir).display().to_string();
+    let _ = operator(&["stack", "down", "--state-dir", &d]);
+    for pid in pids {
+        if alive(pid) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// Whether `pid` is a live process (not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s[s.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next()
+                .unwrap();
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port`.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}

@@ -1,0 +1,267 @@
+//! [`Fault`]: the faults, their catalog, and how they are typed on the command line.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::human;
+
+/// A fault the stack can be put through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// SIGKILL Redis.
+    KillRedis,
+    /// Stop Redis and start it again, empty.
+    RestartRedis,
+    /// `CLIENT PAUSE` Redis for a while.
+    PauseRedis(Duration),
+    /// SIGKILL node N.
+    KillNode(usize),
+    /// Stop node N gracefully and start it again.
+    RestartNode(usize),
+    /// Write N keys without TTL under the limiter's prefix.
+    StuckKeys(u64),
+    /// Delete the policies hash.
+    DropPolicies,
+    /// `SCRIPT FLUSH`: the nodes' Lua scripts vanish from Redis.
+    ScriptFlush,
+}
+
+/// One line of `operator chaos list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FaultSpec {
+    /// Name, as typed.
+    pub name: &'static str,
+    /// Its argument, if any.
+    pub arg: Option<&'static str>,
+    /// What it does.
+    pub does: &'static str,
+    /// How it is undone.
+    pub undo: &'static str,
+}
+
+impl Fault {
+    /// Every fault, for `operator chaos list`.
+    pub fn catalog() -> Vec<FaultSpec> {
+        let f = |name, arg, does, undo| FaultSpec {
+            name,
+            arg,
+            does,
+            undo,
+        };
+        vec![
+            f(
+                "kill-redis",
+                None,
+                "SIGKILL redis-server, as a crash would",
+                "`chaos undo kill-redis` starts it again (empty); the nodes re-seed their policies",
+            ),
+            f(
+                "restart-redis",
+                None,
+                "stop redis-server and start it again with no data",
+                "undoes itself: the nodes re-seed the policies they hold within ~250 ms (verified)",
+            ),
+            f(
+                "pause-redis",
+                Some("DURATION"),
+                "CLIENT PAUSE ALL: Redis accepts connections but answers nothing for DURATION",
+                "undoes itself when DURATION ends; verified by PING and every node ready",
+            ),
+            f(
+                "kill-node",
+                Some("N"),
+                "SIGKILL node N",
+                "`chaos undo kill-node N` (or `chaos restart-node N`) starts it again",
+            ),
+            f(
+                "restart-node",
+                Some("N"),
+                "stop node N gracefully (SIGTERM) and start it again",
+                "undoes itself: verified ready with a new pid",
+            ),
+            f(
+                "stuck-keys",
+                Some("N"),
+                "write N keys <prefix>chaos:stuck:<i> with no TTL",
+                "the monitor's repair_stuck_keys gives them a TTL; `chaos undo stuck-keys` deletes them",
+            ),
+            f(
+                "drop-policies",
+                None,
+                "DEL the policies hash",
+                "undoes itself: running nodes write back the policies they hold within ~250 ms (verified)",
+            ),
+            f(
+                "script-flush",
+                None,
+                "SCRIPT FLUSH: the nodes' Lua scripts vanish from Redis",
+                "undoes itself: the nodes reload them on NOSCRIPT (verified by a decision on every node)",
+            ),
+        ]
+    }
+
+    /// Parses `NAME [ARG]`, e.g. `["kill-node", "2"]` or `["pause-redis", "3s"]`.
+    ///
+    /// # Errors
+    /// [`Error::Fault`] naming what is wrong and listing the faults.
+    pub fn parse(words: &[&str]) -> Result<Self> {
+        let known = || {
+            Self::catalog()
+                .iter()
+                .map(|s| match s.arg {
+                    Some(a) => format!("{} {a}", s.name),
+                    None => s.name.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (name, args) = words
+            .split_first()
+            .ok_or_else(|| Error::Fault(format!("which fault? one of: {}", known())))?;
+        let arg = |what: &str| -> Result<&str> {
+            match args {
+                [a] => Ok(a),
+                _ => Err(Error::Fault(format!("{name} takes one argument: {what}"))),
+            }
+        };
+        let none = || -> Result<()> {
+            if args.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Fault(format!("{name} takes no argument")))
+            }
+        };
+        let node = |a: &str| -> Result<usize> {
+            a.parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| Error::Fault(format!("{name}: node number {a:?} (1, 2, ...)")))
+        };
+        Ok(match *name {
+            "kill-redis" => none().map(|()| Fault::KillRedis)?,
+            "restart-redis" => none().map(|()| Fault::RestartRedis)?,
+            "drop-policies" => none().map(|()| Fault::DropPolicies)?,
+            "script-flush" => none().map(|()| Fault::ScriptFlush)?,
+            "pause-redis" => {
+                let a = arg("DURATION, e.g. 3s")?;
+                let d = parse_duration(a).ok_or_else(|| {
+                    Error::Fault(format!("pause-redis: duration {a:?} (e.g. 3s, 500ms)"))
+                })?;
+                Fault::PauseRedis(d)
+            }
+            "kill-node" => Fault::KillNode(node(arg("N")?)?),
+            "restart-node" => Fault::RestartNode(node(arg("N")?)?),
+            "stuck-keys" => {
+                let a = arg("N")?;
+                let n = a
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| {
+                        Error::Fault(format!("stuck-keys: count {a:?} (1 to 100000)"))
+                    })?;
+                Fault::StuckKeys(n)
+            }
+            other => {
+                return Err(Error::Fault(format!(
+                    "unknown fault {other:?}; one of: {}",
+                    known()
+                )));
+            }
+        })
+    }
+
+    /// Parses what follows `undo`: as [`Fault::parse`], except that `stuck-keys` needs no count
+    /// (its undo deletes every key it may have written).
+    ///
+    /// # Errors
+    /// As [`Fault::parse`].
+    pub fn parse_undo(words: &[&str]) -> Result<Self> {
+        match words {
+            ["stuck-keys"] => Ok(Fault::StuckKeys(0)),
+            _ => Self::parse(words),
+        }
+    }
+
+    /// The name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::KillRedis => "kill-redis",
+            Fault::RestartRedis => "restart-redis",
+            Fault::PauseRedis(_) => "pause-redis",
+            Fault::KillNode(_) => "kill-node",
+            Fault::RestartNode(_) => "restart-node",
+            Fault::StuckKeys(_) => "stuck-keys",
+            Fault::DropPolicies => "drop-policies",
+            Fault::ScriptFlush => "script-flush",
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::PauseRedis(d) => write!(f, "pause-redis {}", human::duration(*d)),
+            Fault::KillNode(n) | Fault::RestartNode(n) => write!(f, "{} {n}", self.name()),
+            Fault::StuckKeys(0) => f.write_str("stuck-keys"),
+            Fault::StuckKeys(n) => write!(f, "stuck-keys {n}"),
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
+/// `3s`, `500ms`, `1m`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return None,
+    };
+    (secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse_from_words_and_print_back() {
+        let p = |w: &[&str]| Fault::parse(w).map(|f| f.to_string());
+        assert_eq!(p(&["kill-node", "2"]).unwrap(), "kill-node 2");
+        assert_eq!(p(&["pause-redis", "3s"]).unwrap(), "pause-redis 3s");
+        assert_eq!(p(&["pause-redis", "250ms"]).unwrap(), "pause-redis 250ms");
+        assert_eq!(p(&["stuck-keys", "20"]).unwrap(), "stuck-keys 20");
+        assert_eq!(p(&["script-flush"]).unwrap(), "script-flush");
+        assert_eq!(
+            Fault::parse_undo(&["stuck-keys"]).unwrap().to_string(),
+            "stuck-keys"
+        );
+        assert!(Fault::parse(&["stuck-keys"]).is_err());
+        for bad in [
+            &["kill-node"][..],
+            &["kill-node", "0"],
+            &["kill-redis", "now"],
+            &["pause-redis", "soon"],
+            &["stuck-keys", "0"],
+            &["flushall"],
+            &[],
+        ] {
+            assert!(Fault::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            Fault::parse(&["nope"])
+                .unwrap_err()
+                .to_string()
+                .contains("kill-redis")
+        );
+        assert_eq!(Fault::catalog().len(), 8);
+    }
+}

@@ -1,0 +1,86 @@
+//! Faults on the nodes: kill one, restart one.
+
+use super::redis_faults::describe;
+use super::{Check, Fault, FaultReport, verify};
+use crate::environment::{Component, Environment};
+use crate::error::Result;
+use crate::human;
+use crate::probe::port_open;
+
+/// The port of node `n`, from its URL.
+fn port(env: &dyn Environment, n: usize) -> Result<u16> {
+    let addr = env.endpoints().node_addr(n)?;
+    Ok(addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(0))
+}
+
+pub(super) async fn kill(env: &dyn Environment, fault: &Fault, n: usize) -> Result<FaultReport> {
+    let mut r = FaultReport::new(
+        fault,
+        "inject",
+        format!(
+            "not undone by itself: `operator chaos --subject ratelimit undo kill-node {n}` (or `restart-node {n}`) \
+             starts it again"
+        ),
+    );
+    let c = Component::Node(n);
+    let port = port(env, n)?;
+    let who = describe(env, c).await;
+    env.kill(c).await?;
+    r.effective_now();
+    r.did.push(format!("killed {c} with SIGKILL ({who})"));
+    let closed = !port_open(port).await;
+    r.checks.push(Check::new(
+        format!("{c} no longer accepts connections"),
+        closed,
+        if closed {
+            format!("port {port} refuses connections")
+        } else {
+            format!("port {port} still accepts connections")
+        },
+    ));
+    Ok(r)
+}
+
+pub(super) async fn undo_kill(
+    env: &dyn Environment,
+    fault: &Fault,
+    n: usize,
+) -> Result<FaultReport> {
+    let mut r = FaultReport::new(fault, "undo", format!("this is the undo of kill-node {n}"));
+    let c = Component::Node(n);
+    env.start(c).await?;
+    r.effective_now();
+    r.did
+        .push(format!("started {c} again ({})", describe(env, c).await));
+    r.checks = verify::whole(env).await;
+    Ok(r)
+}
+
+pub(super) async fn restart(env: &dyn Environment, fault: &Fault, n: usize) -> Result<FaultReport> {
+    let mut r = FaultReport::new(
+        fault,
+        "inject",
+        "undoes itself: the node is started again at once (verified ready below)",
+    );
+    let c = Component::Node(n);
+    let before = describe(env, c).await;
+    env.stop(c).await?;
+    r.effective_now();
+    env.start(c).await?;
+    let after = describe(env, c).await;
+    r.did.push(format!(
+        "restarted {c}: stopped with SIGTERM ({before}), ready again ({after}) {} later",
+        human::duration(r.instant.elapsed())
+    ));
+    let new_process = before != after;
+    r.checks.push(Check::new(
+        format!("{c} runs as a new process"),
+        new_process,
+        format!("before: {before}; after: {after}"),
+    ));
+    r.checks.push(verify::nodes_ready(env).await);
+    Ok(r)
+}

@@ -1,0 +1,277 @@
+//! Faults on Redis: kill, restart empty, pause, drop the policies, flush the scripts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ratelimiter_schema::keys::{self, POLICY_VERSION_FIELD};
+use tokio::time::Instant;
+
+use super::{Check, Fault, FaultReport, verify};
+use crate::environment::{Component, Environment};
+use crate::error::Result;
+use crate::human;
+use crate::probe::wait_until;
+
+/// `pid 4242, port 6379` of a component, as its environment reports it.
+pub(super) async fn describe(env: &dyn Environment, c: Component) -> String {
+    let status = env.status().await.ok().unwrap_or_default();
+    match status.iter().find(|s| s.component == c) {
+        Some(s) => match s.pid {
+            Some(pid) => format!("pid {pid}, port {}", s.port),
+            None => format!("port {}", s.port),
+        },
+        None => String::new(),
+    }
+}
+
+pub(super) async fn kill(env: &dyn Environment, fault: &Fault) -> Result<FaultReport> {
+    let mut r = FaultReport::new(
+        fault,
+        "inject",
+        "not undone by itself: `operator chaos --subject ratelimit undo kill-redis` starts Redis again \
+         (empty) and the nodes re-seed their policies",
+    );
+    let who = describe(env, Component::Redis).await;
+    env.kill(Component::Redis).await?;
+    r.effective_now();
+    r.did
+        .push(format!("killed redis-server with SIGKILL ({who})"));
+    let redis = verify::redis(env)?;
+    let down = !redis.ping().await;
+    r.checks.push(Check::new(
+        "Redis no longer answers",
+        down,
+        if down {
+            "PING fails: the nodes decide by their failure mode"
+        } else {
+            "PING still answered"
+        },
+    ));
+    Ok(r)
+}
+
+pub(super) async fn undo_kill(env: &dyn Environment, fault: &Fault) -> Result<FaultReport> {
+    let mut r = FaultReport::new(fault, "undo", "this is the undo of kill-redis");
+    env.start(Component::Redis).await?;
+    r.effective_now();
+    r.did.push(format!(
+        "started redis-server again, empty ({})",
+        describe(env, Component::Redis).await
+    ));
+    r.checks = verify::whole(env).await;
+    Ok(r)
+}
+
+pub(super) async fn restart(env: &dyn Environment, fault: &Fault) -> Result<FaultReport> {
+    let mut r = FaultReport::new(
+        fault,
+        "inject",
+        "undoes itself: Redis is back at once, and the nodes re-seed the policies they hold within ~250 ms \
+         (verified below)",
+    );
+    let before = describe(env, Component::Redis).await;
+    env.stop(Component::Redis).await?;
+    let stopped = Instant::now();
+    env.start(Component::Redis).await?;
+    r.effective_now();
+    r.did.push(format!(
+        "restarted redis-server with no data: stopped ({before}), started again ({}) {} later",
+        describe(env, Component::Redis).await,
+        human::duration(stopped.elapsed())
+    ));
+    r.checks = verify::whole(env).await;
+    Ok(r)
+}
+
+pub(super) async fn pause(
+    env: &dyn Environment,
+    fault: &Fault,
+    d: Duration,
+) -> Result<FaultReport> {
+    let mut r = FaultReport::new(
+        fault,
+        "inject",
+        format!(
+            "undoes itself: the pause ends after {} (verified below)",
+            human::duration(d)
+        ),
+    );
+    let redis = verify::redis(env)?;
+    let ms = human::millis(d);
+    redis
+        .query::<String>(redis::cmd("CLIENT").arg("PAUSE").arg(ms).arg("ALL"))
+        .await?;
+    r.effective_now();
+    let ends = r.instant + d;
+    r.did.push(format!(
+        "CLIENT PAUSE {ms} ALL: Redis holds every command for {}",
+        human::duration(d)
+    ));
+    // Paused means a PING gets no answer while the pause lasts.
+    let probe_for = (d / 2).min(Duration::from_millis(500));
+    let quick = crate::probe::RedisProbe::new(&env.endpoints().redis_url, probe_for)?;
+    let held = !quick.ping().await;
+    r.checks.push(Check::new(
+        "Redis is paused",
+        held,
+        if held {
+            format!("PING got no answer within {}", human::duration(probe_for))
+        } else {
+            "PING answered during the pause".to_owned()
+        },
+    ));
+    tokio::time::sleep_until(ends).await;
+    let back = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+        redis.ping()
+    })
+    .await;
+    match back {
+        Some(after) => r.checks.push(Check::new(
+            "the pause ended by itself",
+            true,
+            format!(
+                "PING answered {} after the pause was due to end",
+                human::duration(after)
+            ),
+        )),
+        None => {
+            let _ = redis
+                .query::<String>(redis::cmd("CLIENT").arg("UNPAUSE"))
+                .await;
+            r.did
+                .push("sent CLIENT UNPAUSE, since Redis stayed paused".to_owned());
+            r.checks.push(Check::new(
+                "the pause ended by itself",
+                false,
+                "no PING answer 5 s after the pause was due to end",
+            ));
+        }
+    }
+    r.checks.push(verify::nodes_ready(env).await);
+    Ok(r)
+}
+
+/// The policy fields of the policies hash (the version left out).
+async fn policy_fields(
+    redis: &crate::probe::RedisProbe,
+    key: &str,
+) -> Result<(Option<String>, BTreeMap<String, String>)> {
+    let mut all: BTreeMap<String, String> = redis.query(redis::cmd("HGETALL").arg(key)).await?;
+    let version = all.remove(POLICY_VERSION_FIELD);
+    Ok((version, all))
+}
+
+pub(super) async fn drop_policies(env: &dyn Environment, fault: &Fault) -> Result<FaultReport> {
+    let mut r = FaultReport::new(
+        fault,
+        "inject",
+        "undoes itself: running nodes write back the policies they hold in memory within ~250 ms \
+         (verified below)",
+    );
+    let redis = verify::redis(env)?;
+    let key = keys::policies_key(&env.endpoints().key_prefix);
+    let (version, before) = policy_fields(&redis, &key).await?;
+    let deleted: u64 = redis.query(redis::cmd("DEL").arg(&key)).await?;
+    r.effective_now();
+    r.did.push(format!(
+        "deleted {key} ({} policies at version {}){}",
+        before.len(),
+        version.as_deref().unwrap_or("?"),
+        if deleted == 0 {
+            ": it was already missing"
+        } else {
+            ""
+        }
+    ));
+    let present = verify::policies_present(&redis, &env.endpoints().key_prefix).await;
+    let restored_after = r.instant.elapsed();
+    r.checks.push(present);
+    let (new_version, after) = policy_fields(&redis, &key).await?;
+    let same = after == before && !after.is_empty();
+    r.checks.push(Check::new(
+        "the nodes restored the same policies",
+        same,
+        if same {
+            format!(
+                "{} policies back within {}, version {} -> {}",
+                after.len(),
+                human::duration(restored_after),
+                version.as_deref().unwrap_or("?"),
+                new_version.as_deref().unwrap_or("?")
+            )
+        } else {
+            format!(
+                "policies differ: before {:?}, after {:?}",
+                before.keys().collect::<Vec<_>>(),
+                after.keys().collect::<Vec<_>>()
+            )
+        },
+    ));
+    r.checks.push(verify::nodes_ready(env).await);
+    Ok(r)
+}
+
+async fn cached_scripts(redis: &crate::probe::RedisProbe) -> Option<u64> {
+    redis
+        .info_field("memory", "number_of_cached_scripts")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+}
+
+pub(super) async fn script_flush(env: &dyn Environment, fault: &Fault) -> Result<FaultReport> {
+    let mut r = FaultReport::new(
+        fault,
+        "inject",
+        "undoes itself: each node reloads its scripts when EVALSHA answers NOSCRIPT (verified below by a \
+         decision on every node)",
+    );
+    let redis = verify::redis(env)?;
+    let before = cached_scripts(&redis).await;
+    redis
+        .query::<String>(redis::cmd("SCRIPT").arg("FLUSH"))
+        .await?;
+    r.effective_now();
+    r.did.push(format!(
+        "SCRIPT FLUSH: dropped the {} cached Lua scripts",
+        before.map_or_else(|| "?".to_owned(), |n| n.to_string())
+    ));
+    let probe = verify::nodes()?;
+    let mut failures = Vec::new();
+    let urls = env.endpoints().nodes;
+    for (i, url) in urls.iter().enumerate() {
+        match probe.check(url, "chaos:script-flush").await {
+            Ok((_, d)) if d.degraded.is_none() => {}
+            Ok((_, d)) => failures.push(format!(
+                "node-{} decided by its failure mode {:?}",
+                i + 1,
+                d.degraded
+            )),
+            Err(e) => failures.push(format!("node-{}: {e}", i + 1)),
+        }
+    }
+    r.checks.push(Check::new(
+        "every node still decides through Redis",
+        failures.is_empty(),
+        if failures.is_empty() {
+            format!(
+                "a check on each of the {} nodes was decided by Redis",
+                urls.len()
+            )
+        } else {
+            failures.join("; ")
+        },
+    ));
+    let after = cached_scripts(&redis).await;
+    let reloaded = after.is_some_and(|n| n >= 1);
+    r.checks.push(Check::new(
+        "the scripts are cached again",
+        reloaded,
+        format!(
+            "{} scripts cached",
+            after.map_or_else(|| "?".to_owned(), |n| n.to_string())
+        ),
+    ));
+    Ok(r)
+}

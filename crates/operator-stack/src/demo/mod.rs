@@ -1,0 +1,365 @@
+//! `operator demo ratelimit` as a library: the whole point of the project in one run.
+//!
+//! [`run`] brings a [`LocalEnv`] up, starts steady load (the bench engine), and drives the
+//! rate limiter's [`MonitorLoop`] in-process on its usual interval, so every timing is measured
+//! here, between the instant a fault took effect and the tick that reported it. Then five
+//! chapters:
+//!
+//! 1. healthy baseline: no violation for a few seconds under load;
+//! 2. Redis killed: `redis_healthy` reported; what the nodes decided meanwhile;
+//! 3. Redis restarted empty: `config_loaded` reported, nodes re-seed, everything resolves;
+//! 4. stuck keys: `no_stuck_keys` reported, `repair_stuck_keys` run through the subject,
+//!    re-observed clear;
+//! 5. a node killed and restarted: `node_down` for that node only, then resolved.
+//!
+//! A summary table follows and the stack is torn down, also on failure or interruption.
+//!
+//! Layout: `chapters` (the five chapters), `story` (the running context: ticks, events,
+//! narration), [`narrate`] (what is told, and the text and JSON sinks), [`summary`] (results and
+//! table), `load` (the background load).
+
+mod chapters;
+mod load;
+pub mod narrate;
+mod story;
+pub mod summary;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use operator_core::{MonitorConfig, MonitorLoop, TicketStore};
+use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject};
+use tokio::time::Instant;
+
+pub use narrate::{JsonNarrator, Narration, Narrator, TextNarrator};
+pub use summary::{ChapterResult, LoadTally};
+
+use crate::chaos::Fault;
+use crate::environment::Environment;
+use crate::error::{Error, Result};
+use crate::human;
+use crate::local::{LocalEnv, StackConfig};
+use story::Ctx;
+
+/// How the demo runs. [`Default`] gives the stack's defaults (Redis 6379, nodes 8001-8003), a
+/// 500 ms monitor interval (the rate limiter's usual one) and about a minute and a half in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoConfig {
+    /// The stack to bring up.
+    pub stack: StackConfig,
+    /// The ticket database.
+    pub db: PathBuf,
+    /// Delete `db` first (it is the demo's own).
+    pub fresh_db: bool,
+    /// Checks per second of the background load.
+    pub load_rate: f64,
+    /// Time between observations.
+    pub interval: Duration,
+    /// Bound on one observation.
+    pub observe_timeout: Duration,
+    /// Length of the healthy baseline.
+    pub baseline: Duration,
+    /// Keys written by the stuck-keys chapter.
+    pub stuck_keys: u64,
+    /// The node killed in chapter 5 (1-based).
+    pub node: usize,
+    /// Longest wait for each expected outcome.
+    pub deadline: Duration,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            stack: StackConfig::default(),
+            db: PathBuf::from("demo-tickets.db"),
+            fresh_db: true,
+            load_rate: 240.0,
+            interval: Duration::from_millis(500),
+            observe_timeout: Duration::from_secs(2),
+            baseline: Duration::from_secs(5),
+            stuck_keys: 20,
+            node: 2,
+            deadline: Duration::from_secs(15),
+        }
+    }
+}
+
+impl DemoConfig {
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the bad setting.
+    pub fn validate(&self) -> Result<()> {
+        self.stack.validate()?;
+        if !(1..=self.stack.node_ports.len()).contains(&self.node) {
+            return Err(Error::Config(format!(
+                "node {} to kill: the stack has nodes 1 to {}",
+                self.node,
+                self.stack.node_ports.len()
+            )));
+        }
+        if !(self.load_rate > 0.0 && self.load_rate.is_finite()) {
+            return Err(Error::Config("load rate must be positive".into()));
+        }
+        if self.interval.is_zero() || self.deadline.is_zero() || self.stuck_keys == 0 {
+            return Err(Error::Config(
+                "interval, deadline and stuck keys must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Waits between chapters (`--step`), or not.
+#[async_trait]
+pub trait Pacer: Send {
+    /// Called before chapter `chapter` begins.
+    async fn before(&mut self, chapter: usize);
+}
+
+/// Never waits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPause;
+
+#[async_trait]
+impl Pacer for NoPause {
+    async fn before(&mut self, _chapter: usize) {}
+}
+
+/// How the demo went.
+#[derive(Debug, Clone)]
+pub struct DemoOutcome {
+    /// One result per chapter run (an interrupted or failed chapter included).
+    pub chapters: Vec<ChapterResult>,
+    /// Interrupted by the shutdown signal.
+    pub interrupted: bool,
+    /// Whether teardown left nothing running.
+    pub clean_teardown: bool,
+    /// How long it took.
+    pub took: Duration,
+}
+
+impl DemoOutcome {
+    /// Whether every chapter saw what it expected, and nothing was left behind.
+    pub fn ok(&self) -> bool {
+        !self.interrupted
+            && self.clean_teardown
+            && self.chapters.len() == 5
+            && self.chapters.iter().all(|c| c.ok)
+    }
+
+    /// `chapter N (title): outcome` for each failed chapter, and any interruption.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .chapters
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("chapter {} ({}): {}", c.chapter, c.title, c.outcome))
+            .collect();
+        if self.interrupted && !self.chapters.iter().any(|c| c.outcome == "interrupted") {
+            out.push("interrupted".to_owned());
+        }
+        if !self.clean_teardown {
+            out.push("teardown left processes or ports behind".to_owned());
+        }
+        out
+    }
+}
+
+/// Runs the demo: stack up, load, monitor, five chapters, summary, stack down. `shutdown`
+/// (Ctrl-C) stops it early; the stack is torn down in every case.
+///
+/// # Errors
+/// When the stack cannot be brought up (nothing is left running), or the ticket database cannot
+/// be opened. What fails later is reported in the outcome, never left running.
+pub async fn run(
+    config: DemoConfig,
+    narrator: &mut dyn Narrator,
+    pacer: &mut dyn Pacer,
+    shutdown: impl Future<Output = ()>,
+) -> Result<DemoOutcome> {
+    config.validate()?;
+    let started = Instant::now();
+    if config.fresh_db {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = config.db.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+    let store = Arc::new(TicketStore::open(&config.db)?);
+    let nodes: Vec<String> = config
+        .stack
+        .node_ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let load_config = load::config(&nodes, config.load_rate);
+    narrator.narrate(&Narration::Begin {
+        at: Utc::now(),
+        state_dir: config.stack.state_dir.display().to_string(),
+        db: config.db.display().to_string(),
+        load: load::describe(&load_config),
+    });
+    let env = LocalEnv::up(config.stack.clone()).await?;
+    // Whatever happens from here, nothing outlives the demo.
+    env.kill_on_drop(true);
+    narrator.narrate(&Narration::StackUp {
+        at: Utc::now(),
+        took_ms: human::millis(started.elapsed()),
+        components: env.status().await?,
+    });
+
+    let mut results = Vec::new();
+    let mut interrupted = false;
+    let story = story(
+        &config,
+        &env,
+        store,
+        load_config,
+        narrator,
+        pacer,
+        &mut results,
+    );
+    let error = tokio::select! {
+        r = story => r.err(),
+        () = shutdown => {
+            interrupted = true;
+            None
+        }
+    };
+    if let Some(e) = &error
+        && let Some(last) = results.last_mut()
+    {
+        last.ok = false;
+        last.outcome = format!("error: {e}");
+    }
+    if interrupted && let Some(last) = results.last_mut().filter(|r| r.outcome.is_empty()) {
+        last.outcome = "interrupted".to_owned();
+    }
+    let mut outcome = DemoOutcome {
+        chapters: results,
+        interrupted,
+        clean_teardown: false,
+        took: started.elapsed(),
+    };
+    let mut failed = outcome.failures();
+    failed.retain(|f| !f.starts_with("teardown"));
+    if let Some(e) = &error
+        && outcome.chapters.is_empty()
+    {
+        failed.push(format!("error: {e}"));
+    }
+    narrator.narrate(&Narration::Summary {
+        at: Utc::now(),
+        ok: failed.is_empty(),
+        chapters: outcome.chapters.clone(),
+        failed,
+        took_ms: human::millis(outcome.took),
+    });
+    let down = env.down().await?;
+    outcome.clean_teardown = down.ports_still_open.is_empty();
+    narrator.narrate(&Narration::Teardown {
+        at: Utc::now(),
+        report: down,
+    });
+    Ok(outcome)
+}
+
+/// The chapters in order, each result pushed as soon as it begins (so an interruption or an
+/// error is attributed to the chapter it happened in).
+async fn story(
+    config: &DemoConfig,
+    env: &LocalEnv,
+    store: Arc<TicketStore>,
+    load_config: ratelimiter_bench::LoadConfig,
+    narrator: &mut dyn Narrator,
+    pacer: &mut dyn Pacer,
+    results: &mut Vec<ChapterResult>,
+) -> Result<()> {
+    let endpoints = env.endpoints();
+    let subject = RateLimiterSubject::new(RateLimiterConfig {
+        redis_url: endpoints.redis_url.clone(),
+        nodes: endpoints.nodes.clone(),
+        key_prefix: endpoints.key_prefix.clone(),
+        ..RateLimiterConfig::default()
+    })?;
+    let monitor_config = MonitorConfig::default()
+        .interval(config.interval)
+        .observe_timeout(config.observe_timeout);
+    let monitor = MonitorLoop::new(
+        subject,
+        RateLimiterChecker::default(),
+        store,
+        monitor_config,
+    )?;
+    let load = load::Load::start(load_config)?;
+    let mut ctx = Ctx::new(
+        env,
+        monitor,
+        config.interval,
+        narrator,
+        load,
+        config.deadline,
+    );
+
+    let titles = [
+        ("healthy baseline", "-".to_owned()),
+        ("Redis killed", Fault::KillRedis.to_string()),
+        ("Redis restarted empty", Fault::RestartRedis.to_string()),
+        (
+            "stuck keys injected",
+            Fault::StuckKeys(config.stuck_keys).to_string(),
+        ),
+        (
+            "a node killed and restarted",
+            Fault::KillNode(config.node).to_string(),
+        ),
+    ];
+    let placeholder = |i: usize| {
+        let (title, fault) = &titles[i];
+        ChapterResult::new(i + 1, title, fault)
+    };
+
+    let set_last = |results: &mut Vec<ChapterResult>, r: ChapterResult| {
+        if let Some(last) = results.last_mut() {
+            *last = r;
+        }
+    };
+
+    pacer.before(1).await;
+    results.push(placeholder(0));
+    let r = chapters::baseline(&mut ctx, config.baseline).await?;
+    set_last(results, r);
+
+    pacer.before(2).await;
+    results.push(placeholder(1));
+    let (r, outage_from) = chapters::redis_killed(&mut ctx).await?;
+    set_last(results, r);
+
+    pacer.before(3).await;
+    results.push(placeholder(2));
+    let (r, redis_back) = chapters::redis_restarted(&mut ctx, outage_from).await?;
+    set_last(results, r);
+    // Chapter 2's outage ends when Redis is back and redis_healthy resolves.
+    if let Some(row) = results.get_mut(1) {
+        row.recovered_after_ms = redis_back;
+    }
+
+    pacer.before(4).await;
+    results.push(placeholder(3));
+    let r = chapters::stuck_keys(&mut ctx, config.stuck_keys).await?;
+    set_last(results, r);
+
+    pacer.before(5).await;
+    results.push(placeholder(4));
+    let r = chapters::node_killed(&mut ctx, config.node).await?;
+    set_last(results, r);
+
+    ctx.load.stop().await;
+    Ok(())
+}

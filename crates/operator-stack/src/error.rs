@@ -1,0 +1,161 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Why a stack, chaos or demo operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting of the stack is invalid.
+    #[error("invalid stack configuration: {0}")]
+    Config(String),
+    /// A port the stack needs is taken; nothing was started.
+    #[error(
+        "port {port} ({component}) is already in use on 127.0.0.1: {source}; choose another port, or stop what \
+         listens there (`operator stack down` if it is an earlier stack)"
+    )]
+    PortTaken {
+        /// The port.
+        port: u16,
+        /// The component that needed it.
+        component: String,
+        /// What binding it said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state directory already records a running stack.
+    #[error(
+        "a stack is already running from {} ({running}); stop it with `operator stack down --state-dir {}` first",
+        dir.display(),
+        dir.display()
+    )]
+    AlreadyUp {
+        /// The state directory.
+        dir: PathBuf,
+        /// What still runs.
+        running: String,
+    },
+    /// The state directory records no stack.
+    #[error("no stack is recorded in {dir}: start one with `operator stack up`")]
+    NoStack {
+        /// The state directory.
+        dir: PathBuf,
+    },
+    /// The state file could not be read or written.
+    #[error("state file {path}: {source}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file is not what this version writes.
+    #[error("state file {path} is unreadable: {source}")]
+    StateFormat {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A process could not be started.
+    #[error("cannot start {component} ({program}): {source}")]
+    Spawn {
+        /// The component.
+        component: String,
+        /// The program.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A component did not become ready in time, or exited while starting.
+    #[error("{component} is not ready: {reason}; last lines of {}:\n{tail}", log.display())]
+    NotReady {
+        /// The component.
+        component: String,
+        /// What went wrong.
+        reason: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The end of its log.
+        tail: String,
+    },
+    /// A name that is not a component of this stack.
+    #[error("unknown component {0:?} (expected redis or node-1 .. node-N)")]
+    UnknownComponent(String),
+    /// A signal could not be delivered.
+    #[error("cannot signal {component} (pid {pid}): {source}")]
+    Signal {
+        /// The component.
+        component: String,
+        /// Its pid.
+        pid: u32,
+        /// The errno.
+        #[source]
+        source: nix::Error,
+    },
+    /// A component the operation needs is not running.
+    #[error("{0} is not running")]
+    NotRunning(String),
+    /// A Redis command failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Redis did not answer in time.
+    #[error("redis did not answer within {0} ms")]
+    RedisTimeout(u128),
+    /// A node's HTTP API failed.
+    #[error("node {url}: {detail}")]
+    Node {
+        /// The node's base URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// A fault name or argument is wrong.
+    #[error("{0}")]
+    Fault(String),
+    /// The subject failed (an action, or building it).
+    #[error(transparent)]
+    Subject(#[from] operator_ratelimiter::Error),
+    /// The monitor's ticket store failed.
+    #[error(transparent)]
+    Core(#[from] operator_core::Error),
+    /// The load generator refused its configuration.
+    #[error("load: {0}")]
+    Load(#[from] ratelimiter_bench::LoadError),
+    /// Any other I/O error (directories, log files).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the error is a port already in use (nothing was started).
+    pub fn is_port_taken(&self) -> bool {
+        matches!(self, Error::PortTaken { .. })
+    }
+
+    /// Whether the error is bad configuration (flags), as opposed to a failure of the stack.
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            Error::Config(_) | Error::UnknownComponent(_) | Error::Fault(_)
+        )
+    }
+
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,231 @@
+//! Small, bounded probes of the stack's services: Redis commands on a fresh connection, and the
+//! nodes' HTTP API. Used by readiness waits, chaos faults and their verifications.
+
+use std::time::Duration;
+
+use ratelimiter_schema::{CheckResponse, NodeInfo};
+use redis::aio::MultiplexedConnection;
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+
+/// A Redis at one URL; every call opens a fresh connection, so a probe never waits behind a
+/// connection left half-used by an earlier fault.
+#[derive(Debug, Clone)]
+pub struct RedisProbe {
+    client: redis::Client,
+    timeout: Duration,
+}
+
+impl RedisProbe {
+    /// A probe of `url`, each call bounded by `timeout`.
+    ///
+    /// # Errors
+    /// When the URL does not parse.
+    pub fn new(url: &str, timeout: Duration) -> Result<Self> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            timeout,
+        })
+    }
+
+    async fn conn(&self) -> Result<MultiplexedConnection> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        tokio::time::timeout(
+            self.timeout,
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        .map_err(|_| Error::RedisTimeout(self.timeout.as_millis()))?
+        .map_err(Error::from)
+    }
+
+    /// Runs one command.
+    ///
+    /// # Errors
+    /// Redis errors, or no answer within the timeout.
+    pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
+        let mut conn = self.conn().await?;
+        tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
+            .await
+            .map_err(|_| Error::RedisTimeout(self.timeout.as_millis()))?
+            .map_err(Error::from)
+    }
+
+    /// Runs a pipeline.
+    ///
+    /// # Errors
+    /// As [`RedisProbe::query`].
+    pub async fn pipe<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T> {
+        let mut conn = self.conn().await?;
+        tokio::time::timeout(self.timeout, pipe.query_async(&mut conn))
+            .await
+            .map_err(|_| Error::RedisTimeout(self.timeout.as_millis()))?
+            .map_err(Error::from)
+    }
+
+    /// Whether Redis answers PING now.
+    pub async fn ping(&self) -> bool {
+        self.query::<String>(&redis::cmd("PING"))
+            .await
+            .is_ok_and(|r| r == "PONG")
+    }
+
+    /// Every key matching `pattern`, by a complete SCAN.
+    ///
+    /// # Errors
+    /// As [`RedisProbe::query`].
+    pub async fn scan(&self, pattern: &str) -> Result<Vec<String>> {
+        let mut cursor = 0u64;
+        let mut found = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(1_000),
+                )
+                .await?;
+            found.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// One field of `INFO <section>`, e.g. `("memory", "number_of_cached_scripts")`.
+    ///
+    /// # Errors
+    /// As [`RedisProbe::query`].
+    pub async fn info_field(&self, section: &str, field: &str) -> Result<Option<String>> {
+        let text: String = self.query(redis::cmd("INFO").arg(section)).await?;
+        Ok(text.lines().find_map(|l| {
+            l.strip_prefix(field)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(|v| v.trim().to_owned())
+        }))
+    }
+}
+
+/// The nodes' HTTP API.
+#[derive(Debug, Clone)]
+pub struct NodeProbe {
+    http: reqwest::Client,
+}
+
+impl NodeProbe {
+    /// A probe whose requests each last at most `timeout`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(timeout: Duration) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| Error::Node {
+                url: String::new(),
+                detail: format!("http client: {e}"),
+            })?;
+        Ok(Self { http })
+    }
+
+    /// Whether `GET <url>/readyz` answers 200.
+    pub async fn ready(&self, url: &str) -> bool {
+        self.http
+            .get(format!("{}/readyz", url.trim_end_matches('/')))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// `GET <url>/v1/node`.
+    ///
+    /// # Errors
+    /// [`Error::Node`] when it does not answer with a node document.
+    pub async fn info(&self, url: &str) -> Result<NodeInfo> {
+        let fail = |detail: String| Error::Node {
+            url: url.to_owned(),
+            detail,
+        };
+        self.http
+            .get(format!("{}/v1/node", url.trim_end_matches('/')))
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .error_for_status()
+            .map_err(|e| fail(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| fail(format!("unreadable /v1/node: {e}")))
+    }
+
+    /// `POST <url>/v1/check` for `key`: the HTTP status and the decision.
+    ///
+    /// # Errors
+    /// [`Error::Node`] when it does not answer with a decision (200 or 429).
+    pub async fn check(&self, url: &str, key: &str) -> Result<(u16, CheckResponse)> {
+        let fail = |detail: String| Error::Node {
+            url: url.to_owned(),
+            detail,
+        };
+        let r = self
+            .http
+            .post(format!("{}/v1/check", url.trim_end_matches('/')))
+            .json(&serde_json::json!({ "key": key }))
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let status = r.status().as_u16();
+        if status != 200 && status != 429 {
+            let body = r.text().await.unwrap_or_default();
+            return Err(fail(format!("status {status}: {body}")));
+        }
+        let body = r
+            .json()
+            .await
+            .map_err(|e| fail(format!("unreadable decision: {e}")))?;
+        Ok((status, body))
+    }
+}
+
+/// Polls `probe` every `every` until it returns `true` or `timeout` passes; returns how long it
+/// took, or `None`.
+pub async fn wait_until<F, Fut>(
+    timeout: Duration,
+    every: Duration,
+    mut probe: F,
+) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if probe().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Whether something accepts TCP connections on `127.0.0.1:port`.
+pub async fn port_open(port: u16) -> bool {
+    tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
+}

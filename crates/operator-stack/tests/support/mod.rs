@@ -1,0 +1,81 @@
+//! Helpers of the operator-stack tests: a local stack on free ports in a temporary state
+//! directory, killed when dropped even if the test fails.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use operator_stack::{Environment, LocalEnv, StackConfig};
+use test_support::free_port;
+
+/// A stack and its state directory; everything it started is killed on drop.
+pub struct Stack {
+    /// The environment.
+    pub env: LocalEnv,
+    /// The state directory (removed on drop, after the processes).
+    pub dir: tempfile::TempDir,
+}
+
+/// The configuration of a 3-node stack on free ports in `dir`.
+pub fn config(dir: &std::path::Path) -> StackConfig {
+    StackConfig {
+        state_dir: dir.to_owned(),
+        redis_server: test_support::redis::redis_server_bin(),
+        node_bin: test_support::workspace_bin("ratelimiter-node"),
+        redis_port: free_port(),
+        node_ports: vec![free_port(), free_port(), free_port()],
+        node_log: "warn".into(),
+        ..StackConfig::default()
+    }
+}
+
+/// Starts a 3-node stack on free ports.
+pub async fn up() -> Stack {
+    let dir = tempfile::tempdir().unwrap();
+    let env = LocalEnv::up(config(dir.path())).await.unwrap();
+    env.kill_on_drop(true);
+    Stack { env, dir }
+}
+
+impl Stack {
+    /// Every component's port.
+    pub fn ports(&self) -> Vec<u16> {
+        self.env.state().components.iter().map(|r| r.port).collect()
+    }
+
+    /// Every recorded pid.
+    pub fn pids(&self) -> Vec<u32> {
+        self.env
+            .state()
+            .components
+            .iter()
+            .filter_map(|r| r.pid)
+            .collect()
+    }
+
+    /// A Redis probe.
+    pub fn redis(&self) -> operator_stack::probe::RedisProbe {
+        operator_stack::probe::RedisProbe::new(
+            &self.env.endpoints().redis_url,
+            std::time::Duration::from_secs(2),
+        )
+        .unwrap()
+    }
+}
+
+/// Whether `pid` is a live process (not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s[s.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next()
+                .unwrap();
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port`.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
