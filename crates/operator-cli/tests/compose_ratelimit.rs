@@ -20,7 +20,7 @@ use test_support::docker::{
     ImageFile, build_scratch_image, compose_command, docker_available, run, which,
 };
 use test_support::stack::http;
-use test_support::{free_port, workspace_bin};
+use test_support::{free_ports, workspace_bin};
 
 const SERVICES: [&str; 5] = [
     "redis",
@@ -212,7 +212,7 @@ fn the_compose_stack_runs_on_local_images_and_the_operator_sees_redis_die_and_re
     }
     let [node_image, redis_image, nginx_image] = build_images();
     let (program, lead) = compose_command();
-    let [redis_port, n1, n2, n3, lb] = [(); 5].map(|()| free_port());
+    let [redis_port, n1, n2, n3, lb] = <[u16; 5]>::try_from(free_ports(5)).expect("five ports");
     let project = Project {
         name: format!("opstest{}", std::process::id()),
         program,

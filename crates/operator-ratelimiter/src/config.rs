@@ -100,6 +100,10 @@ pub struct Thresholds {
     /// `config_loaded`, `counter_drift`: how long a policy change may take to reach every node
     /// before a node still serving other policies counts as stale.
     pub policy_propagation: Duration,
+    /// `over_admission`: the share of a node's decisions (since the last observation) taken by
+    /// its failure mode above which shared limiting counts as lost. One decision that missed the
+    /// Redis timeout on a busy machine is not an outage; a dead Redis is 100 %.
+    pub failure_ratio: f64,
     /// How many stuck or over-admitted keys a violation names.
     pub sample: usize,
 }
@@ -112,6 +116,7 @@ impl Default for Thresholds {
             p99: Duration::from_millis(25),
             clock_skew: Duration::from_millis(500),
             policy_propagation: Duration::from_secs(2),
+            failure_ratio: 0.01,
             sample: 5,
         }
     }

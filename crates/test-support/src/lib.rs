@@ -20,7 +20,7 @@ pub mod redis;
 pub mod stack;
 
 pub use bins::workspace_bin;
-pub use ports::free_port;
+pub use ports::{free_port, free_ports};
 pub use process::ChildGuard;
 pub use redis::RedisServer;
 pub use stack::{LocalStack, wait_for};

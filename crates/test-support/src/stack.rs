@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::bins::workspace_bin;
-use crate::ports::free_port;
 use crate::process::ChildGuard;
 use crate::redis::RedisServer;
 
@@ -67,8 +66,7 @@ impl LocalStack {
             nodes: Vec::new(),
             bin,
         };
-        for i in 1..=n {
-            let port = free_port();
+        for (i, port) in (1..=n).zip(crate::ports::free_ports(n)) {
             let mut args = vec![
                 "--listen".to_owned(),
                 format!("127.0.0.1:{port}"),

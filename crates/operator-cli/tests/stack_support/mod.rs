@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use test_support::free_port;
 
 /// Runs `operator` with `args`.
 pub fn operator(args: &[&str]) -> Output {
@@ -50,10 +49,11 @@ pub struct StackDir {
 impl StackDir {
     /// Free ports, nothing started.
     pub fn new() -> Self {
+        let ports = test_support::free_ports(4);
         Self {
             dir: tempfile::tempdir().unwrap(),
-            redis_port: free_port(),
-            node_ports: vec![free_port(), free_port(), free_port()],
+            redis_port: ports[0],
+            node_ports: ports[1..].to_vec(),
         }
     }
 

@@ -2,13 +2,13 @@
 //!
 //! | invariant | entity | fires when |
 //! |-----------|--------|-----------|
-//! | `redis_healthy` | – | Redis unreachable or not answering in time, PING slower than the threshold, evicting keys, near `maxmemory`, a replica, or failing reads |
+//! | `redis_healthy` | – | Redis unreachable or not answering in time, PING slower than the threshold twice in a row, evicting keys, near `maxmemory`, a replica, or failing reads |
 //! | `no_stuck_keys` | – | a key under the prefix has no TTL (names a few) |
 //! | `config_loaded` | – / node | policies missing, unparseable or lost by a Redis restart; a node with no policies, or serving other policies than Redis holds past the propagation time |
 //! | `node_down` | node | a configured node unreachable or not ready (not ready *because Redis is down* is left to `redis_healthy`); a registered node, not configured, whose heartbeat stopped |
 //! | `high_latency` | node | the node's decision p99 since the last observation above the threshold |
 //! | `counter_drift` | – / node | nodes disagreeing on the policies past the propagation time; a node on another key prefix; a node clock skewed from Redis `TIME` |
-//! | `over_admission` | policy / node | a counter holding more than its limit in the current window; a node deciding by its failure mode (shared limiting lost) |
+//! | `over_admission` | policy / node | a counter holding more than its limit in the current window; a node taking at least `failure_ratio` (1 %) of its decisions by its failure mode (shared limiting lost) |
 //!
 //! Nothing is taken as clear when its source could not be read: [`RateLimiterChecker::unknown`]
 //! names what an observation could not evaluate, and the monitor leaves those alerts as they are.
@@ -115,8 +115,10 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
             InvariantSpec::new(
                 OVER_ADMISSION,
                 "No key is admitted past its limit: no counter holds more than its window's limit in the \
-                 current window, and no node decides without Redis (failure mode), where limits are not shared.",
+                 current window, and no node takes a share of its decisions without Redis (failure mode), \
+                 where limits are not shared.",
             )
+            .pending(ms(1_000))
             .keep_firing(ms(3_000)),
         ]
     }

@@ -171,6 +171,12 @@ pub(crate) fn over_admission(
             f.local.saturating_sub(b.local),
             f.closed.saturating_sub(b.closed),
         );
+        let decisions = now.decisions.saturating_sub(before.decisions).max(1);
+        #[allow(clippy::cast_precision_loss)] // decision counts far below 2^52
+        let share = (open + local + closed) as f64 / decisions as f64;
+        if share < t.failure_ratio {
+            continue;
+        }
         let (severity, what) = if open > 0 {
             (
                 Severity::Critical,
@@ -200,7 +206,8 @@ pub(crate) fn over_admission(
             .entity(&n.addr)
             .evidence(json!({
                 "node": now.node_id, "failure_mode": now.failure_mode,
-                "since_last": { "open": open, "local": local, "closed": closed },
+                "since_last": { "open": open, "local": local, "closed": closed, "decisions": decisions },
+                "failure_share": share,
                 "total": f, "redis_ok": now.redis_ok,
             })),
         );

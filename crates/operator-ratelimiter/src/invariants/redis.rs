@@ -36,14 +36,16 @@ pub(crate) fn redis_healthy(
         );
     }
     let mut causes: Vec<(Severity, String)> = Vec::new();
-    if let Some(us) = r
-        .ping_us
-        .filter(|us| u128::from(*us) > t.slow_ping.as_micros())
-    {
+    // Sustained slowness only: this PING and the one before (a busy host delays one now and then).
+    let slow = |us: u64| u128::from(us) > t.slow_ping.as_micros();
+    let slow_before = previous_redis(history)
+        .and_then(|p| p.redis.ping_us)
+        .is_some_and(slow);
+    if let Some(us) = r.ping_us.filter(|us| slow(*us) && slow_before) {
         causes.push((
             Severity::Warning,
             format!(
-                "PING took {:.1} ms (threshold {} ms)",
+                "PING took {:.1} ms, and over {} ms the time before too",
                 us as f64 / 1000.0,
                 t.slow_ping.as_millis()
             ),

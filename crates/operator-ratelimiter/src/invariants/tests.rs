@@ -164,7 +164,8 @@ fn redis_unreachable_is_critical_and_freezes_what_needs_redis() {
 
 #[test]
 fn redis_degradations_fold_into_one_violation_at_the_worst_severity() {
-    let before = healthy(0);
+    let mut before = healthy(0);
+    before.redis.ping_us = Some(70_000);
     let mut o = healthy(500);
     o.redis.ping_us = Some(80_000);
     let info = o.redis.info.as_mut().unwrap();
@@ -186,6 +187,49 @@ fn redis_degradations_fold_into_one_violation_at_the_worst_severity() {
         check(&restarted, vec![healthy(0)])
             .iter()
             .all(|v| v.invariant != REDIS_HEALTHY)
+    );
+}
+
+#[test]
+fn one_slow_ping_is_not_a_slow_redis() {
+    let mut o = healthy(500);
+    o.redis.ping_us = Some(90_000);
+    assert!(
+        check(&o, vec![healthy(0)]).is_empty(),
+        "a busy host delays one PING now and then"
+    );
+    let mut before = healthy(0);
+    before.redis.ping_us = Some(60_000);
+    assert_eq!(
+        names(&check(&o, vec![before])),
+        ["redis_healthy"],
+        "sustained: reported"
+    );
+}
+
+#[test]
+fn a_stray_failure_mode_decision_among_many_is_not_lost_limiting() {
+    let before = healthy(0);
+    let mut o = healthy(500);
+    info_mut(&mut o, 0).decisions = 100 + 400;
+    info_mut(&mut o, 0).failure_decisions = FailureDecisions {
+        open: 0,
+        local: 1,
+        closed: 0,
+    };
+    assert!(
+        check(&o, vec![before.clone()]).is_empty(),
+        "1 of 400 decisions: a blip"
+    );
+    info_mut(&mut o, 0).failure_decisions = FailureDecisions {
+        open: 0,
+        local: 40,
+        closed: 0,
+    };
+    assert_eq!(
+        names(&check(&o, vec![before])),
+        ["over_admission[127.0.0.1:8001]"],
+        "10 %: lost"
     );
 }
 

@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use operator_stack::{Environment, LocalEnv, StackConfig};
-use test_support::free_port;
 
 /// A stack and its state directory; everything it started is killed on drop.
 pub struct Stack {
@@ -16,12 +15,13 @@ pub struct Stack {
 
 /// The configuration of a 3-node stack on free ports in `dir`.
 pub fn config(dir: &std::path::Path) -> StackConfig {
+    let ports = test_support::free_ports(4);
     StackConfig {
         state_dir: dir.to_owned(),
         redis_server: test_support::redis::redis_server_bin(),
         node_bin: test_support::workspace_bin("ratelimiter-node"),
-        redis_port: free_port(),
-        node_ports: vec![free_port(), free_port(), free_port()],
+        redis_port: ports[0],
+        node_ports: ports[1..].to_vec(),
         node_log: "warn".into(),
         ..StackConfig::default()
     }
