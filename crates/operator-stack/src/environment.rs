@@ -1,9 +1,13 @@
 //! The environment abstraction: named components that can be started, stopped, killed, paused
 //! and resumed, whatever runs them.
 //!
-//! [`LocalEnv`](crate::LocalEnv) runs them as local processes; a Compose environment would map
-//! the same verbs to `docker compose start/stop/kill/pause/unpause/restart` on services named
-//! like the components. Chaos faults and the demo only speak this trait, so they work on either.
+//! [`LocalEnv`](crate::LocalEnv) runs them as local processes; [`ComposeEnv`](crate::ComposeEnv)
+//! maps the same verbs to `docker compose start/stop/kill/pause/unpause` on the services `redis`
+//! and `ratelimiter-N`. Chaos faults and the demo only speak this trait, so they work on either.
+//!
+//! Some verbs only make sense where the components have a network of their own
+//! ([`Environment::disconnect`], [`Environment::reconnect`]): their default bodies say that the
+//! environment does not support them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -105,9 +109,11 @@ pub struct ComponentStatus {
     pub component: Component,
     /// Its port on the loopback interface.
     pub port: u16,
-    /// Its process id, in environments that run processes (a container environment would name
-    /// the container in `note`).
+    /// Its process id, in environments that run processes.
     pub pid: Option<u32>,
+    /// Its container's name, in environments that run containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     /// Whether it runs (a paused component runs).
     pub running: bool,
     /// Whether it is frozen (SIGSTOP, `docker pause`).
@@ -131,6 +137,28 @@ pub struct DownReport {
     pub ports_still_open: Vec<u16>,
     /// Where the logs were kept, if anywhere.
     pub logs_kept: Option<String>,
+    /// What the environment still holds of the stack afterwards (containers, networks, volumes;
+    /// should be empty).
+    #[serde(default)]
+    pub left_behind: Vec<String>,
+}
+
+impl DownReport {
+    /// Whether nothing of the stack is left: no port open, nothing left behind.
+    pub fn clean(&self) -> bool {
+        self.ports_still_open.is_empty() && self.left_behind.is_empty()
+    }
+}
+
+/// How the `pause-redis` fault freezes Redis in an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseStyle {
+    /// `CLIENT PAUSE ... ALL`: Redis accepts connections but holds every command, and lifts the
+    /// pause by itself, even when whoever paused it is gone.
+    ClientPause,
+    /// [`Environment::pause`], then [`Environment::resume`] when the duration ends: the whole
+    /// component is frozen (`docker pause`) until it is resumed.
+    Freeze,
 }
 
 /// A place where the stack's components run.
@@ -192,6 +220,61 @@ pub trait Environment: Send + Sync {
     async fn restart(&self, component: Component) -> Result<()> {
         self.stop(component).await?;
         self.start(component).await
+    }
+
+    /// Stops a component and starts it again without its data, as a crash of a server without
+    /// persistence would leave it; waits until it is ready. Returns what was done, for a fault's
+    /// report.
+    ///
+    /// The default is [`Environment::restart`], for environments whose components keep no data
+    /// across a restart (see [`Environment::keeps_data`]).
+    ///
+    /// # Errors
+    /// As [`Environment::restart`].
+    async fn restart_empty(&self, component: Component) -> Result<String> {
+        self.restart(component).await?;
+        Ok(format!(
+            "stopped {component} and started it again; in the {} environment it keeps no data",
+            self.kind()
+        ))
+    }
+
+    /// Whether a component started again after a kill or a stop still holds its data (e.g. a
+    /// Redis with an append-only file on a volume).
+    fn keeps_data(&self, _component: Component) -> bool {
+        false
+    }
+
+    /// How `pause-redis` freezes Redis here.
+    fn redis_pause_style(&self) -> PauseStyle {
+        PauseStyle::ClientPause
+    }
+
+    /// Cuts a component off the network its peers reach it on (a partition): it keeps running
+    /// but neither its peers nor, where its port is published from that network, the host can
+    /// reach it. Waits until it took effect.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] by default: only environments with a network of their own can.
+    async fn disconnect(&self, component: Component) -> Result<()> {
+        let _ = component;
+        Err(Error::Unsupported {
+            verb: "disconnect",
+            environment: self.kind(),
+        })
+    }
+
+    /// Joins a disconnected component to its network again, under its usual name. A component
+    /// that is connected is left alone.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] by default, as [`Environment::disconnect`].
+    async fn reconnect(&self, component: Component) -> Result<()> {
+        let _ = component;
+        Err(Error::Unsupported {
+            verb: "reconnect",
+            environment: self.kind(),
+        })
     }
 
     /// Stops every component it started, and nothing else.

@@ -35,10 +35,17 @@ pub enum Error {
         running: String,
     },
     /// The state directory records no stack.
-    #[error("no stack is recorded in {dir}: start one with `operator stack up`")]
+    #[error(
+        "no {}stack is recorded in {}: start one with `operator stack up{}`",
+        if *environment == "local" { "" } else { "compose " },
+        dir.display(),
+        if *environment == "local" { "" } else { " --env compose" }
+    )]
     NoStack {
         /// The state directory.
         dir: PathBuf,
+        /// The kind of environment looked for (`local`, `compose`).
+        environment: &'static str,
     },
     /// The state file could not be read or written.
     #[error("state file {path}: {source}")]
@@ -80,6 +87,44 @@ pub enum Error {
         log: PathBuf,
         /// The end of its log.
         tail: String,
+    },
+    /// A component in a container did not become ready in time, or its container stopped.
+    #[error("{component} is not ready: {reason}; last lines of `docker logs {container}`:\n{tail}")]
+    ContainerNotReady {
+        /// The component.
+        component: String,
+        /// What went wrong.
+        reason: String,
+        /// Its container.
+        container: String,
+        /// The end of its log.
+        tail: String,
+    },
+    /// Neither Compose v2 (`docker compose`) nor v1 (`docker-compose`) is installed.
+    #[error(
+        "neither `docker compose` (Compose v2) nor `docker-compose` (v1) answers `version`: install \
+         Docker Compose (https://docs.docker.com/compose/install/, or `sudo apt-get install -y \
+         docker-compose`)"
+    )]
+    NoCompose,
+    /// A `docker` or compose command failed.
+    #[error("`{command}` failed: {detail}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its exit status and the end of its error output.
+        detail: String,
+    },
+    /// The environment cannot do this.
+    #[error(
+        "{verb} is not supported by the {environment} environment (partitions need a network of \
+         their own: use --env compose)"
+    )]
+    Unsupported {
+        /// The verb (`disconnect`, `reconnect`).
+        verb: &'static str,
+        /// The environment's kind.
+        environment: &'static str,
     },
     /// A name that is not a component of this stack.
     #[error("unknown component {0:?} (expected redis or node-1 .. node-N)")]
@@ -145,7 +190,10 @@ impl Error {
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::UnknownComponent(_) | Error::Fault(_)
+            Error::Config(_)
+                | Error::UnknownComponent(_)
+                | Error::Fault(_)
+                | Error::Unsupported { .. }
         )
     }
 

@@ -1,22 +1,27 @@
 //! The rate limiter on a laptop: a local stack, chaos on demand, and the end-to-end demo.
 //!
 //! # Layout
-//! - [`environment`]: the [`Environment`] trait (start, stop, kill, pause, resume, restart named
-//!   [`Component`]s, status, down) that chaos and the demo speak, so that a Compose environment
-//!   can later serve the same verbs.
+//! - [`environment`]: the [`Environment`] trait (start, stop, kill, pause, resume, restart,
+//!   restart empty, disconnect and reconnect named [`Component`]s, status, down) that chaos and
+//!   the demo speak, whatever runs the stack.
 //! - [`local`]: [`LocalEnv`], the stack as local processes (`redis-server` and
 //!   `ratelimiter-node`s on 127.0.0.1), recorded in a state directory ([`StackState`]), configured
 //!   by [`StackConfig`].
+//! - [`compose`]: [`ComposeEnv`], the stack as the services of `docker-compose.ratelimit.yml`,
+//!   driven through the compose CLI and recorded in the state directory ([`ComposeState`]),
+//!   configured by [`ComposeConfig`].
 //! - [`chaos`]: [`Fault`]s with [`inject`](chaos::inject) and [`undo`](chaos::undo), each
 //!   reporting what it did, how it is undone, and what was verified ([`FaultReport`]).
-//! - [`demo`]: `operator demo ratelimit` as a library: the stack, steady load, the monitor loop
-//!   driven in-process, five chapters of faults, measured and narrated.
+//! - [`demo`]: `operator demo ratelimit` as a library: on any environment the caller brought
+//!   up, steady load, the monitor loop driven in-process, five chapters of faults, measured and
+//!   narrated.
 //! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis.
 //! - [`probe`]: bounded probes of Redis and the nodes.
 //! - [`human`]: durations as people read them.
 
 pub mod binaries;
 pub mod chaos;
+pub mod compose;
 pub mod demo;
 pub mod environment;
 mod error;
@@ -25,7 +30,8 @@ pub mod local;
 pub mod probe;
 
 pub use chaos::{Check, Fault, FaultReport};
+pub use compose::{ComposeConfig, ComposeEnv, ComposeState};
 pub use demo::{DemoConfig, DemoOutcome};
-pub use environment::{Component, ComponentStatus, DownReport, Endpoints, Environment};
+pub use environment::{Component, ComponentStatus, DownReport, Endpoints, Environment, PauseStyle};
 pub use error::{Error, Result};
 pub use local::{LocalEnv, StackConfig, StackState};

@@ -64,6 +64,7 @@ impl LocalEnv {
     pub fn open(dir: &Path) -> Result<Self> {
         let state = StackState::load(dir)?.ok_or_else(|| Error::NoStack {
             dir: dir.to_owned(),
+            environment: "local",
         })?;
         Self::with_state(dir, state, &StackConfig::default())
     }
@@ -256,6 +257,7 @@ impl Environment for LocalEnv {
                 component: rec.component,
                 port: rec.port,
                 pid: rec.pid.filter(|_| running),
+                container: None,
                 running,
                 paused,
                 ready,

@@ -188,5 +188,6 @@ pub(super) async fn down(env: &LocalEnv) -> Result<DownReport> {
         stopped,
         ports_still_open,
         logs_kept: Some(env.dir.join("logs").display().to_string()),
+        left_behind: Vec::new(),
     })
 }
