@@ -84,15 +84,17 @@ pub enum Command {
     /// The agent's audit trail: sessions, and every step of one.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Run the whole story on this machine: a local stack under load, the monitor, five faults
-    /// (Redis killed, restarted empty, stuck keys, a node killed), each measured; exit 0 only
-    /// when every chapter saw what it expected.
+    /// Run the whole story on this machine: a stack under load (local processes, or compose
+    /// containers with --env compose), the monitor, five faults (Redis killed, restarted empty,
+    /// stuck keys, a node killed), each measured; exit 0 only when every chapter saw what it
+    /// expected.
+    #[command(after_help = crate::commands::demo::DEMO_HELP)]
     Demo(DemoArgs),
-    /// Run a local rate-limiter stack (redis-server and three nodes on 127.0.0.1): up, status,
-    /// down.
+    /// Run a rate-limiter stack (Redis and three nodes), as local processes on 127.0.0.1 or as
+    /// the services of docker-compose.ratelimit.yml (--env compose): up, status, down.
     #[command(subcommand)]
     Stack(StackCommand),
-    /// Break the local stack on purpose (`list` the faults), verify the effect, and undo it.
+    /// Break the recorded stack on purpose (`list` the faults), verify the effect, and undo it.
     #[command(after_help = crate::commands::chaos::FAULTS_HELP)]
     Chaos(ChaosArgs),
     /// Send steady or bursty decisions to the nodes and report allowed, denied and errors every

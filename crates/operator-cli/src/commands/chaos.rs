@@ -1,10 +1,11 @@
-//! `operator chaos`: inject a fault into the running local stack, or undo one, and verify.
+//! `operator chaos`: inject a fault into the recorded stack (local processes or compose
+//! containers), or undo one, and verify.
 
 use clap::Args;
-use operator_stack::LocalEnv;
 use operator_stack::chaos::{self, Fault, FaultReport};
 use serde_json::json;
 
+use super::env::{self, EnvArgs};
 use super::stack::{StackSubject, StateDirArgs, stack_error};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliError, CliResult};
@@ -12,17 +13,25 @@ use crate::output::print_json;
 
 /// The faults, for `--help`.
 pub const FAULTS_HELP: &str = "\
-Faults (on the stack started by `operator stack up`):
-  kill-redis            SIGKILL redis-server           undo: `chaos undo kill-redis`
-  restart-redis         restart it with no data        undoes itself: nodes re-seed (verified)
-  pause-redis DURATION  CLIENT PAUSE, e.g. 3s          undoes itself when DURATION ends (verified)
-  kill-node N           SIGKILL node N                 undo: `chaos undo kill-node N`
-  restart-node N        SIGTERM node N, start it       undoes itself (verified ready)
-  stuck-keys N          N keys without TTL             undo: repair_stuck_keys, or `chaos undo stuck-keys`
-  drop-policies         DEL the policies hash          undoes itself: nodes restore them (verified)
-  script-flush          SCRIPT FLUSH                   undoes itself: nodes reload on NOSCRIPT (verified)
+Faults (on the stack started by `operator stack up`, or `stack up --env compose`):
+  kill-redis              SIGKILL Redis                  undo: `chaos undo kill-redis`
+  restart-redis           restart it with no data        undoes itself: nodes re-seed (verified)
+  pause-redis DURATION    freeze Redis, e.g. 3s          undoes itself when DURATION ends (verified)
+  kill-node N             SIGKILL node N                 undo: `chaos undo kill-node N`
+  restart-node N          SIGTERM node N, start it       undoes itself (verified ready)
+  stuck-keys N            N keys without TTL             undo: repair_stuck_keys, or `chaos undo stuck-keys`
+  drop-policies           DEL the policies hash          undoes itself: nodes restore them (verified)
+  script-flush            SCRIPT FLUSH                   undoes itself: nodes reload on NOSCRIPT (verified)
+  partition-node N DUR    node N off the network         undoes itself when DUR ends (compose only; verified)
+  partition-redis DUR     Redis off the network          undoes itself when DUR ends (compose only; verified)
 
-Exit codes: 0 when every verification held, 1 when one did not, 2 on bad usage.";
+On compose (--env compose) the faults act on containers: kill is `docker kill` (the restart
+policy does not bring it back), pause-redis is `docker pause`, restart-redis removes the
+container and its data volume and creates it again, a partition is `docker network disconnect`
+(the container also loses its published port, so the host sees it unreachable too).
+
+Exit codes: 0 when every verification held, 1 when one did not, 2 on bad usage (also a fault
+the environment does not support, e.g. a partition of local processes).";
 
 /// Flags of `operator chaos`.
 #[derive(Debug, Args)]
@@ -30,6 +39,9 @@ pub struct ChaosArgs {
     /// The subject to break.
     #[arg(long, short = 's', value_enum, default_value = "ratelimit")]
     pub subject: StackSubject,
+    /// Where the stack runs.
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// State directory of the stack.
     #[command(flatten)]
     pub dir: StateDirArgs,
@@ -56,11 +68,11 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> CliResult {
     }
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let dir = args.dir.resolve("stack");
-    let env = LocalEnv::open(&dir).map_err(stack_error)?;
+    let env = env::open_for_command(args.env.kind, &dir)?;
     let report = if undo {
-        chaos::undo(&env, fault).await
+        chaos::undo(env.as_ref(), fault).await
     } else {
-        chaos::inject(&env, fault).await
+        chaos::inject(env.as_ref(), fault).await
     }
     .map_err(stack_error)?;
     print_report(&report, global.json);
@@ -78,8 +90,8 @@ fn list(json: bool) {
             Some(a) => format!("{} {a}", f.name),
             None => f.name.to_owned(),
         };
-        println!("{name:<22} {}", f.does);
-        println!("{:<22} undo: {}", "", f.undo);
+        println!("{name:<24} {}", f.does);
+        println!("{:<24} undo: {}", "", f.undo);
     }
 }
 

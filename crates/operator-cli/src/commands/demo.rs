@@ -1,17 +1,22 @@
-//! `operator demo ratelimit`: the main job in one command: a local stack under load, the
-//! monitor watching it, five faults, measured and narrated, a summary, and the stack torn down.
+//! `operator demo ratelimit`: the main job in one command: a stack under load (local processes,
+//! or compose containers with `--env compose`), the monitor watching it, five faults, measured
+//! and narrated, a summary, and the stack torn down.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use clap::{Args, ValueEnum};
-use operator_stack::DemoConfig;
 use operator_stack::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
+use operator_stack::{
+    ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, Environment, LocalEnv, StackConfig,
+};
 
+use super::env::{ComposeArgs, EnvArgs, EnvKind};
 use super::stack::{StackArgs, default_state_dir, stack_error};
 use crate::cli::GlobalArgs;
-use crate::exit::{self, CliResult};
+use crate::exit::{self, CliError, CliResult};
 
 /// The subjects with a demo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,6 +40,9 @@ pub struct DemoArgs {
     /// The node killed in chapter 5.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub node: usize,
+    /// Where the demo's stack runs.
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// Ports, failure mode, policies of the demo's stack.
     #[command(flatten)]
     pub stack: StackArgs,
@@ -42,7 +50,24 @@ pub struct DemoArgs {
     /// --db is given [default: <state dir>/operator/demo]
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Compose file, project, images, services of the demo's compose stack.
+    #[command(flatten)]
+    pub compose: ComposeArgs,
 }
+
+/// `--help` of `operator demo`.
+pub const DEMO_HELP: &str = "\
+With --env compose the same five chapters run on the containers of docker-compose.ratelimit.yml
+(project operator-demo unless --project is given), brought up for the demo and taken down
+after it (`down -v`: no container, network or volume left). Images come from RATELIMITER_IMAGE,
+REDIS_IMAGE, NGINX_IMAGE, PROMETHEUS_IMAGE, GRAFANA_IMAGE when set, else the file's public
+defaults (`operator stack up --help` lists every variable). On a machine without a registry,
+with local images:
+  RATELIMITER_IMAGE=... REDIS_IMAGE=... NGINX_IMAGE=... \\
+    operator demo ratelimit --env compose --core-only
+
+Exit codes: 0 when every chapter saw what it expected and nothing was left behind, 1 otherwise
+(naming the chapter), 2 on bad usage.";
 
 /// Waits for Enter on stdin before each chapter.
 struct EnterToContinue;
@@ -62,20 +87,17 @@ impl Pacer for EnterToContinue {
 /// Runs `operator demo ratelimit`.
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
     let DemoSubject::Ratelimit = args.subject;
+    let kind = args.env.kind;
+    args.compose.only_with_compose(kind)?;
     let dir = args
         .state_dir
         .clone()
         .unwrap_or_else(|| default_state_dir("demo"));
-    let stack = args.stack.config(dir.clone())?;
     let (db, fresh_db) = match &global.db {
         Some(db) => (db.clone(), false),
         None => (dir.join("tickets.db"), true),
     };
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        crate::exit::CliError::flag("--state-dir", format!("{}: {e}", dir.display()))
-    })?;
     let config = DemoConfig {
-        stack,
         db,
         fresh_db,
         load_rate: args.rate,
@@ -83,6 +105,23 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
         ..DemoConfig::default()
     };
     config.validate().map_err(stack_error)?;
+    if args.node > 3 {
+        return Err(CliError::flag(
+            "--node",
+            "the demo's stack has nodes 1 to 3",
+        ));
+    }
+    // Check every flag before anything starts.
+    let planned = match kind {
+        EnvKind::Local => Planned::Local(args.stack.config(dir.clone())?),
+        EnvKind::Compose => Planned::Compose(args.compose.config(
+            &args.stack,
+            dir.clone(),
+            "operator-demo",
+        )?),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::flag("--state-dir", format!("{}: {e}", dir.display())))?;
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut narrator: Box<dyn Narrator> = if global.json {
@@ -95,18 +134,58 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
     } else {
         Box::new(NoPause)
     };
-    let outcome = demo::run(
-        config,
-        narrator.as_mut(),
-        pacer.as_mut(),
-        operator_core::signal::shutdown_signal(),
-    )
-    .await
-    .map_err(stack_error)?;
+    demo::begin(&config, kind.name(), &dir, narrator.as_mut());
+    let started = Instant::now();
+    // Each environment tears itself down when dropped, should the demo fail before its
+    // teardown (an error, a panic).
+    let outcome = match planned {
+        Planned::Local(stack) => {
+            let env = LocalEnv::up(stack).await.map_err(stack_error)?;
+            env.kill_on_drop(true);
+            on(&env, started, config, narrator.as_mut(), pacer.as_mut()).await?
+        }
+        Planned::Compose(compose) => {
+            let env = ComposeEnv::up(compose).await.map_err(stack_error)?;
+            env.down_on_drop(true);
+            on(&env, started, config, narrator.as_mut(), pacer.as_mut()).await?
+        }
+    };
     if outcome.ok() {
         Ok(exit::OK)
     } else {
         eprintln!("operator: demo failed: {}", outcome.failures().join("; "));
         Ok(exit::FAILURE)
     }
+}
+
+/// The stack the demo brings up.
+enum Planned {
+    Local(StackConfig),
+    Compose(ComposeConfig),
+}
+
+/// The demo on an environment that is up, then its teardown.
+async fn on(
+    env: &dyn Environment,
+    started: Instant,
+    config: DemoConfig,
+    narrator: &mut dyn Narrator,
+    pacer: &mut dyn Pacer,
+) -> Result<DemoOutcome, CliError> {
+    demo::stack_up(env, started.elapsed(), narrator)
+        .await
+        .map_err(stack_error)?;
+    let mut outcome = demo::run(
+        config,
+        env,
+        narrator,
+        pacer,
+        operator_core::signal::shutdown_signal(),
+    )
+    .await
+    .map_err(stack_error)?;
+    demo::teardown(env, &mut outcome, narrator)
+        .await
+        .map_err(stack_error)?;
+    Ok(outcome)
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use operator_stack::{Environment, LocalEnv};
+use operator_stack::{ComposeState, Environment, LocalEnv};
 use ratelimiter_bench::{
     Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, SecondStats,
 };
@@ -29,8 +29,8 @@ pub enum Keys {
 /// Flags of `operator load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Node base URLs, comma-separated [default: the nodes of the recorded stack, else
-    /// http://127.0.0.1:8001..8003]
+    /// Node base URLs, comma-separated [default: the nodes of the recorded stack, local or
+    /// compose, else http://127.0.0.1:8001..8003]
     #[arg(long, value_delimiter = ',', value_name = "URL,URL,...")]
     pub nodes: Vec<String>,
     /// State directory of the stack whose nodes to load (when --nodes is not given).
@@ -85,12 +85,16 @@ impl LoadArgs {
         if !self.nodes.is_empty() {
             return self.nodes.clone();
         }
-        match LocalEnv::open(&self.dir.resolve("stack")) {
-            Ok(env) => env.endpoints().nodes,
-            Err(_) => (8001..=8003)
-                .map(|p| format!("http://127.0.0.1:{p}"))
-                .collect(),
+        let dir = self.dir.resolve("stack");
+        if let Ok(env) = LocalEnv::open(&dir) {
+            return env.endpoints().nodes;
         }
+        if let Ok(Some(compose)) = ComposeState::load(&dir) {
+            return compose.endpoints().nodes;
+        }
+        (8001..=8003)
+            .map(|p| format!("http://127.0.0.1:{p}"))
+            .collect()
     }
 
     fn config(&self) -> Result<LoadConfig, CliError> {

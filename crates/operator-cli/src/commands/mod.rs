@@ -5,6 +5,7 @@ pub mod audit;
 pub mod chaos;
 pub mod demo;
 pub mod diagnose;
+pub mod env;
 pub mod load;
 pub mod monitor;
 pub mod stack;

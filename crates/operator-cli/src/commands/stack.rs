@@ -1,14 +1,19 @@
-//! `operator stack up|status|down`: a local rate-limiter stack (redis-server and three
-//! ratelimiter-node processes on 127.0.0.1), recorded in a state directory.
+//! `operator stack up|status|down`: a rate-limiter stack (Redis and three nodes) as local
+//! processes on 127.0.0.1, or as the services of docker-compose.ratelimit.yml (`--env compose`),
+//! recorded in a state directory.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use operator_stack::binaries::{self, REDIS_INSTALL_COMMAND};
-use operator_stack::{ComponentStatus, DownReport, Environment, LocalEnv, StackConfig};
+use operator_stack::{
+    ComponentStatus, ComposeEnv, ComposeState, DownReport, Endpoints, Environment, LocalEnv,
+    StackConfig,
+};
 use ratelimiter_schema::FailureMode;
 use serde_json::json;
 
+use super::env::{self, COMPOSE_HELP, ComposeArgs, EnvArgs, EnvKind, env_flag};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
@@ -23,14 +28,28 @@ pub enum StackSubject {
 /// `operator stack` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum StackCommand {
-    /// Start redis-server and the nodes on 127.0.0.1, wait until all are ready, and record them
-    /// (pids, ports, log files) in the state directory.
+    /// Start Redis and the nodes, wait until all are ready, and record them in the state
+    /// directory: local processes on 127.0.0.1 (pids, ports, log files), or with --env compose
+    /// the services of docker-compose.ratelimit.yml (file, project, ports, images).
+    #[command(after_help = COMPOSE_HELP)]
     Up(UpArgs),
     /// Show what the recorded stack runs, and whether each part is ready (exit 1 when not).
-    Status(StateDirArgs),
-    /// Stop exactly what `stack up` started (SIGTERM, then SIGKILL after a grace period),
-    /// check that the ports are free, and remove the state (the logs are kept).
-    Down(StateDirArgs),
+    Status(TargetArgs),
+    /// Stop exactly what `stack up` started and check that the ports are free: local processes
+    /// (SIGTERM, then SIGKILL after a grace period; the logs are kept), or the compose project
+    /// (`down -v`: no container, network or volume of it left). Removes the record.
+    Down(TargetArgs),
+}
+
+/// `--env` and `--state-dir`: which recorded stack.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Where the stack runs.
+    #[command(flatten)]
+    pub env: EnvArgs,
+    /// State directory.
+    #[command(flatten)]
+    pub dir: StateDirArgs,
 }
 
 /// `--state-dir`.
@@ -72,12 +91,18 @@ pub struct UpArgs {
     /// The subject whose stack to run.
     #[arg(long, short = 's', value_enum, default_value = "ratelimit")]
     pub subject: StackSubject,
+    /// Where the stack runs.
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// Ports, failure mode, policies.
     #[command(flatten)]
     pub stack: StackArgs,
     /// State directory.
     #[command(flatten)]
     pub dir: StateDirArgs,
+    /// Compose file, project, images, services.
+    #[command(flatten)]
+    pub compose: ComposeArgs,
 }
 
 /// `<user state dir>/operator/<name>`.
@@ -137,16 +162,25 @@ pub fn binaries() -> Result<(PathBuf, PathBuf), CliError> {
 }
 
 impl StackArgs {
+    /// `--node-base-port` and the two ports after it, else `--node-ports`.
+    ///
+    /// # Errors
+    /// A usage error naming `--node-base-port` when the ports would pass 65535.
+    pub fn node_ports(&self) -> Result<Vec<u16>, CliError> {
+        match self.node_base_port {
+            Some(base) => {
+                StackConfig::ports_from(base, 3).map_err(|e| CliError::flag("--node-base-port", e))
+            }
+            None => Ok(self.node_ports.clone()),
+        }
+    }
+
     /// The stack's configuration in `state_dir`, binaries resolved.
     ///
     /// # Errors
     /// A usage error naming the bad flag, or a missing binary.
     pub fn config(&self, state_dir: PathBuf) -> Result<StackConfig, CliError> {
-        let node_ports = match self.node_base_port {
-            Some(base) => StackConfig::ports_from(base, 3)
-                .map_err(|e| CliError::flag("--node-base-port", e))?,
-            None => self.node_ports.clone(),
-        };
+        let node_ports = self.node_ports()?;
         let config = StackConfig {
             state_dir,
             redis_port: self.redis_port,
@@ -180,31 +214,78 @@ pub fn stack_error(e: operator_stack::Error) -> CliError {
 pub async fn run(global: &GlobalArgs, cmd: StackCommand) -> CliResult {
     match cmd {
         StackCommand::Up(args) => up(global, args).await,
-        StackCommand::Status(dir) => status(global, &dir.resolve("stack")).await,
-        StackCommand::Down(dir) => down(global, &dir.resolve("stack")).await,
+        StackCommand::Status(t) => status(global, t.env.kind, &t.dir.resolve("stack")).await,
+        StackCommand::Down(t) => down(global, t.env.kind, &t.dir.resolve("stack")).await,
     }
 }
 
 async fn up(global: &GlobalArgs, args: UpArgs) -> CliResult {
+    let kind = args.env.kind;
+    args.compose.only_with_compose(kind)?;
     let dir = args.dir.resolve("stack");
-    let config = args.stack.config(dir.clone())?;
     let started = std::time::Instant::now();
-    let env = LocalEnv::up(config).await.map_err(stack_error)?;
+    let (env, compose): (Box<dyn Environment>, Option<ComposeState>) = match kind {
+        EnvKind::Local => {
+            let config = args.stack.config(dir.clone())?;
+            (
+                Box::new(LocalEnv::up(config).await.map_err(stack_error)?),
+                None,
+            )
+        }
+        EnvKind::Compose => {
+            let config = args.compose.config(&args.stack, dir.clone(), "operator")?;
+            let env = ComposeEnv::up(config).await.map_err(stack_error)?;
+            let state = env.state().clone();
+            (Box::new(env), Some(state))
+        }
+    };
     let status = env.status().await.map_err(stack_error)?;
     let endpoints = env.endpoints();
     if global.json {
         print_json(&json!({
-            "state_dir": dir, "endpoints": endpoints, "components": status,
-            "took_ms": started.elapsed().as_millis(),
+            "environment": kind.name(), "state_dir": dir, "endpoints": endpoints,
+            "components": status, "took_ms": started.elapsed().as_millis(),
+            "compose": compose,
         }));
         return Ok(exit::OK);
     }
-    println!(
-        "stack up in {} (state in {}):",
-        output::duration(started.elapsed()),
-        dir.display()
-    );
+    match &compose {
+        Some(c) => println!(
+            "compose stack up in {} (project {}, {}; state in {}):",
+            output::duration(started.elapsed()),
+            c.project,
+            c.file.display(),
+            dir.display()
+        ),
+        None => println!(
+            "stack up in {} (state in {}):",
+            output::duration(started.elapsed()),
+            dir.display()
+        ),
+    }
     print_components(&status);
+    if let Some(c) = &compose {
+        print_compose_services(c);
+    }
+    print_hints(kind, &endpoints, &dir);
+    Ok(exit::OK)
+}
+
+/// The load balancer, Prometheus and Grafana of a compose stack, when it runs them.
+fn print_compose_services(s: &ComposeState) {
+    let started = |service: &str| s.services.is_empty() || s.services.iter().any(|x| x == service);
+    for (service, var, what) in [
+        ("lb", "LB_PORT", "load balancer"),
+        ("prometheus", "PROMETHEUS_PORT", "prometheus"),
+        ("grafana", "GRAFANA_PORT", "grafana"),
+    ] {
+        if let Some(port) = s.variables.get(var).filter(|_| started(service)) {
+            println!("  {what:<14} http://127.0.0.1:{port}");
+        }
+    }
+}
+
+fn print_hints(kind: EnvKind, endpoints: &Endpoints, dir: &Path) {
     let defaults = endpoints.redis_url == "redis://127.0.0.1:6379"
         && endpoints.nodes == ["8001", "8002", "8003"].map(|p| format!("http://127.0.0.1:{p}"));
     let target = if defaults {
@@ -221,11 +302,11 @@ async fn up(global: &GlobalArgs, args: UpArgs) -> CliResult {
     } else {
         format!(" --state-dir {}", dir.display())
     };
+    let env = env_flag(kind);
     println!("watch it:  operator monitor --subject ratelimit{target}");
     println!("load it:   operator load{dir_flag}");
-    println!("break it:  operator chaos{dir_flag} --subject ratelimit list");
-    println!("stop it:   operator stack down{dir_flag}");
-    Ok(exit::OK)
+    println!("break it:  operator chaos{env}{dir_flag} --subject ratelimit list");
+    println!("stop it:   operator stack down{env}{dir_flag}");
 }
 
 fn print_components(status: &[ComponentStatus]) {
@@ -236,11 +317,17 @@ fn print_components(status: &[ComponentStatus]) {
             (true, false, true) => "ready",
             (true, false, false) => "not ready",
         };
+        let runs_as = match (&s.container, s.pid) {
+            (Some(name), _) => format!("container {name:<24}"),
+            (None, pid) => format!(
+                "pid {:<8}",
+                pid.map_or_else(|| "-".to_owned(), |p| p.to_string())
+            ),
+        };
         println!(
-            "  {:<8} port {:<5}  pid {:<8} {:<11} log {}",
+            "  {:<8} port {:<5}  {runs_as} {:<11} log {}",
             s.component.to_string(),
             s.port,
-            s.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
             state,
             s.log.as_deref().unwrap_or("-")
         );
@@ -250,14 +337,19 @@ fn print_components(status: &[ComponentStatus]) {
     }
 }
 
-async fn status(global: &GlobalArgs, dir: &Path) -> CliResult {
-    let env = match LocalEnv::open(dir) {
+async fn status(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
+    let env = match env::open(kind, dir) {
         Ok(env) => env,
         Err(e @ operator_stack::Error::NoStack { .. }) => {
+            let hint = env::other_env_hint(kind, dir);
             if global.json {
-                print_json(&json!({ "state_dir": dir, "running": false, "components": [] }));
+                print_json(&json!({ "environment": kind.name(), "state_dir": dir,
+                    "running": false, "components": [], "hint": hint }));
             } else {
                 println!("{e}");
+                if let Some(hint) = hint {
+                    println!("{hint}");
+                }
             }
             return Ok(exit::FAILURE);
         }
@@ -267,29 +359,59 @@ async fn status(global: &GlobalArgs, dir: &Path) -> CliResult {
     let all_ready = status.iter().all(|s| s.ready);
     if global.json {
         print_json(&json!({
-            "state_dir": dir, "running": true, "ready": all_ready,
+            "environment": kind.name(), "state_dir": dir, "running": true, "ready": all_ready,
             "endpoints": env.endpoints(), "components": status,
         }));
     } else {
-        let state = env.state();
-        println!(
-            "stack in {} (started {}):",
-            dir.display(),
-            output::ts(state.created_at)
-        );
+        match kind {
+            EnvKind::Local => {
+                if let Ok(local) = LocalEnv::open(dir) {
+                    println!(
+                        "stack in {} (started {}):",
+                        dir.display(),
+                        output::ts(local.state().created_at)
+                    );
+                }
+            }
+            EnvKind::Compose => {
+                if let Ok(c) = ComposeEnv::open(dir) {
+                    let s = c.state();
+                    println!(
+                        "compose stack, project {} of {} (state in {}, started {}):",
+                        s.project,
+                        s.file.display(),
+                        dir.display(),
+                        output::ts(s.created_at)
+                    );
+                }
+            }
+        }
         print_components(&status);
     }
     Ok(if all_ready { exit::OK } else { exit::FAILURE })
 }
 
-async fn down(global: &GlobalArgs, dir: &Path) -> CliResult {
-    let env = match LocalEnv::open(dir) {
+async fn down(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
+    let env = match env::open(kind, dir) {
         Ok(env) => env,
         Err(operator_stack::Error::NoStack { .. }) => {
+            let hint = env::other_env_hint(kind, dir);
             if global.json {
-                print_json(&json!({ "state_dir": dir, "stopped": [], "ports_still_open": [] }));
+                print_json(&json!({ "environment": kind.name(), "state_dir": dir,
+                    "stopped": [], "ports_still_open": [], "hint": hint }));
             } else {
-                println!("nothing to stop: no stack is recorded in {}", dir.display());
+                println!(
+                    "nothing to stop: no {}stack is recorded in {}",
+                    if kind == EnvKind::Local {
+                        ""
+                    } else {
+                        "compose "
+                    },
+                    dir.display()
+                );
+                if let Some(hint) = hint {
+                    println!("{hint}");
+                }
             }
             return Ok(exit::OK);
         }
@@ -297,14 +419,17 @@ async fn down(global: &GlobalArgs, dir: &Path) -> CliResult {
     };
     let report: DownReport = env.down().await.map_err(stack_error)?;
     if global.json {
-        print_json(&json!({ "state_dir": dir, "stopped": report.stopped,
-            "ports_still_open": report.ports_still_open, "logs_kept": report.logs_kept }));
+        print_json(&json!({ "environment": kind.name(), "state_dir": dir,
+            "stopped": report.stopped, "ports_still_open": report.ports_still_open,
+            "left_behind": report.left_behind, "logs_kept": report.logs_kept }));
     } else {
         for line in &report.stopped {
             println!("  {line}");
         }
-        if let Some(logs) = &report.logs_kept {
-            println!("stack down; logs kept in {logs}");
+        match &report.logs_kept {
+            Some(logs) => println!("stack down; logs kept in {logs}"),
+            None if report.clean() => println!("stack down; nothing of it is left"),
+            None => {}
         }
         if !report.ports_still_open.is_empty() {
             println!(
@@ -312,8 +437,11 @@ async fn down(global: &GlobalArgs, dir: &Path) -> CliResult {
                 report.ports_still_open
             );
         }
+        if !report.left_behind.is_empty() {
+            println!("left behind: {}", report.left_behind.join(", "));
+        }
     }
-    Ok(if report.ports_still_open.is_empty() {
+    Ok(if report.clean() {
         exit::OK
     } else {
         exit::FAILURE

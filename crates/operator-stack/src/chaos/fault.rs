@@ -27,6 +27,12 @@ pub enum Fault {
     DropPolicies,
     /// `SCRIPT FLUSH`: the nodes' Lua scripts vanish from Redis.
     ScriptFlush,
+    /// Disconnect node N from the stack's network for a while (environments with a network).
+    /// A zero duration only names the fault, for its undo.
+    PartitionNode(usize, Duration),
+    /// Disconnect Redis from the stack's network for a while (environments with a network).
+    /// A zero duration only names the fault, for its undo.
+    PartitionRedis(Duration),
 }
 
 /// One line of `operator chaos list`.
@@ -55,20 +61,20 @@ impl Fault {
             f(
                 "kill-redis",
                 None,
-                "SIGKILL redis-server, as a crash would",
-                "`chaos undo kill-redis` starts it again (empty); the nodes re-seed their policies",
+                "SIGKILL Redis (the process, or its container), as a crash would",
+                "`chaos undo kill-redis` starts it again (empty locally; with its append-only file on compose); the nodes re-seed their policies",
             ),
             f(
                 "restart-redis",
                 None,
-                "stop redis-server and start it again with no data",
+                "stop Redis and start it again with no data (on compose: container and volume removed, created again)",
                 "undoes itself: the nodes re-seed the policies they hold within ~250 ms (verified)",
             ),
             f(
                 "pause-redis",
                 Some("DURATION"),
-                "CLIENT PAUSE ALL: Redis accepts connections but answers nothing for DURATION",
-                "undoes itself when DURATION ends; verified by PING and every node ready",
+                "freeze Redis for DURATION: CLIENT PAUSE ALL locally, `docker pause` of its container on compose",
+                "undoes itself when DURATION ends (verified by PING and every node ready); `chaos undo pause-redis` resumes a container left frozen",
             ),
             f(
                 "kill-node",
@@ -100,6 +106,18 @@ impl Fault {
                 "SCRIPT FLUSH: the nodes' Lua scripts vanish from Redis",
                 "undoes itself: the nodes reload them on NOSCRIPT (verified by a decision on every node)",
             ),
+            f(
+                "partition-node",
+                Some("N DURATION"),
+                "disconnect node N's container from the compose network for DURATION (compose only): Redis, its peers and the host lose it",
+                "undoes itself: reconnected under its service name when DURATION ends (verified ready); `chaos undo partition-node N` reconnects it",
+            ),
+            f(
+                "partition-redis",
+                Some("DURATION"),
+                "disconnect the Redis container from the compose network for DURATION (compose only): the nodes decide by their failure mode",
+                "undoes itself: reconnected as `redis` when DURATION ends (verified: PING, every node ready); `chaos undo partition-redis` reconnects it",
+            ),
         ]
     }
 
@@ -127,6 +145,10 @@ impl Fault {
                 _ => Err(Error::Fault(format!("{name} takes one argument: {what}"))),
             }
         };
+        let duration = |a: &str| -> Result<Duration> {
+            parse_duration(a)
+                .ok_or_else(|| Error::Fault(format!("{name}: duration {a:?} (e.g. 3s, 500ms)")))
+        };
         let none = || -> Result<()> {
             if args.is_empty() {
                 Ok(())
@@ -145,13 +167,16 @@ impl Fault {
             "restart-redis" => none().map(|()| Fault::RestartRedis)?,
             "drop-policies" => none().map(|()| Fault::DropPolicies)?,
             "script-flush" => none().map(|()| Fault::ScriptFlush)?,
-            "pause-redis" => {
-                let a = arg("DURATION, e.g. 3s")?;
-                let d = parse_duration(a).ok_or_else(|| {
-                    Error::Fault(format!("pause-redis: duration {a:?} (e.g. 3s, 500ms)"))
-                })?;
-                Fault::PauseRedis(d)
-            }
+            "pause-redis" => Fault::PauseRedis(duration(arg("DURATION, e.g. 3s")?)?),
+            "partition-redis" => Fault::PartitionRedis(duration(arg("DURATION, e.g. 3s")?)?),
+            "partition-node" => match args {
+                [n, d] => Fault::PartitionNode(node(n)?, duration(d)?),
+                _ => {
+                    return Err(Error::Fault(format!(
+                        "{name} takes two arguments: N DURATION, e.g. 2 3s"
+                    )));
+                }
+            },
             "kill-node" => Fault::KillNode(node(arg("N")?)?),
             "restart-node" => Fault::RestartNode(node(arg("N")?)?),
             "stuck-keys" => {
@@ -175,13 +200,20 @@ impl Fault {
     }
 
     /// Parses what follows `undo`: as [`Fault::parse`], except that `stuck-keys` needs no count
-    /// (its undo deletes every key it may have written).
+    /// (its undo deletes every key it may have written), and `pause-redis` and the partitions
+    /// need no duration.
     ///
     /// # Errors
     /// As [`Fault::parse`].
     pub fn parse_undo(words: &[&str]) -> Result<Self> {
         match words {
             ["stuck-keys"] => Ok(Fault::StuckKeys(0)),
+            ["pause-redis"] => Ok(Fault::PauseRedis(Duration::ZERO)),
+            ["partition-redis"] => Ok(Fault::PartitionRedis(Duration::ZERO)),
+            ["partition-node", n] => Self::parse(&["partition-node", n, "1s"]).map(|f| match f {
+                Fault::PartitionNode(n, _) => Fault::PartitionNode(n, Duration::ZERO),
+                other => other,
+            }),
             _ => Self::parse(words),
         }
     }
@@ -197,6 +229,8 @@ impl Fault {
             Fault::StuckKeys(_) => "stuck-keys",
             Fault::DropPolicies => "drop-policies",
             Fault::ScriptFlush => "script-flush",
+            Fault::PartitionNode(..) => "partition-node",
+            Fault::PartitionRedis(_) => "partition-redis",
         }
     }
 }
@@ -204,7 +238,16 @@ impl Fault {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Fault::PauseRedis(d) => write!(f, "pause-redis {}", human::duration(*d)),
+            Fault::PauseRedis(d) | Fault::PartitionRedis(d) if d.is_zero() => {
+                f.write_str(self.name())
+            }
+            Fault::PauseRedis(d) | Fault::PartitionRedis(d) => {
+                write!(f, "{} {}", self.name(), human::duration(*d))
+            }
+            Fault::PartitionNode(n, d) if d.is_zero() => write!(f, "partition-node {n}"),
+            Fault::PartitionNode(n, d) => {
+                write!(f, "partition-node {n} {}", human::duration(*d))
+            }
             Fault::KillNode(n) | Fault::RestartNode(n) => write!(f, "{} {n}", self.name()),
             Fault::StuckKeys(0) => f.write_str("stuck-keys"),
             Fault::StuckKeys(n) => write!(f, "stuck-keys {n}"),
@@ -262,6 +305,26 @@ mod tests {
                 .to_string()
                 .contains("kill-redis")
         );
-        assert_eq!(Fault::catalog().len(), 8);
+        assert_eq!(
+            p(&["partition-node", "2", "3s"]).unwrap(),
+            "partition-node 2 3s"
+        );
+        assert_eq!(
+            p(&["partition-redis", "1500ms"]).unwrap(),
+            "partition-redis 1.5s"
+        );
+        for bad in [
+            &["partition-node", "2"][..],
+            &["partition-node", "0", "3s"],
+            &["partition-node", "2", "soon"],
+            &["partition-redis"],
+        ] {
+            assert!(Fault::parse(bad).is_err(), "{bad:?}");
+        }
+        let undo = |w: &[&str]| Fault::parse_undo(w).map(|f| f.to_string());
+        assert_eq!(undo(&["partition-node", "2"]).unwrap(), "partition-node 2");
+        assert_eq!(undo(&["partition-redis"]).unwrap(), "partition-redis");
+        assert_eq!(undo(&["pause-redis"]).unwrap(), "pause-redis");
+        assert_eq!(Fault::catalog().len(), 10);
     }
 }

@@ -14,8 +14,11 @@ pub(super) async fn stuck(env: &dyn Environment, fault: &Fault, n: u64) -> Resul
     let mut r = FaultReport::new(
         fault,
         "inject",
-        "not undone by itself: the monitor's repair_stuck_keys action gives them a TTL, and \
-         `operator chaos --subject ratelimit undo stuck-keys` deletes them",
+        format!(
+            "not undone by itself: the monitor's repair_stuck_keys action gives them a TTL, and \
+             `{} undo stuck-keys` deletes them",
+            super::command(env)
+        ),
     );
     let redis = super::verify::redis(env)?;
     let names: Vec<String> = (1..=n)

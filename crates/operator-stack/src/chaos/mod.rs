@@ -7,13 +7,17 @@
 //! - A fault that stays (`kill-redis`, `kill-node`, `stuck-keys`) verifies its effect and names
 //!   its undo ([`undo`]), which is verified in turn.
 //!
+//! - A partition (`partition-node`, `partition-redis`) needs an environment with a network of
+//!   its own (compose); it undoes itself after its duration, and the undo is verified.
+//!
 //! Layout: `fault` ([`Fault`], its catalog and parsing), `redis_faults`, `node_faults`,
-//! `key_faults` (the faults, by what they act on), and `verify` (checks shared by faults and
-//! undos).
+//! `key_faults`, `partition_faults` (the faults, by what they act on), and `verify` (checks
+//! shared by faults and undos).
 
 mod fault;
 mod key_faults;
 mod node_faults;
+mod partition_faults;
 mod redis_faults;
 mod verify;
 
@@ -23,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::environment::Environment;
+use crate::environment::{Component, Environment};
 use crate::error::Result;
 use crate::human;
 
@@ -104,6 +108,15 @@ impl FaultReport {
     }
 }
 
+/// `operator chaos --subject ratelimit`, with `--env <kind>` off the local environment: how a
+/// report names a command to run.
+pub(crate) fn command(env: &dyn Environment) -> String {
+    match env.kind() {
+        "local" => "operator chaos --subject ratelimit".to_owned(),
+        kind => format!("operator chaos --env {kind} --subject ratelimit"),
+    }
+}
+
 /// How long verifications wait for the stack to repair itself.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -124,12 +137,16 @@ pub async fn inject(env: &dyn Environment, fault: Fault) -> Result<FaultReport> 
         Fault::KillNode(n) => node_faults::kill(env, &fault, n).await?,
         Fault::RestartNode(n) => node_faults::restart(env, &fault, n).await?,
         Fault::StuckKeys(n) => key_faults::stuck(env, &fault, n).await?,
+        Fault::PartitionNode(n, d) => partition_faults::node(env, &fault, n, d).await?,
+        Fault::PartitionRedis(d) => partition_faults::redis(env, &fault, d).await?,
     };
     Ok(report.finish(started))
 }
 
 /// Undoes `fault` and verifies that the stack is whole again: starts what `kill-*` killed,
-/// deletes what `stuck-keys` wrote. For faults that undo themselves, only verifies.
+/// deletes what `stuck-keys` wrote, resumes a Redis left frozen by an interrupted `pause-redis`,
+/// reconnects what an interrupted partition left out. For faults that undo themselves, only
+/// verifies.
 ///
 /// # Errors
 /// As [`inject`].
@@ -139,6 +156,11 @@ pub async fn undo(env: &dyn Environment, fault: Fault) -> Result<FaultReport> {
         Fault::KillRedis => redis_faults::undo_kill(env, &fault).await?,
         Fault::KillNode(n) => node_faults::undo_kill(env, &fault, n).await?,
         Fault::StuckKeys(_) => key_faults::undo_stuck(env, &fault).await?,
+        Fault::PauseRedis(_) => redis_faults::undo_pause(env, &fault).await?,
+        Fault::PartitionNode(n, _) => {
+            partition_faults::undo(env, &fault, Component::Node(n)).await?
+        }
+        Fault::PartitionRedis(_) => partition_faults::undo(env, &fault, Component::Redis).await?,
         _ => {
             let mut r = FaultReport::new(&fault, "undo", "nothing to undo: it undoes itself");
             r.did.push(format!(

@@ -1,14 +1,14 @@
 //! Faults on the nodes: kill one, restart one.
 
 use super::redis_faults::describe;
-use super::{Check, Fault, FaultReport, verify};
+use super::{Check, Fault, FaultReport, command, verify};
 use crate::environment::{Component, Environment};
 use crate::error::Result;
 use crate::human;
 use crate::probe::port_open;
 
 /// The port of node `n`, from its URL.
-fn port(env: &dyn Environment, n: usize) -> Result<u16> {
+pub(super) fn port(env: &dyn Environment, n: usize) -> Result<u16> {
     let addr = env.endpoints().node_addr(n)?;
     Ok(addr
         .rsplit_once(':')
@@ -21,16 +21,16 @@ pub(super) async fn kill(env: &dyn Environment, fault: &Fault, n: usize) -> Resu
         fault,
         "inject",
         format!(
-            "not undone by itself: `operator chaos --subject ratelimit undo kill-node {n}` (or `restart-node {n}`) \
-             starts it again"
+            "not undone by itself: `{} undo kill-node {n}` (or `restart-node {n}`) starts it again",
+            command(env)
         ),
     );
     let c = Component::Node(n);
     let port = port(env, n)?;
-    let who = describe(env, c).await;
+    let (what, who) = describe(env, c).await;
     env.kill(c).await?;
     r.effective_now();
-    r.did.push(format!("killed {c} with SIGKILL ({who})"));
+    r.did.push(format!("killed {what} with SIGKILL ({who})"));
     let closed = !port_open(port).await;
     r.checks.push(Check::new(
         format!("{c} no longer accepts connections"),
@@ -53,8 +53,8 @@ pub(super) async fn undo_kill(
     let c = Component::Node(n);
     env.start(c).await?;
     r.effective_now();
-    r.did
-        .push(format!("started {c} again ({})", describe(env, c).await));
+    let (what, who) = describe(env, c).await;
+    r.did.push(format!("started {what} again ({who})"));
     r.checks = verify::whole(env).await;
     Ok(r)
 }
@@ -66,13 +66,13 @@ pub(super) async fn restart(env: &dyn Environment, fault: &Fault, n: usize) -> R
         "undoes itself: the node is started again at once (verified ready below)",
     );
     let c = Component::Node(n);
-    let before = describe(env, c).await;
+    let (what, before) = describe(env, c).await;
     env.stop(c).await?;
     r.effective_now();
     env.start(c).await?;
-    let after = describe(env, c).await;
+    let (_, after) = describe(env, c).await;
     r.did.push(format!(
-        "restarted {c}: stopped with SIGTERM ({before}), ready again ({after}) {} later",
+        "restarted {what}: stopped with SIGTERM ({before}), ready again ({after}) {} later",
         human::duration(r.instant.elapsed())
     ));
     let new_process = before != after;

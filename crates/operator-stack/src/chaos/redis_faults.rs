@@ -4,23 +4,38 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ratelimiter_schema::keys::{self, POLICY_VERSION_FIELD};
-use tokio::time::Instant;
 
-use super::{Check, Fault, FaultReport, verify};
-use crate::environment::{Component, Environment};
+use super::{Check, Fault, FaultReport, command, verify};
+use crate::environment::{Component, Environment, PauseStyle};
 use crate::error::Result;
 use crate::human;
 use crate::probe::wait_until;
 
-/// `pid 4242, port 6379` of a component, as its environment reports it.
-pub(super) async fn describe(env: &dyn Environment, c: Component) -> String {
+/// What a component is and how its environment runs it: (`redis-server` or `the redis
+/// container`, `pid 4242, port 6379` or `container operator_redis_1 started 12:00:01.234, port
+/// 6379`).
+pub(super) async fn describe(env: &dyn Environment, c: Component) -> (String, String) {
     let status = env.status().await.ok().unwrap_or_default();
-    match status.iter().find(|s| s.component == c) {
-        Some(s) => match s.pid {
-            Some(pid) => format!("pid {pid}, port {}", s.port),
-            None => format!("port {}", s.port),
-        },
-        None => String::new(),
+    let Some(s) = status.iter().find(|s| s.component == c) else {
+        return (c.to_string(), String::new());
+    };
+    let program = match c {
+        Component::Redis => "redis-server".to_owned(),
+        Component::Node(_) => c.to_string(),
+    };
+    match (&s.container, s.pid) {
+        (Some(name), _) => (
+            format!("the {c} container"),
+            format!(
+                "container {name}{}, port {}",
+                s.started_at
+                    .map(|t| format!(" started {}", t.format("%H:%M:%S%.3f")))
+                    .unwrap_or_default(),
+                s.port
+            ),
+        ),
+        (None, Some(pid)) => (program, format!("pid {pid}, port {}", s.port)),
+        (None, None) => (program, format!("port {}", s.port)),
     }
 }
 
@@ -28,14 +43,21 @@ pub(super) async fn kill(env: &dyn Environment, fault: &Fault) -> Result<FaultRe
     let mut r = FaultReport::new(
         fault,
         "inject",
-        "not undone by itself: `operator chaos --subject ratelimit undo kill-redis` starts Redis again \
-         (empty) and the nodes re-seed their policies",
+        format!(
+            "not undone by itself: `{} undo kill-redis` starts Redis again ({}) and the nodes \
+             re-seed their policies if they are gone",
+            command(env),
+            if env.keeps_data(Component::Redis) {
+                "with its data, from its append-only file"
+            } else {
+                "empty"
+            }
+        ),
     );
-    let who = describe(env, Component::Redis).await;
+    let (what, who) = describe(env, Component::Redis).await;
     env.kill(Component::Redis).await?;
     r.effective_now();
-    r.did
-        .push(format!("killed redis-server with SIGKILL ({who})"));
+    r.did.push(format!("killed {what} with SIGKILL ({who})"));
     let redis = verify::redis(env)?;
     let down = !redis.ping().await;
     r.checks.push(Check::new(
@@ -54,9 +76,14 @@ pub(super) async fn undo_kill(env: &dyn Environment, fault: &Fault) -> Result<Fa
     let mut r = FaultReport::new(fault, "undo", "this is the undo of kill-redis");
     env.start(Component::Redis).await?;
     r.effective_now();
+    let (what, who) = describe(env, Component::Redis).await;
     r.did.push(format!(
-        "started redis-server again, empty ({})",
-        describe(env, Component::Redis).await
+        "started {what} again, {} ({who})",
+        if env.keeps_data(Component::Redis) {
+            "with its data from its append-only file"
+        } else {
+            "empty"
+        }
     ));
     r.checks = verify::whole(env).await;
     Ok(r)
@@ -69,15 +96,14 @@ pub(super) async fn restart(env: &dyn Environment, fault: &Fault) -> Result<Faul
         "undoes itself: Redis is back at once, and the nodes re-seed the policies they hold within ~250 ms \
          (verified below)",
     );
-    let before = describe(env, Component::Redis).await;
-    env.stop(Component::Redis).await?;
-    let stopped = Instant::now();
-    env.start(Component::Redis).await?;
+    let (what, before) = describe(env, Component::Redis).await;
+    let began = tokio::time::Instant::now();
+    let did = env.restart_empty(Component::Redis).await?;
     r.effective_now();
+    let (_, after) = describe(env, Component::Redis).await;
     r.did.push(format!(
-        "restarted redis-server with no data: stopped ({before}), started again ({}) {} later",
-        describe(env, Component::Redis).await,
-        human::duration(stopped.elapsed())
+        "restarted {what} with no data: {did} (before: {before}; now: {after}; {} in all)",
+        human::duration(began.elapsed())
     ));
     r.checks = verify::whole(env).await;
     Ok(r)
@@ -88,25 +114,47 @@ pub(super) async fn pause(
     fault: &Fault,
     d: Duration,
 ) -> Result<FaultReport> {
+    let style = env.redis_pause_style();
     let mut r = FaultReport::new(
         fault,
         "inject",
-        format!(
-            "undoes itself: the pause ends after {} (verified below)",
-            human::duration(d)
-        ),
+        match style {
+            PauseStyle::ClientPause => format!(
+                "undoes itself: the pause ends after {} (verified below)",
+                human::duration(d)
+            ),
+            PauseStyle::Freeze => format!(
+                "undoes itself: the container is resumed after {} (verified below); if this command \
+                 is interrupted, `{} undo pause-redis` resumes it",
+                human::duration(d),
+                command(env)
+            ),
+        },
     );
     let redis = verify::redis(env)?;
-    let ms = human::millis(d);
-    redis
-        .query::<String>(redis::cmd("CLIENT").arg("PAUSE").arg(ms).arg("ALL"))
-        .await?;
-    r.effective_now();
+    match style {
+        PauseStyle::ClientPause => {
+            let ms = human::millis(d);
+            redis
+                .query::<String>(redis::cmd("CLIENT").arg("PAUSE").arg(ms).arg("ALL"))
+                .await?;
+            r.effective_now();
+            r.did.push(format!(
+                "CLIENT PAUSE {ms} ALL: Redis holds every command for {}",
+                human::duration(d)
+            ));
+        }
+        PauseStyle::Freeze => {
+            let (what, who) = describe(env, Component::Redis).await;
+            env.pause(Component::Redis).await?;
+            r.effective_now();
+            r.did.push(format!(
+                "froze {what} ({who}) for {}: its processes get no CPU, its sockets stay open",
+                human::duration(d)
+            ));
+        }
+    }
     let ends = r.instant + d;
-    r.did.push(format!(
-        "CLIENT PAUSE {ms} ALL: Redis holds every command for {}",
-        human::duration(d)
-    ));
     // Paused means a PING gets no answer while the pause lasts.
     let probe_for = (d / 2).min(Duration::from_millis(500));
     let quick = crate::probe::RedisProbe::new(&env.endpoints().redis_url, probe_for)?;
@@ -121,13 +169,24 @@ pub(super) async fn pause(
         },
     ));
     tokio::time::sleep_until(ends).await;
+    if style == PauseStyle::Freeze {
+        env.resume(Component::Redis).await?;
+        r.did.push(format!(
+            "resumed it after {}",
+            human::duration(r.instant.elapsed())
+        ));
+    }
+    let ended = match style {
+        PauseStyle::ClientPause => "the pause ended by itself",
+        PauseStyle::Freeze => "the pause ended",
+    };
     let back = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
         redis.ping()
     })
     .await;
     match back {
         Some(after) => r.checks.push(Check::new(
-            "the pause ended by itself",
+            ended,
             true,
             format!(
                 "PING answered {} after the pause was due to end",
@@ -141,13 +200,36 @@ pub(super) async fn pause(
             r.did
                 .push("sent CLIENT UNPAUSE, since Redis stayed paused".to_owned());
             r.checks.push(Check::new(
-                "the pause ended by itself",
+                ended,
                 false,
                 "no PING answer 5 s after the pause was due to end",
             ));
         }
     }
     r.checks.push(verify::nodes_ready(env).await);
+    Ok(r)
+}
+
+/// Resumes a Redis left frozen (an interrupted `pause-redis` on an environment that freezes),
+/// then verifies the stack.
+pub(super) async fn undo_pause(env: &dyn Environment, fault: &Fault) -> Result<FaultReport> {
+    let mut r = FaultReport::new(fault, "undo", "this is the undo of pause-redis");
+    let paused = env
+        .status()
+        .await?
+        .iter()
+        .any(|s| s.component == Component::Redis && s.paused);
+    if paused {
+        env.resume(Component::Redis).await?;
+        r.effective_now();
+        r.did.push("resumed the frozen Redis".to_owned());
+    } else {
+        r.did.push(
+            "nothing to do: Redis is not frozen (a CLIENT PAUSE ends by itself); verifying the stack"
+                .to_owned(),
+        );
+    }
+    r.checks = verify::whole(env).await;
     Ok(r)
 }
 

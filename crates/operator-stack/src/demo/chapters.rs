@@ -11,7 +11,6 @@ use tokio::time::Instant;
 use super::story::Ctx;
 use super::summary::ChapterResult;
 use crate::chaos::{self, Fault};
-use crate::environment::Environment;
 use crate::error::Result;
 use crate::human;
 use crate::probe::NodeProbe;

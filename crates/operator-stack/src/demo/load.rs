@@ -44,15 +44,16 @@ pub(crate) fn config(nodes: &[String], rate: f64) -> LoadConfig {
     }
 }
 
-/// One line describing [`config`].
-pub(crate) fn describe(config: &LoadConfig) -> String {
-    let rate = match config.mode {
-        LoadMode::Open { rate, connections } => {
-            format!("{rate:.0} checks/s over {connections} connections")
-        }
-        LoadMode::Closed { concurrency } => format!("{concurrency} closed-loop workers"),
-    };
-    let keys = match &config.keys {
+/// One line describing the demo's load at `rate`, before the nodes are known.
+pub(crate) fn describe_rate(rate: f64) -> String {
+    format!(
+        "{rate:.0} checks/s over 2 connections per node, {}",
+        describe_keys(&config(&[], rate).keys)
+    )
+}
+
+fn describe_keys(keys: &KeyPattern) -> String {
+    match keys {
         KeyPattern::Mixed {
             hot,
             hot_fraction,
@@ -63,8 +64,7 @@ pub(crate) fn describe(config: &LoadConfig) -> String {
         ),
         KeyPattern::Hot(k) => format!("all on {k:?}"),
         KeyPattern::Many { prefix, count } => format!("over {count} keys {prefix}*"),
-    };
-    format!("{rate}, {keys}")
+    }
 }
 
 impl Load {

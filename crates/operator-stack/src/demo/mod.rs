@@ -1,9 +1,11 @@
 //! `operator demo ratelimit` as a library: the whole point of the project in one run.
 //!
-//! [`run`] brings a [`LocalEnv`] up, starts steady load (the bench engine), and drives the
-//! rate limiter's [`MonitorLoop`] in-process on its usual interval, so every timing is measured
-//! here, between the instant a fault took effect and the tick that reported it. Then five
-//! chapters:
+//! The caller brings an [`Environment`] up (a [`LocalEnv`](crate::LocalEnv), a
+//! [`ComposeEnv`](crate::ComposeEnv)), and tears it down afterwards with [`teardown`] (and on
+//! failure: both can tear themselves down on drop). On it, [`run`] starts steady load (the bench
+//! engine) and drives the rate limiter's [`MonitorLoop`] in-process on its usual interval, so
+//! every timing is measured here, between the instant a fault took effect and the tick that
+//! reported it. Then five chapters, through the environment's verbs only:
 //!
 //! 1. healthy baseline: no violation for a few seconds under load;
 //! 2. Redis killed: `redis_healthy` reported; what the nodes decided meanwhile;
@@ -12,7 +14,8 @@
 //!    re-observed clear;
 //! 5. a node killed and restarted: `node_down` for that node only, then resolved.
 //!
-//! A summary table follows and the stack is torn down, also on failure or interruption.
+//! A summary table follows. [`begin`], [`stack_up`] and [`teardown`] narrate what the caller
+//! does around [`run`].
 //!
 //! Layout: `chapters` (the five chapters), `story` (the running context: ticks, events,
 //! narration), [`narrate`] (what is told, and the text and JSON sinks), [`summary`] (results and
@@ -25,7 +28,7 @@ mod story;
 pub mod summary;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,18 +42,15 @@ pub use narrate::{JsonNarrator, Narration, Narrator, TextNarrator};
 pub use summary::{ChapterResult, LoadTally};
 
 use crate::chaos::Fault;
-use crate::environment::Environment;
+use crate::environment::{DownReport, Environment};
 use crate::error::{Error, Result};
 use crate::human;
-use crate::local::{LocalEnv, StackConfig};
 use story::Ctx;
 
-/// How the demo runs. [`Default`] gives the stack's defaults (Redis 6379, nodes 8001-8003), a
-/// 500 ms monitor interval (the rate limiter's usual one) and about a minute and a half in all.
+/// How the demo runs, whatever the environment. [`Default`] gives a 500 ms monitor interval (the
+/// rate limiter's usual one) and about a minute and a half in all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoConfig {
-    /// The stack to bring up.
-    pub stack: StackConfig,
     /// The ticket database.
     pub db: PathBuf,
     /// Delete `db` first (it is the demo's own).
@@ -74,7 +74,6 @@ pub struct DemoConfig {
 impl Default for DemoConfig {
     fn default() -> Self {
         Self {
-            stack: StackConfig::default(),
             db: PathBuf::from("demo-tickets.db"),
             fresh_db: true,
             load_rate: 240.0,
@@ -94,13 +93,8 @@ impl DemoConfig {
     /// # Errors
     /// [`Error::Config`] naming the bad setting.
     pub fn validate(&self) -> Result<()> {
-        self.stack.validate()?;
-        if !(1..=self.stack.node_ports.len()).contains(&self.node) {
-            return Err(Error::Config(format!(
-                "node {} to kill: the stack has nodes 1 to {}",
-                self.node,
-                self.stack.node_ports.len()
-            )));
+        if self.node == 0 {
+            return Err(Error::Config("node to kill: nodes count from 1".into()));
         }
         if !(self.load_rate > 0.0 && self.load_rate.is_finite()) {
             return Err(Error::Config("load rate must be positive".into()));
@@ -164,25 +158,69 @@ impl DemoOutcome {
             out.push("interrupted".to_owned());
         }
         if !self.clean_teardown {
-            out.push("teardown left processes or ports behind".to_owned());
+            out.push("teardown left processes, containers or ports behind".to_owned());
         }
         out
     }
 }
 
-/// Runs the demo: stack up, load, monitor, five chapters, summary, stack down. `shutdown`
-/// (Ctrl-C) stops it early; the stack is torn down in every case.
+/// Narrates the beginning of the demo, before the caller brings its environment up.
+pub fn begin(
+    config: &DemoConfig,
+    environment: &str,
+    state_dir: &Path,
+    narrator: &mut dyn Narrator,
+) {
+    narrator.narrate(&Narration::Begin {
+        at: Utc::now(),
+        environment: environment.to_owned(),
+        state_dir: state_dir.display().to_string(),
+        db: config.db.display().to_string(),
+        load: load::describe_rate(config.load_rate),
+    });
+}
+
+/// Narrates that the caller's environment is up, `took` after it began.
 ///
 /// # Errors
-/// When the stack cannot be brought up (nothing is left running), or the ticket database cannot
-/// be opened. What fails later is reported in the outcome, never left running.
+/// When the environment cannot report its status.
+pub async fn stack_up(
+    env: &dyn Environment,
+    took: Duration,
+    narrator: &mut dyn Narrator,
+) -> Result<()> {
+    narrator.narrate(&Narration::StackUp {
+        at: Utc::now(),
+        environment: env.kind().to_owned(),
+        took_ms: human::millis(took),
+        components: env.status().await?,
+    });
+    Ok(())
+}
+
+/// Runs the demo on `env`, which the caller brought up: load, monitor, five chapters, summary.
+/// `shutdown` (Ctrl-C) stops it early. The caller tears the environment down afterwards
+/// ([`teardown`]), whatever the outcome.
+///
+/// # Errors
+/// When the configuration does not fit the environment (the node to kill), or the ticket
+/// database cannot be opened. What fails later is reported in the outcome.
 pub async fn run(
     config: DemoConfig,
+    env: &dyn Environment,
     narrator: &mut dyn Narrator,
     pacer: &mut dyn Pacer,
     shutdown: impl Future<Output = ()>,
 ) -> Result<DemoOutcome> {
     config.validate()?;
+    let nodes = env.endpoints().nodes;
+    if config.node > nodes.len() {
+        return Err(Error::Config(format!(
+            "node {} to kill: the stack has nodes 1 to {}",
+            config.node,
+            nodes.len()
+        )));
+    }
     let started = Instant::now();
     if config.fresh_db {
         for suffix in ["", "-wal", "-shm"] {
@@ -192,33 +230,13 @@ pub async fn run(
         }
     }
     let store = Arc::new(TicketStore::open(&config.db)?);
-    let nodes: Vec<String> = config
-        .stack
-        .node_ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect();
     let load_config = load::config(&nodes, config.load_rate);
-    narrator.narrate(&Narration::Begin {
-        at: Utc::now(),
-        state_dir: config.stack.state_dir.display().to_string(),
-        db: config.db.display().to_string(),
-        load: load::describe(&load_config),
-    });
-    let env = LocalEnv::up(config.stack.clone()).await?;
-    // Whatever happens from here, nothing outlives the demo.
-    env.kill_on_drop(true);
-    narrator.narrate(&Narration::StackUp {
-        at: Utc::now(),
-        took_ms: human::millis(started.elapsed()),
-        components: env.status().await?,
-    });
 
     let mut results = Vec::new();
     let mut interrupted = false;
     let story = story(
         &config,
-        &env,
+        env,
         store,
         load_config,
         narrator,
@@ -241,7 +259,7 @@ pub async fn run(
     if interrupted && let Some(last) = results.last_mut().filter(|r| r.outcome.is_empty()) {
         last.outcome = "interrupted".to_owned();
     }
-    let mut outcome = DemoOutcome {
+    let outcome = DemoOutcome {
         chapters: results,
         interrupted,
         clean_teardown: false,
@@ -261,20 +279,33 @@ pub async fn run(
         failed,
         took_ms: human::millis(outcome.took),
     });
+    Ok(outcome)
+}
+
+/// Tears `env` down after [`run`], narrates it, and records in `outcome` whether nothing was
+/// left behind.
+///
+/// # Errors
+/// When the environment cannot be taken down.
+pub async fn teardown(
+    env: &dyn Environment,
+    outcome: &mut DemoOutcome,
+    narrator: &mut dyn Narrator,
+) -> Result<DownReport> {
     let down = env.down().await?;
-    outcome.clean_teardown = down.ports_still_open.is_empty();
+    outcome.clean_teardown = down.clean();
     narrator.narrate(&Narration::Teardown {
         at: Utc::now(),
-        report: down,
+        report: down.clone(),
     });
-    Ok(outcome)
+    Ok(down)
 }
 
 /// The chapters in order, each result pushed as soon as it begins (so an interruption or an
 /// error is attributed to the chapter it happened in).
 async fn story(
     config: &DemoConfig,
-    env: &LocalEnv,
+    env: &dyn Environment,
     store: Arc<TicketStore>,
     load_config: ratelimiter_bench::LoadConfig,
     narrator: &mut dyn Narrator,

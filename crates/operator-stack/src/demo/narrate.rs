@@ -20,6 +20,8 @@ pub enum Narration {
     Begin {
         /// When.
         at: DateTime<Utc>,
+        /// Where the stack runs: `local`, `compose`.
+        environment: String,
         /// The stack's state directory (logs, state file).
         state_dir: String,
         /// The ticket database.
@@ -31,6 +33,8 @@ pub enum Narration {
     StackUp {
         /// When.
         at: DateTime<Utc>,
+        /// Where the stack runs: `local`, `compose`.
+        environment: String,
         /// How long `up` took.
         took_ms: u64,
         /// Every component.
@@ -224,6 +228,7 @@ impl<W: Write + Send> Narrator for TextNarrator<W> {
         match n {
             Narration::Begin {
                 at,
+                environment,
                 state_dir,
                 db,
                 load,
@@ -231,22 +236,28 @@ impl<W: Write + Send> Narrator for TextNarrator<W> {
                 let title = self.paint(Style::Bold, "operator demo ratelimit");
                 let _ = writeln!(
                     self.out,
-                    "{title} — {}\n  state and logs: {state_dir}\n  tickets: {db}\n  load: {load}",
+                    "{title} — {} ({environment} environment)\n  state and logs: {state_dir}\n  tickets: {db}\n  load: {load}",
                     at.to_rfc3339_opts(SecondsFormat::Secs, true)
                 );
             }
             Narration::StackUp {
+                environment,
                 took_ms,
                 components,
                 ..
             } => {
                 let parts: Vec<String> = components
                     .iter()
-                    .map(|c| format!("{} :{} (pid {})", c.component, c.port, c.pid.unwrap_or(0)))
+                    .map(|c| match (&c.container, c.pid) {
+                        (Some(name), _) => format!("{} :{} ({name})", c.component, c.port),
+                        (None, pid) => {
+                            format!("{} :{} (pid {})", c.component, c.port, pid.unwrap_or(0))
+                        }
+                    })
                     .collect();
                 let _ = writeln!(
                     self.out,
-                    "  stack up in {}: {}",
+                    "  {environment} stack up in {}: {}",
                     human::duration(std::time::Duration::from_millis(*took_ms)),
                     parts.join(", ")
                 );
@@ -338,6 +349,16 @@ impl<W: Write + Send> Narrator for TextNarrator<W> {
                         .map(|l| format!("; logs kept in {l}"))
                         .unwrap_or_default()
                 );
+                if !report.left_behind.is_empty() {
+                    let _ = writeln!(
+                        self.out,
+                        "{}",
+                        self.paint(
+                            Style::Red,
+                            &format!("left behind: {}", report.left_behind.join(", "))
+                        )
+                    );
+                }
                 if !report.ports_still_open.is_empty() {
                     let _ = writeln!(
                         self.out,

@@ -13,9 +13,9 @@ use super::load::Load;
 use super::narrate::{Narration, Narrator};
 use super::summary::ChapterResult;
 use crate::chaos::FaultReport;
+use crate::environment::Environment;
 use crate::error::Result;
 use crate::human;
-use crate::local::LocalEnv;
 
 /// A ticket event and when the demo saw it.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl Seen {
 
 /// Everything a chapter works with.
 pub(crate) struct Ctx<'a> {
-    pub(crate) env: &'a LocalEnv,
+    pub(crate) env: &'a dyn Environment,
     monitor: MonitorLoop<RateLimiterSubject, RateLimiterChecker>,
     interval: Duration,
     next: Instant,
@@ -68,7 +68,7 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(
-        env: &'a LocalEnv,
+        env: &'a dyn Environment,
         monitor: MonitorLoop<RateLimiterSubject, RateLimiterChecker>,
         interval: Duration,
         narrator: &'a mut dyn Narrator,
