@@ -1,195 +1,34 @@
 //! `docker-compose.ratelimit.yml` on this machine's Docker engine, which cannot pull images: the
 //! same compose file runs with its image variables pointing at images built here `FROM scratch`
-//! out of the binaries built or installed on this machine. The stack must become healthy, serve
-//! exact shared limits through the load balancer, and the operator (on the host, as a user runs
-//! it) must see the Redis container killed and restarted. Nothing is left behind.
+//! out of the binaries built or installed on this machine (built once for this test binary).
 //!
-//! Without a Docker engine the test says so loudly and does not run, unless
-//! `OPERATOR_REQUIRE_DOCKER` is set (the README's test command sets it when Docker is present),
-//! in which case it fails.
+//! - Run as a user runs it (`compose up`): the stack becomes healthy, serves exact shared limits
+//!   through the load balancer, and the operator on the host sees the Redis container killed and
+//!   started again.
+//! - Run by the operator (`operator stack up --env compose`): status, and chaos on the
+//!   containers (kill, pause, restart empty, kill a node, partition a node), each seen by the
+//!   monitor and undone.
+//! - `operator demo ratelimit --env compose`: every chapter observed.
+//!
+//! Nothing is left behind: no container, network or volume with the project's label. Without a
+//! Docker engine the tests say so loudly and do not run, unless `OPERATOR_REQUIRE_DOCKER` is set
+//! (the README's test command sets it when Docker is present), in which case they fail.
 
 mod support;
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{DEADLINE, Monitor};
-use test_support::docker::{
-    ImageFile, build_scratch_image, compose_command, docker_available, run, which,
+use serde_json::Value;
+use support::compose::{
+    CORE_SERVICES, Project, compose_file, docker_or_say_so, engine, images, operator_with,
+    repo_root,
 };
+use support::{DEADLINE, Monitor};
+use test_support::docker::{compose_command, run};
 use test_support::stack::http;
-use test_support::{free_ports, workspace_bin};
-
-const SERVICES: [&str; 5] = [
-    "redis",
-    "ratelimiter-1",
-    "ratelimiter-2",
-    "ratelimiter-3",
-    "lb",
-];
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("repository root")
-        .to_path_buf()
-}
-
-/// Whether to run; panics when Docker is required but missing.
-fn docker_or_say_so() -> bool {
-    if docker_available() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("OPERATOR_REQUIRE_DOCKER").is_none(),
-        "OPERATOR_REQUIRE_DOCKER is set but no Docker engine answers `docker info`"
-    );
-    // Written past the test harness's capture, so it shows even when the test passes.
-    let _ = std::io::stderr().write_all(
-        b"\n\n*** compose_ratelimit: NO DOCKER ENGINE: the docker-compose.ratelimit.yml test DID NOT RUN ***\n\n",
-    );
-    false
-}
-
-/// Local images standing in for the public ones: (node, redis, nginx) tags.
-fn build_images() -> [String; 3] {
-    let tag = |name: &str| format!("operator-test/{name}:{}", std::process::id());
-    let need = |name: &str, pkg: &str| {
-        which(name).unwrap_or_else(|| {
-            panic!(
-                "{name} is not installed: `sudo apt-get install -y {pkg}` (./scripts/test does it)"
-            )
-        })
-    };
-    let [node, redis, nginx] = [tag("ratelimiter-node"), tag("redis"), tag("nginx")];
-    build_scratch_image(
-        &node,
-        &[ImageFile::new(
-            workspace_bin("ratelimiter-node"),
-            "/usr/local/bin/ratelimiter-node",
-        )],
-        &[],
-        &[],
-        "ENV PATH=/usr/local/bin:/usr/bin:/bin\nENV RATELIMITER_LISTEN=0.0.0.0:8080\nUSER 10001:10001\n\
-         ENTRYPOINT [\"ratelimiter-node\"]",
-    );
-    build_scratch_image(
-        &redis,
-        &[
-            ImageFile::new(
-                need("redis-server", "redis-server"),
-                "/usr/local/bin/redis-server",
-            ),
-            ImageFile::new(need("redis-cli", "redis-tools"), "/usr/local/bin/redis-cli"),
-        ],
-        &[],
-        &["/data"],
-        "ENV PATH=/usr/local/bin:/usr/bin:/bin\nCMD [\"redis-server\"]",
-    );
-    build_scratch_image(
-        &nginx,
-        &[ImageFile::new(
-            need("nginx", "nginx-light"),
-            "/usr/sbin/nginx",
-        )],
-        &[],
-        &["/var/log/nginx", "/var/lib/nginx", "/etc/nginx", "/run"],
-        "ENV PATH=/usr/sbin:/usr/bin:/bin\nCMD [\"nginx\", \"-g\", \"daemon off;\"]",
-    );
-    [node, redis, nginx]
-}
-
-/// One compose project, torn down (containers, network, volume) on drop.
-struct Project {
-    name: String,
-    program: String,
-    lead: Vec<String>,
-    env: Vec<(String, String)>,
-    images: Vec<String>,
-}
-
-impl Project {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.program);
-        c.args(&self.lead)
-            .args(["-p", &self.name, "-f"])
-            .arg(repo_root().join("docker-compose.ratelimit.yml"))
-            .args(args)
-            .current_dir(repo_root())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        c
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = run(&mut self.cmd(args));
-        assert!(
-            out.status.success(),
-            "compose {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn container(&self, service: &str) -> String {
-        self.ok(&["ps", "-q", service]).trim().to_owned()
-    }
-
-    fn health(&self, service: &str) -> String {
-        let id = self.container(service);
-        let out =
-            run(Command::new("docker").args(["inspect", "-f", "{{.State.Health.Status}}", &id]));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    fn wait_healthy(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let states: Vec<String> = SERVICES.iter().map(|s| self.health(s)).collect();
-            if states.iter().all(|s| s == "healthy") {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not all healthy after {timeout:?}: {SERVICES:?} = {states:?}"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    fn leftovers(&self) -> Vec<String> {
-        let label = format!("label=com.docker.compose.project={}", self.name);
-        let mut left = Vec::new();
-        for (kind, args) in [
-            ("container", vec!["ps", "-a", "-q", "--filter", &label]),
-            ("network", vec!["network", "ls", "-q", "--filter", &label]),
-            ("volume", vec!["volume", "ls", "-q", "--filter", &label]),
-        ] {
-            let out = run(Command::new("docker").args(&args));
-            left.extend(
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .map(|l| format!("{kind} {l}")),
-            );
-        }
-        left
-    }
-
-    fn down(&self) {
-        let _ = run(&mut self.cmd(&["down", "-v", "--remove-orphans", "-t", "2"]));
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        self.down();
-        for image in &self.images {
-            let _ = run(Command::new("docker").args(["rmi", "-f", image]));
-        }
-    }
-}
+use test_support::{ChildGuard, free_ports};
 
 fn check(lb: u16, key: &str) -> (u16, serde_json::Value) {
     let (status, body) = http(
@@ -207,30 +46,23 @@ fn check(lb: u16, key: &str) -> (u16, serde_json::Value) {
 
 #[test]
 fn the_compose_stack_runs_on_local_images_and_the_operator_sees_redis_die_and_return() {
-    if !docker_or_say_so() {
+    if !docker_or_say_so("the_compose_stack_runs_on_local_images") {
         return;
     }
-    let [node_image, redis_image, nginx_image] = build_images();
-    let (program, lead) = compose_command();
+    let images = images();
+    let _engine = engine();
     let [redis_port, n1, n2, n3, lb] = <[u16; 5]>::try_from(free_ports(5)).expect("five ports");
-    let project = Project {
-        name: format!("opstest{}", std::process::id()),
-        program,
-        lead,
-        env: vec![
-            ("RATELIMITER_IMAGE".into(), node_image.clone()),
-            ("REDIS_IMAGE".into(), redis_image.clone()),
-            ("NGINX_IMAGE".into(), nginx_image.clone()),
-            ("REDIS_PORT".into(), redis_port.to_string()),
-            ("NODE1_PORT".into(), n1.to_string()),
-            ("NODE2_PORT".into(), n2.to_string()),
-            ("NODE3_PORT".into(), n3.to_string()),
-            ("LB_PORT".into(), lb.to_string()),
-        ],
-        images: vec![node_image, redis_image, nginx_image],
-    };
+    let mut env = images.env();
+    env.extend([
+        ("REDIS_PORT".into(), redis_port.to_string()),
+        ("NODE1_PORT".into(), n1.to_string()),
+        ("NODE2_PORT".into(), n2.to_string()),
+        ("NODE3_PORT".into(), n3.to_string()),
+        ("LB_PORT".into(), lb.to_string()),
+    ]);
+    let project = Project::new(&format!("opstest{}", std::process::id()), env);
     let mut up = vec!["up", "-d", "--no-build"];
-    up.extend(SERVICES);
+    up.extend(CORE_SERVICES);
     project.ok(&up);
     project.wait_healthy(Duration::from_secs(120));
 
@@ -306,7 +138,7 @@ fn the_compose_stack_runs_on_local_images_and_the_operator_sees_redis_die_and_re
 
 #[test]
 fn the_compose_file_is_valid_with_defaults_and_with_substituted_images() {
-    if !docker_or_say_so() {
+    if !docker_or_say_so("the_compose_file_is_valid") {
         return;
     }
     let (program, lead) = compose_command();
@@ -347,4 +179,330 @@ fn the_compose_file_is_valid_with_defaults_and_with_substituted_images() {
         ("RATELIMITER_IMAGE", "local/node:x"),
     ]);
     assert!(local.contains("local/redis:x") && local.contains("local/node:x"));
+}
+
+/// `operator --json chaos --env compose --state-dir DIR <words>`, which must succeed with every
+/// check holding; returns the report.
+fn chaos(dir: &str, words: &[&str]) -> Value {
+    let mut args = vec!["--json", "chaos", "--env", "compose", "--state-dir", dir];
+    args.extend(words);
+    // No image variable here: the record of `stack up` provides them.
+    let out = operator_with(&[], &args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "chaos {words:?} exited {}:\n{text}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{report:#}"
+    );
+    report
+}
+
+fn did(report: &Value) -> String {
+    report["did"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[test]
+fn operator_stack_up_chaos_and_down_act_on_the_containers() {
+    if !docker_or_say_so("operator_stack_up_chaos_and_down_act_on_the_containers") {
+        return;
+    }
+    let images = images();
+    let _engine = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let [redis_port, n1, n2, n3, lb] = <[u16; 5]>::try_from(free_ports(5)).expect("five ports");
+    let name = format!("opsstack{}", std::process::id());
+    // Whatever happens, the project goes (declared after the images: dropped before them).
+    let project = Project::new(&name, images.env());
+    let file = compose_file().display().to_string();
+    let (r, ns, l) = (
+        redis_port.to_string(),
+        format!("{n1},{n2},{n3}"),
+        lb.to_string(),
+    );
+    let out = operator_with(
+        &images.env(),
+        &[
+            "--json",
+            "stack",
+            "up",
+            "--env",
+            "compose",
+            "--core-only",
+            "--compose-file",
+            &file,
+            "--project",
+            &name,
+            "--state-dir",
+            &d,
+            "--redis-port",
+            &r,
+            "--node-ports",
+            &ns,
+            "--lb-port",
+            &l,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "stack up --env compose: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["environment"], "compose");
+    assert_eq!(doc["compose"]["project"], name.as_str());
+    assert_eq!(doc["compose"]["services"], serde_json::json!(CORE_SERVICES));
+    assert_eq!(
+        doc["compose"]["variables"]["REDIS_IMAGE"],
+        images.redis.as_str()
+    );
+    let components = doc["components"].as_array().unwrap();
+    assert_eq!(components.len(), 4, "{doc:#}");
+    assert!(
+        components
+            .iter()
+            .all(|c| c["ready"] == true && c["container"].is_string()),
+        "{doc:#}"
+    );
+
+    // Later commands find the stack through the record alone.
+    let out = operator_with(
+        &[],
+        &["stack", "status", "--env", "compose", "--state-dir", &d],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches(" ready ").count(), 4, "{text}");
+    assert!(text.contains(&format!("project {name}")), "{text}");
+    let out = operator_with(&[], &["stack", "status", "--state-dir", &d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("add --env compose"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let nodes = [n1, n2, n3]
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .join(",");
+    let mut m = Monitor::start_on(&format!("redis://127.0.0.1:{redis_port}"), &nodes, &[]);
+    m.collect_for(Duration::from_secs(2));
+
+    // Killed: `docker kill` is a manual stop, the restart policy leaves it down.
+    m.seen.clear();
+    let r = chaos(&d, &["kill-redis"]);
+    assert!(did(&r).contains("container"), "{r:#}");
+    m.wait("opened", "redis_healthy", None, DEADLINE);
+    let out = operator_with(
+        &[],
+        &[
+            "--json",
+            "stack",
+            "status",
+            "--env",
+            "compose",
+            "--state-dir",
+            &d,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["components"][0]["running"], false, "{status:#}");
+    let r = chaos(&d, &["undo", "kill-redis"]);
+    assert!(did(&r).contains("append-only file"), "{r:#}");
+    m.wait("resolved", "redis_healthy", None, DEADLINE);
+
+    // Frozen with `docker pause`, resumed when the duration ends.
+    let r = chaos(&d, &["pause-redis", "2s"]);
+    assert!(
+        did(&r).contains("froze") && did(&r).contains("resumed"),
+        "{r:#}"
+    );
+
+    // A node killed, then started again.
+    m.seen.clear();
+    let e2 = format!("127.0.0.1:{n2}");
+    chaos(&d, &["kill-node", "2"]);
+    m.wait("opened", "node_down", Some(&e2), DEADLINE);
+    chaos(&d, &["undo", "kill-node", "2"]);
+    m.wait("resolved", "node_down", Some(&e2), DEADLINE);
+
+    // A node partitioned off the network for 3 s: the host loses it too; back by itself.
+    m.seen.clear();
+    let e3 = format!("127.0.0.1:{n3}");
+    let r = chaos(&d, &["partition-node", "3", "3s"]);
+    assert!(
+        did(&r).contains("disconnected") && did(&r).contains("reconnected"),
+        "{r:#}"
+    );
+    m.wait("opened", "node_down", Some(&e3), DEADLINE);
+    m.wait("resolved", "node_down", Some(&e3), DEADLINE);
+
+    // Restarted empty: the container and its volume are gone, Redis comes back without data.
+    let r = chaos(&d, &["restart-redis"]);
+    assert!(did(&r).contains("removed volume"), "{r:#}");
+
+    let out = operator_with(
+        &[],
+        &[
+            "--json",
+            "stack",
+            "down",
+            "--env",
+            "compose",
+            "--state-dir",
+            &d,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    let down: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(down["left_behind"], serde_json::json!([]), "{down:#}");
+    assert_eq!(down["ports_still_open"], serde_json::json!([]), "{down:#}");
+    assert_eq!(
+        project.leftovers(),
+        Vec::<String>::new(),
+        "stack down leaves nothing behind"
+    );
+    assert!(
+        !dir.path().join("compose.json").exists(),
+        "the record is removed"
+    );
+}
+
+#[test]
+fn the_demo_runs_on_compose_and_leaves_nothing() {
+    if !docker_or_say_so("the_demo_runs_on_compose_and_leaves_nothing") {
+        return;
+    }
+    let images = images();
+    let _engine = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let [redis_port, n1, n2, n3, lb] = <[u16; 5]>::try_from(free_ports(5)).expect("five ports");
+    let name = format!("opsdemo{}", std::process::id());
+    let project = Project::new(&name, images.env());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_operator"));
+    cmd.arg("--json")
+        .arg("--db")
+        .arg(dir.path().join("tickets.db"))
+        .args([
+            "demo",
+            "ratelimit",
+            "--env",
+            "compose",
+            "--core-only",
+            "--compose-file",
+        ])
+        .arg(compose_file())
+        .args(["--project", &name, "--state-dir"])
+        .arg(dir.path())
+        .args(["--redis-port", &redis_port.to_string()])
+        .args(["--node-ports", &format!("{n1},{n2},{n3}")])
+        .args(["--lb-port", &lb.to_string()])
+        .envs(images.env())
+        .env("OPERATOR_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut demo = ChildGuard::spawn("operator demo --env compose", &mut cmd);
+    let stdout = demo.take_stdout().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .map(|l| {
+                serde_json::from_str::<Value>(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
+            })
+            .collect::<Vec<Value>>()
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while demo.is_running() {
+        assert!(
+            Instant::now() < deadline,
+            "the compose demo ran past 3 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = demo.wait().unwrap();
+    let lines = reader.join().unwrap();
+    let all = || {
+        lines
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(status.success(), "demo exited {status}:\n{}", all());
+
+    let up = lines.iter().find(|l| l["type"] == "stack_up").unwrap();
+    assert_eq!(up["environment"], "compose");
+    assert!(
+        up["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["container"].is_string())
+    );
+    let summary = lines.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(summary["ok"], true, "{summary:#}");
+    let chapters = summary["chapters"].as_array().unwrap();
+    let detected: Vec<&str> = chapters
+        .iter()
+        .map(|c| c["detected"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        detected,
+        [
+            "-",
+            "redis_healthy",
+            "config_loaded",
+            "no_stuck_keys",
+            &format!("node_down[127.0.0.1:{n2}]")
+        ],
+        "{summary:#}"
+    );
+    let restart = lines
+        .iter()
+        .find(|l| l["type"] == "fault" && l["report"]["fault"] == "restart-redis")
+        .unwrap();
+    assert!(
+        restart["report"]["did"][0]
+            .as_str()
+            .unwrap()
+            .contains("removed volume"),
+        "{restart:#}"
+    );
+    let teardown = lines.iter().find(|l| l["type"] == "teardown").unwrap();
+    assert_eq!(
+        teardown["report"]["left_behind"],
+        serde_json::json!([]),
+        "{teardown:#}"
+    );
+    assert_eq!(
+        teardown["report"]["ports_still_open"],
+        serde_json::json!([]),
+        "{teardown:#}"
+    );
+    assert_eq!(
+        project.leftovers(),
+        Vec::<String>::new(),
+        "the demo leaves nothing behind"
+    );
 }

@@ -255,4 +255,5 @@ pub fn violated(doc: &Value) -> Vec<String> {
 /// A generous deadline for a fault to be detected or cleared.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
+pub mod compose;
 pub mod diagnosis;

@@ -126,8 +126,9 @@ pub(crate) fn config_loaded(
 const RESEED_JUMP: u64 = 1_000;
 
 /// What happened to the policies since Redis was last seen: it restarted empty (every counter lost,
-/// policies re-seeded by the nodes), or the policies vanished and were re-seeded while it ran, or a
-/// restart brought back other policies. Each shows for one observation, then keeps firing for the
+/// policies re-seeded by the nodes; with an append-only file, only the re-seeded version tells),
+/// or the policies vanished and were re-seeded while it ran, or a restart brought back other
+/// policies. Each shows for one observation, then keeps firing for the
 /// invariant's keep-firing period: the nodes heal it by themselves, the ticket records that it
 /// happened.
 fn lost_by_restart(o: &Observation, history: &History<Observation>) -> Option<Violation> {
@@ -154,6 +155,14 @@ fn lost_by_restart(o: &Observation, history: &History<Observation>) -> Option<Vi
         )
     } else if info.run_id != prev_info.run_id && !same_policies {
         format!("Redis restarted {} s ago and {policies}", info.uptime_s)
+    } else if info.run_id != prev_info.run_id && v_now > v_before.saturating_add(RESEED_JUMP) {
+        // With an append-only file, INFO does not say how many keys were loaded; a re-seeded
+        // version says the policies (and so the data) did not come back.
+        format!(
+            "Redis restarted empty {} s ago (it has an append-only file, but the file was lost or empty: \
+             the policies had to be re-seeded): every counter was lost, so limits started afresh, and {policies}",
+            info.uptime_s
+        )
     } else if info.run_id == prev_info.run_id && v_now > v_before.saturating_add(RESEED_JUMP) {
         format!(
             "the policies vanished from Redis while it kept running (deleted, or flushed) and {policies}; \

@@ -358,6 +358,26 @@ fn redis_restarted_empty_is_reported_even_when_the_nodes_restored_the_policies()
     assert!(self::lost(&check(&kept, vec![healthy(0)])).is_empty());
 }
 
+#[test]
+fn a_redis_with_an_append_only_file_that_came_back_empty_is_reported() {
+    // INFO says nothing of keys loaded from an AOF: only the re-seeded version tells the loss.
+    let mut o = healthy_on("r2", 5000);
+    o.redis.info.as_mut().unwrap().aof_enabled = true;
+    o.redis.policies.as_mut().unwrap().version = Some(1_800_000_004_000);
+    let v = check(&o, vec![healthy(0)]);
+    let lost = lost(&v);
+    assert_eq!(lost.len(), 1, "{v:?}");
+    assert!(
+        lost[0].message.contains("restarted empty") && lost[0].message.contains("append-only file"),
+        "{}",
+        lost[0].message
+    );
+    // Back with its data (the same version): not a loss.
+    let mut kept = healthy_on("r3", 6000);
+    kept.redis.info.as_mut().unwrap().aof_enabled = true;
+    assert!(self::lost(&check(&kept, vec![healthy(0)])).is_empty());
+}
+
 fn healthy_on(run_id: &str, t: i64) -> Observation {
     let mut o = healthy(t);
     o.redis.info.as_mut().unwrap().run_id = run_id.into();
