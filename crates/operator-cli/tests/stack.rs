@@ -94,6 +94,8 @@ fn chaos_reports_verifies_and_undoes_through_the_binary() {
         "stuck-keys N",
         "drop-policies",
         "script-flush",
+        "partition-node N DURATION",
+        "partition-redis DURATION",
     ] {
         assert!(stdout(&out).contains(f), "{f} missing: {}", stdout(&out));
     }
@@ -144,6 +146,95 @@ fn chaos_reports_verifies_and_undoes_through_the_binary() {
     assert!(stderr(&bad).contains("unknown fault"), "{}", stderr(&bad));
     let bad = chaos(&["kill-node", "7"]);
     assert_ne!(bad.status.code(), Some(0), "{}", stdout(&bad));
+    // Local processes share the host's network: nothing to partition.
+    let bad = chaos(&["partition-node", "1", "1s"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stdout(&bad));
+    assert!(
+        stderr(&bad).contains("not supported by the local environment")
+            && stderr(&bad).contains("--env compose"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(
+        operator(&["stack", "status", "--state-dir", &dir])
+            .status
+            .success(),
+        "the refused partition changed nothing"
+    );
+}
+
+#[test]
+fn compose_flags_are_checked_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docker-compose.ratelimit.yml")
+        .display()
+        .to_string();
+    let usage = |args: &[&str], flag: &str| {
+        let out = operator(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{args:?}: {}", stderr(&out));
+    };
+    // Compose flags without --env compose.
+    usage(
+        &["stack", "up", "--state-dir", &d, "--core-only"],
+        "--core-only",
+    );
+    usage(
+        &["stack", "up", "--state-dir", &d, "--lb-port", "9"],
+        "--lb-port",
+    );
+    usage(
+        &["demo", "ratelimit", "--state-dir", &d, "--project", "x"],
+        "--project",
+    );
+    // What the compose file cannot take, or a file that is not there.
+    let compose = |extra: &[&str]| {
+        let mut a = vec!["stack", "up", "--env", "compose", "--state-dir", &d];
+        a.extend(extra);
+        a.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>()
+    };
+    let run = |extra: &[&str], flag: &str| {
+        let args = compose(extra);
+        usage(&args.iter().map(String::as_str).collect::<Vec<_>>(), flag);
+    };
+    run(&["--compose-file", "/nonexistent.yml"], "--compose-file");
+    run(
+        &["--compose-file", &file, "--policies", &file],
+        "--policies",
+    );
+    run(
+        &["--compose-file", &file, "--node-ports", "1,2"],
+        "3 node ports",
+    );
+    run(
+        &["--compose-file", &file, "--project", "Not Valid"],
+        "--project",
+    );
+    run(
+        &["--compose-file", &file, "--lb-port", "8001"],
+        "port 8001 is given twice",
+    );
+    usage(&["stack", "up", "--env", "swarm"], "--env");
+    // Nothing was recorded; status and down say where to look.
+    let out = operator(&["stack", "status", "--env", "compose", "--state-dir", &d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("no compose stack"),
+        "{}",
+        stdout(&out)
+    );
+    let out = operator(&["stack", "down", "--env", "compose", "--state-dir", &d]);
+    assert!(out.status.success() && stdout(&out).contains("nothing to stop"));
+    let out = operator(&["chaos", "--env", "compose", "--state-dir", &d, "kill-redis"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no compose stack"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("compose.json").exists());
 }
 
 #[test]

@@ -165,3 +165,27 @@ async fn flushed_scripts_are_reloaded_by_the_nodes() {
     );
     undo_ok(&stack, Fault::ScriptFlush).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partitions_are_refused_by_the_local_environment() {
+    let stack = support::up().await;
+    for fault in [
+        Fault::PartitionNode(1, Duration::from_secs(1)),
+        Fault::PartitionRedis(Duration::from_secs(1)),
+    ] {
+        let e = chaos::inject(&stack.env, fault).await.unwrap_err();
+        assert!(e.is_config(), "{e}");
+        assert!(
+            e.to_string()
+                .contains("disconnect is not supported by the local environment"),
+            "{e}"
+        );
+    }
+    // Nothing was touched.
+    assert!(
+        chaos::undo(&stack.env, Fault::KillNode(1))
+            .await
+            .unwrap()
+            .ok()
+    );
+}

@@ -1,7 +1,8 @@
 //! `docker-compose.yml` at the repository root: validated by `docker compose config` (or the
-//! older `docker-compose config`) where one is installed, and always checked for what the
-//! operator relies on: the ports its defaults expect, pinned images, and TiKV status addresses
-//! that Prometheus scrapes and PD reports alike.
+//! older `docker-compose config`) where one is installed (and required to be where
+//! `OPERATOR_REQUIRE_DOCKER` is set, as the README's test command does with a Docker engine),
+//! and always checked for what the operator relies on: the ports its defaults expect, pinned
+//! images, and TiKV status addresses that Prometheus scrapes and PD reports alike.
 //!
 //! No image is pulled or started: `config` only parses, validates and interpolates the file.
 
@@ -40,6 +41,11 @@ fn shout(message: &str) {
 #[test]
 fn compose_file_is_valid() {
     let Some(cmd) = compose_command() else {
+        assert!(
+            std::env::var_os("OPERATOR_REQUIRE_DOCKER").is_none(),
+            "OPERATOR_REQUIRE_DOCKER is set but neither `docker compose` nor `docker-compose` is \
+             installed: docker-compose.yml cannot be validated"
+        );
         shout(
             "compose_file_is_valid DID NOT RUN `docker compose config`: neither `docker compose` \
              nor `docker-compose` is installed, so docker-compose.yml was NOT validated by \
