@@ -147,6 +147,15 @@ impl NodeProbe {
             .is_ok_and(|r| r.status().is_success())
     }
 
+    /// Whether `GET <url>` answers 2xx (e.g. the load balancer's health path).
+    pub async fn get_ok(&self, url: &str) -> bool {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
     /// `GET <url>/v1/node`.
     ///
     /// # Errors

@@ -283,6 +283,9 @@ pub(crate) struct Container {
     pub(crate) running: bool,
     /// Whether it is frozen.
     pub(crate) paused: bool,
+    /// Whether it exited and its restart policy is bringing it back (a crash loop, when it
+    /// lasts).
+    pub(crate) restarting: bool,
     /// When it last started.
     pub(crate) started_at: Option<DateTime<Utc>>,
     /// Its health check's status (`starting`, `healthy`, `unhealthy`), if it has one.
@@ -304,6 +307,8 @@ struct Inspected {
 struct InspectedState {
     running: bool,
     paused: bool,
+    #[serde(default)]
+    restarting: bool,
     started_at: String,
     health: Option<InspectedHealth>,
 }
@@ -333,6 +338,7 @@ fn parse_inspect(text: &str) -> Option<Container> {
         name: i.name.trim_start_matches('/').to_owned(),
         running: i.state.running,
         paused: i.state.paused,
+        restarting: i.state.restarting,
         started_at,
         health: i.state.health.map(|h| h.status),
         networks: i

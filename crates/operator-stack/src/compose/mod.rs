@@ -40,6 +40,10 @@ use engine::{Compose, Container};
 /// The volume holding Redis's append-only file, as the compose file names it.
 pub const REDIS_VOLUME: &str = "redis-data";
 
+/// The load balancer's service, and its health path in `deploy/ratelimit/nginx.conf`.
+const LB_SERVICE: &str = "lb";
+const LB_HEALTH: &str = "/nginx-health";
+
 /// Bound on a compose command other than `up`.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -192,6 +196,9 @@ impl ComposeEnv {
             let container = self.container(component).await?;
             let reason = match &container {
                 None => Some("it has no container".to_owned()),
+                Some((_, c)) if c.restarting => {
+                    Some("its container exits and is being restarted".to_owned())
+                }
                 Some((_, c)) if !c.running => Some("its container stopped".to_owned()),
                 _ if start.elapsed() >= self.ready_timeout => Some(format!(
                     "not ready after {} s",
@@ -203,6 +210,55 @@ impl ComposeEnv {
                 let name = container.map_or_else(|| Self::service(component), |(_, c)| c.name);
                 return Err(Error::ContainerNotReady {
                     component: component.to_string(),
+                    reason,
+                    tail: engine::log_tail(&name, 15).await,
+                    container: name,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the load balancer answers its health path on its host port, when `up`
+    /// started it; fails early when its container stops.
+    async fn wait_lb(&self) -> Result<()> {
+        let started =
+            self.state.services.is_empty() || self.state.services.iter().any(|s| s == LB_SERVICE);
+        let Some(port) = self
+            .state
+            .variables
+            .get("LB_PORT")
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|_| started)
+        else {
+            return Ok(());
+        };
+        let url = format!("http://127.0.0.1:{port}{LB_HEALTH}");
+        let start = Instant::now();
+        loop {
+            if self.nodes.get_ok(&url).await {
+                return Ok(());
+            }
+            let container = match engine::container_of(&self.compose, LB_SERVICE).await? {
+                Some(id) => engine::inspect(&id).await?,
+                None => None,
+            };
+            let reason = match &container {
+                None => Some("it has no container".to_owned()),
+                Some(c) if c.restarting => {
+                    Some("its container exits and is being restarted".to_owned())
+                }
+                Some(c) if !c.running => Some("its container stopped".to_owned()),
+                _ if start.elapsed() >= self.ready_timeout => Some(format!(
+                    "{url} did not answer within {} s",
+                    self.ready_timeout.as_secs()
+                )),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                let name = container.map_or_else(|| LB_SERVICE.to_owned(), |c| c.name);
+                return Err(Error::ContainerNotReady {
+                    component: "the load balancer".to_owned(),
                     reason,
                     tail: engine::log_tail(&name, 15).await,
                     container: name,

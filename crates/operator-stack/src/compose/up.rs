@@ -19,7 +19,8 @@ const UP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 impl ComposeEnv {
     /// Runs `up -d` on the services of `config`, waits until Redis and every node answer on
-    /// their host ports, and records the project in `config.state_dir`.
+    /// their host ports (and the load balancer its health path, when it runs), and records the
+    /// project in `config.state_dir`.
     ///
     /// Every published port is checked before anything starts, and the project must not exist
     /// yet. If a later step fails, the project is taken down again (`down -v`).
@@ -108,7 +109,7 @@ impl ComposeEnv {
             for c in env.components() {
                 env.wait_ready(c).await?;
             }
-            Ok::<_, Error>(())
+            env.wait_lb().await
         };
         if let Err(e) = started.await {
             // Leave nothing half-started behind.
