@@ -6,7 +6,8 @@ use operator_stack::chaos::{self, Fault, FaultReport};
 use serde_json::json;
 
 use super::env::{self, EnvArgs};
-use super::stack::{StackSubject, StateDirArgs, stack_error};
+use super::stack::{StackSubject, stack_error};
+use super::stack_flags::StateDirArgs;
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliError, CliResult};
 use crate::output::print_json;

@@ -14,7 +14,8 @@ use operator_stack::{
 };
 
 use super::env::{ComposeArgs, EnvArgs, EnvKind};
-use super::stack::{StackArgs, default_state_dir, stack_error};
+use super::stack::stack_error;
+use super::stack_flags::{StackArgs, default_state_dir};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliError, CliResult};
 

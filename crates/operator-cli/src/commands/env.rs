@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use operator_stack::compose::IMAGE_VARIABLES;
 use operator_stack::{ComposeConfig, ComposeEnv, ComposeState, Environment, LocalEnv, StackState};
 
-use super::stack::{StackArgs, stack_error};
+use super::stack::stack_error;
+use super::stack_flags::StackArgs;
 use crate::exit::CliError;
 
 /// The compose file `--compose-file` defaults to, in the working directory.

@@ -10,7 +10,7 @@ use ratelimiter_bench::{
 };
 use serde_json::json;
 
-use super::stack::StateDirArgs;
+use super::stack_flags::StateDirArgs;
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliError, CliResult};
 use crate::output::print_json;

@@ -9,6 +9,7 @@ pub mod env;
 pub mod load;
 pub mod monitor;
 pub mod stack;
+pub mod stack_flags;
 pub mod tickets;
 
 use std::path::PathBuf;

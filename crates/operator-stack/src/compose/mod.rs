@@ -4,8 +4,10 @@
 //!
 //! - `config`: [`ComposeConfig`], which file, project, ports and images.
 //! - `state`: [`ComposeState`], the record `up` writes (`compose.json`).
-//! - `engine`: running compose and `docker`, finding containers by their compose labels,
-//!   `docker inspect`.
+//! - `engine`: running compose and `docker`, finding containers, networks and volumes by their
+//!   compose labels.
+//! - `inspect`: what `docker inspect` says about a container.
+//! - `ready`: waiting until a container is ready on its host port, or gone.
 //! - `up`: bringing the project up (ports checked first, torn down again on failure) and down
 //!   (verified: no container, network or volume of the project left, no port open).
 //!
@@ -17,6 +19,8 @@
 
 mod config;
 mod engine;
+mod inspect;
+mod ready;
 mod state;
 mod up;
 
@@ -25,7 +29,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::time::Instant;
 
 pub use config::{CORE_SERVICES, ComposeConfig, IMAGE_VARIABLES, NODES};
 pub use state::{COMPOSE_STATE_FILE, COMPOSE_STATE_FORMAT, ComposeState};
@@ -34,8 +37,9 @@ use crate::environment::{
     Component, ComponentStatus, DownReport, Endpoints, Environment, PauseStyle,
 };
 use crate::error::{Error, Result};
-use crate::probe::{NodeProbe, RedisProbe, port_open, wait_until};
-use engine::{Compose, Container};
+use crate::probe::{NodeProbe, port_open, wait_until};
+use engine::Compose;
+use inspect::Container;
 
 /// The volume holding Redis's append-only file, as the compose file names it.
 pub const REDIS_VOLUME: &str = "redis-data";
@@ -145,7 +149,7 @@ impl ComposeEnv {
         let Some(id) = engine::container_of(&self.compose, &service).await? else {
             return Ok(None);
         };
-        Ok(engine::inspect(&id).await?.map(|c| (id, c)))
+        Ok(inspect::inspect(&id).await?.map(|c| (id, c)))
     }
 
     /// The component's container, which must be running.
@@ -167,131 +171,6 @@ impl ComposeEnv {
                 ),
                 detail: "the project has no default network".to_owned(),
             })
-    }
-
-    /// Whether the component answers its readiness probe on its host port now.
-    async fn probe_ready(&self, component: Component) -> bool {
-        let Ok(port) = self.port(component) else {
-            return false;
-        };
-        match component {
-            Component::Redis => {
-                let url = format!("redis://127.0.0.1:{port}");
-                match RedisProbe::new(&url, Duration::from_millis(300)) {
-                    Ok(p) => p.ping().await,
-                    Err(_) => false,
-                }
-            }
-            Component::Node(_) => self.nodes.ready(&format!("http://127.0.0.1:{port}")).await,
-        }
-    }
-
-    /// Waits until the component is ready; fails early when its container stops.
-    async fn wait_ready(&self, component: Component) -> Result<Duration> {
-        let start = Instant::now();
-        loop {
-            if self.probe_ready(component).await {
-                return Ok(start.elapsed());
-            }
-            let container = self.container(component).await?;
-            let reason = match &container {
-                None => Some("it has no container".to_owned()),
-                Some((_, c)) if c.restarting => {
-                    Some("its container exits and is being restarted".to_owned())
-                }
-                Some((_, c)) if !c.running => Some("its container stopped".to_owned()),
-                _ if start.elapsed() >= self.ready_timeout => Some(format!(
-                    "not ready after {} s",
-                    self.ready_timeout.as_secs()
-                )),
-                _ => None,
-            };
-            if let Some(reason) = reason {
-                let name = container.map_or_else(|| Self::service(component), |(_, c)| c.name);
-                return Err(Error::ContainerNotReady {
-                    component: component.to_string(),
-                    reason,
-                    tail: engine::log_tail(&name, 15).await,
-                    container: name,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until the load balancer answers its health path on its host port, when `up`
-    /// started it; fails early when its container stops.
-    async fn wait_lb(&self) -> Result<()> {
-        let started =
-            self.state.services.is_empty() || self.state.services.iter().any(|s| s == LB_SERVICE);
-        let Some(port) = self
-            .state
-            .variables
-            .get("LB_PORT")
-            .and_then(|p| p.parse::<u16>().ok())
-            .filter(|_| started)
-        else {
-            return Ok(());
-        };
-        let url = format!("http://127.0.0.1:{port}{LB_HEALTH}");
-        let start = Instant::now();
-        loop {
-            if self.nodes.get_ok(&url).await {
-                return Ok(());
-            }
-            let container = match engine::container_of(&self.compose, LB_SERVICE).await? {
-                Some(id) => engine::inspect(&id).await?,
-                None => None,
-            };
-            let reason = match &container {
-                None => Some("it has no container".to_owned()),
-                Some(c) if c.restarting => {
-                    Some("its container exits and is being restarted".to_owned())
-                }
-                Some(c) if !c.running => Some("its container stopped".to_owned()),
-                _ if start.elapsed() >= self.ready_timeout => Some(format!(
-                    "{url} did not answer within {} s",
-                    self.ready_timeout.as_secs()
-                )),
-                _ => None,
-            };
-            if let Some(reason) = reason {
-                let name = container.map_or_else(|| LB_SERVICE.to_owned(), |c| c.name);
-                return Err(Error::ContainerNotReady {
-                    component: "the load balancer".to_owned(),
-                    reason,
-                    tail: engine::log_tail(&name, 15).await,
-                    container: name,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until the component's container no longer runs and its port is closed.
-    async fn wait_gone(&self, component: Component, timeout: Duration) -> Result<()> {
-        let port = self.port(component)?;
-        let start = Instant::now();
-        loop {
-            let running = self
-                .container(component)
-                .await?
-                .is_some_and(|(_, c)| c.running);
-            if !running && !port_open(port).await {
-                return Ok(());
-            }
-            if start.elapsed() >= timeout {
-                return Err(Error::Command {
-                    command: format!("docker inspect {}", Self::service(component)),
-                    detail: format!(
-                        "{component} still {} after {} s",
-                        if running { "runs" } else { "has its port open" },
-                        timeout.as_secs()
-                    ),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     async fn compose(&self, args: &[&str]) -> Result<String> {
