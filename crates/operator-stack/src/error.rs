@@ -24,15 +24,30 @@ pub enum Error {
     },
     /// The state directory already records a running stack.
     #[error(
-        "a stack is already running from {} ({running}); stop it with `operator stack down --state-dir {}` first",
+        "a stack is already running from {} ({running}); stop it with `operator stack down{} --state-dir {}` first",
         dir.display(),
+        if *environment == "local" { "" } else { " --env compose" },
         dir.display()
     )]
     AlreadyUp {
         /// The state directory.
         dir: PathBuf,
+        /// The kind of environment recorded there (`local`, `compose`).
+        environment: &'static str,
         /// What still runs.
         running: String,
+    },
+    /// The compose project exists already, started by something else than this state directory.
+    #[error(
+        "compose project {project} already exists ({what}); take it down with `{down}`, or choose another --project"
+    )]
+    ProjectExists {
+        /// The project name.
+        project: String,
+        /// What it holds.
+        what: String,
+        /// The command that takes it down.
+        down: String,
     },
     /// The state directory records no stack.
     #[error(

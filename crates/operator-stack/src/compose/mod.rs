@@ -126,11 +126,6 @@ impl ComposeEnv {
         }
     }
 
-    /// `docker compose -p P -f F <args>` for this project, as a user would type it.
-    pub fn command_line(&self, args: &[&str]) -> String {
-        self.compose.line(args)
-    }
-
     fn port(&self, component: Component) -> Result<u16> {
         match component {
             Component::Redis => Ok(self.state.redis_port),

@@ -27,7 +27,8 @@ impl ComposeEnv {
     ///
     /// # Errors
     /// [`Error::Config`], [`Error::AlreadyUp`] when the state directory records a project that
-    /// still has containers, or the project exists already, [`Error::NoCompose`],
+    /// still has containers, [`Error::ProjectExists`] when the project exists already,
+    /// [`Error::NoCompose`],
     /// [`Error::PortTaken`] naming the port, [`Error::Command`] when compose fails (with its
     /// output), [`Error::ContainerNotReady`] (with the end of the container's log).
     pub async fn up(config: ComposeConfig) -> Result<Self> {
@@ -42,6 +43,7 @@ impl ComposeEnv {
             if !left.is_empty() {
                 return Err(Error::AlreadyUp {
                     dir,
+                    environment: "compose",
                     running: format!("compose project {}: {}", old.state.project, left.join(", ")),
                 });
             }
@@ -58,14 +60,10 @@ impl ComposeEnv {
         );
         let existing = engine::leftovers(&probe).await?;
         if existing.iter().any(|l| l.starts_with("container ")) {
-            return Err(Error::AlreadyUp {
-                dir,
-                running: format!(
-                    "compose project {} already exists ({}); take it down with `{}` or choose another --project",
-                    config.project,
-                    existing.join(", "),
-                    probe.line(&["down", "-v"])
-                ),
+            return Err(Error::ProjectExists {
+                project: config.project.clone(),
+                what: existing.join(", "),
+                down: probe.line(&["down", "-v"]),
             });
         }
         for (service, port) in config.published() {

@@ -40,6 +40,7 @@ impl LocalEnv {
             if !running.is_empty() {
                 return Err(Error::AlreadyUp {
                     dir,
+                    environment: "local",
                     running: running.join(", "),
                 });
             }
