@@ -58,7 +58,7 @@ impl Assessment {
             (Some(v), _) => v.message.clone(),
             (None, Some(e)) => format!("cannot observe: {e}"),
             (None, None) => match self.status {
-                Status::Clear => "not observed".to_owned(),
+                Status::Clear => "the violation is no longer observed".to_owned(),
                 _ => "not evaluated by this observation".to_owned(),
             },
         }

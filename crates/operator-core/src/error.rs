@@ -52,3 +52,19 @@ impl Error {
 
 /// Result type of the core crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `error: cause: cause`: an error's message followed by its sources (each only once), so that
+/// a one-line message carries the whole story.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+        source = cause.source();
+    }
+    s
+}

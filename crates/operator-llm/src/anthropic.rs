@@ -7,14 +7,12 @@
 //! `retry-after`), 500 `api_error`, 529 `overloaded_error`.
 
 use async_trait::async_trait;
-use chrono::Utc;
 use operator_core::Context;
-use operator_core::diagnosis::{
-    DiagnoseError, DiagnoseErrorKind, Diagnoser, DiagnosisReport, Exchange, Usage, schema,
-};
+use operator_core::diagnosis::{DiagnoseError, Diagnoser, DiagnosisReport, Usage};
 use serde_json::{Value, json};
 
 use crate::config::LlmConfig;
+use crate::conversation::converse;
 use crate::error::Error;
 use crate::prompt;
 use crate::retry::Endpoint;
@@ -91,65 +89,25 @@ impl Diagnoser for AnthropicDiagnoser {
     }
 
     async fn diagnose(&self, ctx: &Context) -> Result<DiagnosisReport, DiagnoseError> {
-        let endpoint = self.endpoint();
-        let mut exchanges: Vec<Exchange> = Vec::new();
-        let mut usage = Usage::default();
-        let mut messages = vec![json!({"role": "user", "content": prompt::user(ctx)})];
         let system = prompt::system(ctx);
-        let mut problems = Vec::new();
-        for _ in 0..=self.config.repair_attempts {
-            let body = json!({
+        let body = |messages: &[Value]| {
+            json!({
                 "model": self.config.model,
                 "max_tokens": self.config.max_output_tokens,
                 "temperature": self.config.temperature,
                 "system": system,
                 "messages": messages,
-            });
-            let answer = endpoint
-                .post(&body, &mut exchanges)
-                .await
-                .and_then(|b| read_answer(&b));
-            let (text, used) = match answer {
-                Ok(a) => a,
-                Err(e) => {
-                    let kind = if e.is_transient() {
-                        DiagnoseErrorKind::Unavailable
-                    } else {
-                        DiagnoseErrorKind::Rejected
-                    };
-                    return Err(DiagnoseError::new(kind, format!("anthropic: {e}"))
-                        .with_exchanges(exchanges, usage));
-                }
-            };
-            usage.add(used);
-            match schema::parse(&text, &ctx.actions) {
-                Ok(diagnosis) => {
-                    return Ok(DiagnosisReport {
-                        ticket: ctx.ticket.id,
-                        at: Utc::now(),
-                        diagnoser: self.name(),
-                        rule: None,
-                        fallback: None,
-                        usage,
-                        diagnosis,
-                        exchanges,
-                    });
-                }
-                Err(p) => {
-                    tracing::warn!(provider = "anthropic", problems = %p.join("; "), "invalid diagnosis from the model");
-                    messages.push(json!({"role": "assistant", "content": text}));
-                    messages.push(json!({"role": "user", "content": prompt::repair(&p)}));
-                    problems = p;
-                }
-            }
-        }
-        Err(DiagnoseError::new(
-            DiagnoseErrorKind::InvalidOutput,
-            format!(
-                "anthropic: the model's answer is not a valid diagnosis: {}",
-                problems.join("; ")
-            ),
+            })
+        };
+        let messages = vec![json!({"role": "user", "content": prompt::user(ctx)})];
+        converse(
+            &self.endpoint(),
+            self.name(),
+            ctx,
+            messages,
+            body,
+            read_answer,
         )
-        .with_exchanges(exchanges, usage))
+        .await
     }
 }

@@ -14,11 +14,13 @@
 //! - `retry`: the request loop (timeouts, backoff with jitter, `retry-after`), recording every
 //!   exchange for the audit trail.
 //! - [`prompt`]: the instructions and the context as the model sees them.
-//! - `anthropic` and `openai`: the two protocols.
+//! - `conversation`: ask, validate, send the problems back: the loop both protocols share.
+//! - `anthropic` and `openai`: the two protocols (request body, answer, errors).
 //! - [`Error`]: what can go wrong, classified with [`Error::is_transient`].
 
 mod anthropic;
 pub mod config;
+mod conversation;
 mod error;
 mod openai;
 pub mod prompt;

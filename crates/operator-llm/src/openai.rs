@@ -7,14 +7,12 @@
 //! `{"error": {"message": ..., "type": ..., "code": ...}}`.
 
 use async_trait::async_trait;
-use chrono::Utc;
 use operator_core::Context;
-use operator_core::diagnosis::{
-    DiagnoseError, DiagnoseErrorKind, Diagnoser, DiagnosisReport, Exchange, Usage, schema,
-};
+use operator_core::diagnosis::{DiagnoseError, Diagnoser, DiagnosisReport, Usage};
 use serde_json::{Value, json};
 
 use crate::config::{LlmConfig, TokenField};
+use crate::conversation::converse;
 use crate::error::Error;
 use crate::prompt;
 use crate::retry::Endpoint;
@@ -111,60 +109,18 @@ impl Diagnoser for OpenAiDiagnoser {
     }
 
     async fn diagnose(&self, ctx: &Context) -> Result<DiagnosisReport, DiagnoseError> {
-        let endpoint = self.endpoint();
-        let mut exchanges: Vec<Exchange> = Vec::new();
-        let mut usage = Usage::default();
-        let mut messages = vec![
+        let messages = vec![
             json!({"role": "system", "content": prompt::system(ctx)}),
             json!({"role": "user", "content": prompt::user(ctx)}),
         ];
-        let mut problems = Vec::new();
-        for _ in 0..=self.config.repair_attempts {
-            let answer = endpoint
-                .post(&self.body(&messages), &mut exchanges)
-                .await
-                .and_then(|b| read_answer(&b));
-            let (text, used) = match answer {
-                Ok(a) => a,
-                Err(e) => {
-                    let kind = if e.is_transient() {
-                        DiagnoseErrorKind::Unavailable
-                    } else {
-                        DiagnoseErrorKind::Rejected
-                    };
-                    return Err(DiagnoseError::new(kind, format!("openai: {e}"))
-                        .with_exchanges(exchanges, usage));
-                }
-            };
-            usage.add(used);
-            match schema::parse(&text, &ctx.actions) {
-                Ok(diagnosis) => {
-                    return Ok(DiagnosisReport {
-                        ticket: ctx.ticket.id,
-                        at: Utc::now(),
-                        diagnoser: self.name(),
-                        rule: None,
-                        fallback: None,
-                        usage,
-                        diagnosis,
-                        exchanges,
-                    });
-                }
-                Err(p) => {
-                    tracing::warn!(provider = "openai", problems = %p.join("; "), "invalid diagnosis from the model");
-                    messages.push(json!({"role": "assistant", "content": text}));
-                    messages.push(json!({"role": "user", "content": prompt::repair(&p)}));
-                    problems = p;
-                }
-            }
-        }
-        Err(DiagnoseError::new(
-            DiagnoseErrorKind::InvalidOutput,
-            format!(
-                "openai: the model's answer is not a valid diagnosis: {}",
-                problems.join("; ")
-            ),
+        converse(
+            &self.endpoint(),
+            self.name(),
+            ctx,
+            messages,
+            |m| self.body(m),
+            read_answer,
         )
-        .with_exchanges(exchanges, usage))
+        .await
     }
 }

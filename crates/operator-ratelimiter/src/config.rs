@@ -18,8 +18,9 @@ pub struct RateLimiterConfig {
     pub redis_timeout: Duration,
     /// Bound on each HTTP request to a node.
     pub node_timeout: Duration,
-    /// Keys examined per observation by the incremental TTL scan (`SCAN` + `PTTL`). A keyspace
-    /// larger than this is covered over several observations.
+    /// Keys of the database walked per observation by the incremental TTL scan (`SCAN` calls of
+    /// `scan_count` each, then `PTTL` of the matches). A keyspace larger than this is covered over
+    /// several observations, at the same small cost per tick.
     pub scan_budget: usize,
     /// `COUNT` hint of each `SCAN` call.
     pub scan_count: usize,

@@ -78,8 +78,12 @@ pub struct InvalidField {
 /// Progress and findings of the incremental scan of the prefix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct KeyScan {
-    /// Keys examined by this observation.
+    /// Keys under the prefix found (and checked) by this observation.
     pub scanned: u64,
+    /// Keys of the whole database the `SCAN` calls of this observation walked (about `COUNT` per
+    /// call): the cost per tick, bounded by the scan budget whatever the keyspace size.
+    #[serde(default)]
+    pub examined: u64,
     /// `SCAN` cursor after this observation (0: the pass finished).
     pub cursor: u64,
     /// Full passes over the prefix completed since the monitor started.

@@ -49,6 +49,17 @@ impl LocalLimiter {
                     .zip(&windows)
                     .any(|(c, w)| c.index + 1 >= now_ms / w.window_ms.max(1))
             });
+            if map.len() >= MAX_ENTRIES {
+                // Every counter is still live (a flood of distinct keys under long windows): shed
+                // a tenth, arbitrary ones, so memory stays bounded and the next sweep is 10 %
+                // of inserts away. Those keys start afresh: in a failure mode, bounded memory
+                // wins over exactness.
+                let mut seen = 0usize;
+                map.retain(|_, _| {
+                    seen += 1;
+                    seen > MAX_ENTRIES / 10
+                });
+            }
         }
         let entry = map
             .entry((key.to_owned(), policy.name.clone()))
@@ -72,6 +83,24 @@ impl LocalLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_stays_bounded_when_every_counter_is_live() {
+        let policy = Policy {
+            name: "hourly".into(),
+            pattern: "*".into(),
+            windows: vec![Window {
+                limit: 10,
+                window_ms: 3_600_000,
+            }],
+        };
+        let local = LocalLimiter::default();
+        for i in 0..(MAX_ENTRIES + MAX_ENTRIES / 2) {
+            local.decide(&format!("k{i}"), &policy, 1, 1, 1_000);
+        }
+        let len = local.counters.lock().unwrap().len();
+        assert!(len <= MAX_ENTRIES, "{len} counters kept");
+    }
 
     #[test]
     fn enforces_the_share_of_the_limit() {

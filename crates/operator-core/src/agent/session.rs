@@ -7,12 +7,13 @@ use chrono::Utc;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::record::{Record, error_chain, escalate, finish, millis, no_action_reason};
+use super::record::{Record, escalate, finish, millis, no_action_reason};
 use super::verify::{observe, verify};
 use super::{Agent, Decision, Executed, Mode, Outcome, Planned, SessionReport};
 use crate::assess::Status;
 use crate::context::{self, Now};
 use crate::error::Result;
+use crate::error::error_chain;
 use crate::invariant::InvariantChecker;
 use crate::subject::Subject;
 use crate::ticket::Ticket;

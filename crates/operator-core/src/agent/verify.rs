@@ -6,9 +6,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use super::record::{error_chain, millis};
+use super::record::millis;
 use super::{Agent, Verification};
 use crate::assess::{Assessment, Status, assess, assess_failure};
+use crate::error::error_chain;
 use crate::invariant::{InvariantChecker, ViolationKey};
 use crate::subject::Subject;
 

@@ -24,7 +24,7 @@ pub use config::{MonitorConfig, SUBJECT_UNREACHABLE};
 pub use report::{Active, Event, TickReport};
 
 use crate::alert::{Alerts, Change, Phase, Update};
-use crate::error::Result;
+use crate::error::{Result, error_chain};
 use crate::history::History;
 use crate::invariant::{InvariantChecker, InvariantSpec, Severity, Violation, ViolationKey};
 use crate::subject::Subject;
@@ -391,19 +391,4 @@ fn next_slot(start: Instant, interval: Duration, now: Instant) -> Instant {
     let slots = now.duration_since(start).as_nanos() / step + 1;
     let offset = u64::try_from(slots * step).unwrap_or(u64::MAX);
     start + Duration::from_nanos(offset)
-}
-
-/// `error: cause: cause`, so that a message carries its sources.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !s.contains(&c) {
-            s.push_str(": ");
-            s.push_str(&c);
-        }
-        source = cause.source();
-    }
-    s
 }

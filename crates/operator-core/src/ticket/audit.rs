@@ -11,8 +11,9 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::TicketStore;
 use super::format_ts;
-use super::store::{TicketStore, log, parse_ts};
+use super::rows::{log, parse_ts};
 use crate::diagnosis::DiagnosisReport;
 use crate::error::{Error, Result};
 

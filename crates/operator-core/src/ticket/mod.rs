@@ -13,6 +13,7 @@
 
 mod audit;
 mod model;
+mod rows;
 mod schema;
 mod store;
 

@@ -5,19 +5,17 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::format_ts;
 use super::model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
+use super::rows::{TICKET_COLUMNS, get, log, parse_ts, row_to_ticket};
 use super::schema;
 use crate::error::{Error, Result};
 use crate::invariant::{Severity, Violation, ViolationKey};
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-const TICKET_COLUMNS: &str = "id, subject, invariant, entity, severity, status, held, message, evidence, \
-                              occurrences, first_seen, last_seen, resolved_at, resolution";
 
 /// What [`TicketStore::upsert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,72 +421,4 @@ impl TicketStore {
         })
         .collect()
     }
-}
-
-pub(super) fn log(conn: &Connection, id: i64, at: &str, kind: &str, detail: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO ticket_events (ticket_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![id, at, kind, detail],
-    )?;
-    Ok(())
-}
-
-fn get(conn: &Connection, id: i64) -> Result<Ticket> {
-    conn.query_row(
-        &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"),
-        [id],
-        row_to_ticket,
-    )
-    .optional()?
-    .ok_or(Error::NoSuchTicket(id))?
-}
-
-pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::Corrupt(format!("bad timestamp {s:?}: {e}")))
-}
-
-/// Reads a ticket row. The outer `Result` is SQLite's, the inner one our decoding of its values.
-fn row_to_ticket(r: &Row<'_>) -> rusqlite::Result<Result<Ticket>> {
-    let id: i64 = r.get(0)?;
-    let severity: String = r.get(4)?;
-    let status: String = r.get(5)?;
-    let evidence: String = r.get(8)?;
-    let first_seen: String = r.get(10)?;
-    let last_seen: String = r.get(11)?;
-    let resolved_at: Option<String> = r.get(12)?;
-    let (subject, invariant, entity, held, message, occurrences, resolution) = (
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(9)?,
-        r.get(13)?,
-    );
-    Ok((|| {
-        Ok(Ticket {
-            id,
-            subject,
-            invariant,
-            entity,
-            severity: severity
-                .parse()
-                .map_err(|e| Error::Corrupt(format!("ticket #{id}: {e}")))?,
-            status: match status.as_str() {
-                "open" => TicketStatus::Open,
-                "resolved" => TicketStatus::Resolved,
-                other => return Err(Error::Corrupt(format!("ticket #{id}: status {other:?}"))),
-            },
-            held,
-            message,
-            evidence: serde_json::from_str(&evidence)?,
-            occurrences,
-            first_seen: parse_ts(&first_seen)?,
-            last_seen: parse_ts(&last_seen)?,
-            resolved_at: resolved_at.as_deref().map(parse_ts).transpose()?,
-            resolution,
-        })
-    })())
 }

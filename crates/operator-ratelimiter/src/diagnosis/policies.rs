@@ -97,8 +97,9 @@ fn restarted_empty(ctx: &Context) -> Option<Finding> {
             if lost_now {
                 " and the policies are gone; reseed_policies writes back the last set the operator saw"
             } else {
-                ", and the nodes re-seeded the policies from memory, losing any change made \
-                 through the API since they loaded them"
+                ", and the nodes re-seeded the policies they held in memory (changes made \
+                 through the API survive; a node that restarted meanwhile would have seeded its \
+                 --policies file instead)"
             }
         ),
     )

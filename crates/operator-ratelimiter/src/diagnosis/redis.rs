@@ -131,11 +131,17 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
         })
         .unwrap_or_default();
     let summary = if direct {
+        let nodes = if nodes_down.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {} report Redis down and decide by their failure mode.",
+                plural(nodes_down.len(), "node", "nodes")
+            )
+        };
         format!(
-            "{cause}. {} report Redis down and decide by their failure mode. No declared action \
-             can restart Redis: start it (or restore the path to it); then check that the \
-             policies are back (config_loaded).",
-            plural(nodes_down.len(), "node", "nodes")
+            "{cause}.{nodes} No declared action can restart Redis: start it (or restore the path \
+             to it); then check that the policies are back (config_loaded)."
         )
     } else {
         format!(

@@ -144,7 +144,7 @@ pub(crate) fn no_stuck_keys(o: &Observation, t: &Thresholds) -> Option<Violation
         .evidence(json!({
             "stuck_total": n,
             "stuck": keys.stuck,
-            "scan": { "scanned_this_observation": keys.scanned, "cursor": keys.cursor, "passes": keys.passes, "dbsize": keys.dbsize },
+            "scan": { "scanned_this_observation": keys.scanned, "examined_this_observation": keys.examined, "cursor": keys.cursor, "passes": keys.passes, "dbsize": keys.dbsize },
         })),
     )
 }

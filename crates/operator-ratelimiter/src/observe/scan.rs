@@ -64,6 +64,7 @@ impl ScanState {
         let mut found: Vec<String> = Vec::new();
         let mut cursor = self.cursor;
         let bound = config.redis_timeout * 2;
+        let mut calls = 0usize;
         loop {
             let (c, pat, count) = (cursor, pattern.clone(), config.scan_count);
             let (next, batch): (u64, Vec<String>) = redis
@@ -80,11 +81,19 @@ impl ScanState {
                 .await?;
             found.extend(batch);
             cursor = next;
-            if cursor == 0 || found.len() >= config.scan_budget {
+            calls += 1;
+            // The budget bounds the keys Redis examines (each call walks about `COUNT` of the
+            // whole keyspace, matching or not), so a sparse prefix in a large database costs the
+            // same per tick as a dense one; it also bounds the matches to check.
+            if cursor == 0
+                || calls * config.scan_count >= config.scan_budget
+                || found.len() >= config.scan_budget
+            {
                 break;
             }
         }
         let scanned = found.len() as u64;
+        let examined = (calls * config.scan_count) as u64;
         if cursor == 0 {
             self.passes += 1;
         }
@@ -158,6 +167,7 @@ impl ScanState {
             .collect();
         Ok(KeyScan {
             scanned,
+            examined,
             cursor,
             passes: self.passes,
             dbsize: None,

@@ -1,0 +1,135 @@
+//! Repairs of counters and TTLs, in Redis directly through the key schema.
+
+use std::time::Duration;
+
+use operator_core::ActionReport;
+use ratelimiter_schema::keys::{self, LONG_TTL_MS};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::observe::RateLimiterSubject;
+
+/// Every key matching `pattern`, by a complete SCAN.
+async fn scan_all(subject: &RateLimiterSubject, pattern: String) -> Result<Vec<String>> {
+    let bound = subject.config.redis_timeout * 10;
+    let mut cursor = 0u64;
+    let mut found = Vec::new();
+    loop {
+        let pat = pattern.clone();
+        let (next, batch): (u64, Vec<String>) = subject
+            .redis
+            .run(bound, move |mut c| async move {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pat)
+                    .arg("COUNT")
+                    .arg(1_000)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        found.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            return Ok(found);
+        }
+    }
+}
+
+pub(super) async fn reset_counter(subject: &RateLimiterSubject, key: &str) -> Result<ActionReport> {
+    keys::validate_user_key(key).map_err(|e| Error::Action(format!("reset_counter: key: {e}")))?;
+    let counters = scan_all(
+        subject,
+        keys::counter_scan_pattern_exact(&subject.config.key_prefix, key),
+    )
+    .await?;
+    let deleted: u64 = if counters.is_empty() {
+        0
+    } else {
+        let names = counters.clone();
+        subject
+            .redis
+            .run(subject.config.redis_timeout * 2, move |mut c| async move {
+                redis::cmd("DEL").arg(&names).query_async(&mut c).await
+            })
+            .await?
+    };
+    Ok(ActionReport {
+        action: "reset_counter".into(),
+        changed: deleted > 0,
+        summary: format!(
+            "deleted {deleted} counter{} of key {key:?}",
+            if deleted == 1 { "" } else { "s" }
+        ),
+        details: json!({ "key": key, "deleted": counters }),
+    })
+}
+
+pub(super) async fn repair_stuck_keys(subject: &RateLimiterSubject) -> Result<ActionReport> {
+    let prefix = subject.config.key_prefix.clone();
+    let all = scan_all(subject, keys::all_keys_pattern(&prefix)).await?;
+    let names = all.clone();
+    let ttls: Vec<i64> = subject
+        .redis
+        .run(subject.config.redis_timeout * 10, move |mut c| async move {
+            let mut pipe = redis::pipe();
+            for k in &names {
+                pipe.cmd("PTTL").arg(k);
+            }
+            pipe.query_async(&mut c).await
+        })
+        .await?;
+    let stuck: Vec<(String, u64)> = all
+        .into_iter()
+        .zip(ttls)
+        .filter(|(_, ttl)| *ttl == -1)
+        .map(|(k, _)| {
+            let ttl = repair_ttl(&prefix, &k, subject.config.repair_ttl);
+            (k, ttl)
+        })
+        .collect();
+    let plan = stuck.clone();
+    let applied: Vec<i64> = if plan.is_empty() {
+        Vec::new()
+    } else {
+        subject
+            .redis
+            .run(subject.config.redis_timeout * 10, move |mut c| async move {
+                let mut pipe = redis::pipe();
+                for (k, ttl) in &plan {
+                    // NX: only keys that still have no TTL; a node may have written one meanwhile.
+                    pipe.cmd("PEXPIRE").arg(k).arg(*ttl).arg("NX");
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?
+    };
+    let repaired: Vec<serde_json::Value> = stuck
+        .iter()
+        .zip(&applied)
+        .filter(|(_, done)| **done == 1)
+        .map(|((k, ttl), _)| json!({ "key": k, "ttl_ms": ttl }))
+        .collect();
+    let n = repaired.len();
+    Ok(ActionReport {
+        action: "repair_stuck_keys".into(),
+        changed: n > 0,
+        summary: format!(
+            "gave a TTL to {n} key{} that had none",
+            if n == 1 { "" } else { "s" }
+        ),
+        details: json!({ "repaired": repaired }),
+    })
+}
+
+/// The TTL a key of this kind should have, in ms.
+pub(super) fn repair_ttl(prefix: &str, key: &str, fallback: Duration) -> u64 {
+    if let Some(ck) = keys::parse_counter_key(prefix, key) {
+        ck.window_ms.saturating_mul(2)
+    } else if key == keys::policies_key(prefix) || key == keys::nodes_key(prefix) {
+        LONG_TTL_MS
+    } else {
+        u64::try_from(fallback.as_millis()).unwrap_or(u64::MAX)
+    }
+}
