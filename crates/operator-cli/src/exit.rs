@@ -37,7 +37,19 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(m) => f.write_str(m),
-            CliError::Failed(e) => write!(f, "{e:#}"),
+            CliError::Failed(e) => {
+                // The chain, each cause once: many errors already say their source in their own
+                // message, and printing it again would double it.
+                let mut text = e.to_string();
+                for cause in e.chain().skip(1) {
+                    let c = cause.to_string();
+                    if !text.contains(&c) {
+                        text.push_str(": ");
+                        text.push_str(&c);
+                    }
+                }
+                f.write_str(&text)
+            }
         }
     }
 }
@@ -51,6 +63,34 @@ impl From<anyhow::Error> for CliError {
 impl From<operator_core::Error> for CliError {
     fn from(e: operator_core::Error) -> Self {
         CliError::Failed(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CliError;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("port 1 is taken: {source}")]
+    struct Taken {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let e = Taken {
+            source: std::io::Error::other("in use"),
+        };
+        assert_eq!(
+            CliError::Failed(e.into()).to_string(),
+            "port 1 is taken: in use"
+        );
+        let e = anyhow::anyhow!(std::io::Error::other("refused")).context("cannot reach redis");
+        assert_eq!(
+            CliError::Failed(e).to_string(),
+            "cannot reach redis: refused"
+        );
     }
 }
 

@@ -81,7 +81,7 @@ pub struct ComposeArgs {
     /// Prometheus's host port (PROMETHEUS_PORT) [default: 9091]
     #[arg(long, value_name = "PORT")]
     pub prometheus_port: Option<u16>,
-    /// Grafana's host port (GRAFANA_PORT) [default: 3000]
+    /// Grafana's host port (GRAFANA_PORT) [default: 3001; the TiKV compose file takes 3000]
     #[arg(long, value_name = "PORT")]
     pub grafana_port: Option<u16>,
 }

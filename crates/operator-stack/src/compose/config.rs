@@ -83,7 +83,7 @@ impl Default for ComposeConfig {
             node_ports: vec![8001, 8002, 8003],
             lb_port: 8080,
             prometheus_port: 9091,
-            grafana_port: 3000,
+            grafana_port: 3001,
             failure_mode: FailureMode::Local,
             variables: BTreeMap::new(),
             build: false,
