@@ -66,6 +66,9 @@ impl From<operator_core::Error> for CliError {
     }
 }
 
+/// Result of a command: the exit code on success.
+pub type CliResult = Result<u8, CliError>;
+
 #[cfg(test)]
 mod tests {
     use super::CliError;
@@ -93,6 +96,3 @@ mod tests {
         );
     }
 }
-
-/// Result of a command: the exit code on success.
-pub type CliResult = Result<u8, CliError>;
