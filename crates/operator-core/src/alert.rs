@@ -38,8 +38,9 @@ pub enum Phase {
         /// First evaluation at which the violation was no longer seen.
         since: Instant,
     },
-    /// Cleared for its keep-firing period, but its ticket is held open; resolution is retried on
-    /// every evaluation that still does not see it, so releasing the hold resolves it.
+    /// Cleared for its keep-firing period, but its ticket could not be resolved (held open, or
+    /// the store failed); resolution is retried on every evaluation that still does not see it,
+    /// so releasing the hold (or the store recovering) resolves it.
     Held,
 }
 

@@ -418,3 +418,21 @@ async fn run_keeps_going_after_failed_observations() {
     let summary = h.run_for(std::time::Duration::from_millis(4_500)).await;
     assert_eq!((summary.ticks, summary.failed_observations), (5, 5));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resolution_the_store_refused_is_retried_on_the_next_tick() {
+    let mut h = Harness::new(spec(0, 0), config());
+    h.script.show(vec![warn("x")]);
+    h.step().await;
+    h.store.set_busy_timeout(std::time::Duration::from_millis(10)).unwrap();
+    // Another process holds the write lock while the violation clears.
+    let blocker = rusqlite::Connection::open(h.dir.path().join("tickets.db")).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    h.script.clear();
+    assert!(h.monitor.tick().await.is_err(), "the store is locked");
+    blocker.execute_batch("COMMIT").unwrap();
+    tokio::time::advance(secs(1)).await;
+    let r = h.monitor.tick().await.unwrap();
+    assert_eq!(resolved(&r.events), 1, "retried, not forgotten");
+    assert!(h.store.open_tickets("scripted").unwrap().is_empty());
+}

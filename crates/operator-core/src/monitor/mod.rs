@@ -277,22 +277,30 @@ where
                     Upsert::Updated { .. } => {}
                 }
             }
-            Change::Resolved { retry } => match self.store.resolve_cleared(subject, &key, now)? {
-                AutoResolve::Resolved(ticket) => {
-                    self.tickets.remove(&key);
-                    tracing::info!(subject, invariant = %key.invariant, entity = ?key.entity, ticket, "ticket resolved");
-                    report.events.push(Event::Resolved { ticket, key });
-                }
-                AutoResolve::Held(ticket) => {
-                    if !retry {
-                        tracing::info!(subject, invariant = %key.invariant, ticket, "violation cleared; ticket held");
-                        report.events.push(Event::ClearedWhileHeld { ticket, key });
-                    }
+            Change::Resolved { retry } => match self.store.resolve_cleared(subject, &key, now) {
+                Err(e) => {
+                    // Keep tracking it, so the next tick retries instead of leaving the ticket
+                    // open until the monitor restarts.
                     self.alerts.hold(violation, since, Instant::now());
+                    return Err(e);
                 }
-                AutoResolve::NotOpen => {
-                    self.tickets.remove(&key);
-                }
+                Ok(outcome) => match outcome {
+                    AutoResolve::Resolved(ticket) => {
+                        self.tickets.remove(&key);
+                        tracing::info!(subject, invariant = %key.invariant, entity = ?key.entity, ticket, "ticket resolved");
+                        report.events.push(Event::Resolved { ticket, key });
+                    }
+                    AutoResolve::Held(ticket) => {
+                        if !retry {
+                            tracing::info!(subject, invariant = %key.invariant, ticket, "violation cleared; ticket held");
+                            report.events.push(Event::ClearedWhileHeld { ticket, key });
+                        }
+                        self.alerts.hold(violation, since, Instant::now());
+                    }
+                    AutoResolve::NotOpen => {
+                        self.tickets.remove(&key);
+                    }
+                },
             },
         }
         Ok(())

@@ -85,6 +85,15 @@ impl TicketStore {
         })
     }
 
+    /// Sets how long a write waits for another process's transaction (default 5 s).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
+        self.conn().busy_timeout(timeout)?;
+        Ok(())
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
