@@ -424,7 +424,9 @@ async fn a_resolution_the_store_refused_is_retried_on_the_next_tick() {
     let mut h = Harness::new(spec(0, 0), config());
     h.script.show(vec![warn("x")]);
     h.step().await;
-    h.store.set_busy_timeout(std::time::Duration::from_millis(10)).unwrap();
+    h.store
+        .set_busy_timeout(std::time::Duration::from_millis(10))
+        .unwrap();
     // Another process holds the write lock while the violation clears.
     let blocker = rusqlite::Connection::open(h.dir.path().join("tickets.db")).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();

@@ -17,6 +17,7 @@
 //!   narrated.
 //! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis.
 //! - [`probe`]: bounded probes of Redis and the nodes.
+//! - `state_file`: the JSON state files every environment keeps, read and written one way.
 //! - [`human`]: durations as people read them.
 
 pub mod binaries;
@@ -28,6 +29,7 @@ mod error;
 pub mod human;
 pub mod local;
 pub mod probe;
+mod state_file;
 
 pub use chaos::{Check, Fault, FaultReport};
 pub use compose::{ComposeConfig, ComposeEnv, ComposeState};

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::environment::Endpoints;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Version of the compose state file format.
 pub const COMPOSE_STATE_FORMAT: u32 = 1;
@@ -79,15 +79,7 @@ impl ComposeState {
     /// # Errors
     /// When it exists but cannot be read or parsed.
     pub fn load(dir: &Path) -> Result<Option<Self>> {
-        let path = Self::path(dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::State { path, source }),
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|source| Error::StateFormat { path, source })
+        crate::state_file::load(&Self::path(dir))
     }
 
     /// Writes the state file of `dir` atomically.
@@ -95,15 +87,7 @@ impl ComposeState {
     /// # Errors
     /// When it cannot be written.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let path = Self::path(dir);
-        let tmp = dir.join(format!("{COMPOSE_STATE_FILE}.tmp"));
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::StateFormat {
-            path: path.clone(),
-            source: e,
-        })?;
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| Error::State { path, source })
+        crate::state_file::save(self, &Self::path(dir))
     }
 
     /// Removes the state file of `dir`.
@@ -111,12 +95,7 @@ impl ComposeState {
     /// # Errors
     /// When it exists and cannot be removed.
     pub fn remove(dir: &Path) -> Result<()> {
-        let path = Self::path(dir);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::State { path, source }),
-        }
+        crate::state_file::remove(&Self::path(dir))
     }
 }
 

@@ -105,15 +105,7 @@ impl StackState {
     /// # Errors
     /// When it exists but cannot be read or parsed.
     pub fn load(dir: &Path) -> Result<Option<Self>> {
-        let path = Self::path(dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::State { path, source }),
-        };
-        let state: Self =
-            serde_json::from_str(&text).map_err(|source| Error::StateFormat { path, source })?;
-        Ok(Some(state))
+        crate::state_file::load(&Self::path(dir))
     }
 
     /// Writes the state file of `dir` atomically.
@@ -121,15 +113,7 @@ impl StackState {
     /// # Errors
     /// When it cannot be written.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let path = Self::path(dir);
-        let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::StateFormat {
-            path: path.clone(),
-            source: e,
-        })?;
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| Error::State { path, source })
+        crate::state_file::save(self, &Self::path(dir))
     }
 
     /// Removes the state file of `dir`.
@@ -137,12 +121,7 @@ impl StackState {
     /// # Errors
     /// When it exists and cannot be removed.
     pub fn remove(dir: &Path) -> Result<()> {
-        let path = Self::path(dir);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::State { path, source }),
-        }
+        crate::state_file::remove(&Self::path(dir))
     }
 }
 
