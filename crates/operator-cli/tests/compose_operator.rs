@@ -13,16 +13,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::compose::{
     CORE_SERVICES, Project, compose_file, docker_or_say_so, engine, images, operator_with,
 };
 use support::{DEADLINE, Monitor};
-use test_support::{ChildGuard, free_ports};
+use test_support::free_ports;
 
 /// `operator --json chaos --env compose --state-dir DIR <words>`, which must succeed with every
 /// check holding; returns the report.
@@ -264,27 +263,15 @@ fn the_demo_runs_on_compose_and_leaves_nothing() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut demo = ChildGuard::spawn("operator demo --env compose", &mut cmd);
-    let stdout = demo.take_stdout().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .map(|l| {
-                serde_json::from_str::<Value>(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
-            })
-            .collect::<Vec<Value>>()
-    });
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while demo.is_running() {
-        assert!(
-            Instant::now() < deadline,
-            "the compose demo ran past 3 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let status = demo.wait().unwrap();
-    let lines = reader.join().unwrap();
+    let (status, lines) = test_support::process::run_collecting_lines(
+        "operator demo --env compose",
+        &mut cmd,
+        Duration::from_secs(180),
+    );
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
     let all = || {
         lines
             .iter()

@@ -3,13 +3,11 @@
 
 mod stack_support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use stack_support::{StackDir, alive, listening};
-use test_support::ChildGuard;
 
 #[test]
 fn the_demo_observes_every_chapter_and_tears_down() {
@@ -25,24 +23,15 @@ fn the_demo_observes_every_chapter_and_tears_down() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut demo = ChildGuard::spawn("operator demo", &mut cmd);
-    let stdout = demo.take_stdout().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .map(|l| {
-                serde_json::from_str::<Value>(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
-            })
-            .collect::<Vec<Value>>()
-    });
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while demo.is_running() {
-        assert!(Instant::now() < deadline, "the demo ran past 4 minutes");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let status = demo.wait().unwrap();
-    let lines = reader.join().unwrap();
+    let (status, lines) = test_support::process::run_collecting_lines(
+        "operator demo",
+        &mut cmd,
+        Duration::from_secs(240),
+    );
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
     let all = || {
         lines
             .iter()

@@ -108,3 +108,34 @@ impl Drop for ChildGuard {
         self.kill();
     }
 }
+
+/// Runs `cmd` (its stdout piped) to the end, collecting its stdout lines, and fails the test if it
+/// runs past `deadline`. Returns its exit status and the lines.
+///
+/// # Panics
+/// When it cannot start, or runs past `deadline` (it is killed).
+pub fn run_collecting_lines(
+    name: &str,
+    cmd: &mut std::process::Command,
+    deadline: std::time::Duration,
+) -> (std::process::ExitStatus, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = ChildGuard::spawn(name, cmd.stdout(std::process::Stdio::piped()));
+    let stdout = child.take_stdout().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let until = std::time::Instant::now() + deadline;
+    while child.is_running() {
+        assert!(
+            std::time::Instant::now() < until,
+            "{name} ran past {deadline:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status = child.wait().expect("exit status");
+    (status, reader.join().expect("reader thread"))
+}
