@@ -299,3 +299,37 @@ mod libc_sig {
     pub const STOP: i32 = 19;
     pub const CONT: i32 = 18;
 }
+
+#[test]
+fn node_started_on_another_prefix_disagrees_and_is_drift_until_restarted_right() {
+    let mut stack = LocalStack::start(3, |i| {
+        if i == 3 {
+            vec!["--key-prefix".into(), "other:".into()]
+        } else {
+            vec![]
+        }
+    });
+    let mut m = Monitor::start(&stack, &[]);
+    let odd = addr(&stack, 2);
+    let v = m.wait("opened", "counter_drift", Some(&odd), DEADLINE);
+    assert_eq!(v["severity"], "critical");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("uses key prefix \"other:\""),
+        "{v}"
+    );
+    // Its own policy set, seeded at another time: the nodes disagree.
+    let v = m.wait_whole("opened", "counter_drift", DEADLINE);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("nodes disagree on the policies"),
+        "{v}"
+    );
+    stack.restart_node_with(2, vec![]);
+    m.wait("resolved", "counter_drift", Some(&odd), DEADLINE);
+    m.wait_whole("resolved", "counter_drift", DEADLINE);
+}

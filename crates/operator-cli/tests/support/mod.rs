@@ -79,7 +79,7 @@ impl Monitor {
     }
 
     /// Waits for an event matching `event` (`opened`, `resolved`...), `invariant` and, when given,
-    /// `entity`; returns it. Events already seen count.
+    /// `entity` (any entity when `None`); returns it. Events already seen count.
     ///
     /// # Panics
     /// After `timeout`, listing every event seen.
@@ -90,12 +90,32 @@ impl Monitor {
         entity: Option<&str>,
         timeout: Duration,
     ) -> Value {
-        let matches = |v: &Value| {
+        let what = format!(
+            "{event} {invariant}{}",
+            entity.map(|e| format!("[{e}]")).unwrap_or_default()
+        );
+        self.wait_for(&what, timeout, |v| {
             v["event"] == event
                 && v["invariant"] == invariant
                 && entity.is_none_or(|e| v["entity"] == e)
-        };
-        if let Some(v) = self.seen.iter().find(|v| matches(v)) {
+        })
+    }
+
+    /// Waits for an event about the subject as a whole (no entity).
+    pub fn wait_whole(&mut self, event: &str, invariant: &str, timeout: Duration) -> Value {
+        self.wait_for(&format!("{event} {invariant} (no entity)"), timeout, |v| {
+            v["event"] == event && v["invariant"] == invariant && v["entity"].is_null()
+        })
+    }
+
+    /// Waits for an event matching `pred`, described as `what` in the failure message.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
             return v.clone();
         }
         let deadline = Instant::now() + timeout;
@@ -103,7 +123,7 @@ impl Monitor {
             match self.events.recv_timeout(left) {
                 Ok(v) => {
                     self.seen.push(v.clone());
-                    if matches(&v) {
+                    if pred(&v) {
                         return v;
                     }
                 }
@@ -111,8 +131,7 @@ impl Monitor {
             }
         }
         panic!(
-            "no {event} {invariant}{} within {timeout:?}; events seen:\n{}",
-            entity.map(|e| format!("[{e}]")).unwrap_or_default(),
+            "no {what} within {timeout:?}; events seen:\n{}",
             self.seen
                 .iter()
                 .map(Value::to_string)
