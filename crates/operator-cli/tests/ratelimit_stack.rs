@@ -302,9 +302,23 @@ mod libc_sig {
 
 #[test]
 fn node_started_on_another_prefix_disagrees_and_is_drift_until_restarted_right() {
+    // Its own policies too: policy versions are Redis milliseconds, so two nodes seeding the same
+    // defaults in the same millisecond would (rightly) agree; other content always disagrees.
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("policies.toml");
+    std::fs::write(
+        &own,
+        "[policies.default]\nwindows = [{ limit = 7, window_ms = 1000 }]\n",
+    )
+    .unwrap();
     let mut stack = LocalStack::start(3, |i| {
         if i == 3 {
-            vec!["--key-prefix".into(), "other:".into()]
+            vec![
+                "--key-prefix".into(),
+                "other:".into(),
+                "--policies".into(),
+                own.display().to_string(),
+            ]
         } else {
             vec![]
         }
@@ -320,7 +334,7 @@ fn node_started_on_another_prefix_disagrees_and_is_drift_until_restarted_right()
             .contains("uses key prefix \"other:\""),
         "{v}"
     );
-    // Its own policy set, seeded at another time: the nodes disagree.
+    // Its own policy set: the nodes disagree.
     let v = m.wait_whole("opened", "counter_drift", DEADLINE);
     assert!(
         v["message"]
