@@ -17,7 +17,8 @@
 //!   narrated.
 //! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis.
 //! - [`probe`]: bounded probes of Redis and the nodes.
-//! - `state_file`: the JSON state files every environment keeps, read and written one way.
+//! - [`state_file`]: [`StateFile`], the JSON state file every environment keeps, read and written
+//!   one way.
 //! - [`human`]: durations as people read them.
 
 pub mod binaries;
@@ -29,7 +30,7 @@ mod error;
 pub mod human;
 pub mod local;
 pub mod probe;
-mod state_file;
+pub mod state_file;
 
 pub use chaos::{Check, Fault, FaultReport};
 pub use compose::{ComposeConfig, ComposeEnv, ComposeState};
@@ -37,3 +38,4 @@ pub use demo::{DemoConfig, DemoOutcome};
 pub use environment::{Component, ComponentStatus, DownReport, Endpoints, Environment, PauseStyle};
 pub use error::{Error, Result};
 pub use local::{LocalEnv, StackConfig, StackState};
+pub use state_file::StateFile;

@@ -1,17 +1,52 @@
 //! JSON state files, read, written atomically and removed the same way by every environment.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
+/// An environment's record of what it started, kept as one JSON file in its state directory.
+pub trait StateFile: Serialize + DeserializeOwned {
+    /// The file's name in the state directory.
+    const FILE: &'static str;
+
+    /// Path of the state file in `dir`.
+    fn path(dir: &Path) -> PathBuf {
+        dir.join(Self::FILE)
+    }
+
+    /// Reads the state file of `dir`, `None` when there is none.
+    ///
+    /// # Errors
+    /// When it exists but cannot be read or parsed.
+    fn load(dir: &Path) -> Result<Option<Self>> {
+        load(&Self::path(dir))
+    }
+
+    /// Writes the state file of `dir` atomically.
+    ///
+    /// # Errors
+    /// When it cannot be written.
+    fn save(&self, dir: &Path) -> Result<()> {
+        save(self, &Self::path(dir))
+    }
+
+    /// Removes the state file of `dir`; a missing one is fine.
+    ///
+    /// # Errors
+    /// When it exists and cannot be removed.
+    fn remove(dir: &Path) -> Result<()> {
+        remove(&Self::path(dir))
+    }
+}
+
 /// Reads the JSON file at `path`, `None` when there is none.
 ///
 /// # Errors
 /// When it exists but cannot be read or parsed.
-pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -34,7 +69,7 @@ pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 ///
 /// # Errors
 /// When it cannot be written.
-pub(crate) fn save<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+fn save<T: Serialize>(value: &T, path: &Path) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let text = serde_json::to_string_pretty(value).map_err(|source| Error::StateFormat {
@@ -53,7 +88,7 @@ pub(crate) fn save<T: Serialize>(value: &T, path: &Path) -> Result<()> {
 ///
 /// # Errors
 /// When it exists and cannot be removed.
-pub(crate) fn remove(path: &Path) -> Result<()> {
+fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

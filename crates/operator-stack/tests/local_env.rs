@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Command;
 
-use operator_stack::{Component, Environment, LocalEnv, StackState};
+use operator_stack::{Component, Environment, LocalEnv, StackState, StateFile};
 use support::{alive, config, listening};
 use test_support::ChildGuard;
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use operator_stack::compose::IMAGE_VARIABLES;
-use operator_stack::{ComposeConfig, ComposeEnv, ComposeState, Environment, LocalEnv, StackState};
+use operator_stack::{
+    ComposeConfig, ComposeEnv, ComposeState, Environment, LocalEnv, StackState, StateFile,
+};
 
 use super::stack::stack_error;
 use super::stack_flags::StackArgs;

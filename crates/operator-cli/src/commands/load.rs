@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use operator_stack::{ComposeState, Environment, LocalEnv};
+use operator_stack::{ComposeState, Environment, LocalEnv, StateFile};
 use ratelimiter_bench::{
     Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, SecondStats,
 };

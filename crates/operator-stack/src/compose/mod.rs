@@ -38,6 +38,7 @@ use crate::environment::{
 };
 use crate::error::{Error, Result};
 use crate::probe::{NodeProbe, port_open, wait_until};
+use crate::state_file::StateFile;
 use engine::Compose;
 use inspect::Container;
 

@@ -13,13 +13,12 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::environment::Endpoints;
-use crate::error::Result;
 
 /// Version of the compose state file format.
 pub const COMPOSE_STATE_FORMAT: u32 = 1;
@@ -68,40 +67,16 @@ impl ComposeState {
             key_prefix: self.key_prefix.clone(),
         }
     }
+}
 
-    /// Path of the state file in `dir`.
-    pub fn path(dir: &Path) -> PathBuf {
-        dir.join(COMPOSE_STATE_FILE)
-    }
-
-    /// Reads the state file of `dir`, `None` when there is none.
-    ///
-    /// # Errors
-    /// When it exists but cannot be read or parsed.
-    pub fn load(dir: &Path) -> Result<Option<Self>> {
-        crate::state_file::load(&Self::path(dir))
-    }
-
-    /// Writes the state file of `dir` atomically.
-    ///
-    /// # Errors
-    /// When it cannot be written.
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        crate::state_file::save(self, &Self::path(dir))
-    }
-
-    /// Removes the state file of `dir`.
-    ///
-    /// # Errors
-    /// When it exists and cannot be removed.
-    pub fn remove(dir: &Path) -> Result<()> {
-        crate::state_file::remove(&Self::path(dir))
-    }
+impl crate::state_file::StateFile for ComposeState {
+    const FILE: &'static str = COMPOSE_STATE_FILE;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StateFile;
 
     #[test]
     fn state_round_trips_and_gives_host_endpoints() {

@@ -13,6 +13,7 @@ use super::{COMPOSE_STATE_FORMAT, ComposeConfig, ComposeEnv, ComposeState};
 use crate::environment::{DownReport, Environment};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
+use crate::state_file::StateFile;
 
 /// Bound on `up`: images may be pulled, or built with `--build`.
 const UP_TIMEOUT: Duration = Duration::from_secs(30 * 60);

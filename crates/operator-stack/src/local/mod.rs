@@ -33,6 +33,7 @@ pub use state::{ProcessRecord, STATE_FILE, STATE_FORMAT, StackState};
 use crate::environment::{Component, ComponentStatus, DownReport, Endpoints, Environment};
 use crate::error::{Error, Result};
 use crate::probe::{NodeProbe, RedisProbe, port_open};
+use crate::state_file::StateFile;
 use process::Liveness;
 
 /// A local stack of processes, as recorded in its state directory.

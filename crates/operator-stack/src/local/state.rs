@@ -14,7 +14,7 @@
 //! `start_ticks` is the process start time from `/proc/<pid>/stat`: a pid is only signalled when
 //! it still belongs to the process that was started (pids are reused).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -94,40 +94,16 @@ impl StackState {
             key_prefix: self.key_prefix.clone(),
         }
     }
+}
 
-    /// Path of the state file in `dir`.
-    pub fn path(dir: &Path) -> PathBuf {
-        dir.join(STATE_FILE)
-    }
-
-    /// Reads the state file of `dir`, `None` when there is none.
-    ///
-    /// # Errors
-    /// When it exists but cannot be read or parsed.
-    pub fn load(dir: &Path) -> Result<Option<Self>> {
-        crate::state_file::load(&Self::path(dir))
-    }
-
-    /// Writes the state file of `dir` atomically.
-    ///
-    /// # Errors
-    /// When it cannot be written.
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        crate::state_file::save(self, &Self::path(dir))
-    }
-
-    /// Removes the state file of `dir`.
-    ///
-    /// # Errors
-    /// When it exists and cannot be removed.
-    pub fn remove(dir: &Path) -> Result<()> {
-        crate::state_file::remove(&Self::path(dir))
-    }
+impl crate::state_file::StateFile for StackState {
+    const FILE: &'static str = STATE_FILE;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StateFile;
 
     #[test]
     fn state_round_trips_and_gives_endpoints() {

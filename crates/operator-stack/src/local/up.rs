@@ -11,6 +11,7 @@ use super::{LocalEnv, ProcessRecord, STATE_FORMAT, StackConfig, StackState};
 use crate::environment::{Component, DownReport, Environment};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
+use crate::state_file::StateFile;
 
 impl LocalEnv {
     /// Starts Redis and the nodes of `config`, waits until every one is ready, and records them
