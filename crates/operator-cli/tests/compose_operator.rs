@@ -263,25 +263,13 @@ fn the_demo_runs_on_compose_and_leaves_nothing() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let (status, lines) = test_support::process::run_collecting_lines(
+    let lines = test_support::process::run_json_lines(
         "operator demo --env compose",
         &mut cmd,
         Duration::from_secs(180),
     );
-    let lines: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
-    let all = || {
-        lines
-            .iter()
-            .map(Value::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert!(status.success(), "demo exited {status}:\n{}", all());
 
-    let up = lines.iter().find(|l| l["type"] == "stack_up").unwrap();
+    let up = lines.of_type("stack_up");
     assert_eq!(up["environment"], "compose");
     assert!(
         up["components"]
@@ -290,7 +278,7 @@ fn the_demo_runs_on_compose_and_leaves_nothing() {
             .iter()
             .all(|c| c["container"].is_string())
     );
-    let summary = lines.iter().find(|l| l["type"] == "summary").unwrap();
+    let summary = lines.of_type("summary");
     assert_eq!(summary["ok"], true, "{summary:#}");
     let chapters = summary["chapters"].as_array().unwrap();
     let detected: Vec<&str> = chapters
@@ -309,9 +297,9 @@ fn the_demo_runs_on_compose_and_leaves_nothing() {
         "{summary:#}"
     );
     let restart = lines
-        .iter()
-        .find(|l| l["type"] == "fault" && l["report"]["fault"] == "restart-redis")
-        .unwrap();
+        .all_of_type("fault")
+        .find(|l| l["report"]["fault"] == "restart-redis")
+        .unwrap_or_else(|| panic!("no restart-redis fault:\n{}", lines.dump()));
     assert!(
         restart["report"]["did"][0]
             .as_str()
@@ -319,7 +307,7 @@ fn the_demo_runs_on_compose_and_leaves_nothing() {
             .contains("removed volume"),
         "{restart:#}"
     );
-    let teardown = lines.iter().find(|l| l["type"] == "teardown").unwrap();
+    let teardown = lines.of_type("teardown");
     assert_eq!(
         teardown["report"]["left_behind"],
         serde_json::json!([]),

@@ -6,7 +6,6 @@ mod stack_support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
 use stack_support::{StackDir, alive, listening};
 
 #[test]
@@ -23,28 +22,9 @@ fn the_demo_observes_every_chapter_and_tears_down() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let (status, lines) = test_support::process::run_collecting_lines(
-        "operator demo",
-        &mut cmd,
-        Duration::from_secs(240),
-    );
-    let lines: Vec<Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
-    let all = || {
-        lines
-            .iter()
-            .map(Value::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert!(status.success(), "demo exited {status}:\n{}", all());
-
-    let summary = lines
-        .iter()
-        .find(|l| l["type"] == "summary")
-        .unwrap_or_else(|| panic!("no summary:\n{}", all()));
+    let lines =
+        test_support::process::run_json_lines("operator demo", &mut cmd, Duration::from_secs(240));
+    let summary = lines.of_type("summary");
     assert_eq!(summary["ok"], true, "{summary:#}");
     let chapters = summary["chapters"].as_array().unwrap();
     assert_eq!(chapters.len(), 5);
@@ -71,30 +51,27 @@ fn the_demo_observes_every_chapter_and_tears_down() {
         format!("node_down[127.0.0.1:{}]", s.node_ports[1])
     );
     // Every chapter narrated its start and end, and the faults said what they did.
-    let starts = lines
-        .iter()
-        .filter(|l| l["type"] == "chapter_start")
-        .count();
+    let starts = lines.all_of_type("chapter_start").count();
     assert_eq!(starts, 5);
     assert!(
         lines
-            .iter()
-            .any(|l| l["type"] == "fault" && l["report"]["fault"] == "kill-redis")
+            .all_of_type("fault")
+            .any(|l| l["report"]["fault"] == "kill-redis")
     );
     assert!(
         lines
-            .iter()
-            .any(|l| l["type"] == "action" && l["report"]["action"] == "repair_stuck_keys")
+            .all_of_type("action")
+            .any(|l| l["report"]["action"] == "repair_stuck_keys")
     );
 
-    let teardown = lines.iter().find(|l| l["type"] == "teardown").unwrap();
+    let teardown = lines.of_type("teardown");
     assert!(
         teardown["report"]["ports_still_open"]
             .as_array()
             .unwrap()
             .is_empty()
     );
-    let up = lines.iter().find(|l| l["type"] == "stack_up").unwrap();
+    let up = lines.of_type("stack_up");
     for c in up["components"].as_array().unwrap() {
         let pid = u32::try_from(c["pid"].as_u64().unwrap()).unwrap();
         assert!(

@@ -139,3 +139,62 @@ pub fn run_collecting_lines(
     let status = child.wait().expect("exit status");
     (status, reader.join().expect("reader thread"))
 }
+
+/// The JSON lines a command printed (`--json` output), one document per line.
+pub struct JsonLines(pub Vec<serde_json::Value>);
+
+impl JsonLines {
+    /// Every line, for failure messages.
+    pub fn dump(&self) -> String {
+        self.0
+            .iter()
+            .map(serde_json::Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The first line whose `"type"` is `kind`.
+    ///
+    /// # Panics
+    /// When there is none, listing every line.
+    pub fn of_type(&self, kind: &str) -> &serde_json::Value {
+        self.0
+            .iter()
+            .find(|l| l["type"] == kind)
+            .unwrap_or_else(|| panic!("no line of type {kind:?}:\n{}", self.dump()))
+    }
+
+    /// Every line whose `"type"` is `kind`.
+    pub fn all_of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a serde_json::Value> {
+        self.0.iter().filter(move |l| l["type"] == kind)
+    }
+}
+
+/// Runs `cmd` like [`run_collecting_lines`], requires every stdout line to be JSON and the command
+/// to exit 0, and returns the lines.
+///
+/// # Panics
+/// When it cannot start, runs past `deadline`, prints a line that is not JSON, or fails (with
+/// every line it printed).
+pub fn run_json_lines(
+    name: &str,
+    cmd: &mut std::process::Command,
+    deadline: std::time::Duration,
+) -> JsonLines {
+    let (status, lines) = run_collecting_lines(name, cmd, deadline);
+    let lines = JsonLines(
+        lines
+            .iter()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{name} printed a line that is not JSON ({e}): {l}"))
+            })
+            .collect(),
+    );
+    assert!(
+        status.success(),
+        "{name} exited {status}:\n{}",
+        lines.dump()
+    );
+    lines
+}
