@@ -4,8 +4,11 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use serde_json::Value;
 use support::{DEADLINE, Load, Monitor, once, violated};
 use test_support::LocalStack;
 
@@ -188,22 +191,93 @@ fn killed_node_opens_its_own_ticket_only_and_resolves_when_back() {
     m.wait("resolved", "node_down", Some(&victim), DEADLINE);
 }
 
+/// Keeps Redis busy (a Lua script spinning on `TIME` for `busy`) back to back until dropped:
+/// every command waits, none fails.
+struct BusyRedis {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BusyRedis {
+    fn start(redis: &test_support::RedisServer, busy: Duration) -> Self {
+        let script = format!(
+            "local function us() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end \
+             local s = us() while us() - s < {} do end return 1",
+            busy.as_micros()
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, port) = (Arc::clone(&stop), redis.port());
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let reply = test_support::redis::raw_command(port, &["EVAL", &script, "0"]);
+                assert_eq!(reply.as_deref().ok(), Some(":1"), "{reply:?}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BusyRedis {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[test]
-fn paused_redis_writes_make_decisions_slow() {
-    let stack = stack();
+fn a_slow_redis_makes_decisions_slow() {
+    // Redis answers, slowly: within the nodes' timeout (raised here to 1 s), so their breakers
+    // stay closed and each decision waits. (A Redis past the timeout is skipped by the breaker
+    // and shows as over_admission instead: decided by the failure mode.)
+    let stack = LocalStack::start(3, |_| vec!["--redis-timeout-ms".into(), "1000".into()]);
     let _load = Load::start(ports(&stack), 300);
     let mut m = Monitor::start(&stack, &["--pending", "high_latency=1s"]);
-    // Reads (and the monitor) go on; every decision waits for the node's Redis timeout.
-    assert_eq!(
-        stack.redis.cmd(&["CLIENT", "PAUSE", "5000", "WRITE"]),
-        "+OK"
-    );
+    let busy = BusyRedis::start(&stack.redis, Duration::from_millis(150));
     let v = m.wait("opened", "high_latency", Some(&addr(&stack, 0)), DEADLINE);
     assert!(
         v["message"].as_str().unwrap().contains("decision p99"),
         "{v}"
     );
+    drop(busy);
     m.wait("resolved", "high_latency", Some(&addr(&stack, 0)), DEADLINE);
+}
+
+#[test]
+fn redis_paused_past_the_nodes_timeout_is_decided_by_failure_mode_not_slowly() {
+    let stack = stack();
+    let _load = Load::start(ports(&stack), 300);
+    let mut m = Monitor::start(&stack, &[]);
+    // Reads (and the monitor) go on; the nodes' decisions, all writes, time out, then skip Redis.
+    assert_eq!(
+        stack.redis.cmd(&["CLIENT", "PAUSE", "4000", "WRITE"]),
+        "+OK"
+    );
+    let v = m.wait("opened", "over_admission", Some(&addr(&stack, 0)), DEADLINE);
+    assert!(
+        v["message"].as_str().unwrap().contains("failure mode"),
+        "{v}"
+    );
+    m.wait(
+        "resolved",
+        "over_admission",
+        Some(&addr(&stack, 0)),
+        DEADLINE,
+    );
+    let slow: Vec<&Value> = m
+        .seen_events()
+        .iter()
+        .filter(|e| e["invariant"] == "high_latency" && e["event"] == "opened")
+        .collect();
+    assert!(
+        slow.is_empty(),
+        "decisions waited for the paused Redis: {slow:?}"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@
 #      hot key under a two-window policy
 #   3. one node, open loop at 5,000 decisions/s (latency at a fixed rate)
 #   4. three nodes on one Redis, closed loop, many keys
+#   5. Redis killed: one node deciding by its failure mode, open loop at 1,000 decisions/s
 # and stops everything it started.
 set -euo pipefail
 DURATION=${1:-10s}
@@ -72,3 +73,10 @@ start_node bench-2 18182
 start_node bench-3 18183
 bench --target http://127.0.0.1:18181 --target http://127.0.0.1:18182 --target http://127.0.0.1:18183 \
   --concurrency 96 --duration "$DURATION" --keys many:10000
+echo
+echo "== 5. Redis killed: one node (failure mode local), open loop at 1,000 decisions/s, 16 connections"
+redis-cli -p "$REDIS_PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+sleep 0.5
+echo "\$ ratelimiter-bench --target http://127.0.0.1:18181 --rate 1000 --concurrency 16 --duration $DURATION --keys many:1000"
+"$BIN/ratelimiter-bench" --quiet --target http://127.0.0.1:18181 --rate 1000 --concurrency 16 --duration "$DURATION" --keys many:1000
+curl -s http://127.0.0.1:18181/metrics | grep -E '^ratelimiter_redis_(errors|skipped)_total'

@@ -75,6 +75,9 @@ pub enum StoreError {
     /// Redis answered something the node cannot read.
     #[error("unexpected reply from redis: {0}")]
     Reply(String),
+    /// Not sent: Redis keeps failing and the breaker is open until a probe succeeds.
+    #[error("redis keeps failing: skipped until a probe succeeds (circuit open)")]
+    Skipped,
 }
 
 impl StoreError {

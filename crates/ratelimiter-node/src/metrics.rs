@@ -32,6 +32,8 @@ pub struct Metrics {
     pub redis_errors: AtomicU64,
     /// Redis calls that ran past the timeout.
     pub redis_timeouts: AtomicU64,
+    /// Decisions that did not call Redis because its breaker was open.
+    pub redis_skipped: AtomicU64,
     /// Policy (re)loads from Redis.
     pub policy_reloads: AtomicU64,
     /// Whether the last Redis call succeeded.
@@ -134,6 +136,11 @@ impl Metrics {
                 ("kind=\"error\"", get(&self.redis_errors)),
                 ("kind=\"timeout\"", get(&self.redis_timeouts)),
             ],
+        );
+        counter(
+            "ratelimiter_redis_skipped_total",
+            "Decisions that did not call Redis because it kept failing (circuit open).",
+            &[("", get(&self.redis_skipped))],
         );
         counter(
             "ratelimiter_policy_reloads_total",

@@ -170,6 +170,7 @@ impl Node {
             redis_ok: m.redis_ok.load(Relaxed),
             redis_errors: get(&m.redis_errors),
             redis_timeouts: get(&m.redis_timeouts),
+            redis_skipped: get(&m.redis_skipped),
             policy_reloads: get(&m.policy_reloads),
             up_nodes: self.up_nodes(),
             now_ms: self.now_ms(),

@@ -5,6 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use ratelimiter_node::store::breaker::FAILURES_TO_OPEN;
 use support::{NodeProcess, client, policies_file, redis_conn, wait_until};
 use test_support::RedisServer;
 
@@ -162,10 +163,11 @@ async fn local_mode_enforces_the_limit_in_process_and_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_redis_costs_at_most_the_timeout() {
+async fn a_frozen_redis_costs_at_most_the_timeout_then_nothing() {
     let (redis, node, _dir) = start("open").await;
     redis.signal(libc::SIGSTOP);
-    let answers = checks(&node, "k", 5).await;
+    let answers = checks(&node, "k", 20).await;
+    let (_, info) = node.get_json(&client(), "/v1/node").await;
     redis.signal(libc::SIGCONT);
     assert!(
         answers
@@ -173,8 +175,43 @@ async fn a_frozen_redis_costs_at_most_the_timeout() {
             .all(|(s, b)| *s == 200 && b["degraded"] == "open"),
         "{answers:?}"
     );
-    let (_, info) = node.get_json(&client(), "/v1/node").await;
-    assert!(info["redis_timeouts"].as_u64().unwrap() >= 5, "{info}");
+    // A few decisions wait for the timeout; then the breaker opens and the rest skip Redis.
+    assert!(info["redis_timeouts"].as_u64().unwrap() >= 1, "{info}");
+    let skipped = info["redis_skipped"].as_u64().unwrap();
+    assert!(
+        skipped >= 20 - u64::from(FAILURES_TO_OPEN),
+        "at most {FAILURES_TO_OPEN} decisions wait for a frozen Redis: {info}"
+    );
+    assert_eq!(info["failure_decisions"]["open"], 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_decisions_skip_it_and_resume_through_it_when_it_returns() {
+    let (mut redis, node, _dir) = start("local").await;
+    redis.kill();
+    let answers = checks(&node, "k", 50).await;
+    assert!(answers.iter().all(|(_, b)| b["degraded"] == "local"));
+    let client = client();
+    let (_, info) = node.get_json(&client, "/v1/node").await;
+    assert!(
+        info["redis_skipped"].as_u64().unwrap() >= 50 - u64::from(FAILURES_TO_OPEN),
+        "decisions kept calling a dead Redis: {info}"
+    );
+    let metrics = client
+        .get(node.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let skipped = format!(
+        "ratelimiter_redis_skipped_total{{node=\"node-local\"}} {}",
+        info["redis_skipped"]
+    );
+    assert!(metrics.contains(&skipped), "{skipped} not in:\n{metrics}");
+    // Back: the breaker closes by itself and limiting is shared and exact again.
+    assert_recovers_exactly(&mut redis, &node).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

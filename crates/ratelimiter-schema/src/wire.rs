@@ -106,6 +106,10 @@ pub struct NodeInfo {
     pub redis_errors: u64,
     /// Redis calls that ran past `--redis-timeout-ms`.
     pub redis_timeouts: u64,
+    /// Decisions that did not call Redis because it kept failing (the node's circuit breaker
+    /// was open); absent from nodes older than the breaker.
+    #[serde(default)]
+    pub redis_skipped: u64,
     /// Times the policies were (re)loaded from Redis.
     pub policy_reloads: u64,
     /// Nodes Up in the registry as last seen (used by the `local` failure mode).

@@ -140,6 +140,11 @@ impl Monitor {
         );
     }
 
+    /// Every event received so far.
+    pub fn seen_events(&self) -> &[Value] {
+        &self.seen
+    }
+
     /// Collects the events that arrive during `d`.
     pub fn collect_for(&mut self, d: Duration) -> Vec<Value> {
         let deadline = Instant::now() + d;

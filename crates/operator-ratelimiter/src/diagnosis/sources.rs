@@ -110,6 +110,7 @@ fn failure_modes(o: &Observation) -> Value {
                     "redis_ok": i.redis_ok,
                     "redis_errors": i.redis_errors,
                     "redis_timeouts": i.redis_timeouts,
+                    "redis_skipped": i.redis_skipped,
                     "redis_rtt_us": i.redis_rtt_us,
                     "up_nodes": i.up_nodes,
                 }),

@@ -43,6 +43,7 @@ pub(crate) fn node(port: u16) -> NodeView {
             redis_ok: true,
             redis_errors: 0,
             redis_timeouts: 0,
+            redis_skipped: 0,
             policy_reloads: 1,
             up_nodes: 3,
             now_ms: 1_800_000_000_000,

@@ -5,11 +5,14 @@
 //! lazily, so a node starts while Redis is down and reconnects by itself when Redis returns.
 //!
 //! - [`decision`](Store::check): the one command of the decision path (`EVALSHA` of
-//!   `lua/check.lua`, reloaded transparently on `NOSCRIPT`).
+//!   `lua/check.lua`, reloaded transparently on `NOSCRIPT`), skipped while the [`breaker`] is
+//!   open.
+//! - [`breaker`]: stops decisions from waiting for a Redis that keeps failing.
 //! - `policies`: load, poll the version, seed, put and delete (atomically with the version bump).
 //! - `registry`: heartbeats, deregistration and the list of nodes.
 //! - `counters`: cursor-paginated listing and reset of counters.
 
+pub mod breaker;
 mod counters;
 mod policies;
 mod registry;
@@ -25,6 +28,7 @@ use redis::{RedisResult, Script};
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
 use crate::metrics::Metrics;
+use breaker::{Admission, Breaker};
 
 pub use policies::StoredPolicies;
 
@@ -40,6 +44,9 @@ pub struct Store {
     policy_delete: Script,
     policy_seed: Script,
     heartbeat: Script,
+    breaker: Arc<Breaker>,
+    /// The origin of the breaker's clock.
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,6 +108,8 @@ impl Store {
             policy_delete: Script::new(ratelimiter_schema::scripts::POLICY_DELETE),
             policy_seed: Script::new(ratelimiter_schema::scripts::POLICY_SEED),
             heartbeat: Script::new(include_str!("../lua/heartbeat.lua")),
+            breaker: Arc::new(Breaker::new(timeout)),
+            epoch: Instant::now(),
         })
     }
 
@@ -133,6 +142,14 @@ impl Store {
         for w in &policy.windows {
             inv.arg(w.limit).arg(w.window_ms);
         }
+        match self.breaker.admit(self.now_ms()) {
+            Admission::Call => {}
+            Admission::Probe => {
+                self.spawn_probe();
+                return Err(self.skipped());
+            }
+            Admission::Skip => return Err(self.skipped()),
+        }
         let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
             .bounded(self.timeout, inv.invoke_async(&mut conn))
@@ -158,7 +175,39 @@ impl Store {
         Ok(rtt)
     }
 
-    /// Runs `fut` with `limit`, counting errors and timeouts.
+    /// Whether decisions skip Redis because it keeps failing.
+    pub fn breaker_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// Counts a decision that skipped Redis.
+    fn skipped(&self) -> StoreError {
+        self.metrics
+            .redis_skipped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        StoreError::Skipped
+    }
+
+    /// Pings Redis in the background; its answer closes the breaker (or keeps it open).
+    fn spawn_probe(&self) {
+        let mut conn = self.conn.clone();
+        let (breaker, epoch, timeout) = (Arc::clone(&self.breaker), self.epoch, self.timeout);
+        tokio::spawn(async move {
+            let ping = redis::cmd("PING");
+            match tokio::time::timeout(timeout, ping.query_async::<String>(&mut conn)).await {
+                Ok(Ok(_)) => breaker.record_success(),
+                _ => breaker
+                    .record_failure(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            }
+        });
+    }
+
+    /// Milliseconds since the store was made, for the breaker.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs `fut` with `limit`, counting errors and timeouts; the outcome feeds the breaker.
     async fn bounded<T>(
         &self,
         limit: Duration,
@@ -166,10 +215,12 @@ impl Store {
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => {
+                self.breaker.record_success();
                 self.metrics.set_redis_ok(true);
                 Ok(v)
             }
             Ok(Err(e)) => {
+                self.breaker.record_failure(self.now_ms());
                 self.metrics
                     .redis_errors
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -177,6 +228,7 @@ impl Store {
                 Err(StoreError::Redis(e))
             }
             Err(_) => {
+                self.breaker.record_failure(self.now_ms());
                 self.metrics
                     .redis_timeouts
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
