@@ -5,7 +5,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use ratelimiter_node::store::breaker::FAILURES_TO_OPEN;
 use support::{NodeProcess, client, policies_file, redis_conn, wait_until};
 use test_support::RedisServer;
 
@@ -162,11 +161,36 @@ async fn local_mode_enforces_the_limit_in_process_and_recovers() {
     assert_recovers_exactly(&mut redis, &node).await;
 }
 
+/// The node's count of decisions that skipped Redis (its breaker open).
+async fn skipped(node: &NodeProcess) -> u64 {
+    let (_, info) = node.get_json(&client(), "/v1/node").await;
+    info["redis_skipped"].as_u64().expect("redis_skipped")
+}
+
+/// Decides for `key` repeatedly during `d` (the breaker opens once Redis calls have failed
+/// for its cool-down, 100 ms), then `n` times more; returns the answers of those `n`.
+async fn checks_after(
+    node: &NodeProcess,
+    key: &str,
+    d: Duration,
+    n: usize,
+) -> Vec<(u16, serde_json::Value)> {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        checks(node, key, 1).await;
+    }
+    checks(node, key, n).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_redis_costs_at_most_the_timeout_then_nothing() {
     let (redis, node, _dir) = start("open").await;
     redis.signal(libc::SIGSTOP);
+    let answers = checks_after(&node, "k", Duration::from_millis(400), 0).await;
+    assert!(answers.is_empty());
+    let before = skipped(&node).await;
     let answers = checks(&node, "k", 20).await;
+    let after = skipped(&node).await;
     let (_, info) = node.get_json(&client(), "/v1/node").await;
     redis.signal(libc::SIGCONT);
     assert!(
@@ -175,29 +199,26 @@ async fn a_frozen_redis_costs_at_most_the_timeout_then_nothing() {
             .all(|(s, b)| *s == 200 && b["degraded"] == "open"),
         "{answers:?}"
     );
-    // A few decisions wait for the timeout; then the breaker opens and the rest skip Redis.
+    // The first decisions waited for the timeout; once the breaker opened, none did.
     assert!(info["redis_timeouts"].as_u64().unwrap() >= 1, "{info}");
-    let skipped = info["redis_skipped"].as_u64().unwrap();
-    assert!(
-        skipped >= 20 - u64::from(FAILURES_TO_OPEN),
-        "at most {FAILURES_TO_OPEN} decisions wait for a frozen Redis: {info}"
+    assert_eq!(
+        after - before,
+        20,
+        "decisions still waited for a frozen Redis: {info}"
     );
-    assert_eq!(info["failure_decisions"]["open"], 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_redis_is_down_decisions_skip_it_and_resume_through_it_when_it_returns() {
     let (mut redis, node, _dir) = start("local").await;
     redis.kill();
+    checks_after(&node, "k", Duration::from_millis(400), 0).await;
+    let before = skipped(&node).await;
     let answers = checks(&node, "k", 50).await;
+    let after = skipped(&node).await;
     assert!(answers.iter().all(|(_, b)| b["degraded"] == "local"));
-    let client = client();
-    let (_, info) = node.get_json(&client, "/v1/node").await;
-    assert!(
-        info["redis_skipped"].as_u64().unwrap() >= 50 - u64::from(FAILURES_TO_OPEN),
-        "decisions kept calling a dead Redis: {info}"
-    );
-    let metrics = client
+    assert_eq!(after - before, 50, "decisions kept calling a dead Redis");
+    let metrics = client()
         .get(node.url("/metrics"))
         .send()
         .await
@@ -205,11 +226,8 @@ async fn while_redis_is_down_decisions_skip_it_and_resume_through_it_when_it_ret
         .text()
         .await
         .unwrap();
-    let skipped = format!(
-        "ratelimiter_redis_skipped_total{{node=\"node-local\"}} {}",
-        info["redis_skipped"]
-    );
-    assert!(metrics.contains(&skipped), "{skipped} not in:\n{metrics}");
+    let line = format!("ratelimiter_redis_skipped_total{{node=\"node-local\"}} {after}");
+    assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
     // Back: the breaker closes by itself and limiting is shared and exact again.
     assert_recovers_exactly(&mut redis, &node).await;
 }

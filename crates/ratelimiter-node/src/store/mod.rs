@@ -195,16 +195,15 @@ impl Store {
         tokio::spawn(async move {
             let ping = redis::cmd("PING");
             match tokio::time::timeout(timeout, ping.query_async::<String>(&mut conn)).await {
-                Ok(Ok(_)) => breaker.record_success(),
-                _ => breaker
-                    .record_failure(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)),
+                Ok(Ok(_)) => breaker.record_success(ms_since(epoch)),
+                _ => breaker.record_failure(ms_since(epoch)),
             }
         });
     }
 
     /// Milliseconds since the store was made, for the breaker.
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        ms_since(self.epoch)
     }
 
     /// Runs `fut` with `limit`, counting errors and timeouts; the outcome feeds the breaker.
@@ -215,7 +214,7 @@ impl Store {
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => {
-                self.breaker.record_success();
+                self.breaker.record_success(self.now_ms());
                 self.metrics.set_redis_ok(true);
                 Ok(v)
             }
@@ -277,6 +276,11 @@ fn parse_check_reply(reply: &[i64], windows: usize) -> Result<CheckReply, StoreE
         },
         redis_now_ms: to_u64(reply[3])?,
     })
+}
+
+/// Milliseconds since `epoch` (the breaker's clock).
+fn ms_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
