@@ -142,17 +142,7 @@ async fn local_mode_enforces_the_limit_in_process_and_recovers() {
             .iter()
             .all(|(s, b)| (*s == 200 || *s == 429) && b["degraded"] == "local")
     );
-    let (_, metrics) = (
-        200,
-        client()
-            .get(node.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let metrics = metrics(&node).await;
     assert!(
         metrics.contains("result=\"failure_local_allowed\"} 10"),
         "{metrics}"
@@ -167,27 +157,32 @@ async fn skipped(node: &NodeProcess) -> u64 {
     info["redis_skipped"].as_u64().expect("redis_skipped")
 }
 
-/// Decides for `key` repeatedly during `d` (the breaker opens once Redis calls have failed
-/// for its cool-down, 100 ms), then `n` times more; returns the answers of those `n`.
-async fn checks_after(
-    node: &NodeProcess,
-    key: &str,
-    d: Duration,
-    n: usize,
-) -> Vec<(u16, serde_json::Value)> {
+/// Decides for `key` repeatedly during `d`: long enough for the breaker to open (Redis calls
+/// failing for its cool-down, 100 ms).
+async fn keep_deciding(node: &NodeProcess, key: &str, d: Duration) {
     let until = Instant::now() + d;
     while Instant::now() < until {
         checks(node, key, 1).await;
     }
-    checks(node, key, n).await
+}
+
+/// The node's `/metrics` text.
+async fn metrics(node: &NodeProcess) -> String {
+    client()
+        .get(node.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_redis_costs_at_most_the_timeout_then_nothing() {
     let (redis, node, _dir) = start("open").await;
     redis.signal(libc::SIGSTOP);
-    let answers = checks_after(&node, "k", Duration::from_millis(400), 0).await;
-    assert!(answers.is_empty());
+    keep_deciding(&node, "k", Duration::from_millis(400)).await;
     let before = skipped(&node).await;
     let answers = checks(&node, "k", 20).await;
     let after = skipped(&node).await;
@@ -212,20 +207,13 @@ async fn a_frozen_redis_costs_at_most_the_timeout_then_nothing() {
 async fn while_redis_is_down_decisions_skip_it_and_resume_through_it_when_it_returns() {
     let (mut redis, node, _dir) = start("local").await;
     redis.kill();
-    checks_after(&node, "k", Duration::from_millis(400), 0).await;
+    keep_deciding(&node, "k", Duration::from_millis(400)).await;
     let before = skipped(&node).await;
     let answers = checks(&node, "k", 50).await;
     let after = skipped(&node).await;
     assert!(answers.iter().all(|(_, b)| b["degraded"] == "local"));
     assert_eq!(after - before, 50, "decisions kept calling a dead Redis");
-    let metrics = client()
-        .get(node.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&node).await;
     let line = format!("ratelimiter_redis_skipped_total{{node=\"node-local\"}} {after}");
     assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
     // Back: the breaker closes by itself and limiting is shared and exact again.
