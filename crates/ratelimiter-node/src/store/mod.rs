@@ -175,11 +175,6 @@ impl Store {
         Ok(rtt)
     }
 
-    /// Whether decisions skip Redis because it keeps failing.
-    pub fn breaker_open(&self) -> bool {
-        self.breaker.is_open()
-    }
-
     /// Counts a decision that skipped Redis.
     fn skipped(&self) -> StoreError {
         self.metrics
