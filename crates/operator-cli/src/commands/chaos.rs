@@ -2,7 +2,7 @@
 //! containers), or undo one, and verify.
 
 use clap::Args;
-use operator_stack::chaos::{self, Fault, FaultReport};
+use ratelimiter_lab::chaos::{self, Fault, FaultReport};
 use serde_json::json;
 
 use super::env::{self, EnvArgs};

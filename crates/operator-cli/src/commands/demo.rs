@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use clap::{Args, ValueEnum};
-use operator_stack::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
-use operator_stack::{
+use ratelimiter_lab::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
+use ratelimiter_lab::{
     ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, Environment, LocalEnv, StackConfig,
 };
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use operator_stack::compose::IMAGE_VARIABLES;
-use operator_stack::{
+use ratelimiter_lab::compose::IMAGE_VARIABLES;
+use ratelimiter_lab::{
     ComposeConfig, ComposeEnv, ComposeState, Environment, LocalEnv, StackState, StateFile,
 };
 
@@ -188,9 +188,9 @@ impl ComposeArgs {
 /// The stack recorded in `dir`, in environment `kind`.
 ///
 /// # Errors
-/// [`operator_stack::Error::NoStack`] (with a hint when the other environment has a stack there),
+/// [`ratelimiter_lab::Error::NoStack`] (with a hint when the other environment has a stack there),
 /// or a failure to read the record.
-pub fn open(kind: EnvKind, dir: &Path) -> Result<Box<dyn Environment>, operator_stack::Error> {
+pub fn open(kind: EnvKind, dir: &Path) -> Result<Box<dyn Environment>, ratelimiter_lab::Error> {
     match kind {
         EnvKind::Local => Ok(Box::new(LocalEnv::open(dir)?)),
         EnvKind::Compose => Ok(Box::new(ComposeEnv::open(dir)?)),
@@ -214,7 +214,7 @@ pub fn other_env_hint(kind: EnvKind, dir: &Path) -> Option<String> {
 /// A failure naming the environment, with a hint when the other one has a stack there.
 pub fn open_for_command(kind: EnvKind, dir: &Path) -> Result<Box<dyn Environment>, CliError> {
     open(kind, dir).map_err(|e| match (&e, other_env_hint(kind, dir)) {
-        (operator_stack::Error::NoStack { .. }, Some(hint)) => {
+        (ratelimiter_lab::Error::NoStack { .. }, Some(hint)) => {
             CliError::Failed(anyhow::anyhow!("{e} ({hint})"))
         }
         _ => stack_error(e),

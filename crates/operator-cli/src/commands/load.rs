@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use operator_stack::{ComposeState, Environment, LocalEnv, StateFile};
 use ratelimiter_bench::{
     Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, SecondStats,
 };
+use ratelimiter_lab::{ComposeState, Environment, LocalEnv, StateFile};
 use serde_json::json;
 
 use super::stack_flags::StateDirArgs;

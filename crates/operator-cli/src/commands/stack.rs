@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use clap::{Args, Subcommand, ValueEnum};
-use operator_stack::{
+use ratelimiter_lab::{
     ComponentStatus, ComposeEnv, ComposeState, DownReport, Endpoints, Environment, LocalEnv,
 };
 use serde_json::json;
@@ -71,7 +71,7 @@ pub struct UpArgs {
 }
 
 /// Maps a stack error to the CLI's: bad settings are usage errors, the rest failures.
-pub fn stack_error(e: operator_stack::Error) -> CliError {
+pub fn stack_error(e: ratelimiter_lab::Error) -> CliError {
     if e.is_config() {
         CliError::Usage(e.to_string())
     } else {
@@ -209,7 +209,7 @@ fn print_components(status: &[ComponentStatus]) {
 async fn status(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
     let env = match env::open(kind, dir) {
         Ok(env) => env,
-        Err(e @ operator_stack::Error::NoStack { .. }) => {
+        Err(e @ ratelimiter_lab::Error::NoStack { .. }) => {
             let hint = env::other_env_hint(kind, dir);
             if global.json {
                 print_json(&json!({ "environment": kind.name(), "state_dir": dir,
@@ -263,7 +263,7 @@ async fn status(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
 async fn down(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
     let env = match env::open(kind, dir) {
         Ok(env) => env,
-        Err(operator_stack::Error::NoStack { .. }) => {
+        Err(ratelimiter_lab::Error::NoStack { .. }) => {
             let hint = env::other_env_hint(kind, dir);
             if global.json {
                 print_json(&json!({ "environment": kind.name(), "state_dir": dir,

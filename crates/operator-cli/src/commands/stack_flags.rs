@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use operator_stack::StackConfig;
-use operator_stack::binaries::{self, REDIS_INSTALL_COMMAND};
+use ratelimiter_lab::StackConfig;
+use ratelimiter_lab::binaries::{self, REDIS_INSTALL_COMMAND};
 use ratelimiter_schema::FailureMode;
 
 use crate::exit::CliError;

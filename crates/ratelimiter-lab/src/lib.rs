@@ -1,4 +1,17 @@
-//! The rate limiter on a laptop: a local stack, chaos on demand, and the end-to-end demo.
+//! The rate limiter's lab: its stack on a laptop (local processes or compose containers), chaos
+//! on demand, and the end-to-end demo.
+//!
+//! # Why a lab, and why the rate limiter's
+//! This crate is not a generic environment layer. Everything in it is shaped by the rate
+//! limiter: a [`Component`] is Redis or a node, [`Endpoints`] are a Redis URL and node URLs, the
+//! faults kill Redis, flush its scripts or write keys without a TTL, and the demo drives the
+//! rate-limiter subject and its bench. So it depends on `operator-ratelimiter` and
+//! `ratelimiter-bench`, and only the CLI depends on it. A second subject with a lab of its own
+//! would reuse the shapes (an environment trait of verbs that wait until they took effect, a
+//! state file per environment in a state directory, faults that say how they are undone and
+//! verify it, a demo narrated as values) and little of the code: `state_file`, `binaries` and
+//! `human` would move to a shared crate then, and its components, probes, faults and chapters
+//! would be its own.
 //!
 //! # Layout
 //! - [`environment`]: the [`Environment`] trait (start, stop, kill, pause, resume, restart,

@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Command;
 
-use operator_stack::{Component, Environment, LocalEnv, StackState, StateFile};
+use ratelimiter_lab::{Component, Environment, LocalEnv, StackState, StateFile};
 use support::{alive, config, listening};
 use test_support::ChildGuard;
 
@@ -41,7 +41,7 @@ async fn up_status_down_leaves_no_process_and_no_port() {
     assert!(!StackState::path(&dir).exists(), "state file removed");
     assert!(matches!(
         LocalEnv::open(&dir),
-        Err(operator_stack::Error::NoStack { .. })
+        Err(ratelimiter_lab::Error::NoStack { .. })
     ));
 }
 
@@ -102,7 +102,7 @@ async fn pause_freezes_a_component_and_resume_thaws_it() {
     let node = Component::Node(3);
     let url = stack.env.endpoints().nodes[2].clone();
     let probe =
-        operator_stack::probe::NodeProbe::new(std::time::Duration::from_millis(300)).unwrap();
+        ratelimiter_lab::probe::NodeProbe::new(std::time::Duration::from_millis(300)).unwrap();
     stack.env.pause(node).await.unwrap();
     let status = stack.env.status().await.unwrap();
     let s = status.iter().find(|s| s.component == node).unwrap();

@@ -1,9 +1,9 @@
-//! Helpers of the operator-stack tests: a local stack on free ports in a temporary state
+//! Helpers of the ratelimiter-lab tests: a local stack on free ports in a temporary state
 //! directory, killed when dropped even if the test fails.
 
 #![allow(dead_code)] // each test file uses a different part
 
-use operator_stack::{Environment, LocalEnv, StackConfig};
+use ratelimiter_lab::{Environment, LocalEnv, StackConfig};
 
 /// A stack and its state directory; everything it started is killed on drop.
 pub struct Stack {
@@ -52,8 +52,8 @@ impl Stack {
     }
 
     /// A Redis probe.
-    pub fn redis(&self) -> operator_stack::probe::RedisProbe {
-        operator_stack::probe::RedisProbe::new(
+    pub fn redis(&self) -> ratelimiter_lab::probe::RedisProbe {
+        ratelimiter_lab::probe::RedisProbe::new(
             &self.env.endpoints().redis_url,
             std::time::Duration::from_secs(2),
         )

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use operator_stack::chaos::{self, STUCK_KEY_INFIX};
-use operator_stack::{Component, Environment, Fault, FaultReport};
+use ratelimiter_lab::chaos::{self, STUCK_KEY_INFIX};
+use ratelimiter_lab::{Component, Environment, Fault, FaultReport};
 use support::{Stack, alive, listening};
 
 fn assert_ok(r: &FaultReport) {
