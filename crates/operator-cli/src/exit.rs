@@ -66,6 +66,20 @@ impl From<operator_core::Error> for CliError {
     }
 }
 
+/// A stack, chaos or demo failure: bad settings are usage errors, the rest failures (a missing
+/// stack says which environment the state directory records instead, if any).
+impl From<ratelimiter_lab::Error> for CliError {
+    fn from(e: ratelimiter_lab::Error) -> Self {
+        if e.is_config() {
+            return CliError::Usage(e.to_string());
+        }
+        match e.hint() {
+            Some(hint) => CliError::Failed(anyhow::anyhow!("{e} ({hint})")),
+            None => CliError::Failed(e.into()),
+        }
+    }
+}
+
 /// Result of a command: the exit code on success.
 pub type CliResult = Result<u8, CliError>;
 

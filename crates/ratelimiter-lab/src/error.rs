@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::environment::EnvKind;
+
 /// Why a stack, chaos or demo operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,14 +28,14 @@ pub enum Error {
     #[error(
         "a stack is already running from {} ({running}); stop it with `operator stack down{} --state-dir {}` first",
         dir.display(),
-        if *environment == "local" { "" } else { " --env compose" },
+        environment.flag(),
         dir.display()
     )]
     AlreadyUp {
         /// The state directory.
         dir: PathBuf,
-        /// The kind of environment recorded there (`local`, `compose`).
-        environment: &'static str,
+        /// The environment recorded there.
+        environment: EnvKind,
         /// What still runs.
         running: String,
     },
@@ -49,18 +51,22 @@ pub enum Error {
         /// The command that takes it down.
         down: String,
     },
-    /// The state directory records no stack.
+    /// The state directory records no stack of this environment ([`Error::hint`] says when
+    /// it records one of the other).
     #[error(
         "no {}stack is recorded in {}: start one with `operator stack up{}`",
-        if *environment == "local" { "" } else { "compose " },
+        if *environment == EnvKind::Local { "" } else { "compose " },
         dir.display(),
-        if *environment == "local" { "" } else { " --env compose" }
+        environment.flag()
     )]
     NoStack {
         /// The state directory.
         dir: PathBuf,
-        /// The kind of environment looked for (`local`, `compose`).
-        environment: &'static str,
+        /// The environment looked for.
+        environment: EnvKind,
+        /// The other environment, when the directory records a stack of that one instead
+        /// (filled by [`open`](crate::recorded::open)).
+        other: Option<EnvKind>,
     },
     /// The state file could not be read or written.
     #[error("state file {path}: {source}")]
@@ -210,6 +216,19 @@ impl Error {
                 | Error::Fault(_)
                 | Error::Unsupported { .. }
         )
+    }
+
+    /// What to do instead, when the error has a likely cause the message does not name: for
+    /// [`Error::NoStack`], the other environment recorded in the directory.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::NoStack {
+                other: Some(other), ..
+            } => Some(format!(
+                "a {other} stack is recorded there: add --env {other}"
+            )),
+            _ => None,
+        }
     }
 
     pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {

@@ -16,7 +16,10 @@
 //! # Layout
 //! - [`environment`]: the [`Environment`] trait (start, stop, kill, pause, resume, restart,
 //!   restart empty, disconnect and reconnect named [`Component`]s, status, down) that chaos and
-//!   the demo speak, whatever runs the stack.
+//!   the demo speak, whatever runs the stack, and [`EnvKind`], which one runs it.
+//! - [`recorded`]: [`open`], the stack a state directory records in a given environment (its
+//!   error's [`hint`](Error::hint) names the other environment when that one is recorded there),
+//!   and [`recorded_endpoints`], where the recorded stack answers, whichever it is.
 //! - [`local`]: [`LocalEnv`], the stack as local processes (`redis-server` and
 //!   `ratelimiter-node`s on 127.0.0.1), recorded in a state directory ([`StackState`]), configured
 //!   by [`StackConfig`].
@@ -43,12 +46,16 @@ mod error;
 pub mod human;
 pub mod local;
 pub mod probe;
+pub mod recorded;
 pub mod state_file;
 
 pub use chaos::{Check, Fault, FaultReport};
 pub use compose::{ComposeConfig, ComposeEnv, ComposeState};
 pub use demo::{DemoConfig, DemoOutcome};
-pub use environment::{Component, ComponentStatus, DownReport, Endpoints, Environment, PauseStyle};
+pub use environment::{
+    Component, ComponentStatus, DownReport, Endpoints, EnvKind, Environment, PauseStyle,
+};
 pub use error::{Error, Result};
 pub use local::{LocalEnv, StackConfig, StackState};
+pub use recorded::{open, recorded_endpoints};
 pub use state_file::StateFile;

@@ -5,8 +5,8 @@ use clap::Args;
 use ratelimiter_lab::chaos::{self, Fault, FaultReport};
 use serde_json::json;
 
-use super::env::{self, EnvArgs};
-use super::stack::{StackSubject, stack_error};
+use super::env::EnvArgs;
+use super::stack::StackSubject;
 use super::stack_flags::StateDirArgs;
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliError, CliResult};
@@ -69,13 +69,12 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> CliResult {
     }
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let dir = args.dir.resolve("stack");
-    let env = env::open_for_command(args.env.kind, &dir)?;
+    let env = ratelimiter_lab::open(args.env.kind(), &dir)?;
     let report = if undo {
         chaos::undo(env.as_ref(), fault).await
     } else {
         chaos::inject(env.as_ref(), fault).await
-    }
-    .map_err(stack_error)?;
+    }?;
     print_report(&report, global.json);
     Ok(if report.ok() { exit::OK } else { exit::FAILURE })
 }

@@ -10,11 +10,10 @@ use async_trait::async_trait;
 use clap::{Args, ValueEnum};
 use ratelimiter_lab::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
 use ratelimiter_lab::{
-    ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, Environment, LocalEnv, StackConfig,
+    ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, EnvKind, Environment, LocalEnv, StackConfig,
 };
 
-use super::env::{ComposeArgs, EnvArgs, EnvKind};
-use super::stack::stack_error;
+use super::env::{ComposeArgs, EnvArgs};
 use super::stack_flags::{StackArgs, default_state_dir};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, CliError, CliResult};
@@ -88,7 +87,7 @@ impl Pacer for EnterToContinue {
 /// Runs `operator demo ratelimit`.
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
     let DemoSubject::Ratelimit = args.subject;
-    let kind = args.env.kind;
+    let kind = args.env.kind();
     args.compose.only_with_compose(kind)?;
     let dir = args
         .state_dir
@@ -105,7 +104,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
         node: args.node,
         ..DemoConfig::default()
     };
-    config.validate().map_err(stack_error)?;
+    config.validate()?;
     if args.node > 3 {
         return Err(CliError::flag(
             "--node",
@@ -141,12 +140,12 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
     // teardown (an error, a panic).
     let outcome = match planned {
         Planned::Local(stack) => {
-            let env = LocalEnv::up(stack).await.map_err(stack_error)?;
+            let env = LocalEnv::up(stack).await?;
             env.kill_on_drop(true);
             on(&env, started, config, narrator.as_mut(), pacer.as_mut()).await?
         }
         Planned::Compose(compose) => {
-            let env = ComposeEnv::up(compose).await.map_err(stack_error)?;
+            let env = ComposeEnv::up(compose).await?;
             env.down_on_drop(true);
             on(&env, started, config, narrator.as_mut(), pacer.as_mut()).await?
         }
@@ -173,9 +172,7 @@ async fn on(
     narrator: &mut dyn Narrator,
     pacer: &mut dyn Pacer,
 ) -> Result<DemoOutcome, CliError> {
-    demo::stack_up(env, started.elapsed(), narrator)
-        .await
-        .map_err(stack_error)?;
+    demo::stack_up(env, started.elapsed(), narrator).await?;
     let mut outcome = demo::run(
         config,
         env,
@@ -183,10 +180,7 @@ async fn on(
         pacer,
         operator_core::signal::shutdown_signal(),
     )
-    .await
-    .map_err(stack_error)?;
-    demo::teardown(env, &mut outcome, narrator)
-        .await
-        .map_err(stack_error)?;
+    .await?;
+    demo::teardown(env, &mut outcome, narrator).await?;
     Ok(outcome)
 }

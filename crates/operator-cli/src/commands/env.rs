@@ -1,16 +1,12 @@
-//! Where a stack runs (`--env local|compose`), the Docker Compose flags, and opening the stack a
-//! state directory records, whichever environment it is.
+//! Where a stack runs (`--env local|compose`), and the Docker Compose flags.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use ratelimiter_lab::compose::IMAGE_VARIABLES;
-use ratelimiter_lab::{
-    ComposeConfig, ComposeEnv, ComposeState, Environment, LocalEnv, StackState, StateFile,
-};
+use ratelimiter_lab::{ComposeConfig, EnvKind};
 
-use super::stack::stack_error;
 use super::stack_flags::StackArgs;
 use crate::exit::CliError;
 
@@ -30,9 +26,9 @@ to expose the load balancer). What `up` used is recorded in the state directory,
 `stack status|down`, `chaos` and `demo` commands reuse it. On a machine without a registry, build
 local images and name them in those variables, with --core-only (docs/COMPOSE.md).";
 
-/// Where a stack runs.
+/// Where a stack runs, as `--env` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum EnvKind {
+pub enum EnvArg {
     /// Local processes: redis-server and ratelimiter-node on 127.0.0.1.
     #[default]
     Local,
@@ -40,12 +36,11 @@ pub enum EnvKind {
     Compose,
 }
 
-impl EnvKind {
-    /// `local` or `compose`.
-    pub fn name(self) -> &'static str {
-        match self {
-            EnvKind::Local => "local",
-            EnvKind::Compose => "compose",
+impl From<EnvArg> for EnvKind {
+    fn from(e: EnvArg) -> Self {
+        match e {
+            EnvArg::Local => EnvKind::Local,
+            EnvArg::Compose => EnvKind::Compose,
         }
     }
 }
@@ -56,7 +51,14 @@ pub struct EnvArgs {
     /// Where the stack runs: `local` processes, or `compose` (docker-compose.ratelimit.yml through
     /// Docker Compose).
     #[arg(long = "env", value_enum, default_value = "local", value_name = "ENV")]
-    pub kind: EnvKind,
+    pub env: EnvArg,
+}
+
+impl EnvArgs {
+    /// The environment chosen.
+    pub fn kind(&self) -> EnvKind {
+        self.env.into()
+    }
 }
 
 /// The flags of a compose stack (only with `--env compose`).
@@ -182,49 +184,5 @@ impl ComposeArgs {
             )
         })?;
         Ok(config)
-    }
-}
-
-/// The stack recorded in `dir`, in environment `kind`.
-///
-/// # Errors
-/// [`ratelimiter_lab::Error::NoStack`] (with a hint when the other environment has a stack there),
-/// or a failure to read the record.
-pub fn open(kind: EnvKind, dir: &Path) -> Result<Box<dyn Environment>, ratelimiter_lab::Error> {
-    match kind {
-        EnvKind::Local => Ok(Box::new(LocalEnv::open(dir)?)),
-        EnvKind::Compose => Ok(Box::new(ComposeEnv::open(dir)?)),
-    }
-}
-
-/// A hint when `dir` records a stack of the other environment than `kind`.
-pub fn other_env_hint(kind: EnvKind, dir: &Path) -> Option<String> {
-    let other = match kind {
-        EnvKind::Local => ComposeState::load(dir).ok().flatten().map(|_| "compose"),
-        EnvKind::Compose => StackState::load(dir).ok().flatten().map(|_| "local"),
-    }?;
-    Some(format!(
-        "a {other} stack is recorded there: add --env {other}"
-    ))
-}
-
-/// Opens the stack of `dir` for a command that needs one, as a CLI error.
-///
-/// # Errors
-/// A failure naming the environment, with a hint when the other one has a stack there.
-pub fn open_for_command(kind: EnvKind, dir: &Path) -> Result<Box<dyn Environment>, CliError> {
-    open(kind, dir).map_err(|e| match (&e, other_env_hint(kind, dir)) {
-        (ratelimiter_lab::Error::NoStack { .. }, Some(hint)) => {
-            CliError::Failed(anyhow::anyhow!("{e} ({hint})"))
-        }
-        _ => stack_error(e),
-    })
-}
-
-/// `--env compose` to add to a suggested command, or nothing.
-pub fn env_flag(kind: EnvKind) -> &'static str {
-    match kind {
-        EnvKind::Local => "",
-        EnvKind::Compose => " --env compose",
     }
 }

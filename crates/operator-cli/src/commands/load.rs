@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use ratelimiter_bench::{
     Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, SecondStats,
 };
-use ratelimiter_lab::{ComposeState, Environment, LocalEnv, StateFile};
+use ratelimiter_lab::StackConfig;
 use serde_json::json;
 
 use super::stack_flags::StateDirArgs;
@@ -85,16 +85,9 @@ impl LoadArgs {
         if !self.nodes.is_empty() {
             return self.nodes.clone();
         }
-        let dir = self.dir.resolve("stack");
-        if let Ok(env) = LocalEnv::open(&dir) {
-            return env.endpoints().nodes;
-        }
-        if let Ok(Some(compose)) = ComposeState::load(&dir) {
-            return compose.endpoints().nodes;
-        }
-        (8001..=8003)
-            .map(|p| format!("http://127.0.0.1:{p}"))
-            .collect()
+        ratelimiter_lab::recorded_endpoints(&self.dir.resolve("stack"))
+            .unwrap_or_else(|| StackConfig::default().endpoints())
+            .nodes
     }
 
     fn config(&self) -> Result<LoadConfig, CliError> {

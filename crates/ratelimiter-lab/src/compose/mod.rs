@@ -34,7 +34,7 @@ pub use config::{CORE_SERVICES, ComposeConfig, IMAGE_VARIABLES, NODES};
 pub use state::{COMPOSE_STATE_FILE, COMPOSE_STATE_FORMAT, ComposeState};
 
 use crate::environment::{
-    Component, ComponentStatus, DownReport, Endpoints, Environment, PauseStyle,
+    Component, ComponentStatus, DownReport, Endpoints, EnvKind, Environment, PauseStyle,
 };
 use crate::error::{Error, Result};
 use crate::probe::{NodeProbe, port_open, wait_until};
@@ -80,7 +80,8 @@ impl ComposeEnv {
     pub fn open(dir: &Path) -> Result<Self> {
         let state = ComposeState::load(dir)?.ok_or_else(|| Error::NoStack {
             dir: dir.to_owned(),
-            environment: "compose",
+            environment: EnvKind::Compose,
+            other: None,
         })?;
         Self::with_state(dir, state, &ComposeConfig::default())
     }

@@ -57,15 +57,7 @@ pub struct ComposeState {
 impl ComposeState {
     /// Where the services answer on the host.
     pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            redis_url: format!("redis://127.0.0.1:{}", self.redis_port),
-            nodes: self
-                .node_ports
-                .iter()
-                .map(|p| format!("http://127.0.0.1:{p}"))
-                .collect(),
-            key_prefix: self.key_prefix.clone(),
-        }
+        Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
     }
 }
 

@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::engine::{self, Compose};
 use super::{COMPOSE_STATE_FORMAT, ComposeConfig, ComposeEnv, ComposeState};
-use crate::environment::{DownReport, Environment};
+use crate::environment::{DownReport, EnvKind, Environment};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
 use crate::state_file::StateFile;
@@ -44,7 +44,7 @@ impl ComposeEnv {
             if !left.is_empty() {
                 return Err(Error::AlreadyUp {
                     dir,
-                    environment: "compose",
+                    environment: EnvKind::Compose,
                     running: format!("compose project {}: {}", old.state.project, left.join(", ")),
                 });
             }

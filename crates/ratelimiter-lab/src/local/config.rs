@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ratelimiter_schema::FailureMode;
 
+use crate::environment::Endpoints;
 use crate::error::{Error, Result};
 
 /// A local stack: one `redis-server` and `node_ports.len()` `ratelimiter-node` processes on
@@ -56,6 +57,11 @@ impl Default for StackConfig {
 }
 
 impl StackConfig {
+    /// Where the services of this stack answer once it is up.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
+    }
+
     /// Node ports `base`, `base + 1`, ... for `n` nodes.
     ///
     /// # Errors

@@ -30,7 +30,7 @@ use tokio::time::Instant;
 pub use config::StackConfig;
 pub use state::{ProcessRecord, STATE_FILE, STATE_FORMAT, StackState};
 
-use crate::environment::{Component, ComponentStatus, DownReport, Endpoints, Environment};
+use crate::environment::{Component, ComponentStatus, DownReport, Endpoints, EnvKind, Environment};
 use crate::error::{Error, Result};
 use crate::probe::{NodeProbe, RedisProbe, port_open};
 use crate::state_file::StateFile;
@@ -65,7 +65,8 @@ impl LocalEnv {
     pub fn open(dir: &Path) -> Result<Self> {
         let state = StackState::load(dir)?.ok_or_else(|| Error::NoStack {
             dir: dir.to_owned(),
-            environment: "local",
+            environment: EnvKind::Local,
+            other: None,
         })?;
         Self::with_state(dir, state, &StackConfig::default())
     }

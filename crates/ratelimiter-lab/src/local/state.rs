@@ -82,17 +82,14 @@ impl StackState {
 
     /// Where the services answer.
     pub fn endpoints(&self) -> Endpoints {
-        let port = |c| self.record(c).map_or(0, |r| r.port);
-        Endpoints {
-            redis_url: format!("redis://127.0.0.1:{}", port(Component::Redis)),
-            nodes: self
-                .components
-                .iter()
-                .filter(|r| matches!(r.component, Component::Node(_)))
-                .map(|r| format!("http://127.0.0.1:{}", r.port))
-                .collect(),
-            key_prefix: self.key_prefix.clone(),
-        }
+        let redis = self.record(Component::Redis).map_or(0, |r| r.port);
+        let nodes: Vec<u16> = self
+            .components
+            .iter()
+            .filter(|r| matches!(r.component, Component::Node(_)))
+            .map(|r| r.port)
+            .collect();
+        Endpoints::loopback(redis, &nodes, &self.key_prefix)
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::process::{self, Liveness};
 use super::{LocalEnv, ProcessRecord, STATE_FORMAT, StackConfig, StackState};
-use crate::environment::{Component, DownReport, Environment};
+use crate::environment::{Component, DownReport, EnvKind, Environment};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
 use crate::state_file::StateFile;
@@ -41,7 +41,7 @@ impl LocalEnv {
             if !running.is_empty() {
                 return Err(Error::AlreadyUp {
                     dir,
-                    environment: "local",
+                    environment: EnvKind::Local,
                     running: running.join(", "),
                 });
             }

@@ -9,6 +9,8 @@
 //! ([`Environment::disconnect`], [`Environment::reconnect`]): their default bodies say that the
 //! environment does not support them.
 
+mod kind;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -17,6 +19,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+pub use self::kind::EnvKind;
 
 /// One part of the rate-limiter stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,6 +82,18 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
+    /// The endpoints of a stack whose ports are published on 127.0.0.1.
+    pub fn loopback(redis_port: u16, node_ports: &[u16], key_prefix: &str) -> Self {
+        Self {
+            redis_url: format!("redis://127.0.0.1:{redis_port}"),
+            nodes: node_ports
+                .iter()
+                .map(|p| format!("http://127.0.0.1:{p}"))
+                .collect(),
+            key_prefix: key_prefix.to_owned(),
+        }
+    }
+
     /// The base URL of node `n` (1-based).
     ///
     /// # Errors
