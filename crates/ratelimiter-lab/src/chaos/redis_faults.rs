@@ -9,7 +9,7 @@ use super::{Check, Fault, FaultReport, command, verify};
 use crate::environment::{Component, Environment, PauseStyle};
 use crate::error::Result;
 use crate::human;
-use crate::probe::wait_until;
+use crate::probe::{RedisProbe, wait_until};
 
 /// What a component is and how its environment runs it: (`redis-server` or `the redis
 /// container`, `pid 4242, port 6379` or `container operator_redis_1 started 12:00:01.234, port
@@ -115,23 +115,44 @@ pub(super) async fn pause(
     d: Duration,
 ) -> Result<FaultReport> {
     let style = env.redis_pause_style();
-    let mut r = FaultReport::new(
-        fault,
-        "inject",
-        match style {
-            PauseStyle::ClientPause => format!(
-                "undoes itself: the pause ends after {} (verified below)",
-                human::duration(d)
-            ),
-            PauseStyle::Freeze => format!(
-                "undoes itself: the container is resumed after {} (verified below); if this command \
-                 is interrupted, `{} undo pause-redis` resumes it",
-                human::duration(d),
-                command(env)
-            ),
-        },
-    );
+    let undo = match style {
+        PauseStyle::ClientPause => format!(
+            "undoes itself: the pause ends after {} (verified below)",
+            human::duration(d)
+        ),
+        PauseStyle::Freeze => format!(
+            "undoes itself: the container is resumed after {} (verified below); if this command \
+             is interrupted, `{} undo pause-redis` resumes it",
+            human::duration(d),
+            command(env)
+        ),
+    };
+    let mut r = FaultReport::new(fault, "inject", undo);
     let redis = verify::redis(env)?;
+    freeze(env, &redis, style, d, &mut r).await?;
+    let ends = r.instant + d;
+    r.checks.push(paused(env, d).await?);
+    tokio::time::sleep_until(ends).await;
+    if style == PauseStyle::Freeze {
+        env.resume(Component::Redis).await?;
+        r.did.push(format!(
+            "resumed it after {}",
+            human::duration(r.instant.elapsed())
+        ));
+    }
+    r.checks.push(pause_ended(&redis, style, &mut r.did).await);
+    r.checks.push(verify::nodes_ready(env).await);
+    Ok(r)
+}
+
+/// Pauses Redis for `d` the way `style` says, and records it in `r`.
+async fn freeze(
+    env: &dyn Environment,
+    redis: &RedisProbe,
+    style: PauseStyle,
+    d: Duration,
+    r: &mut FaultReport,
+) -> Result<()> {
     match style {
         PauseStyle::ClientPause => {
             let ms = human::millis(d);
@@ -154,12 +175,15 @@ pub(super) async fn pause(
             ));
         }
     }
-    let ends = r.instant + d;
-    // Paused means a PING gets no answer while the pause lasts.
+    Ok(())
+}
+
+/// Paused means a PING gets no answer while the pause (of `d`) lasts.
+async fn paused(env: &dyn Environment, d: Duration) -> Result<Check> {
     let probe_for = (d / 2).min(Duration::from_millis(500));
-    let quick = crate::probe::RedisProbe::new(&env.endpoints().redis_url, probe_for)?;
+    let quick = RedisProbe::new(&env.endpoints().redis_url, probe_for)?;
     let held = !quick.ping().await;
-    r.checks.push(Check::new(
+    Ok(Check::new(
         "Redis is paused",
         held,
         if held {
@@ -167,15 +191,12 @@ pub(super) async fn pause(
         } else {
             "PING answered during the pause".to_owned()
         },
-    ));
-    tokio::time::sleep_until(ends).await;
-    if style == PauseStyle::Freeze {
-        env.resume(Component::Redis).await?;
-        r.did.push(format!(
-            "resumed it after {}",
-            human::duration(r.instant.elapsed())
-        ));
-    }
+    ))
+}
+
+/// Whether Redis answers again once the pause was due to end; unpauses it (saying so in `did`)
+/// when it does not.
+async fn pause_ended(redis: &RedisProbe, style: PauseStyle, did: &mut Vec<String>) -> Check {
     let ended = match style {
         PauseStyle::ClientPause => "the pause ended by itself",
         PauseStyle::Freeze => "the pause ended",
@@ -185,29 +206,26 @@ pub(super) async fn pause(
     })
     .await;
     match back {
-        Some(after) => r.checks.push(Check::new(
+        Some(after) => Check::new(
             ended,
             true,
             format!(
                 "PING answered {} after the pause was due to end",
                 human::duration(after)
             ),
-        )),
+        ),
         None => {
             let _ = redis
                 .query::<String>(redis::cmd("CLIENT").arg("UNPAUSE"))
                 .await;
-            r.did
-                .push("sent CLIENT UNPAUSE, since Redis stayed paused".to_owned());
-            r.checks.push(Check::new(
+            did.push("sent CLIENT UNPAUSE, since Redis stayed paused".to_owned());
+            Check::new(
                 ended,
                 false,
                 "no PING answer 5 s after the pause was due to end",
-            ));
+            )
         }
     }
-    r.checks.push(verify::nodes_ready(env).await);
-    Ok(r)
 }
 
 /// Resumes a Redis left frozen (an interrupted `pause-redis` on an environment that freezes),
@@ -235,7 +253,7 @@ pub(super) async fn undo_pause(env: &dyn Environment, fault: &Fault) -> Result<F
 
 /// The policy fields of the policies hash (the version left out).
 async fn policy_fields(
-    redis: &crate::probe::RedisProbe,
+    redis: &RedisProbe,
     key: &str,
 ) -> Result<(Option<String>, BTreeMap<String, String>)> {
     let mut all: BTreeMap<String, String> = redis.query(redis::cmd("HGETALL").arg(key)).await?;
