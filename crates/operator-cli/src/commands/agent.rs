@@ -9,11 +9,11 @@ use operator_core::{
     Agent, AgentConfig, InvariantChecker, Mode, MonitorConfig, MonitorLoop, Subject, TicketStore,
 };
 
-use crate::cli::GlobalArgs;
-use crate::commands::diagnose::DiagnosisArgs;
+use crate::args::DiagnosisArgs;
+use crate::args::GlobalArgs;
+use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
-use crate::subjects::{Profile, SubjectArgs, WithSubject};
 
 /// `--mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,7 +78,7 @@ pub struct AgentArgs {
 
 /// Runs `operator agent`.
 pub async fn run(global: &GlobalArgs, args: AgentArgs) -> CliResult {
-    let store = crate::commands::open_store(global)?;
+    let store = global.open_store()?;
     let target = args.target.clone();
     target
         .visit(AgentRun {

@@ -5,11 +5,10 @@ use clap::Args;
 use ratelimiter_lab::chaos::{self, Fault, FaultReport};
 use serde_json::json;
 
-use super::env::EnvArgs;
-use super::stack::StackSubject;
-use super::stack_flags::StateDirArgs;
-use crate::cli::GlobalArgs;
-use crate::exit::{self, CliError, CliResult};
+use crate::args::GlobalArgs;
+use crate::args::stack::StackSubject;
+use crate::args::{EnvArgs, StateDirArgs};
+use crate::exit::{self, CliResult};
 use crate::output::print_json;
 
 /// The faults, for `--help`.
@@ -66,8 +65,7 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> CliResult {
         Fault::parse_undo(fault_words)
     } else {
         Fault::parse(fault_words)
-    }
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    }?;
     let dir = args.dir.resolve("stack");
     let env = ratelimiter_lab::open(args.env.kind(), &dir)?;
     let report = if undo {

@@ -13,9 +13,9 @@ use ratelimiter_lab::{
     ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, EnvKind, Environment, LocalEnv, StackConfig,
 };
 
-use super::env::{ComposeArgs, EnvArgs};
-use super::stack_flags::{StackArgs, default_state_dir};
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::args::stack::default_state_dir;
+use crate::args::{ComposeArgs, EnvArgs, StackArgs};
 use crate::exit::{self, CliError, CliResult};
 
 /// The subjects with a demo.

@@ -10,8 +10,8 @@ use ratelimiter_bench::{
 use ratelimiter_lab::StackConfig;
 use serde_json::json;
 
-use super::stack_flags::StateDirArgs;
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::args::StateDirArgs;
 use crate::exit::{self, CliError, CliResult};
 use crate::output::print_json;
 
@@ -121,9 +121,7 @@ impl LoadArgs {
             burst: self.burst,
             request_timeout: Duration::from_secs(2),
         };
-        config
-            .validate()
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        config.validate()?;
         Ok(config)
     }
 }
@@ -148,8 +146,7 @@ pub async fn run(global: &GlobalArgs, args: LoadArgs) -> CliResult {
         operator_core::signal::shutdown_signal(),
         |s: &SecondStats| print_second(s, json),
     )
-    .await
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    .await?;
     print_total(&report, json);
     Ok(exit::OK)
 }

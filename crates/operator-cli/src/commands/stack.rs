@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use operator_ratelimiter::RateLimiterConfig;
 use ratelimiter_lab::{
     ComponentStatus, ComposeEnv, ComposeState, DownReport, Endpoints, EnvKind, Environment,
@@ -12,18 +12,12 @@ use ratelimiter_lab::{
 };
 use serde_json::json;
 
-use super::env::{COMPOSE_HELP, ComposeArgs, EnvArgs};
-use super::stack_flags::{StackArgs, StateDirArgs, default_state_dir};
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::args::env::COMPOSE_HELP;
+use crate::args::stack::{StackSubject, default_state_dir};
+use crate::args::{ComposeArgs, EnvArgs, StackArgs, StateDirArgs};
 use crate::exit::{self, CliResult};
 use crate::output::{self, print_json};
-
-/// The subjects a local stack can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StackSubject {
-    /// Redis and three ratelimiter-node processes.
-    Ratelimit,
-}
 
 /// `operator stack` subcommands.
 #[derive(Debug, Subcommand)]

@@ -1,14 +1,21 @@
-//! The flags that say which stack: its state directory, its ports, failure mode and policies,
-//! and the binaries a local stack runs.
+//! The flags that say which stack: its subject, its state directory, its ports, failure mode
+//! and policies, and the binaries a local stack runs.
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use ratelimiter_lab::StackConfig;
 use ratelimiter_lab::binaries::{self, REDIS_INSTALL_COMMAND};
 use ratelimiter_schema::FailureMode;
 
 use crate::exit::CliError;
+
+/// The subjects a stack can run (`stack up`, `chaos`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackSubject {
+    /// Redis and three ratelimiter-node processes.
+    Ratelimit,
+}
 
 /// `--state-dir`.
 #[derive(Debug, Clone, Args)]

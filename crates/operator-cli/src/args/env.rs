@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use ratelimiter_lab::compose::IMAGE_VARIABLES;
 use ratelimiter_lab::{ComposeConfig, EnvKind};
 
-use super::stack_flags::StackArgs;
+use crate::args::stack::StackArgs;
 use crate::exit::CliError;
 
 /// The compose file `--compose-file` defaults to, in the working directory.

@@ -1,17 +1,18 @@
-//! The subjects this build can watch, and how their flags become a subject and its checker.
+//! The subjects this build can watch (`--subject`), and how their flags become a subject and
+//! its checker.
 //!
-//! Each subject module turns its flags into the subject crate's configuration and calls a
-//! [`WithSubject`] visitor with the concrete subject and checker types, so every command
-//! (`monitor`, and later ones) is written once, generically.
+//! Each subject module (`ratelimit`, `tikv`) turns its flags into the subject crate's
+//! configuration and calls a [`WithSubject`] visitor (in `with_subject`) with the concrete
+//! subject and checker types, so every command (`monitor`, `diagnose`, `agent`) is written once,
+//! generically.
 
 mod ratelimit;
 mod tikv;
-
-use std::time::Duration;
+mod with_subject;
 
 use clap::{Args, ValueEnum};
-use operator_core::{InvariantChecker, Subject};
 
+pub use self::with_subject::{Profile, WithSubject};
 use crate::exit::CliError;
 
 /// Subject names accepted by `--subject`.
@@ -21,15 +22,6 @@ pub enum SubjectName {
     Ratelimit,
     /// A TiKV cluster, through the PD and Prometheus HTTP APIs.
     Tikv,
-}
-
-/// Per-subject defaults for the monitor loop.
-#[derive(Debug, Clone, Copy)]
-pub struct Profile {
-    /// Default time between observations.
-    pub interval: Duration,
-    /// Default bound on one observation.
-    pub observe_timeout: Duration,
 }
 
 /// `--subject` and every subject's connection flags.
@@ -44,18 +36,6 @@ pub struct SubjectArgs {
     /// Connection to TiKV (with --subject tikv).
     #[command(flatten)]
     pub tikv: tikv::TikvArgs,
-}
-
-/// Something to do with a concrete subject and checker.
-pub trait WithSubject {
-    /// What it produces.
-    type Output;
-
-    /// Does it.
-    async fn with<S, C>(self, subject: S, checker: C, profile: Profile) -> Self::Output
-    where
-        S: Subject,
-        C: InvariantChecker<S::Observation>;
 }
 
 impl SubjectArgs {

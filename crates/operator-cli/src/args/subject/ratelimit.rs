@@ -8,7 +8,7 @@ use operator_ratelimiter::{
     ContextSources, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, Thresholds,
 };
 
-use super::{Profile, WithSubject};
+use crate::args::subject::with_subject::{Profile, WithSubject};
 use crate::exit::CliError;
 
 /// Observe twice a second, so a dead Redis is reported within a second or two.

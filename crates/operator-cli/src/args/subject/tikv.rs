@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Args;
 use operator_tikv::{Thresholds, TikvChecker, TikvConfig, TikvSubject};
 
-use super::{Profile, WithSubject};
+use crate::args::subject::with_subject::{Profile, WithSubject};
 use crate::exit::CliError;
 
 /// Monitor defaults for TiKV: PD's store heartbeats come every 10 s, and an observation may
