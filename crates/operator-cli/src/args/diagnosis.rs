@@ -10,6 +10,7 @@ use operator_core::diagnosis::Diagnoser;
 use operator_core::{Fallback, OfflineDiagnoser};
 use operator_llm::{AnthropicDiagnoser, LlmConfig, OpenAiDiagnoser};
 
+use crate::args::default_text;
 use crate::exit::CliError;
 
 /// Default model of `--diagnoser anthropic` (overridden by `ANTHROPIC_MODEL` or `--model`).
@@ -48,11 +49,11 @@ pub struct DiagnosisArgs {
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
     /// Bound on each model request (retried on 429, 5xx and timeouts).
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(LlmConfig::anthropic(ANTHROPIC_DEFAULT_MODEL).timeout), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub llm_timeout: Duration,
     /// Size budget of the context document, in bytes of JSON: whole entries are dropped, least
     /// useful first (oldest observations, then similar tickets...), and the document says so.
-    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = ContextConfig::default().budget, value_name = "BYTES")]
     pub budget: usize,
 }
 

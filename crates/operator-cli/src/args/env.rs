@@ -10,9 +10,6 @@ use ratelimiter_lab::{ComposeConfig, EnvKind};
 use crate::args::stack::StackArgs;
 use crate::exit::CliError;
 
-/// The compose file `--compose-file` defaults to, in the working directory.
-pub const DEFAULT_COMPOSE_FILE: &str = "docker-compose.ratelimit.yml";
-
 /// `--help` text on the compose environment's variables.
 pub const COMPOSE_HELP: &str = "\
 With --env compose, the stack is docker-compose.ratelimit.yml run through `docker compose` (or
@@ -36,6 +33,15 @@ pub enum EnvArg {
     Compose,
 }
 
+impl From<EnvKind> for EnvArg {
+    fn from(e: EnvKind) -> Self {
+        match e {
+            EnvKind::Local => EnvArg::Local,
+            EnvKind::Compose => EnvArg::Compose,
+        }
+    }
+}
+
 impl From<EnvArg> for EnvKind {
     fn from(e: EnvArg) -> Self {
         match e {
@@ -50,7 +56,7 @@ impl From<EnvArg> for EnvKind {
 pub struct EnvArgs {
     /// Where the stack runs: `local` processes, or `compose` (docker-compose.ratelimit.yml through
     /// Docker Compose).
-    #[arg(long = "env", value_enum, default_value = "local", value_name = "ENV")]
+    #[arg(long = "env", value_enum, default_value_t = EnvKind::default().into(), value_name = "ENV")]
     pub env: EnvArg,
 }
 
@@ -121,7 +127,8 @@ impl ComposeArgs {
     }
 
     /// The compose stack of these flags and `stack`'s ports, in `state_dir`; the image
-    /// variables are taken from this process's environment.
+    /// variables are taken from this process's environment. Without `--project`, the project is
+    /// `project`, else [`ComposeConfig`]'s default.
     ///
     /// # Errors
     /// A usage error naming the bad flag.
@@ -129,7 +136,7 @@ impl ComposeArgs {
         &self,
         stack: &StackArgs,
         state_dir: PathBuf,
-        default_project: &str,
+        project: Option<&str>,
     ) -> Result<ComposeConfig, CliError> {
         if stack.policies.is_some() {
             return Err(CliError::flag(
@@ -138,10 +145,11 @@ impl ComposeArgs {
             ));
         }
         let node_ports = stack.node_ports()?;
+        let defaults = ComposeConfig::default();
         let file = self
             .compose_file
             .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_COMPOSE_FILE));
+            .unwrap_or_else(|| defaults.file.clone());
         if !file.is_file() {
             return Err(CliError::flag(
                 "--compose-file",
@@ -151,7 +159,6 @@ impl ComposeArgs {
                 ),
             ));
         }
-        let defaults = ComposeConfig::default();
         let variables: BTreeMap<String, String> = IMAGE_VARIABLES
             .iter()
             .filter_map(|v| {
@@ -164,8 +171,10 @@ impl ComposeArgs {
             file,
             project: self
                 .project
-                .clone()
-                .unwrap_or_else(|| default_project.to_owned()),
+                .as_deref()
+                .or(project)
+                .unwrap_or(&defaults.project)
+                .to_owned(),
             redis_port: stack.redis_port,
             node_ports,
             lb_port: self.lb_port.unwrap_or(defaults.lb_port),
@@ -184,5 +193,36 @@ impl ComposeArgs {
             )
         })?;
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+    use ratelimiter_lab::ComposeConfig;
+
+    use super::ComposeArgs;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        compose: ComposeArgs,
+    }
+
+    /// The compose flags are optional (so that giving one with `--env local` is caught), so
+    /// their defaults are written in their help: it must say what the library defaults to.
+    #[test]
+    fn the_help_names_the_library_defaults() {
+        let help = Cli::command().render_long_help().to_string();
+        let d = ComposeConfig::default();
+        for default in [
+            format!("[default: ./{}]", d.file.display()),
+            format!("[default: {};", d.project),
+            format!("(LB_PORT) [default: {}]", d.lb_port),
+            format!("(PROMETHEUS_PORT) [default: {}]", d.prometheus_port),
+            format!("(GRAFANA_PORT) [default: {};", d.grafana_port),
+        ] {
+            assert!(help.contains(&default), "{default} not in:\n{help}");
+        }
     }
 }

@@ -8,7 +8,10 @@
 //! - [`stack`]: [`StateDirArgs`], [`StackArgs`] (ports, failure mode, policies) and the
 //!   binaries a local stack runs.
 //! - [`diagnosis`]: [`DiagnosisArgs`], who diagnoses and with what budget.
+//!
+//! Every default a flag shows is the library's `Default`, rendered by [`default_text`].
 
+pub mod default_text;
 pub mod diagnosis;
 pub mod env;
 pub mod global;

@@ -8,6 +8,7 @@ use ratelimiter_lab::StackConfig;
 use ratelimiter_lab::binaries::{self, REDIS_INSTALL_COMMAND};
 use ratelimiter_schema::FailureMode;
 
+use crate::args::default_text;
 use crate::exit::CliError;
 
 /// The subjects a stack can run (`stack up`, `chaos`).
@@ -29,13 +30,13 @@ pub struct StateDirArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
     /// Redis port on 127.0.0.1.
-    #[arg(long, default_value_t = 6379, value_name = "PORT")]
+    #[arg(long, default_value_t = StackConfig::default().redis_port, value_name = "PORT")]
     pub redis_port: u16,
     /// Node ports on 127.0.0.1, comma-separated: one node per port.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "8001,8002,8003",
+        default_value = default_text::list(&StackConfig::default().node_ports),
         value_name = "PORT,PORT,..."
     )]
     pub node_ports: Vec<u16>,
@@ -43,7 +44,7 @@ pub struct StackArgs {
     #[arg(long, conflicts_with = "node_ports", value_name = "PORT")]
     pub node_base_port: Option<u16>,
     /// What the nodes decide while Redis is down: open, closed or local.
-    #[arg(long, default_value = "local", value_name = "MODE")]
+    #[arg(long, default_value_t = StackConfig::default().failure_mode, value_name = "MODE")]
     pub failure_mode: FailureMode,
     /// TOML policies file the nodes seed into Redis [default: their built-in 100/s policy]
     #[arg(long, value_name = "FILE")]
@@ -143,5 +144,27 @@ impl StackArgs {
             node_bin,
             ..config
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        stack: StackArgs,
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        let args = Cli::try_parse_from(["operator"]).unwrap().stack;
+        let d = StackConfig::default();
+        assert_eq!(args.redis_port, d.redis_port);
+        assert_eq!(args.node_ports().unwrap(), d.node_ports);
+        assert_eq!(args.failure_mode, d.failure_mode);
     }
 }

@@ -9,8 +9,8 @@ use operator_core::{
     Agent, AgentConfig, InvariantChecker, Mode, MonitorConfig, MonitorLoop, Subject, TicketStore,
 };
 
-use crate::args::DiagnosisArgs;
 use crate::args::GlobalArgs;
+use crate::args::{DiagnosisArgs, default_text};
 use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
@@ -24,6 +24,16 @@ pub enum ModeArg {
     Propose,
     /// Run the recommended actions listed in --allow, verify, resolve or escalate.
     Execute,
+}
+
+impl From<Mode> for ModeArg {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Observe => ModeArg::Observe,
+            Mode::Propose => ModeArg::Propose,
+            Mode::Execute => ModeArg::Execute,
+        }
+    }
 }
 
 impl From<ModeArg> for Mode {
@@ -40,7 +50,7 @@ impl From<ModeArg> for Mode {
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// How far the agent goes.
-    #[arg(long, value_enum, default_value = "propose")]
+    #[arg(long, value_enum, default_value_t = AgentConfig::default().mode.into())]
     pub mode: ModeArg,
     /// An action the agent may run in execute mode (repeatable or comma-separated). None is
     /// allowed by default: every recommendation is then escalated instead of run.
@@ -54,19 +64,19 @@ pub struct AgentArgs {
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub interval: Option<Duration>,
     /// Actions run per ticket, at most.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = AgentConfig::default().max_steps, value_name = "N")]
     pub max_steps: u64,
     /// Model tokens spent per ticket, at most (the context sent is trimmed to fit).
-    #[arg(long, default_value_t = 60_000, value_name = "N")]
+    #[arg(long, default_value_t = AgentConfig::default().max_tokens, value_name = "N")]
     pub max_tokens: u64,
     /// Wall time spent per ticket, at most, verification included.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(AgentConfig::default().max_time), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub max_time: Duration,
     /// How long to wait for a violation to clear after acting before escalating.
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(AgentConfig::default().verify_timeout), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub verify_timeout: Duration,
     /// Time between the observations that verify a fix.
-    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(AgentConfig::default().verify_interval), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub verify_interval: Duration,
     /// How to diagnose.
     #[command(flatten)]

@@ -35,10 +35,10 @@ pub struct DemoArgs {
     #[arg(long)]
     pub step: bool,
     /// Checks per second of the background load.
-    #[arg(long, default_value_t = 240.0, value_name = "PER_SECOND")]
+    #[arg(long, default_value_t = DemoConfig::default().load_rate, value_name = "PER_SECOND")]
     pub rate: f64,
     /// The node killed in chapter 5.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = DemoConfig::default().node, value_name = "N")]
     pub node: usize,
     /// Where the demo's stack runs.
     #[command(flatten)]
@@ -54,6 +54,9 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub compose: ComposeArgs,
 }
+
+/// The demo's compose project, apart from `stack up`'s, so both can run side by side.
+const DEMO_PROJECT: &str = "operator-demo";
 
 /// `--help` of `operator demo`.
 pub const DEMO_HELP: &str = "\
@@ -117,7 +120,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
         EnvKind::Compose => Planned::Compose(args.compose.config(
             &args.stack,
             dir.clone(),
-            "operator-demo",
+            Some(DEMO_PROJECT),
         )?),
     };
     std::fs::create_dir_all(&dir)

@@ -11,7 +11,7 @@ use ratelimiter_lab::StackConfig;
 use serde_json::json;
 
 use crate::args::GlobalArgs;
-use crate::args::StateDirArgs;
+use crate::args::{StateDirArgs, default_text};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::print_json;
 
@@ -43,7 +43,7 @@ pub struct LoadArgs {
     #[arg(long, conflicts_with = "rate", value_name = "WORKERS")]
     pub concurrency: Option<usize>,
     /// How long to run.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(LoadConfig::default().duration), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub duration: Duration,
     /// Key mix.
     #[arg(long, value_enum, default_value = "mixed")]

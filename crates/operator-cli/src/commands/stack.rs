@@ -86,7 +86,7 @@ async fn up(global: &GlobalArgs, args: UpArgs) -> CliResult {
             (Box::new(LocalEnv::up(config).await?), None)
         }
         EnvKind::Compose => {
-            let config = args.compose.config(&args.stack, dir.clone(), "operator")?;
+            let config = args.compose.config(&args.stack, dir.clone(), None)?;
             let env = ComposeEnv::up(config).await?;
             let state = env.state().clone();
             (Box::new(env), Some(state))

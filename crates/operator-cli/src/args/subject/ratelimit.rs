@@ -8,6 +8,7 @@ use operator_ratelimiter::{
     ContextSources, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, Thresholds,
 };
 
+use crate::args::default_text;
 use crate::args::subject::with_subject::{Profile, WithSubject};
 use crate::exit::CliError;
 
@@ -25,7 +26,7 @@ pub struct RateLimitArgs {
     #[arg(
         long,
         env = "OPERATOR_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
+        default_value = RateLimiterConfig::default().redis_url,
         value_name = "URL"
     )]
     pub redis_url: String,
@@ -34,7 +35,7 @@ pub struct RateLimitArgs {
         long,
         env = "OPERATOR_NODES",
         value_delimiter = ',',
-        default_value = "http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003",
+        default_value = default_text::list(&RateLimiterConfig::default().nodes),
         value_name = "URL,URL,..."
     )]
     pub nodes: Vec<String>,
@@ -42,24 +43,24 @@ pub struct RateLimitArgs {
     #[arg(
         long,
         env = "OPERATOR_KEY_PREFIX",
-        default_value = "ratelimit:",
+        default_value = RateLimiterConfig::default().key_prefix,
         value_name = "PREFIX"
     )]
     pub key_prefix: String,
     /// Bound on each Redis step of an observation.
-    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(RateLimiterConfig::default().redis_timeout), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub redis_timeout: Duration,
     /// Bound on each request to a node.
-    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(RateLimiterConfig::default().node_timeout), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub node_timeout: Duration,
     /// `high_latency` fires when a node's decision p99 is above this.
-    #[arg(long, default_value = "25ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(Thresholds::default().p99), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub p99_threshold: Duration,
     /// `redis_healthy` warns when PING takes longer than this.
-    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(Thresholds::default().slow_ping), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub slow_ping_threshold: Duration,
     /// `counter_drift` fires when a node's clock is further than this from Redis TIME.
-    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(Thresholds::default().clock_skew), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub clock_skew_threshold: Duration,
     /// A node's log file, whose last lines go into diagnosis contexts (`diagnose`, `agent`);
     /// repeatable or comma-separated.
@@ -131,5 +132,25 @@ impl RateLimitArgs {
         Ok(visitor
             .with(subject, RateLimiterChecker::new(self.thresholds()), PROFILE)
             .await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ratelimit: RateLimitArgs,
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        let args = Cli::try_parse_from(["operator"]).unwrap().ratelimit;
+        assert_eq!(args.config().unwrap(), RateLimiterConfig::default());
+        assert_eq!(args.thresholds(), Thresholds::default());
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::Args;
 use operator_tikv::{Thresholds, TikvChecker, TikvConfig, TikvSubject};
 
+use crate::args::default_text;
 use crate::args::subject::with_subject::{Profile, WithSubject};
 use crate::exit::CliError;
 
@@ -23,7 +24,7 @@ pub struct TikvArgs {
     #[arg(
         long = "pd",
         env = "OPERATOR_PD_URL",
-        default_value = "http://127.0.0.1:2379",
+        default_value = default_text::list(&TikvConfig::default().pd_endpoints),
         value_delimiter = ',',
         value_name = "URL[,URL...]"
     )]
@@ -33,7 +34,7 @@ pub struct TikvArgs {
     #[arg(
         long = "prometheus",
         env = "OPERATOR_PROMETHEUS_URL",
-        default_value = "http://127.0.0.1:9090",
+        default_value = TikvConfig::default().prometheus.unwrap_or_default(),
         value_name = "URL"
     )]
     pub prometheus_url: String,
@@ -41,7 +42,7 @@ pub struct TikvArgs {
     #[arg(
         long = "tikv-request-timeout",
         env = "OPERATOR_TIKV_REQUEST_TIMEOUT",
-        default_value = "2s",
+        default_value = default_text::duration(TikvConfig::default().request_timeout),
         value_parser = humantime::parse_duration,
         value_name = "DURATION"
     )]
@@ -50,7 +51,7 @@ pub struct TikvArgs {
     #[arg(
         long = "tikv-p99-warning",
         env = "OPERATOR_TIKV_P99_WARNING",
-        default_value = "500ms",
+        default_value = default_text::duration(Thresholds::default().p99_warning),
         value_parser = humantime::parse_duration,
         value_name = "DURATION"
     )]
@@ -59,7 +60,7 @@ pub struct TikvArgs {
     #[arg(
         long = "tikv-p99-critical",
         env = "OPERATOR_TIKV_P99_CRITICAL",
-        default_value = "2s",
+        default_value = default_text::duration(Thresholds::default().p99_critical),
         value_parser = humantime::parse_duration,
         value_name = "DURATION"
     )]
@@ -68,7 +69,7 @@ pub struct TikvArgs {
     #[arg(
         long = "tikv-disk-warning",
         env = "OPERATOR_TIKV_DISK_WARNING",
-        default_value_t = 20.0,
+        default_value_t = Thresholds::default().disk_available_warning * 100.0,
         value_name = "PERCENT"
     )]
     pub disk_warning: f64,
@@ -76,7 +77,7 @@ pub struct TikvArgs {
     #[arg(
         long = "tikv-disk-critical",
         env = "OPERATOR_TIKV_DISK_CRITICAL",
-        default_value_t = 10.0,
+        default_value_t = Thresholds::default().disk_available_critical * 100.0,
         value_name = "PERCENT"
     )]
     pub disk_critical: f64,
@@ -85,7 +86,7 @@ pub struct TikvArgs {
     #[arg(
         long = "tikv-leader-imbalance",
         env = "OPERATOR_TIKV_LEADER_IMBALANCE",
-        default_value_t = 50.0,
+        default_value_t = Thresholds::default().leader_imbalance * 100.0,
         value_name = "PERCENT"
     )]
     pub leader_imbalance: f64,
@@ -94,7 +95,7 @@ pub struct TikvArgs {
     #[arg(
         long = "tikv-leader-min-mean",
         env = "OPERATOR_TIKV_LEADER_MIN_MEAN",
-        default_value_t = 10,
+        default_value_t = Thresholds::default().leader_min_mean,
         value_name = "LEADERS"
     )]
     pub leader_min_mean: u64,
