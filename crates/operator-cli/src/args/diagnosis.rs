@@ -67,65 +67,66 @@ impl DiagnosisArgs {
         rules: Vec<operator_core::Rule>,
     ) -> Result<Arc<dyn Diagnoser>, CliError> {
         let offline = OfflineDiagnoser::new(rules);
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let primary: Box<dyn Diagnoser> = match self.diagnoser {
+        let primary = match self.diagnoser {
             DiagnoserKind::Offline => return Ok(Arc::new(offline)),
-            DiagnoserKind::Anthropic => {
-                let Some(key) = env("ANTHROPIC_API_KEY") else {
-                    return Err(CliError::flag(
-                        "--diagnoser anthropic",
-                        "ANTHROPIC_API_KEY is not set (export it, or use --diagnoser offline)",
-                    ));
-                };
-                let model = self
-                    .model
-                    .clone()
-                    .or_else(|| env("ANTHROPIC_MODEL"))
-                    .unwrap_or_else(|| ANTHROPIC_DEFAULT_MODEL.to_owned());
-                let mut config = LlmConfig::anthropic(model)
-                    .api_key(key)
-                    .timeout(self.llm_timeout);
-                if let Some(base) = env("ANTHROPIC_BASE_URL") {
-                    config.base_url = base;
-                }
-                Box::new(
-                    AnthropicDiagnoser::new(config)
-                        .map_err(|e| CliError::flag("--diagnoser anthropic", e))?,
-                )
-            }
-            DiagnoserKind::Openai => {
-                let key = env("OPENAI_API_KEY");
-                let base = env("OPENAI_BASE_URL");
-                if key.is_none() && base.is_none() {
-                    return Err(CliError::flag(
-                        "--diagnoser openai",
-                        "OPENAI_API_KEY is not set (export it for OpenAI, or set OPENAI_BASE_URL \
-                         to a local server such as http://localhost:11434/v1)",
-                    ));
-                }
-                let base = base.unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
-                if key.is_none() && base.contains("api.openai.com") {
-                    return Err(CliError::flag(
-                        "--diagnoser openai",
-                        "OPENAI_API_KEY is not set (OpenAI's API needs one)",
-                    ));
-                }
-                let model = self
-                    .model
-                    .clone()
-                    .or_else(|| env("OPENAI_MODEL"))
-                    .unwrap_or_else(|| OPENAI_DEFAULT_MODEL.to_owned());
-                let mut config = LlmConfig::openai(base, model).timeout(self.llm_timeout);
-                if let Some(k) = key {
-                    config = config.api_key(k);
-                }
-                Box::new(
-                    OpenAiDiagnoser::new(config)
-                        .map_err(|e| CliError::flag("--diagnoser openai", e))?,
-                )
-            }
+            DiagnoserKind::Anthropic => self.anthropic()?,
+            DiagnoserKind::Openai => self.openai()?,
         };
         Ok(Arc::new(Fallback::new(primary, offline)))
+    }
+
+    /// `--model`, else the environment variable `variable`, else `default`.
+    fn model(&self, variable: &str, default: &str) -> String {
+        self.model
+            .clone()
+            .or_else(|| env_value(variable))
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    fn anthropic(&self) -> Result<Box<dyn Diagnoser>, CliError> {
+        let Some(key) = env_value("ANTHROPIC_API_KEY") else {
+            return Err(CliError::flag(
+                "--diagnoser anthropic",
+                "ANTHROPIC_API_KEY is not set (export it, or use --diagnoser offline)",
+            ));
+        };
+        let model = self.model("ANTHROPIC_MODEL", ANTHROPIC_DEFAULT_MODEL);
+        let mut config = LlmConfig::anthropic(model)
+            .api_key(key)
+            .timeout(self.llm_timeout);
+        if let Some(base) = env_value("ANTHROPIC_BASE_URL") {
+            config.base_url = base;
+        }
+        let diagnoser = AnthropicDiagnoser::new(config)
+            .map_err(|e| CliError::flag("--diagnoser anthropic", e))?;
+        Ok(Box::new(diagnoser))
+    }
+
+    fn openai(&self) -> Result<Box<dyn Diagnoser>, CliError> {
+        let key = env_value("OPENAI_API_KEY");
+        let base = env_value("OPENAI_BASE_URL");
+        if key.is_none() && base.is_none() {
+            return Err(CliError::flag(
+                "--diagnoser openai",
+                "OPENAI_API_KEY is not set (export it for OpenAI, or set OPENAI_BASE_URL \
+                 to a local server such as http://localhost:11434/v1)",
+            ));
+        }
+        let base = base.unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
+        if key.is_none() && base.contains("api.openai.com") {
+            return Err(CliError::flag(
+                "--diagnoser openai",
+                "OPENAI_API_KEY is not set (OpenAI's API needs one)",
+            ));
+        }
+        let model = self.model("OPENAI_MODEL", OPENAI_DEFAULT_MODEL);
+        let mut config = LlmConfig::openai(base, model).timeout(self.llm_timeout);
+        if let Some(k) = key {
+            config = config.api_key(k);
+        }
+        let diagnoser =
+            OpenAiDiagnoser::new(config).map_err(|e| CliError::flag("--diagnoser openai", e))?;
+        Ok(Box::new(diagnoser))
     }
 
     /// The context configuration.
@@ -135,4 +136,9 @@ impl DiagnosisArgs {
             ..ContextConfig::default()
         }
     }
+}
+
+/// The environment variable `name`, when it is set to something other than blanks.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

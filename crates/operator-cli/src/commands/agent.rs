@@ -86,6 +86,33 @@ pub struct AgentArgs {
     pub target: SubjectArgs,
 }
 
+impl AgentArgs {
+    /// The agent's configuration: these flags, on the subject's observation bound.
+    fn config(&self, profile: Profile) -> AgentConfig {
+        let mut config = AgentConfig::default()
+            .mode(self.mode.into())
+            .max_steps(self.max_steps)
+            .max_tokens(self.max_tokens)
+            .max_time(self.max_time)
+            .verify_timeout(self.verify_timeout)
+            .verify_interval(self.verify_interval)
+            .observe_timeout(profile.observe_timeout);
+        config.context = self.diagnosis.context();
+        for a in self
+            .allow
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty())
+        {
+            config = config.allow(a);
+        }
+        if config.mode != Mode::Execute && !config.allow.is_empty() {
+            tracing::warn!("--allow has no effect outside --mode execute");
+        }
+        config
+    }
+}
+
 /// Runs `operator agent`.
 pub async fn run(global: &GlobalArgs, args: AgentArgs) -> CliResult {
     let store = global.open_store()?;
@@ -115,26 +142,7 @@ impl WithSubject for AgentRun {
     {
         let AgentRun { json, args, store } = self;
         let diagnoser = args.diagnosis.diagnoser(subject.rules())?;
-        let mut config = AgentConfig::default()
-            .mode(args.mode.into())
-            .max_steps(args.max_steps)
-            .max_tokens(args.max_tokens)
-            .max_time(args.max_time)
-            .verify_timeout(args.verify_timeout)
-            .verify_interval(args.verify_interval)
-            .observe_timeout(profile.observe_timeout);
-        config.context = args.diagnosis.context();
-        for a in args
-            .allow
-            .iter()
-            .map(|a| a.trim())
-            .filter(|a| !a.is_empty())
-        {
-            config = config.allow(a);
-        }
-        if config.mode != Mode::Execute && !config.allow.is_empty() {
-            tracing::warn!("--allow has no effect outside --mode execute");
-        }
+        let config = args.config(profile);
         let mut agent: Agent<S> = Agent::new(Arc::clone(&store), diagnoser, config)
             .map_err(|e| CliError::flag("--allow", e))?;
 
