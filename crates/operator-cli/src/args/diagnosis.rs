@@ -83,6 +83,7 @@ impl DiagnosisArgs {
             .unwrap_or_else(|| default.to_owned())
     }
 
+    /// A model behind Anthropic's Messages API.
     fn anthropic(&self) -> Result<Box<dyn Diagnoser>, CliError> {
         let Some(key) = env_value("ANTHROPIC_API_KEY") else {
             return Err(CliError::flag(
@@ -102,6 +103,7 @@ impl DiagnosisArgs {
         Ok(Box::new(diagnoser))
     }
 
+    /// A model behind an OpenAI-compatible Chat Completions API.
     fn openai(&self) -> Result<Box<dyn Diagnoser>, CliError> {
         let key = env_value("OPENAI_API_KEY");
         let base = env_value("OPENAI_BASE_URL");
