@@ -1,14 +1,13 @@
-//! Command-line definitions.
+//! The command line: [`Cli`], its [`Command`]s, and [`run`], which hands each to its module.
+//!
+//! Nothing imports this module but `main`: the commands take their shared options from
+//! [`args`](crate::args), so the arrows point from here to the commands and never back.
 
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::commands::{
-    agent::AgentArgs, audit::AuditCommand, chaos::ChaosArgs, demo::DemoArgs,
-    diagnose::DiagnoseArgs, load::LoadArgs, monitor::MonitorArgs, stack::StackCommand,
-    tickets::TicketsCommand,
-};
+use crate::args::GlobalArgs;
+use crate::commands::{agent, audit, chaos, demo, diagnose, load, monitor, stack, tickets};
+use crate::exit::CliResult;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -29,26 +28,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every command.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Ticket database (SQLite) [default: <data dir>/operator/tickets.db]
-    #[arg(long, global = true, env = "OPERATOR_DB", value_name = "PATH")]
-    pub db: Option<PathBuf>,
-    /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Log filter for stderr (e.g. `info`, `operator_core=debug`); RUST_LOG wins when set.
-    #[arg(
-        long,
-        global = true,
-        env = "OPERATOR_LOG",
-        default_value = "warn",
-        value_name = "FILTER"
-    )]
-    pub log_level: String,
-}
-
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -57,10 +36,10 @@ pub enum Command {
     /// In continuous mode it prints one line per ticket state change (opened, escalated,
     /// resolved), as JSON lines with --json, until SIGINT or SIGTERM. With --once it observes a
     /// single time, ignoring pending periods, prints the result and exits 0 (healthy) or 1.
-    Monitor(Box<MonitorArgs>),
+    Monitor(Box<monitor::MonitorArgs>),
     /// List, inspect, resolve and hold tickets.
     #[command(subcommand)]
-    Tickets(TicketsCommand),
+    Tickets(tickets::TicketsCommand),
     /// Print a ticket's context document and its diagnosis.
     ///
     /// The context holds the violation and its evidence, what the subject looks like now, the
@@ -70,7 +49,7 @@ pub enum Command {
     /// offline by default (the subject's rules: no model, no network); with --diagnoser
     /// anthropic or openai a model is asked, and its answer is used only if it validates (else
     /// the offline diagnosis is printed, saying why). Markdown, or JSON with --json.
-    Diagnose(Box<DiagnoseArgs>),
+    Diagnose(Box<diagnose::DiagnoseArgs>),
     /// Diagnose open tickets and, in execute mode, run the allowed actions and verify them.
     ///
     /// Modes: observe (diagnose and record), propose (default: also record the actions it would
@@ -80,24 +59,40 @@ pub enum Command {
     /// verification deadline passes; it escalates once, with the reason, what it cannot fix.
     /// Every step is recorded (`operator audit`). Continuous mode also monitors the subject;
     /// --once makes one pass over the open tickets.
-    Agent(Box<AgentArgs>),
+    Agent(Box<agent::AgentArgs>),
     /// The agent's audit trail: sessions, and every step of one.
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(audit::AuditCommand),
     /// Run the whole story on this machine: a stack under load (local processes, or compose
     /// containers with --env compose), the monitor, five faults (Redis killed, restarted empty,
     /// stuck keys, a node killed), each measured; exit 0 only when every chapter saw what it
     /// expected.
-    #[command(after_help = crate::commands::demo::DEMO_HELP)]
-    Demo(DemoArgs),
+    #[command(after_help = demo::DEMO_HELP)]
+    Demo(demo::DemoArgs),
     /// Run a rate-limiter stack (Redis and three nodes), as local processes on 127.0.0.1 or as
     /// the services of docker-compose.ratelimit.yml (--env compose): up, status, down.
     #[command(subcommand)]
-    Stack(StackCommand),
+    Stack(stack::StackCommand),
     /// Break the recorded stack on purpose (`list` the faults), verify the effect, and undo it.
-    #[command(after_help = crate::commands::chaos::FAULTS_HELP)]
-    Chaos(ChaosArgs),
+    #[command(after_help = chaos::FAULTS_HELP)]
+    Chaos(chaos::ChaosArgs),
     /// Send steady or bursty decisions to the nodes and report allowed, denied and errors every
     /// second.
-    Load(LoadArgs),
+    Load(load::LoadArgs),
+}
+
+/// Runs the parsed command line: the exit code, or the error that says why it failed.
+pub async fn run(cli: Cli) -> CliResult {
+    let global = &cli.global;
+    match cli.command {
+        Command::Monitor(args) => monitor::run(global, *args).await,
+        Command::Tickets(cmd) => tickets::run(global, cmd),
+        Command::Diagnose(args) => diagnose::run(global, *args).await,
+        Command::Agent(args) => agent::run(global, *args).await,
+        Command::Audit(cmd) => audit::run(global, cmd),
+        Command::Demo(args) => demo::run(global, args).await,
+        Command::Stack(cmd) => stack::run(global, cmd).await,
+        Command::Chaos(args) => chaos::run(global, args).await,
+        Command::Load(args) => load::run(global, args).await,
+    }
 }

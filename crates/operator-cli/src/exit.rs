@@ -1,4 +1,5 @@
-//! Exit codes and the error type that carries one.
+//! Exit codes, the error type that carries one, and the mapping of the libraries' errors to it:
+//! every library error a command does not map to a flag of its own becomes a [`CliError`] here.
 
 use std::fmt;
 
@@ -64,6 +65,52 @@ impl From<operator_core::Error> for CliError {
     fn from(e: operator_core::Error) -> Self {
         CliError::Failed(e.into())
     }
+}
+
+/// A stack, chaos or demo failure: bad settings are usage errors, the rest failures (a missing
+/// stack says which environment the state directory records instead, if any).
+impl From<ratelimiter_lab::Error> for CliError {
+    fn from(e: ratelimiter_lab::Error) -> Self {
+        if e.is_config() {
+            return CliError::Usage(e.to_string());
+        }
+        match e.hint() {
+            Some(hint) => CliError::Failed(anyhow::anyhow!("{e} ({hint})")),
+            None => CliError::Failed(e.into()),
+        }
+    }
+}
+
+/// A load that could not run: its settings (the only way it fails) are the user's.
+impl From<ratelimiter_bench::LoadError> for CliError {
+    fn from(e: ratelimiter_bench::LoadError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+/// A diagnoser that produced no diagnosis.
+impl From<operator_core::diagnosis::DiagnoseError> for CliError {
+    fn from(e: operator_core::diagnosis::DiagnoseError) -> Self {
+        CliError::Failed(anyhow::anyhow!("diagnosis failed: {e}"))
+    }
+}
+
+/// A failed ticket lookup: a missing ticket says where to find the existing ones; other store
+/// errors stay as they are.
+pub fn ticket_lookup(e: operator_core::Error) -> CliError {
+    match e {
+        operator_core::Error::NoSuchTicket(id) => CliError::Failed(anyhow::anyhow!(
+            "no ticket #{id} (see `operator tickets list --status all`)"
+        )),
+        e => e.into(),
+    }
+}
+
+/// A failed lookup of agent session `id`, whatever the store said.
+pub fn no_session(id: i64) -> CliError {
+    CliError::Failed(anyhow::anyhow!(
+        "no agent session #{id} (see `operator audit list`)"
+    ))
 }
 
 /// Result of a command: the exit code on success.

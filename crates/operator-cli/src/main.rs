@@ -2,14 +2,27 @@
 //!
 //! This binary only parses flags and environment variables, turns them into the libraries'
 //! configuration structs, and prints results. Everything else lives in the library crates.
+//!
+//! # Layout
+//! In layers, each importing only the ones below it:
+//! - [`cli`]: [`Cli`](cli::Cli) and its commands, and [`run`](cli::run), the dispatch; only
+//!   `main` imports it.
+//! - [`commands`]: one module per command (its flags, its `run`, its text and JSON output);
+//!   commands never import each other.
+//! - [`args`]: the argument groups commands share (global options and the ticket store, the
+//!   subject and its connection, `--env` and the compose flags, the stack's flags, diagnosis),
+//!   each turning flags into a library's configuration; and [`WithSubject`](args::WithSubject),
+//!   the generic bounds every subject command is written against.
+//! - [`exit`]: exit codes, [`CliError`](exit::CliError), and every library error mapped to it;
+//!   [`output`]: the text formats commands share.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a CLI prints its results
 
+mod args;
 mod cli;
 mod commands;
 mod exit;
 mod output;
-mod subjects;
 
 use std::process::ExitCode;
 
@@ -28,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(cli::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");

@@ -9,11 +9,11 @@ use operator_core::{
     Agent, AgentConfig, InvariantChecker, Mode, MonitorConfig, MonitorLoop, Subject, TicketStore,
 };
 
-use crate::cli::GlobalArgs;
-use crate::commands::diagnose::DiagnosisArgs;
+use crate::args::GlobalArgs;
+use crate::args::{DiagnosisArgs, default_text};
+use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
-use crate::subjects::{Profile, SubjectArgs, WithSubject};
 
 /// `--mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,6 +24,16 @@ pub enum ModeArg {
     Propose,
     /// Run the recommended actions listed in --allow, verify, resolve or escalate.
     Execute,
+}
+
+impl From<Mode> for ModeArg {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Observe => ModeArg::Observe,
+            Mode::Propose => ModeArg::Propose,
+            Mode::Execute => ModeArg::Execute,
+        }
+    }
 }
 
 impl From<ModeArg> for Mode {
@@ -40,7 +50,7 @@ impl From<ModeArg> for Mode {
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// How far the agent goes.
-    #[arg(long, value_enum, default_value = "propose")]
+    #[arg(long, value_enum, default_value_t = AgentConfig::default().mode.into())]
     pub mode: ModeArg,
     /// An action the agent may run in execute mode (repeatable or comma-separated). None is
     /// allowed by default: every recommendation is then escalated instead of run.
@@ -54,19 +64,19 @@ pub struct AgentArgs {
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub interval: Option<Duration>,
     /// Actions run per ticket, at most.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = AgentConfig::default().max_steps, value_name = "N")]
     pub max_steps: u64,
     /// Model tokens spent per ticket, at most (the context sent is trimmed to fit).
-    #[arg(long, default_value_t = 60_000, value_name = "N")]
+    #[arg(long, default_value_t = AgentConfig::default().max_tokens, value_name = "N")]
     pub max_tokens: u64,
     /// Wall time spent per ticket, at most, verification included.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(AgentConfig::default().max_time), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub max_time: Duration,
     /// How long to wait for a violation to clear after acting before escalating.
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(AgentConfig::default().verify_timeout), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub verify_timeout: Duration,
     /// Time between the observations that verify a fix.
-    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(AgentConfig::default().verify_interval), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub verify_interval: Duration,
     /// How to diagnose.
     #[command(flatten)]
@@ -76,9 +86,36 @@ pub struct AgentArgs {
     pub target: SubjectArgs,
 }
 
+impl AgentArgs {
+    /// The agent's configuration: these flags, on the subject's observation bound.
+    fn config(&self, profile: Profile) -> AgentConfig {
+        let mut config = AgentConfig::default()
+            .mode(self.mode.into())
+            .max_steps(self.max_steps)
+            .max_tokens(self.max_tokens)
+            .max_time(self.max_time)
+            .verify_timeout(self.verify_timeout)
+            .verify_interval(self.verify_interval)
+            .observe_timeout(profile.observe_timeout);
+        config.context = self.diagnosis.context();
+        for a in self
+            .allow
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty())
+        {
+            config = config.allow(a);
+        }
+        if config.mode != Mode::Execute && !config.allow.is_empty() {
+            tracing::warn!("--allow has no effect outside --mode execute");
+        }
+        config
+    }
+}
+
 /// Runs `operator agent`.
 pub async fn run(global: &GlobalArgs, args: AgentArgs) -> CliResult {
-    let store = crate::commands::open_store(global)?;
+    let store = global.open_store()?;
     let target = args.target.clone();
     target
         .visit(AgentRun {
@@ -105,26 +142,7 @@ impl WithSubject for AgentRun {
     {
         let AgentRun { json, args, store } = self;
         let diagnoser = args.diagnosis.diagnoser(subject.rules())?;
-        let mut config = AgentConfig::default()
-            .mode(args.mode.into())
-            .max_steps(args.max_steps)
-            .max_tokens(args.max_tokens)
-            .max_time(args.max_time)
-            .verify_timeout(args.verify_timeout)
-            .verify_interval(args.verify_interval)
-            .observe_timeout(profile.observe_timeout);
-        config.context = args.diagnosis.context();
-        for a in args
-            .allow
-            .iter()
-            .map(|a| a.trim())
-            .filter(|a| !a.is_empty())
-        {
-            config = config.allow(a);
-        }
-        if config.mode != Mode::Execute && !config.allow.is_empty() {
-            tracing::warn!("--allow has no effect outside --mode execute");
-        }
+        let config = args.config(profile);
         let mut agent: Agent<S> = Agent::new(Arc::clone(&store), diagnoser, config)
             .map_err(|e| CliError::flag("--allow", e))?;
 

@@ -4,8 +4,8 @@ use clap::Subcommand;
 use operator_core::TicketStore;
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
-use crate::exit::{self, CliError, CliResult};
+use crate::args::GlobalArgs;
+use crate::exit::{self, CliResult};
 use crate::output::{self, print_json};
 
 /// Audit commands.
@@ -33,7 +33,7 @@ pub enum AuditCommand {
 
 /// Runs an `audit` command.
 pub fn run(global: &GlobalArgs, cmd: AuditCommand) -> CliResult {
-    let store = crate::commands::open_store(global)?;
+    let store = global.open_store()?;
     match cmd {
         AuditCommand::List { ticket, limit } => list(&store, ticket, limit, global.json),
         AuditCommand::Show { session, full } => show(&store, session, full, global.json),
@@ -71,11 +71,7 @@ fn list(store: &TicketStore, ticket: Option<i64>, limit: usize, json: bool) -> C
 }
 
 fn show(store: &TicketStore, id: i64, full: bool, json: bool) -> CliResult {
-    let session = store.session(id).map_err(|_| {
-        CliError::Failed(anyhow::anyhow!(
-            "no agent session #{id} (see `operator audit list`)"
-        ))
-    })?;
+    let session = store.session(id).map_err(|_| exit::no_session(id))?;
     let entries = store.audit_for_session(id)?;
     if json {
         print_json(&json!({ "session": session, "entries": entries }));

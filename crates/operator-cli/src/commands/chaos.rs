@@ -2,14 +2,13 @@
 //! containers), or undo one, and verify.
 
 use clap::Args;
-use operator_stack::chaos::{self, Fault, FaultReport};
+use ratelimiter_lab::chaos::{self, Fault, FaultReport};
 use serde_json::json;
 
-use super::env::{self, EnvArgs};
-use super::stack::{StackSubject, stack_error};
-use super::stack_flags::StateDirArgs;
-use crate::cli::GlobalArgs;
-use crate::exit::{self, CliError, CliResult};
+use crate::args::GlobalArgs;
+use crate::args::stack::StackSubject;
+use crate::args::{EnvArgs, StateDirArgs};
+use crate::exit::{self, CliResult};
 use crate::output::print_json;
 
 /// The faults, for `--help`.
@@ -66,16 +65,14 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> CliResult {
         Fault::parse_undo(fault_words)
     } else {
         Fault::parse(fault_words)
-    }
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    }?;
     let dir = args.dir.resolve("stack");
-    let env = env::open_for_command(args.env.kind, &dir)?;
+    let env = ratelimiter_lab::open(args.env.kind(), &dir)?;
     let report = if undo {
         chaos::undo(env.as_ref(), fault).await
     } else {
         chaos::inject(env.as_ref(), fault).await
-    }
-    .map_err(stack_error)?;
+    }?;
     print_report(&report, global.json);
     Ok(if report.ok() { exit::OK } else { exit::FAILURE })
 }

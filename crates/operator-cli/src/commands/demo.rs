@@ -8,15 +8,14 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use clap::{Args, ValueEnum};
-use operator_stack::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
-use operator_stack::{
-    ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, Environment, LocalEnv, StackConfig,
+use ratelimiter_lab::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
+use ratelimiter_lab::{
+    ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, EnvKind, Environment, LocalEnv, StackConfig,
 };
 
-use super::env::{ComposeArgs, EnvArgs, EnvKind};
-use super::stack::stack_error;
-use super::stack_flags::{StackArgs, default_state_dir};
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::args::stack::default_state_dir;
+use crate::args::{ComposeArgs, EnvArgs, StackArgs};
 use crate::exit::{self, CliError, CliResult};
 
 /// The subjects with a demo.
@@ -36,10 +35,10 @@ pub struct DemoArgs {
     #[arg(long)]
     pub step: bool,
     /// Checks per second of the background load.
-    #[arg(long, default_value_t = 240.0, value_name = "PER_SECOND")]
+    #[arg(long, default_value_t = DemoConfig::default().load_rate, value_name = "PER_SECOND")]
     pub rate: f64,
     /// The node killed in chapter 5.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = DemoConfig::default().node, value_name = "N")]
     pub node: usize,
     /// Where the demo's stack runs.
     #[command(flatten)]
@@ -55,6 +54,9 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub compose: ComposeArgs,
 }
+
+/// The demo's compose project, apart from `stack up`'s, so both can run side by side.
+const DEMO_PROJECT: &str = "operator-demo";
 
 /// `--help` of `operator demo`.
 pub const DEMO_HELP: &str = "\
@@ -88,7 +90,7 @@ impl Pacer for EnterToContinue {
 /// Runs `operator demo ratelimit`.
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
     let DemoSubject::Ratelimit = args.subject;
-    let kind = args.env.kind;
+    let kind = args.env.kind();
     args.compose.only_with_compose(kind)?;
     let dir = args
         .state_dir
@@ -105,7 +107,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
         node: args.node,
         ..DemoConfig::default()
     };
-    config.validate().map_err(stack_error)?;
+    config.validate()?;
     if args.node > 3 {
         return Err(CliError::flag(
             "--node",
@@ -118,7 +120,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
         EnvKind::Compose => Planned::Compose(args.compose.config(
             &args.stack,
             dir.clone(),
-            "operator-demo",
+            Some(DEMO_PROJECT),
         )?),
     };
     std::fs::create_dir_all(&dir)
@@ -141,12 +143,12 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
     // teardown (an error, a panic).
     let outcome = match planned {
         Planned::Local(stack) => {
-            let env = LocalEnv::up(stack).await.map_err(stack_error)?;
+            let env = LocalEnv::up(stack).await?;
             env.kill_on_drop(true);
             on(&env, started, config, narrator.as_mut(), pacer.as_mut()).await?
         }
         Planned::Compose(compose) => {
-            let env = ComposeEnv::up(compose).await.map_err(stack_error)?;
+            let env = ComposeEnv::up(compose).await?;
             env.down_on_drop(true);
             on(&env, started, config, narrator.as_mut(), pacer.as_mut()).await?
         }
@@ -173,9 +175,7 @@ async fn on(
     narrator: &mut dyn Narrator,
     pacer: &mut dyn Pacer,
 ) -> Result<DemoOutcome, CliError> {
-    demo::stack_up(env, started.elapsed(), narrator)
-        .await
-        .map_err(stack_error)?;
+    demo::stack_up(env, started.elapsed(), narrator).await?;
     let mut outcome = demo::run(
         config,
         env,
@@ -183,10 +183,7 @@ async fn on(
         pacer,
         operator_core::signal::shutdown_signal(),
     )
-    .await
-    .map_err(stack_error)?;
-    demo::teardown(env, &mut outcome, narrator)
-        .await
-        .map_err(stack_error)?;
+    .await?;
+    demo::teardown(env, &mut outcome, narrator).await?;
     Ok(outcome)
 }

@@ -4,145 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use operator_core::assess::{Assessment, assess, assess_failure};
-use operator_core::context::{ContextConfig, Now, gather};
-use operator_core::diagnosis::Diagnoser;
-use operator_core::{
-    DiagnosisReport, Fallback, History, InvariantChecker, OfflineDiagnoser, Subject, Ticket,
-    TicketStore,
-};
-use operator_llm::{AnthropicDiagnoser, LlmConfig, OpenAiDiagnoser};
+use operator_core::context::{Now, gather};
+use operator_core::{DiagnosisReport, History, InvariantChecker, Subject, Ticket, TicketStore};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::args::{DiagnosisArgs, Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::print_json;
-use crate::subjects::{Profile, SubjectArgs, WithSubject};
-
-/// Default model of `--diagnoser anthropic` (overridden by `ANTHROPIC_MODEL` or `--model`).
-const ANTHROPIC_DEFAULT_MODEL: &str = "claude-sonnet-4-5";
-/// Default model of `--diagnoser openai` (overridden by `OPENAI_MODEL` or `--model`).
-const OPENAI_DEFAULT_MODEL: &str = "gpt-4o-mini";
-
-/// Who diagnoses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiagnoserKind {
-    /// The subject's rules: no model, no network.
-    Offline,
-    /// A model behind Anthropic's Messages API (needs ANTHROPIC_API_KEY; ANTHROPIC_MODEL and
-    /// ANTHROPIC_BASE_URL are optional).
-    Anthropic,
-    /// A model behind an OpenAI-compatible Chat Completions API: OpenAI (OPENAI_API_KEY) or a
-    /// local server such as Ollama, vLLM or llama.cpp (OPENAI_BASE_URL, e.g.
-    /// http://localhost:11434/v1); OPENAI_MODEL is optional.
-    Openai,
-}
-
-/// How diagnoses are made, shared by `diagnose` and `agent`.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Diagnosis")]
-pub struct DiagnosisArgs {
-    /// Who diagnoses. A model's answer is validated; if it fails or is invalid, the offline
-    /// diagnosis is used and says why.
-    #[arg(
-        long,
-        value_enum,
-        env = "OPERATOR_DIAGNOSER",
-        default_value = "offline"
-    )]
-    pub diagnoser: DiagnoserKind,
-    /// Model name [default: $ANTHROPIC_MODEL or claude-sonnet-4-5; $OPENAI_MODEL or gpt-4o-mini]
-    #[arg(long, value_name = "NAME")]
-    pub model: Option<String>,
-    /// Bound on each model request (retried on 429, 5xx and timeouts).
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    pub llm_timeout: Duration,
-    /// Size budget of the context document, in bytes of JSON: whole entries are dropped, least
-    /// useful first (oldest observations, then similar tickets...), and the document says so.
-    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
-    pub budget: usize,
-}
-
-impl DiagnosisArgs {
-    /// The diagnoser, falling back to the offline one built from `rules` when a model is asked.
-    ///
-    /// # Errors
-    /// A usage error naming the missing environment variable, or a bad setting.
-    pub fn diagnoser(
-        &self,
-        rules: Vec<operator_core::Rule>,
-    ) -> Result<Arc<dyn Diagnoser>, CliError> {
-        let offline = OfflineDiagnoser::new(rules);
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let primary: Box<dyn Diagnoser> = match self.diagnoser {
-            DiagnoserKind::Offline => return Ok(Arc::new(offline)),
-            DiagnoserKind::Anthropic => {
-                let Some(key) = env("ANTHROPIC_API_KEY") else {
-                    return Err(CliError::flag(
-                        "--diagnoser anthropic",
-                        "ANTHROPIC_API_KEY is not set (export it, or use --diagnoser offline)",
-                    ));
-                };
-                let model = self
-                    .model
-                    .clone()
-                    .or_else(|| env("ANTHROPIC_MODEL"))
-                    .unwrap_or_else(|| ANTHROPIC_DEFAULT_MODEL.to_owned());
-                let mut config = LlmConfig::anthropic(model)
-                    .api_key(key)
-                    .timeout(self.llm_timeout);
-                if let Some(base) = env("ANTHROPIC_BASE_URL") {
-                    config.base_url = base;
-                }
-                Box::new(
-                    AnthropicDiagnoser::new(config)
-                        .map_err(|e| CliError::flag("--diagnoser anthropic", e))?,
-                )
-            }
-            DiagnoserKind::Openai => {
-                let key = env("OPENAI_API_KEY");
-                let base = env("OPENAI_BASE_URL");
-                if key.is_none() && base.is_none() {
-                    return Err(CliError::flag(
-                        "--diagnoser openai",
-                        "OPENAI_API_KEY is not set (export it for OpenAI, or set OPENAI_BASE_URL \
-                         to a local server such as http://localhost:11434/v1)",
-                    ));
-                }
-                let base = base.unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
-                if key.is_none() && base.contains("api.openai.com") {
-                    return Err(CliError::flag(
-                        "--diagnoser openai",
-                        "OPENAI_API_KEY is not set (OpenAI's API needs one)",
-                    ));
-                }
-                let model = self
-                    .model
-                    .clone()
-                    .or_else(|| env("OPENAI_MODEL"))
-                    .unwrap_or_else(|| OPENAI_DEFAULT_MODEL.to_owned());
-                let mut config = LlmConfig::openai(base, model).timeout(self.llm_timeout);
-                if let Some(k) = key {
-                    config = config.api_key(k);
-                }
-                Box::new(
-                    OpenAiDiagnoser::new(config)
-                        .map_err(|e| CliError::flag("--diagnoser openai", e))?,
-                )
-            }
-        };
-        Ok(Arc::new(Fallback::new(primary, offline)))
-    }
-
-    /// The context configuration.
-    pub fn context(&self) -> ContextConfig {
-        ContextConfig {
-            budget: self.budget,
-            ..ContextConfig::default()
-        }
-    }
-}
 
 /// Flags of `operator diagnose`.
 #[derive(Debug, Args)]
@@ -163,10 +34,8 @@ pub struct DiagnoseArgs {
 
 /// Runs `operator diagnose`.
 pub async fn run(global: &GlobalArgs, args: DiagnoseArgs) -> CliResult {
-    let store = crate::commands::open_store(global)?;
-    let ticket = store
-        .get(args.ticket)
-        .map_err(crate::commands::tickets::not_found)?;
+    let store = global.open_store()?;
+    let ticket = store.get(args.ticket).map_err(exit::ticket_lookup)?;
     let target = args.target.clone();
     target
         .visit(Diagnose {
@@ -271,10 +140,7 @@ impl WithSubject for Diagnose {
             }
             return Ok(exit::OK);
         };
-        let report = diagnoser
-            .diagnose(&ctx)
-            .await
-            .map_err(|e| CliError::Failed(anyhow::anyhow!("diagnosis failed: {e}")))?;
+        let report = diagnoser.diagnose(&ctx).await?;
         record(&store, &report)?;
         if json {
             print_json(&json!({ "context": ctx, "diagnosis": report }));

@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use operator_stack::{ComposeState, Environment, LocalEnv, StateFile};
 use ratelimiter_bench::{
     Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, SecondStats,
 };
+use ratelimiter_lab::StackConfig;
 use serde_json::json;
 
-use super::stack_flags::StateDirArgs;
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::args::{StateDirArgs, default_text};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::print_json;
 
@@ -43,7 +43,7 @@ pub struct LoadArgs {
     #[arg(long, conflicts_with = "rate", value_name = "WORKERS")]
     pub concurrency: Option<usize>,
     /// How long to run.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = default_text::duration(LoadConfig::default().duration), value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub duration: Duration,
     /// Key mix.
     #[arg(long, value_enum, default_value = "mixed")]
@@ -85,16 +85,9 @@ impl LoadArgs {
         if !self.nodes.is_empty() {
             return self.nodes.clone();
         }
-        let dir = self.dir.resolve("stack");
-        if let Ok(env) = LocalEnv::open(&dir) {
-            return env.endpoints().nodes;
-        }
-        if let Ok(Some(compose)) = ComposeState::load(&dir) {
-            return compose.endpoints().nodes;
-        }
-        (8001..=8003)
-            .map(|p| format!("http://127.0.0.1:{p}"))
-            .collect()
+        ratelimiter_lab::recorded_endpoints(&self.dir.resolve("stack"))
+            .unwrap_or_else(|| StackConfig::default().endpoints())
+            .nodes
     }
 
     fn config(&self) -> Result<LoadConfig, CliError> {
@@ -128,9 +121,7 @@ impl LoadArgs {
             burst: self.burst,
             request_timeout: Duration::from_secs(2),
         };
-        config
-            .validate()
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        config.validate()?;
         Ok(config)
     }
 }
@@ -155,8 +146,7 @@ pub async fn run(global: &GlobalArgs, args: LoadArgs) -> CliResult {
         operator_core::signal::shutdown_signal(),
         |s: &SecondStats| print_second(s, json),
     )
-    .await
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    .await?;
     print_total(&report, json);
     Ok(exit::OK)
 }

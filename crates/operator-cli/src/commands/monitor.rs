@@ -11,10 +11,10 @@ use operator_core::{
 };
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
+use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
-use crate::subjects::{Profile, SubjectArgs, WithSubject};
 
 /// Flags of `operator monitor`.
 #[derive(Debug, Args)]
@@ -55,7 +55,7 @@ fn parse_timing(s: &str) -> Result<(String, Duration), String> {
 
 /// Runs `operator monitor`.
 pub async fn run(global: &GlobalArgs, args: MonitorArgs) -> CliResult {
-    let store = crate::commands::open_store(global)?;
+    let store = global.open_store()?;
     let target = args.target.clone();
     target
         .visit(Monitor {

@@ -4,24 +4,20 @@
 
 use std::path::Path;
 
-use clap::{Args, Subcommand, ValueEnum};
-use operator_stack::{
-    ComponentStatus, ComposeEnv, ComposeState, DownReport, Endpoints, Environment, LocalEnv,
+use clap::{Args, Subcommand};
+use operator_ratelimiter::RateLimiterConfig;
+use ratelimiter_lab::{
+    ComponentStatus, ComposeEnv, ComposeState, DownReport, Endpoints, EnvKind, Environment,
+    LocalEnv,
 };
 use serde_json::json;
 
-use super::env::{self, COMPOSE_HELP, ComposeArgs, EnvArgs, EnvKind, env_flag};
-use super::stack_flags::{StackArgs, StateDirArgs, default_state_dir};
-use crate::cli::GlobalArgs;
-use crate::exit::{self, CliError, CliResult};
+use crate::args::GlobalArgs;
+use crate::args::env::COMPOSE_HELP;
+use crate::args::stack::{StackSubject, default_state_dir};
+use crate::args::{ComposeArgs, EnvArgs, StackArgs, StateDirArgs};
+use crate::exit::{self, CliResult};
 use crate::output::{self, print_json};
-
-/// The subjects a local stack can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StackSubject {
-    /// Redis and three ratelimiter-node processes.
-    Ratelimit,
-}
 
 /// `operator stack` subcommands.
 #[derive(Debug, Subcommand)]
@@ -70,45 +66,33 @@ pub struct UpArgs {
     pub compose: ComposeArgs,
 }
 
-/// Maps a stack error to the CLI's: bad settings are usage errors, the rest failures.
-pub fn stack_error(e: operator_stack::Error) -> CliError {
-    if e.is_config() {
-        CliError::Usage(e.to_string())
-    } else {
-        CliError::Failed(e.into())
-    }
-}
-
 /// Runs `operator stack ...`.
 pub async fn run(global: &GlobalArgs, cmd: StackCommand) -> CliResult {
     match cmd {
         StackCommand::Up(args) => up(global, args).await,
-        StackCommand::Status(t) => status(global, t.env.kind, &t.dir.resolve("stack")).await,
-        StackCommand::Down(t) => down(global, t.env.kind, &t.dir.resolve("stack")).await,
+        StackCommand::Status(t) => status(global, t.env.kind(), &t.dir.resolve("stack")).await,
+        StackCommand::Down(t) => down(global, t.env.kind(), &t.dir.resolve("stack")).await,
     }
 }
 
 async fn up(global: &GlobalArgs, args: UpArgs) -> CliResult {
-    let kind = args.env.kind;
+    let kind = args.env.kind();
     args.compose.only_with_compose(kind)?;
     let dir = args.dir.resolve("stack");
     let started = std::time::Instant::now();
     let (env, compose): (Box<dyn Environment>, Option<ComposeState>) = match kind {
         EnvKind::Local => {
             let config = args.stack.config(dir.clone())?;
-            (
-                Box::new(LocalEnv::up(config).await.map_err(stack_error)?),
-                None,
-            )
+            (Box::new(LocalEnv::up(config).await?), None)
         }
         EnvKind::Compose => {
-            let config = args.compose.config(&args.stack, dir.clone(), "operator")?;
-            let env = ComposeEnv::up(config).await.map_err(stack_error)?;
+            let config = args.compose.config(&args.stack, dir.clone(), None)?;
+            let env = ComposeEnv::up(config).await?;
             let state = env.state().clone();
             (Box::new(env), Some(state))
         }
     };
-    let status = env.status().await.map_err(stack_error)?;
+    let status = env.status().await?;
     let endpoints = env.endpoints();
     if global.json {
         print_json(&json!({
@@ -155,8 +139,9 @@ fn print_compose_services(s: &ComposeState) {
 }
 
 fn print_hints(kind: EnvKind, endpoints: &Endpoints, dir: &Path) {
-    let defaults = endpoints.redis_url == "redis://127.0.0.1:6379"
-        && endpoints.nodes == ["8001", "8002", "8003"].map(|p| format!("http://127.0.0.1:{p}"));
+    // The monitor's flags can be left out when the stack answers where they point by default.
+    let monitor = RateLimiterConfig::default();
+    let defaults = endpoints.redis_url == monitor.redis_url && endpoints.nodes == monitor.nodes;
     let target = if defaults {
         String::new()
     } else {
@@ -171,7 +156,7 @@ fn print_hints(kind: EnvKind, endpoints: &Endpoints, dir: &Path) {
     } else {
         format!(" --state-dir {}", dir.display())
     };
-    let env = env_flag(kind);
+    let env = kind.flag();
     println!("watch it:  operator monitor --subject ratelimit{target}");
     println!("load it:   operator load{dir_flag}");
     println!("break it:  operator chaos{env}{dir_flag} --subject ratelimit list");
@@ -207,10 +192,10 @@ fn print_components(status: &[ComponentStatus]) {
 }
 
 async fn status(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
-    let env = match env::open(kind, dir) {
+    let env = match ratelimiter_lab::open(kind, dir) {
         Ok(env) => env,
-        Err(e @ operator_stack::Error::NoStack { .. }) => {
-            let hint = env::other_env_hint(kind, dir);
+        Err(e @ ratelimiter_lab::Error::NoStack { .. }) => {
+            let hint = e.hint();
             if global.json {
                 print_json(&json!({ "environment": kind.name(), "state_dir": dir,
                     "running": false, "components": [], "hint": hint }));
@@ -222,9 +207,9 @@ async fn status(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
             }
             return Ok(exit::FAILURE);
         }
-        Err(e) => return Err(stack_error(e)),
+        Err(e) => return Err(e.into()),
     };
-    let status = env.status().await.map_err(stack_error)?;
+    let status = env.status().await?;
     let all_ready = status.iter().all(|s| s.ready);
     if global.json {
         print_json(&json!({
@@ -261,10 +246,10 @@ async fn status(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
 }
 
 async fn down(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
-    let env = match env::open(kind, dir) {
+    let env = match ratelimiter_lab::open(kind, dir) {
         Ok(env) => env,
-        Err(operator_stack::Error::NoStack { .. }) => {
-            let hint = env::other_env_hint(kind, dir);
+        Err(e @ ratelimiter_lab::Error::NoStack { .. }) => {
+            let hint = e.hint();
             if global.json {
                 print_json(&json!({ "environment": kind.name(), "state_dir": dir,
                     "stopped": [], "ports_still_open": [], "hint": hint }));
@@ -284,9 +269,9 @@ async fn down(global: &GlobalArgs, kind: EnvKind, dir: &Path) -> CliResult {
             }
             return Ok(exit::OK);
         }
-        Err(e) => return Err(stack_error(e)),
+        Err(e) => return Err(e.into()),
     };
-    let report: DownReport = env.down().await.map_err(stack_error)?;
+    let report: DownReport = env.down().await?;
     if global.json {
         print_json(&json!({ "environment": kind.name(), "state_dir": dir,
             "stopped": report.stopped, "ports_still_open": report.ports_still_open,

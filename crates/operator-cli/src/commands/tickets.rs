@@ -2,12 +2,12 @@
 
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
-use operator_core::ticket::{TicketFilter, TicketStatus};
-use operator_core::{Ticket, TicketStore};
+use operator_core::ticket::{AgentSession, AuditEntry, TicketEvent, TicketFilter, TicketStatus};
+use operator_core::{DiagnosisReport, Ticket, TicketStore};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
-use crate::exit::{self, CliError, CliResult};
+use crate::args::GlobalArgs;
+use crate::exit::{self, CliResult};
 use crate::output::{self, print_json};
 
 /// Ticket commands.
@@ -71,36 +71,32 @@ pub struct ListArgs {
 
 /// Runs a `tickets` command.
 pub fn run(global: &GlobalArgs, cmd: TicketsCommand) -> CliResult {
-    let store = crate::commands::open_store(global)?;
+    let store = global.open_store()?;
     let json = global.json;
     match cmd {
         TicketsCommand::List(args) => list(&store, &args, json),
         TicketsCommand::Show { id } => show(&store, id, json),
         TicketsCommand::Resolve { id, note } => {
-            let t = store.resolve(id, &note, Utc::now()).map_err(not_found)?;
+            let t = store
+                .resolve(id, &note, Utc::now())
+                .map_err(exit::ticket_lookup)?;
             print_change(&t, json, "resolved");
             Ok(exit::OK)
         }
         TicketsCommand::Hold { id } => {
-            let t = store.set_held(id, true, Utc::now()).map_err(not_found)?;
+            let t = store
+                .set_held(id, true, Utc::now())
+                .map_err(exit::ticket_lookup)?;
             print_change(&t, json, "held");
             Ok(exit::OK)
         }
         TicketsCommand::Unhold { id } => {
-            let t = store.set_held(id, false, Utc::now()).map_err(not_found)?;
+            let t = store
+                .set_held(id, false, Utc::now())
+                .map_err(exit::ticket_lookup)?;
             print_change(&t, json, "released");
             Ok(exit::OK)
         }
-    }
-}
-
-/// A missing ticket as a clear failure; other store errors as they are.
-pub fn not_found(e: operator_core::Error) -> CliError {
-    match e {
-        operator_core::Error::NoSuchTicket(id) => CliError::Failed(anyhow::anyhow!(
-            "no ticket #{id} (see `operator tickets list --status all`)"
-        )),
-        e => e.into(),
     }
 }
 
@@ -153,7 +149,7 @@ fn status(t: &Ticket) -> String {
 }
 
 fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
-    let t = store.get(id).map_err(not_found)?;
+    let t = store.get(id).map_err(exit::ticket_lookup)?;
     let events = store.events(id)?;
     let snapshots = store.snapshots(id)?;
     let diagnosis = store.latest_diagnosis(id)?;
@@ -172,7 +168,19 @@ fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
         }));
         return Ok(exit::OK);
     }
-    println!("Ticket #{} · {} · {}", t.id, status(&t), t.severity);
+    print_ticket(&t, &events, snapshots.len());
+    if let Some(d) = &diagnosis {
+        print_diagnosis(d);
+    }
+    if !audit.is_empty() {
+        print_audit(&sessions, &audit);
+    }
+    Ok(exit::OK)
+}
+
+/// The ticket, its evidence and its log, as text.
+fn print_ticket(t: &Ticket, events: &[TicketEvent], snapshots: usize) {
+    println!("Ticket #{} · {} · {}", t.id, status(t), t.severity);
     println!("  subject     {}", t.subject);
     println!(
         "  invariant   {}",
@@ -199,60 +207,63 @@ fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
             .unwrap_or_default()
             .replace('\n', "\n              ")
     );
-    println!("  snapshots   {}", snapshots.len());
+    println!("  snapshots   {snapshots}");
     println!("Log:");
-    for e in &events {
+    for e in events {
         println!("  {}  {:<19} {}", output::ts(e.at), e.kind, e.detail);
     }
-    if let Some(d) = &diagnosis {
+}
+
+/// A ticket's latest diagnosis, as text.
+fn print_diagnosis(d: &DiagnosisReport) {
+    println!(
+        "Diagnosis ({}, {}{}):",
+        d.diagnoser,
+        output::ts(d.at),
+        d.fallback
+            .as_deref()
+            .map(|f| format!("; offline fallback: {f}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  root cause  {} (confidence {:.0}%)",
+        d.diagnosis.root_cause,
+        d.diagnosis.confidence * 100.0
+    );
+    println!("  summary     {}", d.diagnosis.summary);
+    for a in &d.diagnosis.actions {
+        println!("  recommends  {} — {}", a.wire(), a.reason);
+    }
+}
+
+/// The agent's sessions on a ticket and their steps, as text.
+fn print_audit(sessions: &[AgentSession], audit: &[AuditEntry]) {
+    println!("Audit trail:");
+    for s in sessions.iter().rev() {
         println!(
-            "Diagnosis ({}, {}{}):",
-            d.diagnoser,
-            output::ts(d.at),
-            d.fallback
+            "  session #{} ({} mode, {}): {}{}",
+            s.id,
+            s.mode,
+            s.diagnoser,
+            s.outcome.as_deref().unwrap_or("(unfinished)"),
+            s.detail
                 .as_deref()
-                .map(|f| format!("; offline fallback: {f}"))
+                .map(|d| format!(" — {d}"))
                 .unwrap_or_default()
         );
+    }
+    for e in audit {
+        let session = e
+            .session_id
+            .map_or_else(|| "diagnose".to_owned(), |s| format!("#{s}"));
         println!(
-            "  root cause  {} (confidence {:.0}%)",
-            d.diagnosis.root_cause,
-            d.diagnosis.confidence * 100.0
+            "  {}  {:<9} {:<13} {}",
+            output::ts(e.at),
+            session,
+            e.kind,
+            e.summary
         );
-        println!("  summary     {}", d.diagnosis.summary);
-        for a in &d.diagnosis.actions {
-            println!("  recommends  {} — {}", a.wire(), a.reason);
-        }
     }
-    if !audit.is_empty() {
-        println!("Audit trail:");
-        for s in sessions.iter().rev() {
-            println!(
-                "  session #{} ({} mode, {}): {}{}",
-                s.id,
-                s.mode,
-                s.diagnoser,
-                s.outcome.as_deref().unwrap_or("(unfinished)"),
-                s.detail
-                    .as_deref()
-                    .map(|d| format!(" — {d}"))
-                    .unwrap_or_default()
-            );
-        }
-        for e in &audit {
-            let session = e
-                .session_id
-                .map_or_else(|| "diagnose".to_owned(), |s| format!("#{s}"));
-            println!(
-                "  {}  {:<9} {:<13} {}",
-                output::ts(e.at),
-                session,
-                e.kind,
-                e.summary
-            );
-        }
-    }
-    Ok(exit::OK)
 }
 
 fn print_change(t: &Ticket, json: bool, verb: &str) {

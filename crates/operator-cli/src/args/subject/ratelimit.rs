@@ -1,0 +1,156 @@
+//! `--subject ratelimit`: the rate limiter's flags, turned into its subject and checker.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use operator_ratelimiter::{
+    ContextSources, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, Thresholds,
+};
+
+use crate::args::default_text;
+use crate::args::subject::with_subject::{Profile, WithSubject};
+use crate::exit::CliError;
+
+/// Observe twice a second, so a dead Redis is reported within a second or two.
+const PROFILE: Profile = Profile {
+    interval: Duration::from_millis(500),
+    observe_timeout: Duration::from_secs(2),
+};
+
+/// Connection to the rate limiter's Redis and nodes, and its thresholds.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Rate limiter (--subject ratelimit)")]
+pub struct RateLimitArgs {
+    /// Redis URL of the rate limiter (`redis://[:password@]host:port[/db]`, or `rediss://`).
+    #[arg(
+        long,
+        env = "OPERATOR_REDIS_URL",
+        default_value = RateLimiterConfig::default().redis_url,
+        value_name = "URL"
+    )]
+    pub redis_url: String,
+    /// The nodes' base URLs, comma-separated.
+    #[arg(
+        long,
+        env = "OPERATOR_NODES",
+        value_delimiter = ',',
+        default_value = default_text::list(&RateLimiterConfig::default().nodes),
+        value_name = "URL,URL,..."
+    )]
+    pub nodes: Vec<String>,
+    /// Redis key prefix of the rate limiter.
+    #[arg(
+        long,
+        env = "OPERATOR_KEY_PREFIX",
+        default_value = RateLimiterConfig::default().key_prefix,
+        value_name = "PREFIX"
+    )]
+    pub key_prefix: String,
+    /// Bound on each Redis step of an observation.
+    #[arg(long, default_value = default_text::duration(RateLimiterConfig::default().redis_timeout), value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub redis_timeout: Duration,
+    /// Bound on each request to a node.
+    #[arg(long, default_value = default_text::duration(RateLimiterConfig::default().node_timeout), value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub node_timeout: Duration,
+    /// `high_latency` fires when a node's decision p99 is above this.
+    #[arg(long, default_value = default_text::duration(Thresholds::default().p99), value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub p99_threshold: Duration,
+    /// `redis_healthy` warns when PING takes longer than this.
+    #[arg(long, default_value = default_text::duration(Thresholds::default().slow_ping), value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub slow_ping_threshold: Duration,
+    /// `counter_drift` fires when a node's clock is further than this from Redis TIME.
+    #[arg(long, default_value = default_text::duration(Thresholds::default().clock_skew), value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub clock_skew_threshold: Duration,
+    /// A node's log file, whose last lines go into diagnosis contexts (`diagnose`, `agent`);
+    /// repeatable or comma-separated.
+    #[arg(
+        long = "node-log",
+        env = "OPERATOR_NODE_LOGS",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub node_logs: Vec<PathBuf>,
+}
+
+impl RateLimitArgs {
+    /// The subject's configuration.
+    ///
+    /// # Errors
+    /// A usage error naming the bad flag.
+    pub fn config(&self) -> Result<RateLimiterConfig, CliError> {
+        let config = RateLimiterConfig {
+            redis_url: self.redis_url.clone(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            key_prefix: self.key_prefix.clone(),
+            redis_timeout: self.redis_timeout,
+            node_timeout: self.node_timeout,
+            ..RateLimiterConfig::default()
+        };
+        config.validate().map_err(|e| {
+            let msg = e.to_string();
+            let flag = if msg.contains("redis url") {
+                "--redis-url"
+            } else if msg.contains("node") && !msg.contains("timeout") {
+                "--nodes"
+            } else if msg.contains("prefix") {
+                "--key-prefix"
+            } else {
+                "--redis-timeout/--node-timeout"
+            };
+            CliError::flag(flag, msg)
+        })?;
+        Ok(config)
+    }
+
+    /// The checker's thresholds.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            p99: self.p99_threshold,
+            slow_ping: self.slow_ping_threshold,
+            clock_skew: self.clock_skew_threshold,
+            ..Thresholds::default()
+        }
+    }
+
+    /// Builds the subject and hands it to `visitor`.
+    ///
+    /// # Errors
+    /// A usage error naming the bad flag.
+    pub async fn visit<V: WithSubject>(&self, visitor: V) -> Result<V::Output, CliError> {
+        let subject = RateLimiterSubject::new(self.config()?)
+            .map_err(|e| CliError::Usage(e.to_string()))?
+            .with_context_sources(ContextSources {
+                node_logs: self.node_logs.clone(),
+                ..ContextSources::default()
+            });
+        Ok(visitor
+            .with(subject, RateLimiterChecker::new(self.thresholds()), PROFILE)
+            .await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ratelimit: RateLimitArgs,
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        let args = Cli::try_parse_from(["operator"]).unwrap().ratelimit;
+        assert_eq!(args.config().unwrap(), RateLimiterConfig::default());
+        assert_eq!(args.thresholds(), Thresholds::default());
+    }
+}

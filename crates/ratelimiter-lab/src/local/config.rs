@@ -1,0 +1,137 @@
+//! [`StackConfig`]: what `operator stack up` starts, and where.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ratelimiter_schema::FailureMode;
+
+use crate::environment::Endpoints;
+use crate::error::{Error, Result};
+
+/// A local stack: one `redis-server` and `node_ports.len()` `ratelimiter-node` processes on
+/// 127.0.0.1. Build with [`Default`] (Redis on 6379, nodes on 8001-8003), set the binaries and the
+/// state directory, then [`validate`](Self::validate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackConfig {
+    /// Where the state file, the logs and Redis's working directory live.
+    pub state_dir: PathBuf,
+    /// The `redis-server` binary.
+    pub redis_server: PathBuf,
+    /// The `ratelimiter-node` binary.
+    pub node_bin: PathBuf,
+    /// Redis's port.
+    pub redis_port: u16,
+    /// One port per node, `node-1` first.
+    pub node_ports: Vec<u16>,
+    /// Redis key prefix of the nodes.
+    pub key_prefix: String,
+    /// What the nodes decide while Redis is down.
+    pub failure_mode: FailureMode,
+    /// TOML policies file seeded by the nodes (default: their built-in policy).
+    pub policies: Option<PathBuf>,
+    /// `RUST_LOG` of the nodes (their logs go to files in the state directory).
+    pub node_log: String,
+    /// Longest wait for a component to become ready.
+    pub ready_timeout: Duration,
+    /// Grace period between SIGTERM and SIGKILL when stopping.
+    pub stop_grace: Duration,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        Self {
+            state_dir: PathBuf::from(".operator-state"),
+            redis_server: PathBuf::from("redis-server"),
+            node_bin: PathBuf::from("ratelimiter-node"),
+            redis_port: 6379,
+            node_ports: vec![8001, 8002, 8003],
+            key_prefix: "ratelimit:".to_owned(),
+            failure_mode: FailureMode::Local,
+            policies: None,
+            node_log: "info".to_owned(),
+            ready_timeout: Duration::from_secs(15),
+            stop_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl StackConfig {
+    /// Where the services of this stack answer once it is up.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
+    }
+
+    /// Node ports `base`, `base + 1`, ... for `n` nodes.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when they would pass 65535.
+    pub fn ports_from(base: u16, n: usize) -> Result<Vec<u16>> {
+        (0..n)
+            .map(|i| {
+                u16::try_from(i)
+                    .ok()
+                    .and_then(|i| base.checked_add(i))
+                    .ok_or_else(|| Error::Config(format!("node ports from {base}: past 65535")))
+            })
+            .collect()
+    }
+
+    /// Checks every setting that can be checked without starting anything.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the bad setting.
+    pub fn validate(&self) -> Result<()> {
+        if self.node_ports.is_empty() {
+            return Err(Error::Config("at least one node port is needed".into()));
+        }
+        let mut seen = BTreeSet::new();
+        for port in std::iter::once(self.redis_port).chain(self.node_ports.iter().copied()) {
+            if port == 0 {
+                return Err(Error::Config("port 0 is not a fixed port".into()));
+            }
+            if !seen.insert(port) {
+                return Err(Error::Config(format!("port {port} is given twice")));
+            }
+        }
+        ratelimiter_schema::keys::validate_prefix(&self.key_prefix)
+            .map_err(|e| Error::Config(format!("key prefix: {e}")))?;
+        if let Some(p) = &self.policies
+            && !p.is_file()
+        {
+            return Err(Error::Config(format!(
+                "policies file {} does not exist",
+                p.display()
+            )));
+        }
+        if self.ready_timeout.is_zero() {
+            return Err(Error::Config("ready timeout must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_clashes_are_named() {
+        StackConfig::default().validate().unwrap();
+        let c = StackConfig {
+            node_ports: vec![8001, 6379],
+            ..StackConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("6379"));
+        let c = StackConfig {
+            node_ports: vec![],
+            ..StackConfig::default()
+        };
+        assert!(c.validate().is_err());
+        assert_eq!(
+            StackConfig::ports_from(9000, 3).unwrap(),
+            [9000, 9001, 9002]
+        );
+        assert!(StackConfig::ports_from(65535, 2).is_err());
+    }
+}

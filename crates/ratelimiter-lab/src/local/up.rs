@@ -1,0 +1,195 @@
+//! Bringing a local stack up (every port checked before anything starts; what started is stopped
+//! again if a later step fails) and down (exactly what was started, nothing else).
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::process::{self, Liveness};
+use super::{LocalEnv, ProcessRecord, STATE_FORMAT, StackConfig, StackState};
+use crate::environment::{Component, DownReport, EnvKind, Environment};
+use crate::error::{Error, Result};
+use crate::probe::port_open;
+use crate::state_file::StateFile;
+
+impl LocalEnv {
+    /// Starts Redis and the nodes of `config`, waits until every one is ready, and records them
+    /// in `config.state_dir`.
+    ///
+    /// Every port is checked before anything starts. If a later step fails, what was started is
+    /// stopped again and the state file removed.
+    ///
+    /// # Errors
+    /// [`Error::Config`], [`Error::AlreadyUp`] when the state directory records a running stack,
+    /// [`Error::PortTaken`] naming the port, [`Error::Spawn`] or [`Error::NotReady`] (with the
+    /// end of the component's log).
+    pub async fn up(config: StackConfig) -> Result<Self> {
+        config.validate()?;
+        // Records hold absolute paths: later commands may run from another directory.
+        let dir = std::path::absolute(&config.state_dir)
+            .map_err(|e| Error::io(format!("state dir {}", config.state_dir.display()), e))?;
+        std::fs::create_dir_all(dir.join("logs"))
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        if let Some(old) = StackState::load(&dir)? {
+            let running: Vec<String> = old
+                .components
+                .iter()
+                .filter(|r| matches!(process::liveness(r), Liveness::Running { .. }))
+                .map(|r| format!("{} pid {}", r.component, r.pid.unwrap_or(0)))
+                .collect();
+            if !running.is_empty() {
+                return Err(Error::AlreadyUp {
+                    dir,
+                    environment: EnvKind::Local,
+                    running: running.join(", "),
+                });
+            }
+            StackState::remove(&dir)?;
+        }
+        let state = plan(&config, &dir)?;
+        for rec in &state.components {
+            check_port(rec.port, rec.component)?;
+        }
+        for rec in &state.components {
+            // Each run starts with fresh logs.
+            std::fs::write(&rec.log, b"")
+                .map_err(|e| Error::io(format!("log file {}", rec.log.display()), e))?;
+        }
+        state.save(&dir)?;
+        let env = Self::with_state(&dir, state, &config)?;
+        if let Err(e) = env.start_all().await {
+            // Leave nothing half-started behind.
+            let _ = env.down().await;
+            return Err(e);
+        }
+        Ok(env)
+    }
+
+    async fn start_all(&self) -> Result<()> {
+        let redis = self.spawn(Component::Redis)?;
+        self.wait_ready(&redis).await?;
+        let mut nodes = Vec::new();
+        for c in self.components() {
+            if c != Component::Redis {
+                nodes.push(self.spawn(c)?);
+            }
+        }
+        for rec in &nodes {
+            self.wait_ready(rec).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The records of a stack about to start: programs, arguments, ports and logs.
+fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
+    let logs = dir.join("logs");
+    let redis_url = format!("redis://127.0.0.1:{}", config.redis_port);
+    let mut components = vec![ProcessRecord {
+        component: Component::Redis,
+        port: config.redis_port,
+        pid: None,
+        start_ticks: None,
+        started_at: None,
+        program: config.redis_server.clone(),
+        args: [
+            "--port",
+            &config.redis_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "notice",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect(),
+        log: logs.join("redis.log"),
+    }];
+    for (i, port) in config.node_ports.iter().enumerate() {
+        let component = Component::Node(i + 1);
+        let mut args: Vec<String> = [
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--redis-url",
+            &redis_url,
+            "--node-id",
+            &component.to_string(),
+            "--key-prefix",
+            &config.key_prefix,
+            "--failure-mode",
+            config.failure_mode.as_str(),
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        if let Some(p) = &config.policies {
+            let abs = std::path::absolute(p)
+                .map_err(|e| Error::io(format!("policies file {}", p.display()), e))?;
+            args.push("--policies".to_owned());
+            args.push(abs.display().to_string());
+        }
+        components.push(ProcessRecord {
+            component,
+            port: *port,
+            pid: None,
+            start_ticks: None,
+            started_at: None,
+            program: config.node_bin.clone(),
+            args,
+            log: logs.join(format!("{component}.log")),
+        });
+    }
+    Ok(StackState {
+        format: STATE_FORMAT,
+        environment: "local".to_owned(),
+        subject: "ratelimit".to_owned(),
+        created_at: Utc::now(),
+        key_prefix: config.key_prefix.clone(),
+        failure_mode: config.failure_mode.to_string(),
+        components,
+    })
+}
+
+/// Fails with [`Error::PortTaken`] when `port` cannot be bound on 127.0.0.1.
+fn check_port(port: u16, component: Component) -> Result<()> {
+    TcpListener::bind(("127.0.0.1", port))
+        .map(drop)
+        .map_err(|source| Error::PortTaken {
+            port,
+            component: component.to_string(),
+            source,
+        })
+}
+
+/// Stops every recorded process that is still the one started (nodes first), checks that their
+/// ports closed, removes the state file and Redis's working directory, and keeps the logs.
+pub(super) async fn down(env: &LocalEnv) -> Result<DownReport> {
+    let records = env.state().components;
+    let mut stopped = Vec::new();
+    for rec in records.iter().rev() {
+        let mut child = env.take_child(rec.component);
+        let what = process::terminate(rec, child.as_mut(), env.stop_grace).await?;
+        stopped.push(format!("{}: {what}", rec.component));
+    }
+    let mut ports_still_open = Vec::new();
+    for rec in &records {
+        if port_open(rec.port).await {
+            ports_still_open.push(rec.port);
+        }
+    }
+    StackState::remove(&env.dir)?;
+    let _ = std::fs::remove_dir_all(env.dir.join("redis"));
+    Ok(DownReport {
+        stopped,
+        ports_still_open,
+        logs_kept: Some(env.dir.join("logs").display().to_string()),
+        left_behind: Vec::new(),
+    })
+}
