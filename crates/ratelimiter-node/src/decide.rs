@@ -21,17 +21,32 @@ pub struct Decision {
     pub degraded: Option<FailureMode>,
 }
 
+/// The one window an answer reports (in its body and `X-RateLimit-*` headers), and its state
+/// after the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    /// The window: the denying one on a denial (the longest wait), else the one with the least
+    /// remaining.
+    pub window: Window,
+    /// Cost still available in that window after this decision.
+    pub remaining: u64,
+    /// Milliseconds until that window's fixed window ends.
+    pub reset_after_ms: u64,
+}
+
 impl Decision {
-    /// The reported window and its (remaining, reset_after_ms).
-    pub fn reported(&self) -> (Window, (u64, u64)) {
+    /// The reported window and its state.
+    pub fn reported(&self) -> Reported {
         let i = self
             .outcome
             .reported
             .min(self.windows.len().saturating_sub(1));
-        (
-            self.windows[i],
-            self.outcome.windows.get(i).copied().unwrap_or((0, 0)),
-        )
+        let (remaining, reset_after_ms) = self.outcome.windows.get(i).copied().unwrap_or((0, 0));
+        Reported {
+            window: self.windows[i],
+            remaining,
+            reset_after_ms,
+        }
     }
 }
 
@@ -99,8 +114,8 @@ impl Node {
             }
         };
         if let Ok(d) = &result {
-            let (w, (remaining, _)) = d.reported();
-            if d.outcome.allowed && remaining.saturating_mul(5) <= w.limit {
+            let reported = d.reported();
+            if d.outcome.allowed && reported.remaining.saturating_mul(5) <= reported.window.limit {
                 self.metrics.near_limit.fetch_add(1, Relaxed);
             }
         }

@@ -34,7 +34,7 @@ pub mod store;
 mod sync;
 
 pub use config::Config;
-pub use decide::{DecideError, Decision};
+pub use decide::{DecideError, Decision, Reported};
 pub use error::{ConfigError, StoreError};
 pub use http::{app, serve};
 pub use node::Node;

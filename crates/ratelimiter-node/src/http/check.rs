@@ -82,16 +82,16 @@ pub(super) async fn api_request(
 }
 
 fn check_body(node: &Node, d: &Decision) -> CheckResponse {
-    let (window, (remaining, reset_after_ms)) = d.reported();
+    let reported = d.reported();
     CheckResponse {
         allowed: d.outcome.allowed,
-        limit: window.limit,
-        remaining,
-        reset_after_ms,
+        limit: reported.window.limit,
+        remaining: reported.remaining,
+        reset_after_ms: reported.reset_after_ms,
         retry_after_ms: d.outcome.retry_after_ms,
         policy: d.policy.name.clone(),
-        window: window_label(window.window_ms),
-        window_ms: window.window_ms,
+        window: window_label(reported.window.window_ms),
+        window_ms: reported.window.window_ms,
         node: node.config.node_id.clone(),
         degraded: d.degraded,
     }
