@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::LoadError;
+use crate::target::parse_target;
 
 /// How requests are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,7 +113,7 @@ impl LoadConfig {
             return Err(LoadError::Config("at least one target".into()));
         }
         for t in &self.targets {
-            crate::worker::parse_target(t)?;
+            parse_target(t)?;
         }
         match self.mode {
             LoadMode::Closed { concurrency: 0 } => {
