@@ -18,7 +18,14 @@
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
 //!
-//! The Redis key schema and the wire types are in the shared crate [`ratelimiter_schema`].
+//! The Redis key schema, the wire types and the API's error codes are in the shared crate
+//! [`ratelimiter_schema`].
+//!
+//! # Tracing
+//! Events carry only their own fields; the node's id is a field (`node`) of the span around
+//! them: `serve`, `policy_loop`, `heartbeat_loop`, `policy_reload` (with its `trigger`) and, at
+//! debug level so that it costs nothing under the default filter, `decide` (with the `policy`
+//! and whether it was `allowed`). Errors are in an `error` field.
 
 pub mod algorithm;
 mod background;
