@@ -24,6 +24,9 @@ pub enum LoadMode {
     },
 }
 
+/// The key of [`LoadConfig::default`]: every request on it.
+pub const DEFAULT_HOT_KEY: &str = "bench:hot";
+
 /// Which keys requests carry.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyPattern {
@@ -92,9 +95,9 @@ impl Default for LoadConfig {
     fn default() -> Self {
         Self {
             targets: vec!["http://127.0.0.1:8080".to_owned()],
-            mode: LoadMode::Closed { concurrency: 32 },
+            mode: LoadMode::Closed { concurrency: 64 },
             duration: Duration::from_secs(10),
-            keys: KeyPattern::Hot("bench:hot".to_owned()),
+            keys: KeyPattern::Hot(DEFAULT_HOT_KEY.to_owned()),
             endpoint: Endpoint::Check,
             cost: None,
             burst: None,

@@ -25,7 +25,7 @@ mod run;
 mod target;
 mod worker;
 
-pub use config::{Burst, Endpoint, KeyPattern, LoadConfig, LoadMode};
+pub use config::{Burst, DEFAULT_HOT_KEY, Endpoint, KeyPattern, LoadConfig, LoadMode};
 pub use error::LoadError;
 pub use report::{LoadReport, Percentiles, SecondStats};
 pub use run::run;
