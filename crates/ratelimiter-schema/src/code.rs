@@ -6,19 +6,11 @@
 //! [`ErrorBody`]: crate::ErrorBody
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use strum::{Display, EnumString, IntoStaticStr, VariantArray};
 
 /// A machine-readable error code, sent as its `snake_case` name (`"redis_unavailable"`).
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Display, EnumString, IntoStaticStr, VariantArray,
 )]
 #[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
@@ -71,8 +63,6 @@ impl<'de> Deserialize<'de> for ErrorCode {
 
 #[cfg(test)]
 mod tests {
-    use strum::VariantArray as _;
-
     use super::*;
 
     #[test]
