@@ -9,12 +9,14 @@
 //! # Layout
 //! - [`config`]: [`Config`], validated once, and the TOML policy seed file.
 //! - [`node`]: [`Node`], the state shared by handlers and background loops.
-//! - [`decide`]: one decision: policy selection, Redis, failure mode.
+//! - [`decide`]: one decision ([`Decision`], and the window it [`Reported`]): policy selection,
+//!   Redis, failure mode.
 //! - [`algorithm`]: the sliding-window arithmetic as a pure function (mirrors `lua/check.lua`).
 //! - [`local`]: the in-process limiter of the `local` failure mode.
 //! - [`store`]: every Redis call, each bounded by a timeout.
 //! - `sync` and `background`: policy polling/seeding and heartbeats.
-//! - [`http`]: the axum API, [`app`] and [`serve`].
+//! - [`http`]: the axum API, [`app`] and [`serve`]; every error answer is an [`http::ApiError`]
+//!   whose code is a [`ratelimiter_schema::ErrorCode`].
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
 //!
