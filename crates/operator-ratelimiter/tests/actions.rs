@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use operator_core::Subject;
 use operator_ratelimiter::{RateLimitAction, RateLimiterConfig, RateLimiterSubject};
-use test_support::stack::http;
+use test_support::http;
 use test_support::{LocalStack, wait_for};
 
 fn subject(stack: &LocalStack) -> RateLimiterSubject {
@@ -27,7 +27,7 @@ fn pttl(stack: &LocalStack, key: &str) -> i64 {
 }
 
 fn check(stack: &LocalStack, key: &str) -> u16 {
-    http(
+    http::request(
         stack.nodes[0].port,
         "POST",
         "/v1/check",
@@ -129,7 +129,7 @@ async fn update_policy_changes_the_limit_every_node_enforces() {
     let version = report.details["version"].as_u64().unwrap();
     let converged = wait_for(Duration::from_secs(5), || {
         stack.nodes.iter().all(|n| {
-            let (_, body) = http(n.port, "GET", "/v1/node", None).unwrap();
+            let (_, body) = http::get(n.port, "/v1/node").unwrap();
             serde_json::from_str::<serde_json::Value>(&body).unwrap()["policy_version"].as_u64()
                 >= Some(version)
         })

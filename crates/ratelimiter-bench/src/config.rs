@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::LoadError;
+use crate::target::parse_target;
 
 /// How requests are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +23,9 @@ pub enum LoadMode {
         connections: usize,
     },
 }
+
+/// The key of [`LoadConfig::default`]: every request on it.
+pub const DEFAULT_HOT_KEY: &str = "bench:hot";
 
 /// Which keys requests carry.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,9 +95,9 @@ impl Default for LoadConfig {
     fn default() -> Self {
         Self {
             targets: vec!["http://127.0.0.1:8080".to_owned()],
-            mode: LoadMode::Closed { concurrency: 32 },
+            mode: LoadMode::Closed { concurrency: 64 },
             duration: Duration::from_secs(10),
-            keys: KeyPattern::Hot("bench:hot".to_owned()),
+            keys: KeyPattern::Hot(DEFAULT_HOT_KEY.to_owned()),
             endpoint: Endpoint::Check,
             cost: None,
             burst: None,
@@ -112,7 +116,7 @@ impl LoadConfig {
             return Err(LoadError::Config("at least one target".into()));
         }
         for t in &self.targets {
-            crate::worker::parse_target(t)?;
+            parse_target(t)?;
         }
         match self.mode {
             LoadMode::Closed { concurrency: 0 } => {

@@ -11,7 +11,9 @@
 //! # Layout
 //! - [`config`]: [`LoadConfig`], [`LoadMode`], [`KeyPattern`], [`Endpoint`], [`Burst`].
 //! - [`report`]: [`SecondStats`] (one per second, handed to a callback) and [`LoadReport`].
-//! - [`run`]: the engine.
+//! - [`run`]: the engine; it spawns one `worker` per connection (a request loop on one keep-alive
+//!   connection), each drawing its keys from `keys` (a per-worker PRNG) and connecting to a
+//!   `target` (the `http://host:port` base URLs, also checked by [`LoadConfig::validate`]).
 //! - [`redis_stats`]: Redis `INFO commandstats` parsing, for commands per decision.
 
 pub mod config;
@@ -20,9 +22,10 @@ mod keys;
 pub mod redis_stats;
 pub mod report;
 mod run;
+mod target;
 mod worker;
 
-pub use config::{Burst, Endpoint, KeyPattern, LoadConfig, LoadMode};
+pub use config::{Burst, DEFAULT_HOT_KEY, Endpoint, KeyPattern, LoadConfig, LoadMode};
 pub use error::LoadError;
 pub use report::{LoadReport, Percentiles, SecondStats};
 pub use run::run;

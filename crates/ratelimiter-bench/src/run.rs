@@ -10,7 +10,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::config::LoadConfig;
 use crate::error::LoadError;
 use crate::report::{LoadReport, Percentiles, SecondStats};
-use crate::worker::{Tally, Worker, parse_target};
+use crate::target::parse_target;
+use crate::worker::{Tally, Worker};
 
 /// Runs `config` until its duration ends or `shutdown` completes, calling `on_second` with each
 /// second's figures.

@@ -14,7 +14,6 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::{Endpoint, LoadConfig, LoadMode};
-use crate::error::LoadError;
 use crate::keys::KeyGen;
 
 /// What a worker has recorded since the reporter last took it.
@@ -41,18 +40,7 @@ impl Tally {
     }
 }
 
-/// `(host:port, authority)` of `http://host:port[/]`.
-pub(crate) fn parse_target(url: &str) -> Result<String, LoadError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| LoadError::Target(url.to_owned()))?;
-    let hostport = rest.trim_end_matches('/');
-    if hostport.is_empty() || hostport.contains('/') || !hostport.contains(':') {
-        return Err(LoadError::Target(url.to_owned()));
-    }
-    Ok(hostport.to_owned())
-}
-
+/// One worker's task: its connection's address, the shared configuration, where it records.
 pub(crate) struct Worker {
     pub(crate) index: usize,
     pub(crate) addr: String,
@@ -208,26 +196,4 @@ impl Worker {
 fn error(t: &mut Tally, kind: String) {
     t.errors += 1;
     *t.error_kinds.entry(kind).or_insert(0) += 1;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_are_plain_http_host_port() {
-        assert_eq!(
-            parse_target("http://127.0.0.1:8080").unwrap(),
-            "127.0.0.1:8080"
-        );
-        assert_eq!(parse_target("http://localhost:1/").unwrap(), "localhost:1");
-        for bad in [
-            "127.0.0.1:8080",
-            "https://x:1",
-            "http://x",
-            "http://x:1/path",
-        ] {
-            assert!(parse_target(bad).is_err(), "{bad}");
-        }
-    }
 }

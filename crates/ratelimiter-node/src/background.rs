@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use ratelimiter_schema::NodeState;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
+use tracing::Instrument;
 
 use crate::node::Node;
 
@@ -14,7 +15,12 @@ use crate::node::Node;
 const POLICY_TTL_REFRESH_EVERY: u64 = 60;
 
 /// Polls the policy version every `policy_poll_interval`, reloading or re-seeding as needed.
-pub(crate) async fn policy_loop(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn policy_loop(node: Arc<Node>, shutdown: watch::Receiver<bool>) {
+    let span = tracing::info_span!("policy_loop", node = %node.config.node_id);
+    poll_policies(node, shutdown).instrument(span).await;
+}
+
+async fn poll_policies(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(node.config.policy_poll_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut failing = false;
@@ -26,12 +32,12 @@ pub(crate) async fn policy_loop(node: Arc<Node>, mut shutdown: watch::Receiver<b
         match node.sync_policies().await {
             Ok(_) if failing => {
                 failing = false;
-                tracing::info!(node = %node.config.node_id, "policy sync works again");
+                tracing::info!("policy sync works again");
             }
             Ok(_) => {}
             Err(error) if !failing => {
                 failing = true;
-                tracing::warn!(node = %node.config.node_id, %error, "policy sync failed; will retry");
+                tracing::warn!(%error, "policy sync failed; will retry");
             }
             Err(_) => {}
         }
@@ -41,7 +47,12 @@ pub(crate) async fn policy_loop(node: Arc<Node>, mut shutdown: watch::Receiver<b
 /// Heartbeats every `heartbeat_interval`: measures the Redis round trip, registers the node,
 /// counts the Up nodes (the `local` failure mode divides limits by it), and now and then
 /// refreshes the TTL of the policies.
-pub(crate) async fn heartbeat_loop(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn heartbeat_loop(node: Arc<Node>, shutdown: watch::Receiver<bool>) {
+    let span = tracing::info_span!("heartbeat_loop", node = %node.config.node_id);
+    heartbeat(node, shutdown).instrument(span).await;
+}
+
+async fn heartbeat(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(node.config.heartbeat_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut failing = false;
@@ -57,13 +68,13 @@ pub(crate) async fn heartbeat_loop(node: Arc<Node>, mut shutdown: watch::Receive
                 if failing {
                     failing = false;
                     node.local.clear();
-                    tracing::info!(node = %node.config.node_id, "redis reachable again: shared limiting resumes");
+                    tracing::info!("redis reachable again: shared limiting resumes");
                 }
             }
             Err(error) => {
                 if !failing {
                     failing = true;
-                    tracing::warn!(node = %node.config.node_id, %error, mode = %node.config.failure_mode, "redis unreachable: deciding by failure mode");
+                    tracing::warn!(%error, mode = %node.config.failure_mode, "redis unreachable: deciding by failure mode");
                 }
             }
         }

@@ -4,6 +4,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use ratelimiter_schema::{FailureMode, Policy, Window};
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use crate::algorithm::Outcome;
 use crate::node::Node;
@@ -21,17 +23,32 @@ pub struct Decision {
     pub degraded: Option<FailureMode>,
 }
 
+/// The one window an answer reports (in its body and `X-RateLimit-*` headers), and its state
+/// after the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    /// The window: the denying one on a denial (the longest wait), else the one with the least
+    /// remaining.
+    pub window: Window,
+    /// Cost still available in that window after this decision.
+    pub remaining: u64,
+    /// Milliseconds until that window's fixed window ends.
+    pub reset_after_ms: u64,
+}
+
 impl Decision {
-    /// The reported window and its (remaining, reset_after_ms).
-    pub fn reported(&self) -> (Window, (u64, u64)) {
+    /// The reported window and its state.
+    pub fn reported(&self) -> Reported {
         let i = self
             .outcome
             .reported
             .min(self.windows.len().saturating_sub(1));
-        (
-            self.windows[i],
-            self.outcome.windows.get(i).copied().unwrap_or((0, 0)),
-        )
+        let (remaining, reset_after_ms) = self.outcome.windows.get(i).copied().unwrap_or((0, 0));
+        Reported {
+            window: self.windows[i],
+            remaining,
+            reset_after_ms,
+        }
     }
 }
 
@@ -64,10 +81,32 @@ impl Node {
     /// # Errors
     /// [`DecideError`] for a request that cannot be decided.
     pub async fn decide(&self, key: &str, cost: Option<u64>) -> Result<Decision, DecideError> {
+        // At debug level: under the default `info` filter the span is disabled, which costs a
+        // cached check and evaluates none of its fields; `policy` and `allowed` are recorded as
+        // they become known.
+        let span = tracing::debug_span!(
+            "decide",
+            node = %self.config.node_id,
+            policy = Empty,
+            allowed = Empty,
+        );
+        self.decide_in(&span, key, cost)
+            .instrument(span.clone())
+            .await
+    }
+
+    /// [`Node::decide`] inside its `span`.
+    async fn decide_in(
+        &self,
+        span: &Span,
+        key: &str,
+        cost: Option<u64>,
+    ) -> Result<Decision, DecideError> {
         let start = Instant::now();
         let loaded = self.policies();
         let policy = loaded.set.select(key).ok_or(DecideError::NoPolicy)?.clone();
         drop(loaded);
+        span.record("policy", tracing::field::display(&policy.name));
         let cost = cost.unwrap_or(1);
         let max = policy.min_limit();
         if cost == 0 || cost > max {
@@ -94,13 +133,14 @@ impl Node {
                 })
             }
             Err(error) => {
-                tracing::debug!(node = %self.config.node_id, %error, mode = %self.config.failure_mode, "deciding without redis");
+                tracing::debug!(%error, mode = %self.config.failure_mode, "deciding without redis");
                 self.decide_degraded(key, policy, cost)
             }
         };
         if let Ok(d) = &result {
-            let (w, (remaining, _)) = d.reported();
-            if d.outcome.allowed && remaining.saturating_mul(5) <= w.limit {
+            span.record("allowed", d.outcome.allowed);
+            let reported = d.reported();
+            if d.outcome.allowed && reported.remaining.saturating_mul(5) <= reported.window.limit {
                 self.metrics.near_limit.fetch_add(1, Relaxed);
             }
         }

@@ -9,16 +9,25 @@
 //! # Layout
 //! - [`config`]: [`Config`], validated once, and the TOML policy seed file.
 //! - [`node`]: [`Node`], the state shared by handlers and background loops.
-//! - [`decide`]: one decision: policy selection, Redis, failure mode.
+//! - [`decide`]: one decision ([`Decision`], and the window it [`Reported`]): policy selection,
+//!   Redis, failure mode.
 //! - [`algorithm`]: the sliding-window arithmetic as a pure function (mirrors `lua/check.lua`).
 //! - [`local`]: the in-process limiter of the `local` failure mode.
 //! - [`store`]: every Redis call, each bounded by a timeout.
 //! - `sync` and `background`: policy polling/seeding and heartbeats.
-//! - [`http`]: the axum API, [`app`] and [`serve`].
+//! - [`http`]: the axum API, [`app`] and [`serve`]; every error answer is an [`http::ApiError`]
+//!   whose code is a [`ratelimiter_schema::ErrorCode`].
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
 //!
-//! The Redis key schema and the wire types are in the shared crate [`ratelimiter_schema`].
+//! The Redis key schema, the wire types and the API's error codes are in the shared crate
+//! [`ratelimiter_schema`].
+//!
+//! # Tracing
+//! Events carry only their own fields; the node's id is a field (`node`) of the span around
+//! them: `serve`, `policy_loop`, `heartbeat_loop`, `policy_reload` (with its `trigger`) and, at
+//! debug level so that it costs nothing under the default filter, `decide` (with the `policy`
+//! and whether it was `allowed`). Errors are in an `error` field.
 
 pub mod algorithm;
 mod background;
@@ -34,7 +43,7 @@ pub mod store;
 mod sync;
 
 pub use config::Config;
-pub use decide::{DecideError, Decision};
+pub use decide::{DecideError, Decision, Reported};
 pub use error::{ConfigError, StoreError};
 pub use http::{app, serve};
 pub use node::Node;

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::Parser;
@@ -18,22 +19,29 @@ use ratelimiter_schema::{FailureMode, PolicySet};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The library's [`Config::default`], read once: the `[default: ...]` of every flag comes from it.
+fn defaults() -> &'static Config {
+    static DEFAULTS: OnceLock<Config> = OnceLock::new();
+    DEFAULTS.get_or_init(Config::default)
+}
+
+/// A duration in whole milliseconds, as the `*_ms` flags take it.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A distributed rate-limiter node on Redis.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
     /// Address to serve HTTP on.
-    #[arg(long, env = "RATELIMITER_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "RATELIMITER_LISTEN", default_value_t = defaults().listen)]
     listen: SocketAddr,
     /// Address other nodes and the operator should use for this node (default: the bound address).
     #[arg(long, env = "RATELIMITER_ADVERTISE")]
     advertise: Option<String>,
     /// Redis URL: redis://[:password@]host:port[/db], or rediss:// for TLS.
-    #[arg(
-        long,
-        env = "RATELIMITER_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
-    )]
+    #[arg(long, env = "RATELIMITER_REDIS_URL", default_value_t = defaults().redis_url.clone())]
     redis_url: String,
     /// PEM file of the CA to trust for rediss:// (default: the built-in web roots).
     #[arg(long, env = "RATELIMITER_REDIS_CA_FILE")]
@@ -42,17 +50,21 @@ struct Args {
     #[arg(long, env = "RATELIMITER_NODE_ID")]
     node_id: Option<String>,
     /// Prefix of every Redis key.
-    #[arg(long, env = "RATELIMITER_KEY_PREFIX", default_value = "ratelimit:")]
+    #[arg(long, env = "RATELIMITER_KEY_PREFIX", default_value_t = defaults().key_prefix.clone())]
     key_prefix: String,
     /// TOML file of policies seeded into Redis when it has none (default: `default`, 100/s).
     #[arg(long, env = "RATELIMITER_POLICIES")]
     policies: Option<PathBuf>,
     /// What to decide while Redis cannot answer: open (allow), closed (deny with 503) or local
     /// (enforce in process at this node's share of each limit).
-    #[arg(long, env = "RATELIMITER_FAILURE_MODE", default_value = "local")]
+    #[arg(long, env = "RATELIMITER_FAILURE_MODE", default_value_t = defaults().failure_mode)]
     failure_mode: FailureMode,
     /// Longest wait for one Redis call, in ms; past it the request is decided by the failure mode.
-    #[arg(long, env = "RATELIMITER_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    #[arg(
+        long,
+        env = "RATELIMITER_REDIS_TIMEOUT_MS",
+        default_value_t = millis(defaults().redis_timeout)
+    )]
     redis_timeout_ms: u64,
     /// Bearer token required by the mutating management endpoints.
     #[arg(long, env = "RATELIMITER_ADMIN_TOKEN", hide_env_values = true)]
@@ -62,7 +74,7 @@ struct Args {
     #[arg(
         long,
         env = "RATELIMITER_CLOCK_OFFSET_MS",
-        default_value_t = 0,
+        default_value_t = defaults().clock_offset_ms,
         allow_negative_numbers = true
     )]
     clock_offset_ms: i64,
@@ -70,7 +82,11 @@ struct Args {
     #[arg(long, env = "RATELIMITER_WORKER_THREADS")]
     worker_threads: Option<usize>,
     /// How often to check Redis for policy changes, in ms.
-    #[arg(long, env = "RATELIMITER_POLICY_POLL_MS", default_value_t = 250)]
+    #[arg(
+        long,
+        env = "RATELIMITER_POLICY_POLL_MS",
+        default_value_t = millis(defaults().policy_poll_interval)
+    )]
     policy_poll_ms: u64,
     /// Do not serve: GET this URL once (e.g. `http://127.0.0.1:8080/readyz`) and exit 0 if it
     /// answers 2xx within 2 s, 1 otherwise. For container health checks without curl.

@@ -95,6 +95,13 @@ impl Metrics {
     pub fn render(&self, node: &str, policy_version: u64, up_nodes: usize) -> String {
         let node = escape_label(node);
         let mut out = String::with_capacity(4096);
+        self.render_counters(&mut out, &node);
+        self.latency.render(&mut out, &node);
+        self.render_gauges(&mut out, &node, policy_version, up_nodes);
+        out
+    }
+
+    fn render_counters(&self, out: &mut String, node: &str) {
         let get = |a: &AtomicU64| a.load(Relaxed);
         let mut counter = |name: &str, help: &str, rows: &[(&str, u64)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -147,38 +154,9 @@ impl Metrics {
             "Policy loads from Redis.",
             &[("", get(&self.policy_reloads))],
         );
+    }
 
-        let _ = writeln!(
-            out,
-            "# HELP ratelimiter_decision_duration_seconds Time to decide one request, Redis included."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE ratelimiter_decision_duration_seconds histogram"
-        );
-        let mut cumulative = 0;
-        for (i, le) in BUCKETS.iter().enumerate() {
-            cumulative += get(&self.latency.counts[i]);
-            let _ = writeln!(
-                out,
-                "ratelimiter_decision_duration_seconds_bucket{{node=\"{node}\",le=\"{le}\"}} {cumulative}"
-            );
-        }
-        cumulative += get(&self.latency.counts[BUCKETS.len()]);
-        let _ = writeln!(
-            out,
-            "ratelimiter_decision_duration_seconds_bucket{{node=\"{node}\",le=\"+Inf\"}} {cumulative}"
-        );
-        let sum = get(&self.latency.sum_ns) as f64 / 1e9;
-        let _ = writeln!(
-            out,
-            "ratelimiter_decision_duration_seconds_sum{{node=\"{node}\"}} {sum}"
-        );
-        let _ = writeln!(
-            out,
-            "ratelimiter_decision_duration_seconds_count{{node=\"{node}\"}} {cumulative}"
-        );
-
+    fn render_gauges(&self, out: &mut String, node: &str, policy_version: u64, up_nodes: usize) {
         let mut gauge = |name: &str, help: &str, v: f64| {
             let _ = writeln!(
                 out,
@@ -190,7 +168,7 @@ impl Metrics {
             "1 when the last Redis call succeeded.",
             f64::from(u8::from(self.redis_ok.load(Relaxed))),
         );
-        let rtt = get(&self.redis_rtt_us);
+        let rtt = self.redis_rtt_us.load(Relaxed);
         if rtt != u64::MAX {
             gauge(
                 "ratelimiter_redis_rtt_seconds",
@@ -208,7 +186,43 @@ impl Metrics {
             "Nodes Up in the registry, as last seen.",
             up_nodes as f64,
         );
-        out
+    }
+}
+
+impl Histogram {
+    /// The `ratelimiter_decision_duration_seconds` histogram: cumulative buckets, sum and count.
+    fn render(&self, out: &mut String, node: &str) {
+        let get = |a: &AtomicU64| a.load(Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP ratelimiter_decision_duration_seconds Time to decide one request, Redis included."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE ratelimiter_decision_duration_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            cumulative += get(&self.counts[i]);
+            let _ = writeln!(
+                out,
+                "ratelimiter_decision_duration_seconds_bucket{{node=\"{node}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        cumulative += get(&self.counts[BUCKETS.len()]);
+        let _ = writeln!(
+            out,
+            "ratelimiter_decision_duration_seconds_bucket{{node=\"{node}\",le=\"+Inf\"}} {cumulative}"
+        );
+        let sum = get(&self.sum_ns) as f64 / 1e9;
+        let _ = writeln!(
+            out,
+            "ratelimiter_decision_duration_seconds_sum{{node=\"{node}\"}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "ratelimiter_decision_duration_seconds_count{{node=\"{node}\"}} {cumulative}"
+        );
     }
 }
 

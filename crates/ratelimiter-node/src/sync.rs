@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use ratelimiter_schema::PolicySet;
+use tracing::{Instrument, Span};
 
 use crate::error::StoreError;
 use crate::node::{LoadedPolicies, Node};
@@ -39,26 +40,35 @@ impl Node {
     /// # Errors
     /// Redis failures or timeouts.
     pub async fn reload_policies(&self) -> Result<SyncOutcome, StoreError> {
+        self.reload().instrument(self.reload_span("reload")).await
+    }
+
+    /// The span of one reload (or seeding) of the policies, `trigger` saying which.
+    fn reload_span(&self, trigger: &'static str) -> Span {
+        tracing::info_span!("policy_reload", node = %self.config.node_id, trigger)
+    }
+
+    async fn reload(&self) -> Result<SyncOutcome, StoreError> {
         match self.store.load_policies().await? {
             Some(stored) => Ok(self.apply_stored(stored)),
-            None => self.seed_policies().await,
+            None => self.seed().await,
         }
     }
 
     fn apply_stored(&self, stored: StoredPolicies) -> SyncOutcome {
         for error in &stored.invalid {
-            tracing::warn!(node = %self.config.node_id, %error, "skipping an invalid policy stored in redis");
+            tracing::warn!(%error, "skipping an invalid policy stored in redis");
         }
         let count = stored.policies.len();
         let set = match PolicySet::new(stored.policies) {
             Ok(set) => set,
             Err(error) => {
-                tracing::warn!(node = %self.config.node_id, %error, "policies in redis unusable; keeping the loaded ones");
+                tracing::warn!(%error, "policies in redis unusable; keeping the loaded ones");
                 return SyncOutcome::Unchanged;
             }
         };
         let loaded = LoadedPolicies::new(set, stored.version, true);
-        tracing::info!(node = %self.config.node_id, version = loaded.version, digest = %loaded.digest, policies = count, "policies loaded");
+        tracing::info!(version = loaded.version, digest = %loaded.digest, policies = count, "policies loaded");
         self.set_policies(loaded);
         self.metrics.policy_reloads.fetch_add(1, Relaxed);
         SyncOutcome::Reloaded
@@ -71,6 +81,10 @@ impl Node {
     /// # Errors
     /// Redis failures or timeouts.
     pub async fn seed_policies(&self) -> Result<SyncOutcome, StoreError> {
+        self.seed().instrument(self.reload_span("seed")).await
+    }
+
+    async fn seed(&self) -> Result<SyncOutcome, StoreError> {
         let loaded = self.policies();
         let set = if loaded.from_redis && !loaded.set.is_empty() {
             &loaded.set
@@ -79,7 +93,7 @@ impl Node {
         };
         let seeded = self.store.seed_policies(set, loaded.version + 1).await?;
         if seeded {
-            tracing::info!(node = %self.config.node_id, policies = set.len(), "redis had no policies: seeded them");
+            tracing::info!(policies = set.len(), "redis had no policies: seeded them");
         }
         // Load without seeding again, so a hash that vanishes meanwhile cannot make a loop.
         match self.store.load_policies().await? {

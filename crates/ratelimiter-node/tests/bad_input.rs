@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{NodeProcess, client};
+use support::{NodeApi, NodeProcess, client};
 use test_support::RedisServer;
 
 async fn send(client: &reqwest::Client, req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
@@ -19,10 +19,10 @@ async fn send(client: &reqwest::Client, req: reqwest::RequestBuilder) -> (u16, s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_gets_a_4xx_with_a_json_error() {
     let redis = RedisServer::start();
-    let node = NodeProcess::start(&redis.url(), "a", &[]).await;
+    let node = NodeProcess::start(&redis.url(), "a", &[]);
     let c = client();
     let check = || {
-        c.post(node.url("/v1/check"))
+        c.post(node.url_for("/v1/check"))
             .header("content-type", "application/json")
     };
     let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
@@ -90,76 +90,76 @@ async fn every_bad_input_gets_a_4xx_with_a_json_error() {
         ),
         (
             "unknown policy (get)",
-            c.get(node.url("/v1/policies/nope")),
+            c.get(node.url_for("/v1/policies/nope")),
             404,
             "unknown_policy",
         ),
         (
             "unknown policy (delete)",
-            c.delete(node.url("/v1/policies/nope")),
+            c.delete(node.url_for("/v1/policies/nope")),
             404,
             "unknown_policy",
         ),
         (
             "deleting default",
-            c.delete(node.url("/v1/policies/default")),
+            c.delete(node.url_for("/v1/policies/default")),
             400,
             "invalid_policy",
         ),
         (
             "invalid policy name",
-            c.put(node.url("/v1/policies/bad%20name"))
+            c.put(node.url_for("/v1/policies/bad%20name"))
                 .body("{\"match\": \"*\", \"windows\": [{\"limit\": 1, \"window_ms\": 1}]}"),
             400,
             "invalid_policy",
         ),
         (
             "policy without windows",
-            c.put(node.url("/v1/policies/p"))
+            c.put(node.url_for("/v1/policies/p"))
                 .body("{\"match\": \"*\", \"windows\": []}"),
             400,
             "invalid_policy",
         ),
         (
             "policy limit 0",
-            c.put(node.url("/v1/policies/p"))
+            c.put(node.url_for("/v1/policies/p"))
                 .body("{\"match\": \"*\", \"windows\": [{\"limit\": 0, \"window_ms\": 1000}]}"),
             400,
             "invalid_policy",
         ),
         (
             "policy malformed",
-            c.put(node.url("/v1/policies/p")).body("{"),
+            c.put(node.url_for("/v1/policies/p")).body("{"),
             400,
             "bad_request",
         ),
         (
             "counters bad cursor",
-            c.get(node.url("/v1/counters?cursor=abc")),
+            c.get(node.url_for("/v1/counters?cursor=abc")),
             400,
             "bad_request",
         ),
         (
             "counters count too large",
-            c.get(node.url("/v1/counters?count=100000")),
+            c.get(node.url_for("/v1/counters?count=100000")),
             400,
             "bad_request",
         ),
         (
             "empty api key",
-            c.get(node.url("/api/request")).header("X-API-Key", ""),
+            c.get(node.url_for("/api/request")).header("X-API-Key", ""),
             400,
             "invalid_key",
         ),
         (
             "unknown path",
-            c.get(node.url("/v2/nothing")),
+            c.get(node.url_for("/v2/nothing")),
             404,
             "not_found",
         ),
         (
             "wrong method",
-            c.get(node.url("/v1/check")),
+            c.get(node.url_for("/v1/check")),
             405,
             "method_not_allowed",
         ),
@@ -200,14 +200,14 @@ async fn every_bad_input_gets_a_4xx_with_a_json_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_token_guards_every_mutation() {
     let redis = RedisServer::start();
-    let node = NodeProcess::start(&redis.url(), "a", &["--admin-token", "s3cret"]).await;
+    let node = NodeProcess::start(&redis.url(), "a", &["--admin-token", "s3cret"]);
     let c = client();
     let policy = serde_json::json!({"match": "x:*", "windows": [{"limit": 1, "window_ms": 1000}]});
     let mutations = || {
         vec![
-            c.put(node.url("/v1/policies/x")).json(&policy),
-            c.delete(node.url("/v1/policies/x")),
-            c.delete(node.url("/v1/counters/user:1")),
+            c.put(node.url_for("/v1/policies/x")).json(&policy),
+            c.delete(node.url_for("/v1/policies/x")),
+            c.delete(node.url_for("/v1/counters/user:1")),
         ]
     };
     for req in mutations() {
@@ -225,7 +225,7 @@ async fn the_admin_token_guards_every_mutation() {
     }
     let (status, _) = send(
         &c,
-        c.put(node.url("/v1/policies/x"))
+        c.put(node.url_for("/v1/policies/x"))
             .json(&policy)
             .bearer_auth("s3cret"),
     )
@@ -233,14 +233,15 @@ async fn the_admin_token_guards_every_mutation() {
     assert_eq!(status, 200);
     let (status, _) = send(
         &c,
-        c.delete(node.url("/v1/counters/user:1"))
+        c.delete(node.url_for("/v1/counters/user:1"))
             .bearer_auth("s3cret"),
     )
     .await;
     assert_eq!(status, 200);
     let (status, _) = send(
         &c,
-        c.delete(node.url("/v1/policies/x")).bearer_auth("s3cret"),
+        c.delete(node.url_for("/v1/policies/x"))
+            .bearer_auth("s3cret"),
     )
     .await;
     assert_eq!(status, 200);
@@ -283,11 +284,11 @@ fn invalid_configuration_exits_with_a_clear_message_before_binding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_closes_the_connection_so_no_client_reuses_it() {
     let redis = RedisServer::start();
-    let node = NodeProcess::start(&redis.url(), "a", &[]).await;
+    let node = NodeProcess::start(&redis.url(), "a", &[]);
     let c = client();
     let big = serde_json::json!({"key": "k".repeat(64 * 1024)}).to_string();
     let r = c
-        .post(node.url("/v1/check"))
+        .post(node.url_for("/v1/check"))
         .header("content-type", "application/json")
         .body(big)
         .send()
@@ -299,6 +300,6 @@ async fn an_oversized_body_closes_the_connection_so_no_client_reuses_it() {
         Some("close")
     );
     // The same client goes on working.
-    let r = c.get(node.url("/healthz")).send().await.unwrap();
+    let r = c.get(node.url_for("/healthz")).send().await.unwrap();
     assert!(r.status().is_success());
 }

@@ -5,17 +5,17 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{NodeProcess, client, wait_until};
+use support::{NodeApi, NodeProcess, client, wait_until};
 use test_support::RedisServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_change_through_one_node_is_enforced_by_the_others_within_a_second() {
     let redis = RedisServer::start();
-    let a = NodeProcess::start(&redis.url(), "a", &[]).await;
-    let b = NodeProcess::start(&redis.url(), "b", &[]).await;
+    let a = NodeProcess::start(&redis.url(), "a", &[]);
+    let b = NodeProcess::start(&redis.url(), "b", &[]);
     let client = client();
     let r = client
-        .put(a.url("/v1/policies/login"))
+        .put(a.url_for("/v1/policies/login"))
         .json(
             &serde_json::json!({"match": "login:*", "windows": [{"limit": 2, "window_ms": 60000}]}),
         )
@@ -53,7 +53,7 @@ async fn a_policy_change_through_one_node_is_enforced_by_the_others_within_a_sec
     assert_eq!(pa["digest"], pb["digest"]);
 
     let r = client
-        .delete(b.url("/v1/policies/login"))
+        .delete(b.url_for("/v1/policies/login"))
         .send()
         .await
         .unwrap();
@@ -68,9 +68,9 @@ async fn a_policy_change_through_one_node_is_enforced_by_the_others_within_a_sec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registry_shows_crashed_nodes_down_and_forgets_stopped_ones() {
     let redis = RedisServer::start();
-    let a = NodeProcess::start(&redis.url(), "a", &[]).await;
-    let mut b = NodeProcess::start(&redis.url(), "b", &[]).await;
-    let mut c = NodeProcess::start(&redis.url(), "c", &[]).await;
+    let a = NodeProcess::start(&redis.url(), "a", &[]);
+    let mut b = NodeProcess::start(&redis.url(), "b", &[]);
+    let mut c = NodeProcess::start(&redis.url(), "c", &[]);
     let client = client();
     let states = |body: &serde_json::Value| -> Vec<(String, String)> {
         body["nodes"]

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{NodeProcess, client, policies_file, redis_conn, redis_now_ms};
+use support::{NodeApi, NodeProcess, client, policies_file, redis_conn, redis_now_ms};
 use test_support::RedisServer;
 
 const POLICIES: &str = r#"
@@ -40,14 +40,14 @@ async fn a_thousand_concurrent_checks_over_three_nodes_admit_exactly_the_limit()
     // failure mode, which is not what this test measures (the failure mode has its own tests).
     let args = ["--policies", file, "--redis-timeout-ms", "5000"];
     let nodes = [
-        NodeProcess::start(&redis.url(), "a", &args).await,
-        NodeProcess::start(&redis.url(), "b", &args).await,
-        NodeProcess::start(&redis.url(), "c", &args).await,
+        NodeProcess::start(&redis.url(), "a", &args),
+        NodeProcess::start(&redis.url(), "b", &args),
+        NodeProcess::start(&redis.url(), "c", &args),
     ];
     let client = client();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..1000 {
-        let url = nodes[i % 3].url("/v1/check");
+        let url = nodes[i % 3].url_for("/v1/check");
         let client = client.clone();
         tasks.spawn(async move {
             let r = client
@@ -86,7 +86,7 @@ async fn every_window_is_checked_and_consumed_and_the_denial_names_its_window() 
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let file = policies_file(&dir, POLICIES);
-    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]).await;
+    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]);
     let client = client();
 
     // The hour window (4) is tighter than the second window (10).
@@ -148,7 +148,7 @@ async fn cost_is_consumed_as_a_weight() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let file = policies_file(&dir, POLICIES);
-    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]).await;
+    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]);
     let client = client();
     let (status, body) = node.check_cost(&client, "weighted:1", Some(7)).await;
     assert_eq!((status, body["remaining"].as_u64()), (200, Some(3)));
@@ -168,7 +168,7 @@ async fn the_sliding_window_weights_the_previous_window_across_the_boundary() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let file = policies_file(&dir, POLICIES);
-    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]).await;
+    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]);
     let client = client();
     let mut conn = redis_conn(&redis.url());
     const WIN: u64 = 2_000;

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{NodeProcess, client, policies_file, redis_conn, wait_until};
+use support::{NodeApi, NodeProcess, client, policies_file, redis_conn, wait_until};
 use test_support::RedisServer;
 
 const POLICIES: &str = r#"
@@ -21,8 +21,7 @@ async fn start(mode: &str) -> (RedisServer, NodeProcess, tempfile::TempDir) {
         &redis.url(),
         &format!("node-{mode}"),
         &["--policies", file.to_str().unwrap(), "--failure-mode", mode],
-    )
-    .await;
+    );
     (redis, node, dir)
 }
 
@@ -51,7 +50,7 @@ async fn assert_recovers_exactly(redis: &mut RedisServer, node: &NodeProcess) {
     redis.restart();
     let ready = wait_until(Duration::from_secs(15), || {
         let c = client.clone();
-        let url = node.url("/readyz");
+        let url = node.url_for("/readyz");
         async move { c.get(url).send().await.is_ok_and(|r| r.status() == 200) }
     })
     .await;
@@ -169,7 +168,7 @@ async fn keep_deciding(node: &NodeProcess, key: &str, d: Duration) {
 /// The node's `/metrics` text.
 async fn metrics(node: &NodeProcess) -> String {
     client()
-        .get(node.url("/metrics"))
+        .get(node.url_for("/metrics"))
         .send()
         .await
         .unwrap()
@@ -235,8 +234,7 @@ async fn a_node_starts_without_redis_and_joins_when_it_comes() {
             "--failure-mode",
             "local",
         ],
-    )
-    .await;
+    );
     let client = client();
     let (status, _) = node.get_json(&client, "/readyz").await;
     assert_eq!(status, 503);

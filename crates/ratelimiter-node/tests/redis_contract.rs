@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{NodeProcess, client, policies_file, redis_conn};
+use support::{NodeApi, NodeProcess, client, policies_file, redis_conn};
 use test_support::RedisServer;
 
 const POLICIES: &str = r#"
@@ -21,8 +21,8 @@ async fn after_a_mixed_load_no_key_under_the_prefix_lacks_a_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let file = policies_file(&dir, POLICIES);
     let file = file.to_str().unwrap();
-    let a = NodeProcess::start(&redis.url(), "a", &["--policies", file]).await;
-    let b = NodeProcess::start(&redis.url(), "b", &["--policies", file]).await;
+    let a = NodeProcess::start(&redis.url(), "a", &["--policies", file]);
+    let b = NodeProcess::start(&redis.url(), "b", &["--policies", file]);
     let client = client();
     let keys = [
         "user:1",
@@ -44,21 +44,21 @@ async fn after_a_mixed_load_no_key_under_the_prefix_lacks_a_ttl() {
         }
     }
     let r = client
-        .put(a.url("/v1/policies/api"))
+        .put(a.url_for("/v1/policies/api"))
         .json(&serde_json::json!({"match": "api:*", "windows": [{"limit": 2, "window_ms": 1000}]}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let r = client
-        .get(a.url("/api/request"))
+        .get(a.url_for("/api/request"))
         .header("X-API-Key", "k1")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let r = client
-        .delete(a.url("/v1/counters/user:1"))
+        .delete(a.url_for("/v1/counters/user:1"))
         .send()
         .await
         .unwrap();
@@ -104,7 +104,7 @@ async fn decisions_keep_working_after_script_flush() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let file = policies_file(&dir, POLICIES);
-    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]).await;
+    let node = NodeProcess::start(&redis.url(), "a", &["--policies", file.to_str().unwrap()]);
     let client = client();
     let mut allowed = 0;
     for i in 0..10 {

@@ -1,13 +1,27 @@
 //! What a node does when Redis cannot answer.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use strum::VariantArray as _;
 
 /// What a node decides while Redis is down, slower than its timeout, or not yet reachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum FailureMode {
     /// Allow every request (availability first).
     Open,
@@ -22,17 +36,7 @@ pub enum FailureMode {
 impl FailureMode {
     /// The lowercase name used in flags, JSON and metrics labels.
     pub fn as_str(self) -> &'static str {
-        match self {
-            FailureMode::Open => "open",
-            FailureMode::Closed => "closed",
-            FailureMode::Local => "local",
-        }
-    }
-}
-
-impl fmt::Display for FailureMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -44,23 +48,25 @@ pub struct ParseFailureModeError(String);
 impl FromStr for FailureMode {
     type Err = ParseFailureModeError;
 
+    // By hand rather than strum's `EnumString`, for an error that lists the modes (clap shows it).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "open" => Ok(FailureMode::Open),
-            "closed" => Ok(FailureMode::Closed),
-            "local" => Ok(FailureMode::Local),
-            other => Err(ParseFailureModeError(other.to_owned())),
-        }
+        Self::VARIANTS
+            .iter()
+            .copied()
+            .find(|mode| mode.as_str() == s)
+            .ok_or_else(|| ParseFailureModeError(s.to_owned()))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use strum::VariantArray as _;
+
     use super::*;
 
     #[test]
     fn round_trips_through_text_and_json() {
-        for mode in [FailureMode::Open, FailureMode::Closed, FailureMode::Local] {
+        for &mode in FailureMode::VARIANTS {
             assert_eq!(mode.as_str().parse::<FailureMode>().unwrap(), mode);
             let json = serde_json::to_string(&mode).unwrap();
             assert_eq!(json, format!("\"{mode}\""));

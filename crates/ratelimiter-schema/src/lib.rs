@@ -14,8 +14,10 @@
 //!   nodes and by the operator's repairs alike.
 //! - [`wire`]: the JSON bodies of the node's HTTP API ([`NodeInfo`], [`NodeEntry`],
 //!   [`CheckResponse`], [`ErrorBody`], ...).
+//! - [`ErrorCode`]: the stable codes of the node's error answers (`"error"` of an [`ErrorBody`]).
 //! - [`FailureMode`]: what a node does when Redis cannot answer.
 
+mod code;
 mod error;
 mod failure;
 mod glob;
@@ -24,6 +26,7 @@ pub mod policy;
 pub mod scripts;
 pub mod wire;
 
+pub use code::ErrorCode;
 pub use error::{KeyError, PolicyError};
 pub use failure::FailureMode;
 pub use keys::CounterKey;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::code::ErrorCode;
 use crate::failure::FailureMode;
 use crate::policy::Policy;
 
@@ -52,10 +53,8 @@ pub struct CheckResponse {
 /// The body of every 4xx/5xx answer: a stable machine-readable `error` code and a human `detail`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// Stable code: `bad_request`, `invalid_key`, `invalid_cost`, `invalid_policy`,
-    /// `unknown_policy`, `no_policy`, `payload_too_large`, `unauthorized`, `not_found`,
-    /// `redis_unavailable`, `not_ready`.
-    pub error: String,
+    /// The stable code (`bad_request`, `redis_unavailable`, ...: see [`ErrorCode`]).
+    pub error: ErrorCode,
     /// What exactly was wrong.
     pub detail: String,
 }

@@ -1,11 +1,17 @@
 //! Helpers shared by the workspace's tests. Not part of any shipped binary.
 //!
-//! - [`ports`]: free loopback ports.
+//! # Layout
+//! - [`redis`]: a real `redis-server` on a free port in a temporary directory ([`RedisServer`]),
+//!   started from one command line ([`RedisBuilder`]: a given port, a password, TLS, extra
+//!   arguments); [`resp`] speaks to it without a client library.
+//! - [`node`]: a real `ratelimiter-node` process ([`NodeProcess`], [`NodeBuilder`]): the one way
+//!   tests start a node.
+//! - [`stack`]: a local rate-limiter stack, Redis and `n` nodes ([`LocalStack`]).
+//! - [`tls`]: a test CA and a certificate for 127.0.0.1 ([`TlsFiles`], made with `openssl`).
 //! - [`process`]: child processes that die with the test ([`ChildGuard`]), even when it panics or
-//!   is killed.
-//! - [`redis`]: a real `redis-server` on a free port in a temporary directory ([`RedisServer`]).
-//! - [`bins`]: locating the workspace's own binaries from any crate's tests.
-//! - [`stack`]: a local rate-limiter stack (Redis and real `ratelimiter-node` processes).
+//!   is killed, and running a command to its end.
+//! - [`http`]: a minimal blocking HTTP client for 127.0.0.1; [`wait`]: polling for a condition.
+//! - [`ports`]: free loopback ports; [`bins`]: the workspace's own binaries from any crate's tests.
 //! - [`docker`]: images built `FROM scratch` from local binaries, for an engine that cannot pull.
 //!
 //! Everything here fails loudly (panics with what to install) rather than skipping a test.
@@ -14,13 +20,21 @@
 
 pub mod bins;
 pub mod docker;
+pub mod http;
+pub mod node;
 pub mod ports;
 pub mod process;
 pub mod redis;
+pub mod resp;
 pub mod stack;
+pub mod tls;
+pub mod wait;
 
 pub use bins::workspace_bin;
+pub use node::{NodeBuilder, NodeProcess};
 pub use ports::{free_port, free_ports};
 pub use process::ChildGuard;
-pub use redis::RedisServer;
-pub use stack::{LocalStack, wait_for};
+pub use redis::{RedisBuilder, RedisServer};
+pub use stack::LocalStack;
+pub use tls::TlsFiles;
+pub use wait::wait_for;

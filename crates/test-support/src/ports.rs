@@ -1,7 +1,9 @@
 //! Free loopback ports.
 
 use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::wait::wait_for;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 ///
@@ -27,14 +29,8 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-/// Waits until something accepts TCP connections on `127.0.0.1:port`.
+/// Waits until something accepts TCP connections on `127.0.0.1:port`; whether it did within
+/// `timeout`.
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    wait_for(timeout, || TcpStream::connect(("127.0.0.1", port)).is_ok())
 }

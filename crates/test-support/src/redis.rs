@@ -1,51 +1,72 @@
-//! A real `redis-server` for tests.
+//! A real `redis-server` for tests, started from one command line ([`RedisBuilder`]).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::ports::free_port;
+use crate::ports::{free_port, wait_for_port};
 use crate::process::ChildGuard;
+use crate::tls::TlsFiles;
 
-/// A `redis-server` on a free loopback port, with no persistence, in a temporary directory.
-/// Killed when dropped.
-///
-/// The binary is `$REDIS_SERVER_BIN` or `redis-server` from `PATH`.
-#[derive(Debug)]
-pub struct RedisServer {
-    guard: ChildGuard,
-    port: u16,
-    dir: tempfile::TempDir,
+pub use crate::resp::raw_command;
+use crate::resp::raw_command_as;
+
+/// How a test's `redis-server` is started: on a free (or given) loopback port, with no
+/// persistence, in a temporary directory, optionally TLS-only and with a password, plus any
+/// extra arguments (`--maxmemory 10mb`, ...). Build one with [`RedisServer::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct RedisBuilder {
+    port: Option<u16>,
+    password: Option<String>,
+    tls: bool,
     extra: Vec<String>,
 }
 
-impl RedisServer {
-    /// Starts a server and waits until it answers PING.
-    ///
-    /// # Panics
-    /// When `redis-server` is missing (the message says how to install it) or does not start.
-    pub fn start() -> Self {
-        Self::start_with(&[])
+impl RedisBuilder {
+    /// Listens on `port` instead of a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
     }
 
-    /// Starts a server with extra command-line arguments (e.g. `["--maxmemory", "10mb"]`).
+    /// Requires `password` (`--requirepass`); [`RedisServer::url`] and [`RedisServer::cmd`] use it.
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.to_owned());
+        self
+    }
+
+    /// Serves TLS only (`rediss://`), with a certificate for 127.0.0.1 signed by a test CA
+    /// ([`RedisServer::tls_ca_file`]); clients need no certificate.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// Adds command-line arguments (e.g. `["--maxmemory", "10mb"]`).
+    pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.extra.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Starts the server and waits until it answers (PING, or for TLS a TCP connection).
     ///
     /// # Panics
-    /// As [`RedisServer::start`].
-    pub fn start_with(extra: &[&str]) -> Self {
+    /// When `redis-server` is missing (the message says how to install it) or does not start
+    /// after 5 attempts (each on a new free port, unless the port was given).
+    pub fn start(self) -> RedisServer {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let tls = self.tls.then(|| TlsFiles::generate(dir.path()));
         for attempt in 0..5 {
-            let port = free_port();
-            let guard = spawn(port, &dir, &extra);
-            if wait_ready(port, Duration::from_secs(10)) {
-                return Self {
+            let port = self.port.unwrap_or_else(free_port);
+            let guard = self.spawn(port, dir.path(), tls.as_ref());
+            if self.answers(port, Duration::from_secs(10)) {
+                return RedisServer {
                     guard,
                     port,
                     dir,
-                    extra,
+                    tls,
+                    config: self,
                 };
             }
             drop(guard);
@@ -54,14 +75,105 @@ impl RedisServer {
         panic!("redis-server did not start after 5 attempts; see its output above");
     }
 
-    /// The port it listens on.
+    fn spawn(&self, port: u16, dir: &Path, tls: Option<&TlsFiles>) -> ChildGuard {
+        let mut cmd = self.command(port, dir, tls);
+        ChildGuard::spawn(format!("redis-server:{port}"), &mut cmd)
+    }
+
+    /// Whether the server on `port` answers within `timeout`: PING (after AUTH), or for TLS,
+    /// which plain RESP cannot speak, a TCP connection.
+    fn answers(&self, port: u16, timeout: Duration) -> bool {
+        if self.tls {
+            return wait_for_port(port, timeout);
+        }
+        let password = self.password.as_deref();
+        crate::wait::wait_for(timeout, || {
+            raw_command_as(port, password, &["PING"]).is_ok_and(|r| r == "+PONG")
+        })
+    }
+
+    /// The one `redis-server` command line of the tests.
+    fn command(&self, port: u16, dir: &Path, tls: Option<&TlsFiles>) -> Command {
+        let mut cmd = Command::new(redis_server_bin());
+        match tls {
+            Some(files) => {
+                cmd.args(["--port", "0", "--tls-port", &port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(&files.cert)
+                    .arg("--tls-key-file")
+                    .arg(&files.key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(&files.ca)
+                    .args(["--tls-auth-clients", "no"]);
+            }
+            None => {
+                cmd.args(["--port", &port.to_string()]);
+            }
+        }
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .args(["--daemonize", "no", "--loglevel", "warning"]);
+        if let Some(password) = &self.password {
+            cmd.args(["--requirepass", password]);
+        }
+        cmd.args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        cmd
+    }
+}
+
+/// A `redis-server` of a test (see [`RedisBuilder`]), killed when dropped.
+///
+/// The binary is `$REDIS_SERVER_BIN` or `redis-server` from `PATH`.
+#[derive(Debug)]
+pub struct RedisServer {
+    guard: ChildGuard,
+    port: u16,
+    dir: tempfile::TempDir,
+    tls: Option<TlsFiles>,
+    config: RedisBuilder,
+}
+
+impl RedisServer {
+    /// How to start a server other than with the defaults of [`RedisServer::start`].
+    pub fn builder() -> RedisBuilder {
+        RedisBuilder::default()
+    }
+
+    /// Starts a server on a free port and waits until it answers PING.
+    ///
+    /// # Panics
+    /// As [`RedisBuilder::start`].
+    pub fn start() -> Self {
+        Self::builder().start()
+    }
+
+    /// The port it listens on (its TLS port when TLS-only).
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://` for TLS, with `:<password>@` when it has one.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        let auth = self
+            .config
+            .password
+            .as_ref()
+            .map_or_else(String::new, |p| format!(":{p}@"));
+        format!("{scheme}://{auth}127.0.0.1:{}", self.port)
+    }
+
+    /// The CA that signed its certificate, when it serves TLS.
+    pub fn tls_ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca.as_path())
     }
 
     /// Kills the server with SIGKILL (as a crash would).
@@ -74,7 +186,8 @@ impl RedisServer {
         self.guard.signal(signal);
     }
 
-    /// Starts the server again on the same port, empty (no persistence), after [`kill`](Self::kill).
+    /// Starts the server again on the same port with the same command line, empty (no
+    /// persistence), after [`kill`](Self::kill).
     ///
     /// # Panics
     /// When it does not come back within 10 seconds.
@@ -82,8 +195,10 @@ impl RedisServer {
         self.guard.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            self.guard = spawn(self.port, &self.dir, &self.extra);
-            if wait_ready(self.port, Duration::from_secs(2)) {
+            self.guard = self
+                .config
+                .spawn(self.port, self.dir.path(), self.tls.as_ref());
+            if self.config.answers(self.port, Duration::from_secs(2)) {
                 return;
             }
             assert!(
@@ -94,13 +209,18 @@ impl RedisServer {
         }
     }
 
-    /// Sends one command through a raw connection and returns the first line of the reply
-    /// (enough for `PING`, `FLUSHALL`, `SET`, `DEBUG SLEEP`, `CLIENT PAUSE`...).
+    /// Sends one command through a raw connection (authenticated when the server has a
+    /// password) and returns the first line of the reply (enough for `PING`, `FLUSHALL`, `SET`,
+    /// `DEBUG SLEEP`, `CLIENT PAUSE`...).
     ///
     /// # Panics
-    /// When the server cannot be reached.
+    /// When the server cannot be reached, or serves TLS only (plain RESP cannot reach it).
     pub fn cmd(&self, args: &[&str]) -> String {
-        raw_command(self.port, args)
+        assert!(
+            self.tls.is_none(),
+            "RedisServer::cmd speaks plain RESP; this server serves TLS only"
+        );
+        raw_command_as(self.port, self.config.password.as_deref(), args)
             .unwrap_or_else(|e| panic!("redis command {args:?} failed: {e}"))
     }
 }
@@ -124,65 +244,4 @@ pub fn redis_server_bin() -> PathBuf {
              `sudo apt-get install -y redis-server` (Debian/Ubuntu), or set REDIS_SERVER_BIN"
         )
     })
-}
-
-fn spawn(port: u16, dir: &tempfile::TempDir, extra: &[String]) -> ChildGuard {
-    let mut cmd = Command::new(redis_server_bin());
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ])
-    .arg("--dir")
-    .arg(dir.path())
-    .args(["--daemonize", "no", "--loglevel", "warning"])
-    .args(extra)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::inherit());
-    ChildGuard::spawn(format!("redis-server:{port}"), &mut cmd)
-}
-
-fn wait_ready(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if raw_command(port, &["PING"]).is_ok_and(|r| r == "+PONG") {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// Sends one RESP command and reads the reply: the first line for status, integer, error and
-/// array replies (`+OK`, `:1`, `-ERR ...`, `*2`), the content for a bulk string (`$-1` for nil).
-///
-/// # Errors
-/// I/O errors.
-pub fn raw_command(port: u16, args: &[&str]) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("*{}\r\n", args.len());
-    for a in args {
-        req.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
-    }
-    stream.write_all(req.as_bytes())?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let line = line.trim_end().to_owned();
-    match line.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
-        Some(len) => {
-            let mut body = vec![0u8; len + 2];
-            std::io::Read::read_exact(&mut reader, &mut body)?;
-            body.truncate(len);
-            Ok(String::from_utf8_lossy(&body).into_owned())
-        }
-        None => Ok(line),
-    }
 }

@@ -4,38 +4,42 @@
 
 #![allow(clippy::print_stdout)] // the report is the output
 
-use std::time::Duration;
-
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::Parser;
 use ratelimiter_bench::redis_stats::{delta, parse_commandstats};
-use ratelimiter_bench::{Burst, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, run};
+use ratelimiter_bench::{
+    Burst, DEFAULT_HOT_KEY, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, run,
+};
 
 // The load generator shares the cores with what it measures: keep its allocations cheap.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The key prefix of `--keys many:N`.
+const MANY_PREFIX: &str = "bench:k";
+
+// Every `[default: ...]` is rendered from the library's `LoadConfig::default()`.
 /// Load generator for ratelimiter-node.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
     /// Node base URL; repeat for several nodes (connections are spread round-robin).
-    #[arg(long = "target", default_value = "http://127.0.0.1:8080")]
+    #[arg(long = "target", default_values_t = LoadConfig::default().targets)]
     targets: Vec<String>,
     /// Closed loop: this many workers, each with one connection.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = LoadConfig::default().workers())]
     concurrency: usize,
     /// Open loop at this many requests per second (over `--concurrency` connections).
     #[arg(long)]
     rate: Option<f64>,
     /// How long to run (e.g. 10s, 1m).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    duration: Duration,
+    #[arg(long, default_value_t = LoadConfig::default().duration.into())]
+    duration: humantime::Duration,
     /// Keys: `hot[:KEY]`, `many:N`, or `mixed:HOT_FRACTION:N`.
-    #[arg(long, default_value = "hot")]
+    #[arg(long, default_value_t = keys_spec(&LoadConfig::default().keys))]
     keys: String,
     /// Endpoint: `check` (POST /v1/check) or `api` (GET /api/request with X-API-Key).
-    #[arg(long, default_value = "check")]
+    #[arg(long, default_value_t = endpoint_name(LoadConfig::default().endpoint).to_owned())]
     endpoint: String,
     /// Cost sent with each check.
     #[arg(long)]
@@ -57,22 +61,51 @@ struct Args {
     quiet: bool,
 }
 
+/// The keys of `--keys` `hot[:KEY]`, `many:N` or `mixed:FRACTION:N`.
 fn keys(spec: &str) -> anyhow::Result<KeyPattern> {
     let parts: Vec<&str> = spec.split(':').collect();
     Ok(match parts.as_slice() {
-        ["hot"] => KeyPattern::Hot("bench:hot".into()),
+        ["hot"] => KeyPattern::Hot(DEFAULT_HOT_KEY.into()),
         ["hot", key @ ..] => KeyPattern::Hot(key.join(":")),
         ["many", n] => KeyPattern::Many {
-            prefix: "bench:k".into(),
+            prefix: MANY_PREFIX.into(),
             count: n.parse().context("many:N")?,
         },
         ["mixed", f, n] => KeyPattern::Mixed {
-            hot: "bench:hot".into(),
+            hot: DEFAULT_HOT_KEY.into(),
             hot_fraction: f.parse().context("mixed:FRACTION:N")?,
             tail: n.parse().context("mixed:FRACTION:N")?,
         },
         _ => bail!("--keys {spec:?}: use hot[:KEY], many:N or mixed:FRACTION:N"),
     })
+}
+
+/// The `--keys` text of `pattern`, the inverse of [`keys`] (its fixed key names are implied).
+fn keys_spec(pattern: &KeyPattern) -> String {
+    match pattern {
+        KeyPattern::Hot(key) if key == DEFAULT_HOT_KEY => "hot".to_owned(),
+        KeyPattern::Hot(key) => format!("hot:{key}"),
+        KeyPattern::Many { count, .. } => format!("many:{count}"),
+        KeyPattern::Mixed {
+            hot_fraction, tail, ..
+        } => format!("mixed:{hot_fraction}:{tail}"),
+    }
+}
+
+/// The `--endpoint` name of `endpoint`.
+fn endpoint_name(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Check => "check",
+        Endpoint::ApiRequest => "api",
+    }
+}
+
+/// The endpoint `--endpoint` names.
+fn endpoint(name: &str) -> anyhow::Result<Endpoint> {
+    [Endpoint::Check, Endpoint::ApiRequest]
+        .into_iter()
+        .find(|e| endpoint_name(*e) == name)
+        .ok_or_else(|| anyhow!("--endpoint {name:?}: use check or api"))
 }
 
 fn burst(spec: &str) -> anyhow::Result<Burst> {
@@ -112,17 +145,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             concurrency: args.concurrency,
         },
     };
-    let endpoint = match args.endpoint.as_str() {
-        "check" => Endpoint::Check,
-        "api" => Endpoint::ApiRequest,
-        other => bail!("--endpoint {other:?}: use check or api"),
-    };
     let config = LoadConfig {
         targets: args.targets.clone(),
         mode,
-        duration: args.duration,
+        duration: args.duration.into(),
         keys: keys(&args.keys)?,
-        endpoint,
+        endpoint: endpoint(&args.endpoint)?,
         cost: args.cost,
         burst: args.burst.as_deref().map(burst).transpose()?,
         ..LoadConfig::default()
@@ -199,5 +227,22 @@ fn print_summary(
             total as f64 / decisions
         );
         println!("              {cmds:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_and_endpoint_specs_read_back_what_they_render() {
+        for spec in ["hot", "hot:a:b", "many:10", "mixed:0.5:100"] {
+            assert_eq!(keys_spec(&keys(spec).unwrap()), spec);
+        }
+        for e in [Endpoint::Check, Endpoint::ApiRequest] {
+            assert_eq!(endpoint(endpoint_name(e)).unwrap(), e);
+        }
+        assert!(endpoint("grpc").is_err());
+        assert!(keys("few:1").is_err());
     }
 }

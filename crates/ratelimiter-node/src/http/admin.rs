@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ratelimiter_schema::policy::{DEFAULT_POLICY, validate_name};
-use ratelimiter_schema::{PoliciesResponse, Policy, PolicySpec};
+use ratelimiter_schema::{ErrorCode, PoliciesResponse, Policy, PolicySpec};
 use serde::Deserialize;
 
 use super::check::body_rejection;
@@ -70,10 +70,11 @@ pub(super) async fn put_policy(
 ) -> Result<Response, ApiError> {
     require_admin(&node, &headers)?;
     let body = body.map_err(body_rejection)?;
-    let spec: PolicySpec = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("bad_request", format!("invalid policy JSON: {e}")))?;
+    let spec: PolicySpec = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(ErrorCode::BadRequest, format!("invalid policy JSON: {e}"))
+    })?;
     let policy = Policy::new(&name, spec)
-        .map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPolicy, e.to_string()))?;
     let mut version = node
         .store
         .put_policy(&policy)
@@ -93,7 +94,7 @@ pub(super) async fn put_policy(
     let Some(version) = version else {
         return Err(ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "redis_unavailable",
+            code: ErrorCode::RedisUnavailable,
             detail: "policies vanished from redis while writing".into(),
         });
     };
@@ -115,10 +116,11 @@ pub(super) async fn delete_policy(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_admin(&node, &headers)?;
-    validate_name(&name).map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))?;
+    validate_name(&name)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPolicy, e.to_string()))?;
     if name == DEFAULT_POLICY {
         return Err(ApiError::bad_request(
-            "invalid_policy",
+            ErrorCode::InvalidPolicy,
             "the default policy cannot be deleted; PUT a new one instead",
         ));
     }
@@ -140,7 +142,10 @@ pub(super) async fn delete_policy(
 }
 
 fn unknown_policy(name: &str) -> ApiError {
-    ApiError::not_found("unknown_policy", format!("no policy named {name:?}"))
+    ApiError::not_found(
+        ErrorCode::UnknownPolicy,
+        format!("no policy named {name:?}"),
+    )
 }
 
 /// Query of `GET /v1/counters`.
@@ -159,17 +164,18 @@ pub(super) async fn list_counters(
     State(node): State<Arc<Node>>,
     query: Result<Query<CountersQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    let Query(q) =
+        query.map_err(|e| ApiError::bad_request(ErrorCode::BadRequest, e.body_text()))?;
     let cursor = match q.cursor.as_deref() {
         None | Some("") => 0,
-        Some(c) => c
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_request("bad_request", format!("invalid cursor {c:?}")))?,
+        Some(c) => c.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(ErrorCode::BadRequest, format!("invalid cursor {c:?}"))
+        })?,
     };
     let count = q.count.unwrap_or(100);
     if count == 0 || count > MAX_PAGE {
         return Err(ApiError::bad_request(
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("count must be between 1 and {MAX_PAGE}"),
         ));
     }
@@ -189,7 +195,7 @@ pub(super) async fn reset_counter(
 ) -> Result<Response, ApiError> {
     require_admin(&node, &headers)?;
     ratelimiter_schema::keys::validate_user_key(&key)
-        .map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
     let deleted = node
         .store
         .reset_counters(&key)

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ratelimiter_schema::keys::validate_user_key;
 use ratelimiter_schema::policy::window_label;
-use ratelimiter_schema::{CheckRequest, CheckResponse};
+use ratelimiter_schema::{CheckRequest, CheckResponse, ErrorCode};
 
 use super::error::ApiError;
 use super::headers::rate_limit_headers;
@@ -24,10 +24,11 @@ pub(super) async fn check(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_rejection)?;
-    let request: CheckRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("bad_request", format!("invalid JSON body: {e}")))?;
+    let request: CheckRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(ErrorCode::BadRequest, format!("invalid JSON body: {e}"))
+    })?;
     validate_user_key(&request.key)
-        .map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
     let decision = node.decide(&request.key, request.cost).await?;
     let status = if decision.outcome.allowed {
         StatusCode::OK
@@ -47,7 +48,7 @@ pub(super) async fn api_request(
     let key = match headers.get("x-api-key") {
         Some(v) => {
             let v = v.to_str().map_err(|_| {
-                ApiError::bad_request("invalid_key", "X-API-Key must be visible ASCII")
+                ApiError::bad_request(ErrorCode::InvalidKey, "X-API-Key must be visible ASCII")
             })?;
             format!("api:{v}")
         }
@@ -60,9 +61,13 @@ pub(super) async fn api_request(
         ),
     };
     if key.len() <= 4 {
-        return Err(ApiError::bad_request("invalid_key", "X-API-Key is empty"));
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidKey,
+            "X-API-Key is empty",
+        ));
     }
-    validate_user_key(&key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
+    validate_user_key(&key)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
     let decision = node.decide(&key, None).await?;
     if decision.outcome.allowed {
         let body = serde_json::json!({"status": "ok", "node": node.config.node_id});
@@ -77,16 +82,16 @@ pub(super) async fn api_request(
 }
 
 fn check_body(node: &Node, d: &Decision) -> CheckResponse {
-    let (window, (remaining, reset_after_ms)) = d.reported();
+    let reported = d.reported();
     CheckResponse {
         allowed: d.outcome.allowed,
-        limit: window.limit,
-        remaining,
-        reset_after_ms,
+        limit: reported.window.limit,
+        remaining: reported.remaining,
+        reset_after_ms: reported.reset_after_ms,
         retry_after_ms: d.outcome.retry_after_ms,
         policy: d.policy.name.clone(),
-        window: window_label(window.window_ms),
-        window_ms: window.window_ms,
+        window: window_label(reported.window.window_ms),
+        window_ms: reported.window.window_ms,
         node: node.config.node_id.clone(),
         degraded: d.degraded,
     }
@@ -117,10 +122,10 @@ pub(super) fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "payload_too_large",
+            code: ErrorCode::PayloadTooLarge,
             detail: rejection.body_text(),
         }
     } else {
-        ApiError::bad_request("bad_request", rejection.body_text())
+        ApiError::bad_request(ErrorCode::BadRequest, rejection.body_text())
     }
 }

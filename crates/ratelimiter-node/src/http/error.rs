@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ratelimiter_schema::ErrorBody;
+use ratelimiter_schema::{ErrorBody, ErrorCode};
 
 use crate::decide::DecideError;
 use crate::error::StoreError;
@@ -13,14 +13,14 @@ pub struct ApiError {
     /// The status.
     pub status: StatusCode,
     /// The stable code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// The human detail.
     pub detail: String,
 }
 
 impl ApiError {
     /// A 400 with `code`.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             code,
@@ -29,7 +29,7 @@ impl ApiError {
     }
 
     /// A 404 with `code`.
-    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             code,
@@ -41,7 +41,7 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
+            code: ErrorCode::Unauthorized,
             detail: "this endpoint needs `Authorization: Bearer <admin token>`".to_owned(),
         }
     }
@@ -50,7 +50,7 @@ impl ApiError {
     pub fn redis(error: &StoreError) -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "redis_unavailable",
+            code: ErrorCode::RedisUnavailable,
             detail: error.to_string(),
         }
     }
@@ -59,11 +59,13 @@ impl ApiError {
 impl From<DecideError> for ApiError {
     fn from(e: DecideError) -> Self {
         match e {
-            DecideError::NoPolicy => Self::not_found("no_policy", e.to_string()),
-            DecideError::InvalidCost { .. } => Self::bad_request("invalid_cost", e.to_string()),
+            DecideError::NoPolicy => Self::not_found(ErrorCode::NoPolicy, e.to_string()),
+            DecideError::InvalidCost { .. } => {
+                Self::bad_request(ErrorCode::InvalidCost, e.to_string())
+            }
             DecideError::Unavailable => Self {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "redis_unavailable",
+                code: ErrorCode::RedisUnavailable,
                 detail: e.to_string(),
             },
         }
@@ -73,7 +75,7 @@ impl From<DecideError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: self.code.to_owned(),
+            error: self.code,
             detail: self.detail,
         };
         let mut response = (self.status, axum::Json(body)).into_response();

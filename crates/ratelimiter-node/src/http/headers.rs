@@ -30,13 +30,16 @@ pub fn rate_limit_headers(decision: &Decision) -> Vec<(&'static str, String)> {
         );
         let _ = write!(state, "{sep}{name};r={remaining};t={}", ceil_secs(reset_ms));
     }
-    let (window, (remaining, reset_ms)) = decision.reported();
+    let reported = decision.reported();
     let mut out = vec![
         ("ratelimit-policy", policy),
         ("ratelimit", state),
-        ("x-ratelimit-limit", window.limit.to_string()),
-        ("x-ratelimit-remaining", remaining.to_string()),
-        ("x-ratelimit-reset", ceil_secs(reset_ms).to_string()),
+        ("x-ratelimit-limit", reported.window.limit.to_string()),
+        ("x-ratelimit-remaining", reported.remaining.to_string()),
+        (
+            "x-ratelimit-reset",
+            ceil_secs(reported.reset_after_ms).to_string(),
+        ),
     ];
     if !decision.outcome.allowed {
         out.push((

@@ -24,6 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 pub use error::ApiError;
 
@@ -69,6 +70,17 @@ pub async fn serve(
     node: Arc<Node>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let span = tracing::info_span!("serve", node = %node.config.node_id);
+    serve_in_span(listener, node, shutdown)
+        .instrument(span)
+        .await
+}
+
+async fn serve_in_span(
+    listener: TcpListener,
+    node: Arc<Node>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let _ = node.advertise.set(
         node.config
@@ -78,14 +90,14 @@ pub async fn serve(
     );
     // First sync before serving, bounded by the Redis timeout: a node starts even if Redis is down.
     if let Err(error) = node.sync_policies().await {
-        tracing::warn!(node = %node.config.node_id, %error, "redis not reachable at start; serving the seed policies by failure mode");
+        tracing::warn!(%error, "redis not reachable at start; serving the seed policies by failure mode");
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let loops = [
         tokio::spawn(background::policy_loop(node.clone(), stop_rx.clone())),
         tokio::spawn(background::heartbeat_loop(node.clone(), stop_rx)),
     ];
-    tracing::info!(node = %node.config.node_id, addr = %local, "serving");
+    tracing::info!(addr = %local, "serving");
     let served = axum::serve(
         listener,
         app(node.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -97,8 +109,8 @@ pub async fn serve(
         let _ = task.await;
     }
     match node.store.deregister(&node.config.node_id).await {
-        Ok(()) => tracing::info!(node = %node.config.node_id, "deregistered"),
-        Err(error) => tracing::warn!(node = %node.config.node_id, %error, "could not deregister"),
+        Ok(()) => tracing::info!("deregistered"),
+        Err(error) => tracing::warn!(%error, "could not deregister"),
     }
     served
 }

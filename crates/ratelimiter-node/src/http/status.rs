@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ratelimiter_schema::{NodeInfo, NodesResponse};
+use ratelimiter_schema::{ErrorCode, NodeInfo, NodesResponse};
 
 use super::error::ApiError;
 use crate::node::Node;
@@ -36,7 +36,7 @@ pub(super) async fn readyz(State(node): State<Arc<Node>>) -> Response {
     let not_ready = |detail: String| {
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "not_ready",
+            code: ErrorCode::NotReady,
             detail,
         }
         .into_response()
@@ -72,14 +72,14 @@ pub(super) async fn metrics(State(node): State<Arc<Node>>) -> Response {
 
 /// Any other path.
 pub(super) async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such endpoint")
+    ApiError::not_found(ErrorCode::NotFound, "no such endpoint")
 }
 
 /// A known path with the wrong method.
 pub(super) async fn method_not_allowed() -> ApiError {
     ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
-        code: "method_not_allowed",
+        code: ErrorCode::MethodNotAllowed,
         detail: "method not allowed on this endpoint".into(),
     }
 }

@@ -1,105 +1,37 @@
-//! Helpers for the node's black-box tests: real node processes on free ports, an HTTP client,
-//! polling for conditions, and direct Redis access.
+//! Helpers for the node's black-box tests: the node's API over reqwest, polling for conditions,
+//! and direct Redis access. Nodes and Redis are started by `test_support` ([`NodeProcess`],
+//! `RedisServer`), as in every crate's tests.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use test_support::{ChildGuard, free_port};
+pub use test_support::NodeProcess;
 
-/// A `ratelimiter-node` process on a free port, killed on drop.
-#[derive(Debug)]
-pub struct NodeProcess {
-    guard: ChildGuard,
-    /// Its port.
-    pub port: u16,
-    /// Its node id.
-    pub id: String,
+/// The node's API, as the tests call it.
+pub trait NodeApi {
+    /// `POST /v1/check` of `key` (cost 1); the status and the JSON body.
+    async fn check(&self, client: &reqwest::Client, key: &str) -> (u16, serde_json::Value);
+
+    /// `POST /v1/check` of `key` with `cost`.
+    async fn check_cost(
+        &self,
+        client: &reqwest::Client,
+        key: &str,
+        cost: Option<u64>,
+    ) -> (u16, serde_json::Value);
+
+    /// `GET` of `path` as JSON (status, body; `null` for a body that is not JSON).
+    async fn get_json(&self, client: &reqwest::Client, path: &str) -> (u16, serde_json::Value);
 }
 
-impl NodeProcess {
-    /// Starts a node on `redis_url` with `extra` flags and waits until `/healthz` answers.
-    ///
-    /// # Panics
-    /// When it does not answer within 10 seconds.
-    pub async fn start(redis_url: &str, id: &str, extra: &[&str]) -> Self {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ratelimiter-node"));
-        cmd.args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--redis-url",
-            redis_url,
-            "--node-id",
-            id,
-        ])
-        .args(extra)
-        .env(
-            "RUST_LOG",
-            std::env::var("NODE_LOG").unwrap_or_else(|_| "error".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-        for var in [
-            "RATELIMITER_ADMIN_TOKEN",
-            "RATELIMITER_POLICIES",
-            "RATELIMITER_FAILURE_MODE",
-            "RATELIMITER_KEY_PREFIX",
-        ] {
-            cmd.env_remove(var);
-        }
-        let guard = ChildGuard::spawn(format!("ratelimiter-node:{id}"), &mut cmd);
-        let mut node = Self {
-            guard,
-            port,
-            id: id.to_owned(),
-        };
-        let client = client();
-        let healthy = wait_until(Duration::from_secs(10), || {
-            let c = client.clone();
-            let url = node.url("/healthz");
-            async move {
-                c.get(url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }
-        })
-        .await;
-        assert!(
-            healthy,
-            "node {id} did not answer /healthz on port {port}; running: {}",
-            node.guard.is_running()
-        );
-        node
-    }
-
-    /// `http://127.0.0.1:<port><path>`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-
-    /// Sends SIGTERM and waits for the process to exit.
-    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
-        self.guard.signal(libc::SIGTERM);
-        self.guard.wait()
-    }
-
-    /// Kills the process (as a crash would).
-    pub fn kill(&mut self) {
-        self.guard.kill();
-    }
-
-    /// `POST /v1/check` of `key` (cost 1); returns the status and the JSON body.
-    pub async fn check(&self, client: &reqwest::Client, key: &str) -> (u16, serde_json::Value) {
+impl NodeApi for NodeProcess {
+    async fn check(&self, client: &reqwest::Client, key: &str) -> (u16, serde_json::Value) {
         self.check_cost(client, key, None).await
     }
 
-    /// `POST /v1/check` of `key` with `cost`.
-    pub async fn check_cost(
+    async fn check_cost(
         &self,
         client: &reqwest::Client,
         key: &str,
@@ -110,7 +42,7 @@ impl NodeProcess {
             body["cost"] = c.into();
         }
         let r = client
-            .post(self.url("/v1/check"))
+            .post(self.url_for("/v1/check"))
             .json(&body)
             .send()
             .await
@@ -119,9 +51,8 @@ impl NodeProcess {
         (status, r.json().await.expect("check answers JSON"))
     }
 
-    /// `GET` of `path` as JSON (status, body).
-    pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
-        let r = client.get(self.url(path)).send().await.expect("GET");
+    async fn get_json(&self, client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
+        let r = client.get(self.url_for(path)).send().await.expect("GET");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
