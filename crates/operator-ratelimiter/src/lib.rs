@@ -7,8 +7,9 @@
 //! # Layout
 //! - [`config`]: [`RateLimiterConfig`] (where Redis and the nodes are) and [`Thresholds`].
 //! - [`observation`]: what one observation holds ([`Observation`]).
-//! - `observe`: [`RateLimiterSubject`], which gathers an observation from Redis and every node
-//!   concurrently, each source bounded by its own timeout.
+//! - `observe`: the gatherers of an observation (Redis, each node, the key scan), each bounded
+//!   by its own timeout; `redis_handle`: the one reconnecting Redis connection.
+//! - [`subject`]: [`RateLimiterSubject`], the hub that runs the gatherers and joins them.
 //! - [`invariants`]: [`RateLimiterChecker`], pure functions of an observation and its history.
 //! - [`action`]: [`RateLimitAction`], what the operator may do, and how it runs.
 //! - [`diagnosis`]: the offline diagnosis rules of every invariant, and the extra context of an
@@ -27,6 +28,8 @@ pub mod info;
 pub mod invariants;
 pub mod observation;
 mod observe;
+mod redis_handle;
+pub mod subject;
 
 pub use action::RateLimitAction;
 pub use config::{RateLimiterConfig, Thresholds};
@@ -34,4 +37,4 @@ pub use diagnosis::ContextSources;
 pub use error::{Error, Result};
 pub use invariants::RateLimiterChecker;
 pub use observation::Observation;
-pub use observe::RateLimiterSubject;
+pub use subject::{RateLimiterSubject, SUBJECT_NAME};

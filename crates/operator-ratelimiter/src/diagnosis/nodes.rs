@@ -5,7 +5,8 @@ use operator_core::Context;
 use operator_core::diagnosis::{Finding, Recommendation, Rule};
 use serde_json::Value;
 
-use super::{concurrent, evidence_str, latest, observations};
+use super::evidence::{concurrent, evidence_str, latest, observations};
+use super::wording::capitalize;
 use crate::action::RateLimitAction;
 use crate::invariants::{COUNTER_DRIFT, HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY};
 use crate::observation::NodeView;
@@ -348,11 +349,4 @@ fn counter_over_limit(ctx: &Context) -> Option<Finding> {
         ));
     }
     Some(f)
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }

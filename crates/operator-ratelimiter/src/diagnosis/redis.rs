@@ -6,7 +6,8 @@ use operator_core::Context;
 use operator_core::diagnosis::{Finding, Recommendation, Rule};
 use serde_json::Value;
 
-use super::{concurrent, evidence_str, latest, observations, plural};
+use super::evidence::{concurrent, evidence_str, latest, observations};
+use super::wording::plural;
 use crate::action::RateLimitAction;
 use crate::invariants::{
     CONFIG_LOADED, HIGH_LATENCY, NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY,

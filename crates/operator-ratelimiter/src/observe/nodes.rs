@@ -7,7 +7,7 @@ use crate::histogram::Histogram;
 use crate::observation::NodeView;
 
 /// Name of the nodes' decision latency histogram.
-pub(crate) const LATENCY_METRIC: &str = "ratelimiter_decision_duration_seconds";
+const LATENCY_METRIC: &str = "ratelimiter_decision_duration_seconds";
 
 /// Observes the node at `url`. Never fails: what could not be read is `None`, with the error.
 /// Also returns the local instant at which `/v1/node` (and its clock reading) was answered.
@@ -89,7 +89,7 @@ fn summarize(errors: &[String]) -> Option<String> {
 }
 
 /// `host:port` of a base URL (the node's stable identity in tickets).
-pub(crate) fn addr_of(url: &str) -> String {
+fn addr_of(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(u) => match (u.host_str(), u.port_or_known_default()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
