@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::evidence::{concurrent, evidence_str, latest, observations};
 use super::wording::capitalize;
 use crate::action::RateLimitAction;
-use crate::invariants::{COUNTER_DRIFT, HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY};
+use crate::checker::{COUNTER_DRIFT, HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY};
 use crate::observation::NodeView;
 
 pub(super) fn rules() -> Vec<Rule> {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::evidence::{concurrent, evidence_str, observations};
 use crate::action::RateLimitAction;
-use crate::invariants::{CONFIG_LOADED, COUNTER_DRIFT, NODE_DOWN, REDIS_HEALTHY};
+use crate::checker::{CONFIG_LOADED, COUNTER_DRIFT, NODE_DOWN, REDIS_HEALTHY};
 use crate::observation::Observation;
 
 pub(super) fn rules() -> Vec<Rule> {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::evidence::{concurrent, evidence_str, latest, observations};
 use super::wording::plural;
 use crate::action::RateLimitAction;
-use crate::invariants::{
+use crate::checker::{
     CONFIG_LOADED, HIGH_LATENCY, NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY,
 };
 

@@ -7,9 +7,13 @@ use operator_core::{History, Severity, Violation};
 use serde_json::json;
 
 use super::history::{held_for, previous_redis};
-use super::{CONFIG_LOADED, COUNTER_DRIFT};
 use crate::config::Thresholds;
 use crate::observation::Observation;
+
+/// `config_loaded`: Redis holds a valid policy set and every node serves it.
+pub const CONFIG_LOADED: &str = "config_loaded";
+/// `counter_drift`: the nodes share one state (policies, key prefix, clock).
+pub const COUNTER_DRIFT: &str = "counter_drift";
 
 /// `(version, digest)` of the node at `addr` when it differs from Redis's digest.
 fn stale(o: &Observation, addr: &str) -> bool {

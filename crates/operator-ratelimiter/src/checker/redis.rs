@@ -4,9 +4,13 @@ use operator_core::{History, Severity, Violation};
 use serde_json::json;
 
 use super::history::previous_redis;
-use super::{NO_STUCK_KEYS, REDIS_HEALTHY};
 use crate::config::Thresholds;
 use crate::observation::Observation;
+
+/// `redis_healthy`: Redis answers in time, is a primary, does not evict, serves reads.
+pub const REDIS_HEALTHY: &str = "redis_healthy";
+/// `no_stuck_keys`: every key under the prefix has a TTL.
+pub const NO_STUCK_KEYS: &str = "no_stuck_keys";
 
 /// Every reason Redis is unhealthy, folded into one violation at the worst severity.
 pub(crate) fn redis_healthy(

@@ -7,10 +7,16 @@ use ratelimiter_schema::NodeState;
 use serde_json::json;
 
 use super::history::{known_node_ids, previous_node};
-use super::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
 use crate::config::Thresholds;
 use crate::histogram::Histogram;
 use crate::observation::{NodeView, Observation};
+
+/// `node_down`: every node answers and is ready.
+pub const NODE_DOWN: &str = "node_down";
+/// `high_latency`: a node's decisions are slow.
+pub const HIGH_LATENCY: &str = "high_latency";
+/// `over_admission`: no key is admitted past its limit.
+pub const OVER_ADMISSION: &str = "over_admission";
 
 /// The node says it is not ready because of Redis, while Redis is down for the monitor too:
 /// a symptom of `redis_healthy`, not a node fault.
