@@ -2,6 +2,7 @@
 //! diagnosis context; every source that failed says why instead of being absent.
 
 use chrono::{DateTime, Utc};
+use ratelimiter_schema::keys;
 use ratelimiter_schema::{NodeEntry, NodeInfo, Policy};
 use serde::{Deserialize, Serialize};
 
@@ -104,8 +105,41 @@ pub struct KeyScan {
 pub struct StuckKey {
     /// The Redis key.
     pub key: String,
-    /// What it is: `counter`, `policies`, `nodes` or `other`.
-    pub kind: String,
+    /// What it is, by the key schema.
+    pub kind: KeyKind,
+}
+
+/// What a key under the prefix is, by the key schema; `counter`, `nodes`, `other` or `policies`
+/// in JSON and text. Declared in alphabetical order, the order diagnoses list kinds in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum KeyKind {
+    /// A counter of one user key in one window of one policy.
+    Counter,
+    /// The node registry hash, written by the nodes' heartbeats.
+    Nodes,
+    /// None of the schema's keys: another writer's.
+    Other,
+    /// The policies hash.
+    Policies,
+}
+
+impl KeyKind {
+    /// The kind of key `name` under `prefix`.
+    pub fn of(prefix: &str, name: &str) -> Self {
+        if keys::parse_counter_key(prefix, name).is_some() {
+            KeyKind::Counter
+        } else if name == keys::policies_key(prefix) {
+            KeyKind::Policies
+        } else if name == keys::nodes_key(prefix) {
+            KeyKind::Nodes
+        } else {
+            KeyKind::Other
+        }
+    }
 }
 
 /// A counter over its limit.
@@ -157,6 +191,36 @@ impl NodeView {
         match self.id() {
             Some(id) if id != self.addr => format!("{id} ({})", self.addr),
             _ => self.addr.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn key_kinds_keep_their_stored_names() {
+        let p = "ratelimit:";
+        let counter = keys::counter_key(p, "user:1", "default", 1_000);
+        let kinds = [
+            (counter.as_str(), KeyKind::Counter, "counter"),
+            ("ratelimit:policies", KeyKind::Policies, "policies"),
+            ("ratelimit:nodes", KeyKind::Nodes, "nodes"),
+            ("ratelimit:junk", KeyKind::Other, "other"),
+        ];
+        for (key, kind, name) in kinds {
+            assert_eq!(KeyKind::of(p, key), kind, "{key}");
+            assert_eq!(kind.to_string(), name);
+            let stuck = StuckKey {
+                key: key.to_owned(),
+                kind,
+            };
+            let wire = json!({ "key": key, "kind": name });
+            assert_eq!(serde_json::to_value(&stuck).unwrap(), wire);
+            assert_eq!(serde_json::from_value::<StuckKey>(wire).unwrap(), stuck);
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::target::Target;
 use crate::error::{Error, Result};
+use crate::observation::KeyKind;
 
 /// Every key matching `pattern`, by a complete SCAN.
 async fn scan_all(target: &Target<'_>, pattern: String) -> Result<Vec<String>> {
@@ -125,14 +126,17 @@ pub(super) async fn repair_stuck_keys(target: &Target<'_>) -> Result<ActionRepor
     })
 }
 
-/// The TTL a key of this kind should have, in ms.
+/// The TTL key `key` should have by its kind, in ms: twice its window for a counter, the long
+/// TTL for the policies and the registry, `fallback` for other keys.
 fn repair_ttl(prefix: &str, key: &str, fallback: Duration) -> u64 {
     if let Some(ck) = keys::parse_counter_key(prefix, key) {
-        ck.window_ms.saturating_mul(2)
-    } else if key == keys::policies_key(prefix) || key == keys::nodes_key(prefix) {
-        LONG_TTL_MS
-    } else {
-        u64::try_from(fallback.as_millis()).unwrap_or(u64::MAX)
+        return ck.window_ms.saturating_mul(2);
+    }
+    match KeyKind::of(prefix, key) {
+        KeyKind::Policies | KeyKind::Nodes => LONG_TTL_MS,
+        KeyKind::Counter | KeyKind::Other => {
+            u64::try_from(fallback.as_millis()).unwrap_or(u64::MAX)
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::action::RateLimitAction;
 use crate::checker::{
     CONFIG_LOADED, HIGH_LATENCY, NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY,
 };
+use crate::observation::{KeyKind, StuckKey};
 
 const FAILURE_MODES_RISK: &str = "While Redis is unusable every node decides by its failure mode: \
     `local` enforces each node's share of every limit in process (limits are no longer shared), \
@@ -207,28 +208,32 @@ fn redis_down(ctx: &Context) -> Option<Finding> {
 }
 
 fn keys_without_ttl(ctx: &Context) -> Option<Finding> {
-    let stuck = ctx.ticket.evidence.get("stuck")?.as_array()?;
+    let stuck: Vec<StuckKey> = ctx
+        .ticket
+        .evidence
+        .get("stuck")?
+        .as_array()?
+        .iter()
+        .filter_map(|k| serde_json::from_value(k.clone()).ok())
+        .collect();
     let total = ctx
         .ticket
         .evidence
         .get("stuck_total")
         .and_then(Value::as_u64)
         .unwrap_or(stuck.len() as u64);
-    let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for k in stuck {
-        by_kind
-            .entry(k.get("kind").and_then(Value::as_str).unwrap_or("other"))
-            .or_default()
-            .push(k.get("key").and_then(Value::as_str).unwrap_or("?"));
+    let mut by_kind: BTreeMap<KeyKind, Vec<&str>> = BTreeMap::new();
+    for k in &stuck {
+        by_kind.entry(k.kind).or_default().push(&k.key);
     }
     let mut causes = Vec::new();
-    if by_kind.contains_key("counter") {
+    if by_kind.contains_key(&KeyKind::Counter) {
         causes.push("counters written without PEXPIRE (by code other than the nodes' script)");
     }
-    if by_kind.contains_key("other") {
+    if by_kind.contains_key(&KeyKind::Other) {
         causes.push("keys of another writer (an application or a person) under the prefix");
     }
-    if by_kind.contains_key("policies") || by_kind.contains_key("nodes") {
+    if by_kind.contains_key(&KeyKind::Policies) || by_kind.contains_key(&KeyKind::Nodes) {
         causes.push("the TTL of the policies hash or the node registry was removed (PERSIST)");
     }
     let kinds: Vec<String> = by_kind
@@ -251,7 +256,7 @@ fn keys_without_ttl(ctx: &Context) -> Option<Finding> {
         &RateLimitAction::RepairStuckKeys {},
         "gives every key without a TTL the TTL of its kind",
     ));
-    if by_kind.contains_key("other") {
+    if by_kind.contains_key(&KeyKind::Other) {
         f = f.risk(
             "Keys of kind `other` get the fallback TTL and will expire: if another application \
              owns them, it loses them; find the writer.",

@@ -10,7 +10,7 @@ use ratelimiter_schema::{CounterKey, Policy};
 
 use crate::config::RateLimiterConfig;
 use crate::error::Result;
-use crate::observation::{KeyScan, OverAdmitted, StuckKey};
+use crate::observation::{KeyKind, KeyScan, OverAdmitted, StuckKey};
 use crate::redis_handle::RedisHandle;
 
 /// Most stuck keys remembered (and re-checked) at once; past it, a count is still reported.
@@ -25,19 +25,6 @@ pub(crate) struct ScanState {
     passes: u64,
     run_id: String,
     stuck: BTreeSet<String>,
-}
-
-/// What kind of key `name` is, by the key schema.
-fn classify(prefix: &str, name: &str) -> &'static str {
-    if keys::parse_counter_key(prefix, name).is_some() {
-        "counter"
-    } else if name == keys::policies_key(prefix) {
-        "policies"
-    } else if name == keys::nodes_key(prefix) {
-        "nodes"
-    } else {
-        "other"
-    }
 }
 
 impl ScanState {
@@ -106,7 +93,7 @@ impl ScanState {
             .take(MAX_LISTED)
             .map(|k| StuckKey {
                 key: k.clone(),
-                kind: classify(&config.key_prefix, k).to_owned(),
+                kind: KeyKind::of(&config.key_prefix, k),
             })
             .collect();
         Ok(KeyScan {

@@ -5,7 +5,7 @@ use operator_core::{InvariantChecker, Severity, Unknown};
 use super::{check, names};
 use crate::checker::sample::{healthy, history};
 use crate::checker::*;
-use crate::observation::{RedisView, StuckKey};
+use crate::observation::{KeyKind, RedisView, StuckKey};
 
 #[test]
 fn redis_unreachable_is_critical_and_freezes_what_needs_redis() {
@@ -102,7 +102,7 @@ fn stuck_keys_are_named() {
     keys.stuck = (0..7)
         .map(|i| StuckKey {
             key: format!("ratelimit:junk{i}"),
-            kind: "other".into(),
+            kind: KeyKind::Other,
         })
         .collect();
     keys.stuck_total = 7;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{actions, context_for, diagnose, ticket, with_ticket};
 use crate::checker::sample::{at, healthy};
 use crate::checker::*;
-use crate::observation::{Observation, RedisView, StuckKey};
+use crate::observation::{KeyKind, Observation, RedisView, StuckKey};
 
 fn redis_down(error: &str) -> Observation {
     let mut o = healthy(1000);
@@ -78,7 +78,7 @@ fn keys_without_ttl_are_repaired() {
     let k = o.redis.keys.as_mut().unwrap();
     k.stuck = vec![StuckKey {
         key: "ratelimit:leftover".into(),
-        kind: "other".into(),
+        kind: KeyKind::Other,
     }];
     k.stuck_total = 1;
     let r = diagnose(&context_for(&o, vec![], "no_stuck_keys", vec![]));
