@@ -6,6 +6,7 @@ use ratelimiter_schema::keys;
 use ratelimiter_schema::{NodeEntry, NodeInfo, Policy};
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorKind;
 use crate::histogram::Histogram;
 use crate::info::RedisInfo;
 
@@ -38,6 +39,9 @@ pub struct RedisView {
     pub reachable: bool,
     /// Why not, or why a later read failed.
     pub error: Option<String>,
+    /// How that failed, when `error` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// PING round trip, microseconds.
     pub ping_us: Option<u64>,
     /// Parsed `INFO`.
@@ -166,8 +170,12 @@ pub struct NodeView {
     pub addr: String,
     /// Whether any of its endpoints answered.
     pub reachable: bool,
-    /// Why not.
+    /// Why not, or why one of its endpoints failed.
     pub error: Option<String>,
+    /// How that failed, when `error` is set (the most telling kind when endpoints failed
+    /// differently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// `/readyz` said 200.
     pub ready: Option<bool>,
     /// `/readyz` body when not ready.
@@ -222,5 +230,26 @@ mod tests {
             assert_eq!(serde_json::to_value(&stuck).unwrap(), wire);
             assert_eq!(serde_json::from_value::<StuckKey>(wire).unwrap(), stuck);
         }
+    }
+
+    #[test]
+    fn error_kinds_are_added_to_the_wire_form_only_where_something_failed() {
+        let down = NodeView {
+            url: "http://127.0.0.1:8002".into(),
+            addr: "127.0.0.1:8002".into(),
+            error: Some("connection refused".into()),
+            error_kind: Some(ErrorKind::Refused),
+            ..Default::default()
+        };
+        let wire = serde_json::to_value(&down).unwrap();
+        assert_eq!(wire["error"], "connection refused");
+        assert_eq!(wire["error_kind"], "refused");
+        let up = serde_json::to_value(NodeView::default()).unwrap();
+        assert!(up.get("error_kind").is_none(), "{up}");
+        // Observations written before the kind existed still read.
+        let mut old = wire;
+        old.as_object_mut().unwrap().remove("error_kind");
+        let read: NodeView = serde_json::from_value(old).unwrap();
+        assert_eq!((read.error, read.error_kind), (down.error, None));
     }
 }

@@ -31,7 +31,7 @@ pub(crate) fn not_ready_because_redis_is_down(o: &Observation, n: &NodeView) -> 
 pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<Violation> {
     let mut out = Vec::new();
     for n in &o.nodes {
-        let evidence = json!({ "url": n.url, "node": n.id(), "error": n.error, "ready": n.ready, "reason": n.ready_reason });
+        let evidence = json!({ "url": n.url, "node": n.id(), "error": n.error, "error_kind": n.error_kind, "ready": n.ready, "reason": n.ready_reason });
         if !n.reachable {
             let error = n.error.as_deref().unwrap_or("no answer");
             out.push(

@@ -32,6 +32,7 @@ pub(crate) fn redis_healthy(
                 .evidence(json!({
                     "url": r.url,
                     "error": error,
+                    "error_kind": r.error_kind,
                     "nodes_reporting_redis_down": nodes_without_redis,
                     "nodes_in_failure_mode": o.nodes.iter().filter_map(|n| n.info.as_ref()).map(|i| json!({
                         "node": i.node_id, "failure_mode": i.failure_mode, "failure_decisions": i.failure_decisions,

@@ -98,6 +98,7 @@ pub(crate) fn healthy(t: i64) -> Observation {
                 ..Default::default()
             }),
             error: None,
+            error_kind: None,
         },
         nodes: vec![node(8001), node(8002), node(8003)],
     }

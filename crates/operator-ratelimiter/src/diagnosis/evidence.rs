@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use operator_core::Context;
 use operator_core::context::{Phase, RelatedTicket};
+use serde_json::Value;
 
+use crate::error::ErrorKind;
 use crate::observation::Observation;
 
 /// The observations of the context, with their index in `context.observations`.
@@ -33,4 +35,9 @@ pub(crate) fn concurrent<'a>(ctx: &'a Context, invariant: &'a str) -> Vec<&'a Re
 /// A string field of the ticket's evidence.
 pub(crate) fn evidence_str<'a>(ctx: &'a Context, field: &str) -> Option<&'a str> {
     ctx.ticket.evidence.get(field).and_then(|v| v.as_str())
+}
+
+/// The `error_kind` field of a ticket's evidence, when it has one.
+pub(crate) fn error_kind(evidence: &Value) -> Option<ErrorKind> {
+    serde_json::from_value(evidence.get("error_kind")?.clone()).ok()
 }

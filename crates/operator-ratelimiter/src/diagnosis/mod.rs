@@ -22,6 +22,7 @@
 
 mod evidence;
 mod nodes;
+mod outage;
 mod policies;
 mod redis;
 mod sources;

@@ -49,6 +49,7 @@ pub(crate) async fn observe(
         }
         Err(e) => {
             view.error = Some(e.to_string());
+            view.error_kind = Some(e.kind());
             return (view, None);
         }
     }
@@ -73,6 +74,7 @@ pub(crate) async fn observe(
         Ok(r) => r,
         Err(e) => {
             view.error = Some(format!("reads after PING failed: {e}"));
+            view.error_kind = Some(e.kind());
             return (view, None);
         }
     };
@@ -97,7 +99,10 @@ pub(crate) async fn observe(
             keys.dbsize = Some(dbsize);
             view.keys = Some(keys);
         }
-        Err(e) => view.error = Some(format!("key scan failed: {e}")),
+        Err(e) => {
+            view.error = Some(format!("key scan failed: {e}"));
+            view.error_kind = Some(e.kind());
+        }
     }
     view.info = Some(info);
     (view, Some(clock))

@@ -5,15 +5,17 @@ use serde_json::json;
 use super::{actions, context_for, diagnose};
 use crate::action::RateLimitAction;
 use crate::checker::sample::healthy;
+use crate::error::ErrorKind;
 use crate::observation::{NodeView, OverAdmitted};
 
 #[test]
-fn a_killed_node_is_not_running_and_a_frozen_one_is_frozen() {
+fn a_killed_node_is_not_running_a_frozen_one_is_frozen_and_an_unknown_name_is_said() {
     let mut o = healthy(1000);
     o.nodes[1] = NodeView {
         url: "http://127.0.0.1:8002".into(),
         addr: "127.0.0.1:8002".into(),
         error: Some("connection refused".into()),
+        error_kind: Some(ErrorKind::Refused),
         ..Default::default()
     };
     let r = diagnose(&context_for(
@@ -32,6 +34,7 @@ fn a_killed_node_is_not_running_and_a_frozen_one_is_frozen() {
     );
     assert!(r.diagnosis.actions.is_empty());
     o.nodes[1].error = Some("timed out".into());
+    o.nodes[1].error_kind = Some(ErrorKind::TimedOut);
     let r = diagnose(&context_for(
         &o,
         vec![healthy(0)],
@@ -39,6 +42,20 @@ fn a_killed_node_is_not_running_and_a_frozen_one_is_frozen() {
         vec![],
     ));
     assert!(r.diagnosis.root_cause.contains("is frozen"));
+    // Told by the kind, not the words: a name that does not resolve is not a refusal.
+    o.nodes[1].error = Some("host name does not resolve".into());
+    o.nodes[1].error_kind = Some(ErrorKind::Dns);
+    let r = diagnose(&context_for(
+        &o,
+        vec![healthy(0)],
+        "node_down[127.0.0.1:8002]",
+        vec![],
+    ));
+    assert!(
+        r.diagnosis.root_cause.contains("does not resolve"),
+        "{}",
+        r.diagnosis.root_cause
+    );
 }
 
 #[test]

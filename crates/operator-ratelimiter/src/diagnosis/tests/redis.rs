@@ -8,13 +8,15 @@ use serde_json::json;
 use super::{actions, context_for, diagnose, ticket, with_ticket};
 use crate::checker::sample::{at, healthy};
 use crate::checker::*;
+use crate::error::ErrorKind;
 use crate::observation::{KeyKind, Observation, RedisView, StuckKey};
 
-fn redis_down(error: &str) -> Observation {
+fn redis_down(error: &str, kind: ErrorKind) -> Observation {
     let mut o = healthy(1000);
     o.redis = RedisView {
         url: o.redis.url.clone(),
         error: Some(error.into()),
+        error_kind: Some(kind),
         ..Default::default()
     };
     for n in &mut o.nodes {
@@ -33,7 +35,10 @@ fn redis_down(error: &str) -> Observation {
 
 #[test]
 fn redis_killed_is_redis_down_with_no_action() {
-    let o = redis_down("redis: Connection refused (os error 111)");
+    let o = redis_down(
+        "redis: Connection refused (os error 111)",
+        ErrorKind::Refused,
+    );
     let r = diagnose(&context_for(&o, vec![healthy(0)], "redis_healthy", vec![]));
     assert_eq!(r.rule.as_deref(), Some("redis_down"));
     assert!(
@@ -67,7 +72,7 @@ fn redis_killed_is_redis_down_with_no_action() {
     assert_eq!(r.rule.as_deref(), Some("redis_down"));
     assert!(r.diagnosis.summary.contains("symptom"));
     // Frozen rather than dead.
-    let o = redis_down("redis did not answer within 300 ms");
+    let o = redis_down("redis did not answer within 300 ms", ErrorKind::TimedOut);
     let r = diagnose(&context_for(&o, vec![healthy(0)], "redis_healthy", vec![]));
     assert!(r.diagnosis.root_cause.contains("does not answer in time"));
 }
