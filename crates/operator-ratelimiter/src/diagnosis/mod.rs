@@ -19,6 +19,11 @@
 //! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused | none |
 //! | `node_lost_redis` | `over_admission` | a node deciding by its failure mode while the monitor reaches Redis | none |
 //! | `counter_over_limit` | `over_admission` | counters above their limit in the current window | `reset_counter` per key |
+//!
+//! Layout: the rules by concern, `outage` (`redis_down`), `redis` (Redis's other troubles),
+//! `policies`, `nodes`; `evidence` (what a rule reads from its context, failure kinds included)
+//! and `wording`, which the rules share; `sources`, the extra context, read through the Redis
+//! handle the subject gives. This module lists the rules; the rules never import it.
 
 mod evidence;
 mod nodes;
