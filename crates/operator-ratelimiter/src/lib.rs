@@ -1,37 +1,79 @@
-//! The distributed rate limiter as a subject of the operator.
+//! The distributed rate limiter as an operator subject.
 //!
 //! The rate limiter is one Redis and several `ratelimiter-node` processes sharing exact limits
-//! through it. This crate observes both sides, checks the invariants that keep it correct, and
-//! declares the typed actions that repair it.
+//! through it. [`RateLimiterSubject`] observes both sides; [`RateLimiterChecker`] checks the
+//! invariants that keep it correct over each [`Observation`]; [`RateLimitAction`] declares the
+//! typed actions that repair it; `operator-core`'s monitor loop does the rest (timing, tickets).
+//! Nothing here runs a loop or touches the ticket store.
 //!
 //! # Layout
-//! - [`config`]: [`RateLimiterConfig`] (where Redis and the nodes are) and [`Thresholds`].
-//! - [`observation`]: what one observation holds ([`Observation`]).
-//! - `observe`: [`RateLimiterSubject`], which gathers an observation from Redis and every node
-//!   concurrently, each source bounded by its own timeout.
-//! - [`invariants`]: [`RateLimiterChecker`], pure functions of an observation and its history.
-//! - [`action`]: [`RateLimitAction`], what the operator may do, and how it runs.
+//! - [`config`]: [`RateLimiterConfig`] (where Redis and the nodes are, timeouts, the scan
+//!   budget) and [`Thresholds`].
+//! - [`observation`]: [`Observation`]: Redis as the monitor sees it (policies, node registry,
+//!   key scan) and every node; each source that failed says why, and how ([`ErrorKind`]).
+//! - `observe`: the gatherers, which know nothing of the subject: `redis_side` (PING, one
+//!   pipeline of reads, then a bounded step of the incremental key scan, `scan`), `nodes`
+//!   (`/readyz`, `/v1/node` and `/metrics` of one node) and `clock` (Redis `TIME`, to tell each
+//!   node's clock skew). `redis_handle`: the one reconnecting Redis connection, every call
+//!   bounded in time.
+//! - [`subject`]: [`RateLimiterSubject`], the hub: it owns the connections and what is kept
+//!   between observations (the scan's cursor and stuck keys, the last valid policy set), runs
+//!   the gatherers concurrently and joins their parts, and hands the actions and the diagnosis
+//!   only what they need.
+//! - [`checker`]: [`RateLimiterChecker`] and the invariants `redis_healthy`, `no_stuck_keys`,
+//!   `config_loaded`, `node_down`, `high_latency`, `counter_drift` and `over_admission`, pure
+//!   functions of an observation and its history, one module per concern.
+//! - [`action`]: [`RateLimitAction`] (`reset_counter`, `update_policy`, `repair_stuck_keys`,
+//!   `reseed_policies`), run on Redis directly, given a narrow target (the Redis handle, the key
+//!   prefix, the repair TTL, the last policies seen), never the subject.
 //! - [`diagnosis`]: the offline diagnosis rules of every invariant, and the extra context of an
 //!   incident ([`ContextSources`]: node log files; Redis `INFO`; failure-mode counts).
 //! - [`info`], [`histogram`]: parsers for Redis `INFO` and Prometheus histograms.
+//! - `error`: [`Error`], and [`ErrorKind`], how a request failed.
 //!
 //! The Redis key schema is not defined here: it is the `ratelimiter-schema` crate, shared with
 //! the nodes.
+//!
+//! # How it fails
+//! An observation does not fail as a whole: [`RateLimiterSubject`]'s `observe` always returns
+//! one (the monitor's own timeout is what bounds it), and every source that failed is reported
+//! in it, with its error and its [`ErrorKind`]:
+//! - Redis not answering PING (refused, or no answer within `redis_timeout`):
+//!   `redis.reachable` is false and nothing else of Redis is read. `redis_healthy` fires
+//!   (critical), and the checker declares *unknown* what cannot be told without Redis
+//!   (`no_stuck_keys`, `config_loaded`, nodes known only from the registry, clock skew), so
+//!   those alerts neither open nor resolve on data that was not read.
+//! - Redis answering PING but failing the reads or the key scan: `redis.error` says which; what
+//!   was read is kept, what was not is `None`, and unknown to the checker.
+//! - A node not answering any of its three endpoints (each under `node_timeout`): `reachable`
+//!   false, with the error; `node_down` fires, and what needs the node's report is unknown. A
+//!   node answering some endpoints is reachable, the others named in its error.
+//!
+//! So `subject_unreachable` comes from this subject only when `observe` outlasts the monitor's
+//! timeout. [`Error`] comes from building the subject (an invalid configuration) and from
+//! actions (Redis failing or timing out, arguments that cannot apply);
+//! [`Error::is_transient`] tells which are worth trying again.
 
 pub mod action;
+pub mod checker;
 pub mod config;
 pub mod diagnosis;
-mod error;
 pub mod histogram;
 pub mod info;
-pub mod invariants;
 pub mod observation;
+pub mod subject;
+
+mod error;
 mod observe;
+mod redis_handle;
 
 pub use action::RateLimitAction;
+pub use checker::RateLimiterChecker;
 pub use config::{RateLimiterConfig, Thresholds};
 pub use diagnosis::ContextSources;
-pub use error::{Error, Result};
-pub use invariants::RateLimiterChecker;
+pub use error::{Error, ErrorKind, Result};
 pub use observation::Observation;
-pub use observe::RateLimiterSubject;
+pub use subject::{RateLimiterSubject, SUBJECT_NAME};
+
+/// The former name of [`checker`], kept so that paths such as `invariants::NODE_DOWN` resolve.
+pub use checker as invariants;

@@ -2,9 +2,11 @@
 //! diagnosis context; every source that failed says why instead of being absent.
 
 use chrono::{DateTime, Utc};
+use ratelimiter_schema::keys;
 use ratelimiter_schema::{NodeEntry, NodeInfo, Policy};
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorKind;
 use crate::histogram::Histogram;
 use crate::info::RedisInfo;
 
@@ -37,6 +39,9 @@ pub struct RedisView {
     pub reachable: bool,
     /// Why not, or why a later read failed.
     pub error: Option<String>,
+    /// How that failed, when `error` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// PING round trip, microseconds.
     pub ping_us: Option<u64>,
     /// Parsed `INFO`.
@@ -104,8 +109,41 @@ pub struct KeyScan {
 pub struct StuckKey {
     /// The Redis key.
     pub key: String,
-    /// What it is: `counter`, `policies`, `nodes` or `other`.
-    pub kind: String,
+    /// What it is, by the key schema.
+    pub kind: KeyKind,
+}
+
+/// What a key under the prefix is, by the key schema; `counter`, `nodes`, `other` or `policies`
+/// in JSON and text. Declared in alphabetical order, the order diagnoses list kinds in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum KeyKind {
+    /// A counter of one user key in one window of one policy.
+    Counter,
+    /// The node registry hash, written by the nodes' heartbeats.
+    Nodes,
+    /// None of the schema's keys: another writer's.
+    Other,
+    /// The policies hash.
+    Policies,
+}
+
+impl KeyKind {
+    /// The kind of key `name` under `prefix`.
+    pub fn of(prefix: &str, name: &str) -> Self {
+        if keys::parse_counter_key(prefix, name).is_some() {
+            KeyKind::Counter
+        } else if name == keys::policies_key(prefix) {
+            KeyKind::Policies
+        } else if name == keys::nodes_key(prefix) {
+            KeyKind::Nodes
+        } else {
+            KeyKind::Other
+        }
+    }
 }
 
 /// A counter over its limit.
@@ -132,8 +170,12 @@ pub struct NodeView {
     pub addr: String,
     /// Whether any of its endpoints answered.
     pub reachable: bool,
-    /// Why not.
+    /// Why not, or why one of its endpoints failed.
     pub error: Option<String>,
+    /// How that failed, when `error` is set (the most telling kind when endpoints failed
+    /// differently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// `/readyz` said 200.
     pub ready: Option<bool>,
     /// `/readyz` body when not ready.
@@ -158,5 +200,56 @@ impl NodeView {
             Some(id) if id != self.addr => format!("{id} ({})", self.addr),
             _ => self.addr.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn key_kinds_keep_their_stored_names() {
+        let p = "ratelimit:";
+        let counter = keys::counter_key(p, "user:1", "default", 1_000);
+        let kinds = [
+            (counter.as_str(), KeyKind::Counter, "counter"),
+            ("ratelimit:policies", KeyKind::Policies, "policies"),
+            ("ratelimit:nodes", KeyKind::Nodes, "nodes"),
+            ("ratelimit:junk", KeyKind::Other, "other"),
+        ];
+        for (key, kind, name) in kinds {
+            assert_eq!(KeyKind::of(p, key), kind, "{key}");
+            assert_eq!(kind.to_string(), name);
+            let stuck = StuckKey {
+                key: key.to_owned(),
+                kind,
+            };
+            let wire = json!({ "key": key, "kind": name });
+            assert_eq!(serde_json::to_value(&stuck).unwrap(), wire);
+            assert_eq!(serde_json::from_value::<StuckKey>(wire).unwrap(), stuck);
+        }
+    }
+
+    #[test]
+    fn error_kinds_are_added_to_the_wire_form_only_where_something_failed() {
+        let down = NodeView {
+            url: "http://127.0.0.1:8002".into(),
+            addr: "127.0.0.1:8002".into(),
+            error: Some("connection refused".into()),
+            error_kind: Some(ErrorKind::Refused),
+            ..Default::default()
+        };
+        let wire = serde_json::to_value(&down).unwrap();
+        assert_eq!(wire["error"], "connection refused");
+        assert_eq!(wire["error_kind"], "refused");
+        let up = serde_json::to_value(NodeView::default()).unwrap();
+        assert!(up.get("error_kind").is_none(), "{up}");
+        // Observations written before the kind existed still read.
+        let mut old = wire;
+        old.as_object_mut().unwrap().remove("error_kind");
+        let read: NodeView = serde_json::from_value(old).unwrap();
+        assert_eq!((read.error, read.error_kind), (down.error, None));
     }
 }

@@ -4,173 +4,18 @@
 //! `ratelimiter-schema` (the same Lua the nodes run, so the version bump and the TTLs stay in one
 //! place): the actions work even when no node can answer. Every action is idempotent and reports
 //! what it changed.
-
 //!
-//! Layout: `counters` (reset a key's counters, give stuck keys their TTL) and `policies`
+//! Layout: `catalog` ([`RateLimitAction`] and what each one does), `target` (the narrow handle an
+//! action gets: Redis, the key prefix, the repair TTL, the last policies seen), `execute` (the
+//! dispatch), `counters` (reset a key's counters, give stuck keys their TTL) and `policies`
 //! (update one window of a policy, write back a lost policy set).
 
+mod catalog;
 mod counters;
+mod execute;
 mod policies;
+mod target;
 
-use operator_core::{Action, ActionReport, ActionSpec};
-use serde::{Deserialize, Serialize};
-
-use crate::error::Result;
-use crate::observe::RateLimiterSubject;
-
-/// What the operator may do to the rate limiter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "action",
-    content = "args",
-    rename_all = "snake_case",
-    deny_unknown_fields
-)]
-pub enum RateLimitAction {
-    /// Deletes every counter of one user key (all policies and windows): its limits start afresh.
-    ResetCounter {
-        /// The user key, e.g. `user:42`.
-        key: String,
-    },
-    /// Sets the limit of one window of an existing policy (adding the window if the policy has no
-    /// window of that length).
-    UpdatePolicy {
-        /// Policy name.
-        name: String,
-        /// New limit.
-        limit: u64,
-        /// Window length in ms.
-        window_ms: u64,
-    },
-    /// Gives every key under the prefix that has no TTL the TTL it should have (counters: twice
-    /// their window; policies and node registry: 7 days; others: the configured repair TTL).
-    RepairStuckKeys {},
-    /// When Redis has no policies, writes back the last valid policy set the monitor saw there.
-    ReseedPolicies {},
-}
-
-impl Action for RateLimitAction {
-    fn catalog() -> Vec<ActionSpec> {
-        vec![
-            ActionSpec::new("reset_counter", "Delete every counter of one user key, so its limits start afresh.")
-                .param("key", "string", "the user key, e.g. user:42"),
-            ActionSpec::new(
-                "update_policy",
-                "Set the limit of one window of an existing policy (the policy version is bumped, so \
-                 every node reloads it within a second).",
-            )
-            .param("name", "string", "policy name")
-            .param("limit", "integer", "new limit, at least 1")
-            .param("window_ms", "integer", "length of the window to change, in ms"),
-            ActionSpec::new(
-                "repair_stuck_keys",
-                "Give every key under the prefix that has no TTL the TTL it should have (counters: twice their \
-                 window; policies and node registry: 7 days). Uses PEXPIRE NX, so keys that meanwhile got a \
-                 TTL are left alone.",
-            ),
-            ActionSpec::new(
-                "reseed_policies",
-                "If Redis holds no policies, write back the last valid policy set the monitor observed there \
-                 (newer than the nodes' seed files: changes made through the API are kept).",
-            ),
-        ]
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            RateLimitAction::ResetCounter { .. } => "reset_counter",
-            RateLimitAction::UpdatePolicy { .. } => "update_policy",
-            RateLimitAction::RepairStuckKeys {} => "repair_stuck_keys",
-            RateLimitAction::ReseedPolicies {} => "reseed_policies",
-        }
-    }
-}
-
-/// Runs `action` on `subject`.
-pub(crate) async fn execute(
-    subject: &RateLimiterSubject,
-    action: &RateLimitAction,
-) -> Result<ActionReport> {
-    let report = match action {
-        RateLimitAction::ResetCounter { key } => counters::reset_counter(subject, key).await?,
-        RateLimitAction::UpdatePolicy {
-            name,
-            limit,
-            window_ms,
-        } => policies::update_policy(subject, name, *limit, *window_ms).await?,
-        RateLimitAction::RepairStuckKeys {} => counters::repair_stuck_keys(subject).await?,
-        RateLimitAction::ReseedPolicies {} => policies::reseed_policies(subject).await?,
-    };
-    tracing::info!(
-        subject = "ratelimit",
-        action = action.name(),
-        changed = report.changed,
-        "{}",
-        report.summary
-    );
-    Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use ratelimiter_schema::keys::{self, LONG_TTL_MS};
-    use serde_json::json;
-
-    use super::counters::repair_ttl;
-    use super::*;
-
-    #[test]
-    fn actions_parse_from_their_wire_form() {
-        let a: RateLimitAction =
-            serde_json::from_value(json!({"action": "reset_counter", "args": {"key": "user:1"}}))
-                .unwrap();
-        assert_eq!(
-            a,
-            RateLimitAction::ResetCounter {
-                key: "user:1".into()
-            }
-        );
-        let a: RateLimitAction =
-            serde_json::from_value(json!({"action": "repair_stuck_keys", "args": {}})).unwrap();
-        assert_eq!(a.name(), "repair_stuck_keys");
-        let bad =
-            serde_json::from_value::<RateLimitAction>(json!({"action": "flushall", "args": {}}));
-        assert!(bad.is_err(), "only declared actions exist");
-        let catalog: Vec<String> = RateLimitAction::catalog()
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
-        assert_eq!(
-            catalog,
-            [
-                "reset_counter",
-                "update_policy",
-                "repair_stuck_keys",
-                "reseed_policies"
-            ]
-        );
-    }
-
-    #[test]
-    fn repair_ttls_follow_the_key_schema() {
-        let p = "ratelimit:";
-        assert_eq!(
-            repair_ttl(
-                p,
-                &keys::counter_key(p, "u", "default", 1_000),
-                Duration::ZERO
-            ),
-            2_000
-        );
-        assert_eq!(
-            repair_ttl(p, "ratelimit:policies", Duration::ZERO),
-            LONG_TTL_MS
-        );
-        assert_eq!(
-            repair_ttl(p, "ratelimit:junk", Duration::from_secs(60)),
-            60_000
-        );
-    }
-}
+pub use catalog::RateLimitAction;
+pub(crate) use execute::execute;
+pub(crate) use target::{Target, VersionedPolicies};

@@ -9,18 +9,18 @@ use ratelimiter_schema::keys::{self, LONG_TTL_MS, POLICY_FIELD_PREFIX};
 use ratelimiter_schema::{Policy, PolicySpec, Window, scripts};
 use serde_json::json;
 
+use super::target::{Target, VersionedPolicies};
 use crate::error::{Error, Result};
-use crate::observe::RateLimiterSubject;
 
 static PUT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(scripts::POLICY_PUT));
 static SEED: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(scripts::POLICY_SEED));
 
-/// The policies hash as it is in Redis: `(version, policies)`, `None` when absent.
-async fn read_policies(subject: &RateLimiterSubject) -> Result<Option<(u64, Vec<Policy>)>> {
-    let key = keys::policies_key(&subject.config.key_prefix);
-    let hash: HashMap<String, String> = subject
+/// The policies hash as it is in Redis, `None` when absent.
+async fn read_policies(target: &Target<'_>) -> Result<Option<VersionedPolicies>> {
+    let key = keys::policies_key(target.key_prefix);
+    let hash: HashMap<String, String> = target
         .redis
-        .run(subject.config.redis_timeout * 2, move |mut c| async move {
+        .run(target.redis.timeout() * 2, move |mut c| async move {
             redis::cmd("HGETALL").arg(&key).query_async(&mut c).await
         })
         .await?;
@@ -37,11 +37,12 @@ async fn read_policies(subject: &RateLimiterSubject) -> Result<Option<(u64, Vec<
             Policy::from_json(field.strip_prefix(POLICY_FIELD_PREFIX)?, json).ok()
         })
         .collect();
-    Ok(Some((version, policies)))
+    Ok(Some(VersionedPolicies { version, policies }))
 }
 
+/// `update_policy`: sets the limit of one window of policy `name`, bumping the policy version.
 pub(super) async fn update_policy(
-    subject: &RateLimiterSubject,
+    target: &Target<'_>,
     name: &str,
     limit: u64,
     window_ms: u64,
@@ -51,7 +52,7 @@ pub(super) async fn update_policy(
             "update_policy: limit and window_ms must be at least 1".into(),
         ));
     }
-    let Some((_, policies)) = read_policies(subject).await? else {
+    let Some(VersionedPolicies { policies, .. }) = read_policies(target).await? else {
         return Err(Error::Action(
             "update_policy: Redis holds no policies; run reseed_policies first".into(),
         ));
@@ -84,13 +85,13 @@ pub(super) async fn update_policy(
     let updated =
         Policy::new(name, spec).map_err(|e| Error::Action(format!("update_policy: {e}")))?;
     let (key, field, json) = (
-        keys::policies_key(&subject.config.key_prefix),
+        keys::policies_key(target.key_prefix),
         keys::policy_field(name),
         updated.to_json(),
     );
-    let version: i64 = subject
+    let version: i64 = target
         .redis
-        .run(subject.config.redis_timeout * 2, move |mut c| async move {
+        .run(target.redis.timeout() * 2, move |mut c| async move {
             PUT.key(&key)
                 .arg(&field)
                 .arg(&json)
@@ -114,8 +115,9 @@ pub(super) async fn update_policy(
     })
 }
 
-pub(super) async fn reseed_policies(subject: &RateLimiterSubject) -> Result<ActionReport> {
-    if let Some((version, policies)) = read_policies(subject).await? {
+/// `reseed_policies`: writes back the last policy set seen when Redis holds none.
+pub(super) async fn reseed_policies(target: &Target<'_>) -> Result<ActionReport> {
+    if let Some(VersionedPolicies { version, policies }) = read_policies(target).await? {
         return Ok(ActionReport {
             action: "reseed_policies".into(),
             changed: false,
@@ -126,22 +128,22 @@ pub(super) async fn reseed_policies(subject: &RateLimiterSubject) -> Result<Acti
             details: json!({ "version": version }),
         });
     }
-    let last = subject.last_policies.lock().ok().and_then(|l| l.clone());
-    let Some((version, policies)) = last else {
+    let Some(VersionedPolicies { version, policies }) = &target.last_policies else {
         return Err(Error::Action(
             "reseed_policies: the monitor has not seen a valid policy set in Redis since it started; \
              restart a node to seed its --policies file"
                 .into(),
         ));
     };
-    let key = keys::policies_key(&subject.config.key_prefix);
+    let version = *version;
+    let key = keys::policies_key(target.key_prefix);
     let pairs: Vec<(String, String)> = policies
         .iter()
         .map(|p| (keys::policy_field(&p.name), p.to_json()))
         .collect();
-    let seeded: i64 = subject
+    let seeded: i64 = target
         .redis
-        .run(subject.config.redis_timeout * 2, move |mut c| async move {
+        .run(target.redis.timeout() * 2, move |mut c| async move {
             let mut inv = SEED.key(&key);
             inv.arg(LONG_TTL_MS).arg(version.saturating_add(1));
             for (field, json) in &pairs {

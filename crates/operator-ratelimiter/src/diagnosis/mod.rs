@@ -19,21 +19,24 @@
 //! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused | none |
 //! | `node_lost_redis` | `over_admission` | a node deciding by its failure mode while the monitor reaches Redis | none |
 //! | `counter_over_limit` | `over_admission` | counters above their limit in the current window | `reset_counter` per key |
+//!
+//! Layout: the rules by concern, `outage` (`redis_down`), `redis` (Redis's other troubles),
+//! `policies`, `nodes`; `evidence` (what a rule reads from its context, failure kinds included)
+//! and `wording`, which the rules share; `sources`, the extra context, read through the Redis
+//! handle the subject gives. This module lists the rules; the rules never import it.
 
+mod evidence;
 mod nodes;
+mod outage;
 mod policies;
 mod redis;
 mod sources;
+mod wording;
 
-use chrono::{DateTime, Utc};
-use operator_core::Context;
-use operator_core::context::{Phase, RelatedTicket};
 use operator_core::diagnosis::Rule;
 
 pub use sources::ContextSources;
 pub(crate) use sources::gather as context_sections;
-
-use crate::observation::Observation;
 
 /// The rate limiter's diagnosis rules, most specific first.
 pub fn rules() -> Vec<Rule> {
@@ -41,39 +44,6 @@ pub fn rules() -> Vec<Rule> {
     rules.extend(policies::rules());
     rules.extend(nodes::rules());
     rules
-}
-
-/// The observations of the context, with their index in `context.observations`.
-pub(crate) fn observations(ctx: &Context) -> Vec<(usize, DateTime<Utc>, Phase, Observation)> {
-    ctx.observations
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| {
-            serde_json::from_value::<Observation>(e.observation.clone())
-                .ok()
-                .map(|o| (i, e.at, e.phase, o))
-        })
-        .collect()
-}
-
-/// The freshest observation, with its index.
-pub(crate) fn latest(ctx: &Context) -> Option<(usize, Observation)> {
-    observations(ctx).pop().map(|(i, _, _, o)| (i, o))
-}
-
-/// Open-at-the-same-time tickets of `invariant`.
-pub(crate) fn concurrent<'a>(ctx: &'a Context, invariant: &'a str) -> Vec<&'a RelatedTicket> {
-    ctx.concurrent_with(invariant).collect()
-}
-
-/// A string field of the ticket's evidence.
-pub(crate) fn evidence_str<'a>(ctx: &'a Context, field: &str) -> Option<&'a str> {
-    ctx.ticket.evidence.get(field).and_then(|v| v.as_str())
-}
-
-/// `n` followed by `one` or `many`.
-pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

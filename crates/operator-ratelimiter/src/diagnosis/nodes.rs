@@ -5,9 +5,11 @@ use operator_core::Context;
 use operator_core::diagnosis::{Finding, Recommendation, Rule};
 use serde_json::Value;
 
-use super::{concurrent, evidence_str, latest, observations};
+use super::evidence::{concurrent, error_kind, evidence_str, latest, observations};
+use super::wording::capitalize;
 use crate::action::RateLimitAction;
-use crate::invariants::{COUNTER_DRIFT, HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY};
+use crate::checker::{COUNTER_DRIFT, HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY};
+use crate::error::ErrorKind;
 use crate::observation::NodeView;
 
 pub(super) fn rules() -> Vec<Rule> {
@@ -82,28 +84,37 @@ fn node_view(ctx: &Context) -> Option<(String, NodeView)> {
 
 fn node_process_down(ctx: &Context) -> Option<Finding> {
     let addr = ctx.ticket.entity.clone()?;
-    let error = evidence_str(ctx, "error").map(str::to_owned).or_else(|| {
-        node_view(ctx).and_then(|(_, n)| (!n.reachable).then_some(n.error).flatten())
-    })?;
-    let lower = error.to_lowercase();
-    let (confidence, cause) = if lower.contains("refused") {
-        (
+    let (error, kind) = match evidence_str(ctx, "error") {
+        Some(error) => (error.to_owned(), error_kind(&ctx.ticket.evidence)),
+        None => node_view(ctx)
+            .filter(|(_, n)| !n.reachable)
+            .and_then(|(_, n)| Some((n.error?, n.error_kind)))?,
+    };
+    let (confidence, cause) = match kind {
+        Some(ErrorKind::Refused) => (
             0.85,
             format!(
                 "the ratelimiter-node process at {addr} is not running: connections are refused \
                  (it exited, crashed or was killed)"
             ),
-        )
-    } else if lower.contains("timed out") {
-        (
+        ),
+        Some(ErrorKind::TimedOut) => (
             0.8,
             format!(
                 "the node at {addr} is frozen: it accepts connections but does not answer \
                  (stopped with SIGSTOP, deadlocked, or starved of CPU)"
             ),
-        )
-    } else {
-        (0.5, format!("the node at {addr} is unreachable: {error}"))
+        ),
+        Some(ErrorKind::Dns) => (
+            0.6,
+            format!(
+                "the host name of the node at {addr} does not resolve: its host or container is \
+                 gone, or the name is wrong"
+            ),
+        ),
+        Some(ErrorKind::Reset | ErrorKind::Other) | None => {
+            (0.5, format!("the node at {addr} is unreachable: {error}"))
+        }
     };
     let mut f = Finding::new(
         confidence,
@@ -348,11 +359,4 @@ fn counter_over_limit(ctx: &Context) -> Option<Finding> {
         ));
     }
     Some(f)
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }

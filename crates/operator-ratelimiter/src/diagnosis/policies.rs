@@ -4,9 +4,9 @@ use operator_core::Context;
 use operator_core::diagnosis::{Finding, Recommendation, Rule};
 use serde_json::Value;
 
-use super::{concurrent, evidence_str, observations};
+use super::evidence::{concurrent, evidence_str, observations};
 use crate::action::RateLimitAction;
-use crate::invariants::{CONFIG_LOADED, COUNTER_DRIFT, NODE_DOWN, REDIS_HEALTHY};
+use crate::checker::{CONFIG_LOADED, COUNTER_DRIFT, NODE_DOWN, REDIS_HEALTHY};
 use crate::observation::Observation;
 
 pub(super) fn rules() -> Vec<Rule> {

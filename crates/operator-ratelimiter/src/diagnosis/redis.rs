@@ -6,15 +6,14 @@ use operator_core::Context;
 use operator_core::diagnosis::{Finding, Recommendation, Rule};
 use serde_json::Value;
 
-use super::{concurrent, evidence_str, latest, observations, plural};
+use super::evidence::{concurrent, observations};
+use super::outage::{FAILURE_MODES_RISK, redis_down};
+use super::wording::plural;
 use crate::action::RateLimitAction;
-use crate::invariants::{
+use crate::checker::{
     CONFIG_LOADED, HIGH_LATENCY, NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY,
 };
-
-const FAILURE_MODES_RISK: &str = "While Redis is unusable every node decides by its failure mode: \
-    `local` enforces each node's share of every limit in process (limits are no longer shared), \
-    `open` admits everything, `closed` refuses everything.";
+use crate::observation::{KeyKind, StuckKey};
 
 pub(super) fn rules() -> Vec<Rule> {
     vec![
@@ -66,168 +65,33 @@ pub(super) fn rules() -> Vec<Rule> {
     ]
 }
 
-fn redis_down(ctx: &Context) -> Option<Finding> {
-    let t = &ctx.ticket;
-    let latest = latest(ctx);
-    let direct = t.invariant == REDIS_HEALTHY && t.message.contains("unreachable");
-    // The freshest error says most: the first failure on an open connection is often a broken
-    // pipe, the next ones tell a refused connection from a timeout.
-    let fresh = latest
-        .as_ref()
-        .filter(|(_, o)| !o.redis.reachable)
-        .map(|(i, o)| {
-            (
-                o.redis.error.clone().unwrap_or_else(|| "no answer".into()),
-                format!("observations[{i}].observation.redis.error"),
-            )
-        });
-    let recorded = if direct {
-        Some((
-            evidence_str(ctx, "error").unwrap_or("no answer").to_owned(),
-            "ticket.evidence.error".to_owned(),
-        ))
-    } else {
-        concurrent(ctx, REDIS_HEALTHY)
-            .into_iter()
-            .find(|r| r.message.contains("unreachable"))
-            .map(|r| (r.message.clone(), format!("concurrent[#{}].message", r.id)))
-    };
-    let (error, source) = fresh.clone().or_else(|| recorded.clone())?;
-    let url = evidence_str(ctx, "url")
-        .map(str::to_owned)
-        .or_else(|| latest.as_ref().map(|(_, o)| o.redis.url.clone()))
-        .unwrap_or_else(|| "its address".into());
-    let lower = error.to_lowercase();
-    let cut = [
-        "broken pipe",
-        "reset by peer",
-        "connection reset",
-        "terminated",
-        "closed",
-    ];
-    let cause = if lower.contains("refused") {
-        format!(
-            "Redis at {url} is down: connections are refused, so no server listens there (the \
-             process stopped, crashed or was killed)"
-        )
-    } else if lower.contains("did not answer") || lower.contains("timed out") {
-        format!(
-            "Redis at {url} does not answer in time: it is frozen (stopped, blocked by a long \
-             command) or the network path to it is cut"
-        )
-    } else if cut.iter().any(|c| lower.contains(c)) {
-        format!("Redis at {url} closed its connections ({error}): it stopped, crashed or restarted")
-    } else {
-        format!("Redis at {url} is unreachable: {error}")
-    };
-    let nodes_down: Vec<String> = latest
-        .as_ref()
-        .map(|(_, o)| {
-            o.nodes
-                .iter()
-                .filter(|n| n.info.as_ref().is_some_and(|i| !i.redis_ok))
-                .map(|n| n.label())
-                .collect()
-        })
-        .unwrap_or_default();
-    let summary = if direct {
-        let nodes = if nodes_down.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " {} report Redis down and decide by their failure mode.",
-                plural(nodes_down.len(), "node", "nodes")
-            )
-        };
-        format!(
-            "{cause}.{nodes} No declared action can restart Redis: start it (or restore the path \
-             to it); then check that the policies are back (config_loaded)."
-        )
-    } else {
-        format!(
-            "This {} violation is a symptom: {cause}. Fix Redis first; it clears when Redis is \
-             back.",
-            t.invariant
-        )
-    };
-    // What the ticket recorded, then the fresh error when it says something else.
-    let mut f = Finding::new(if direct { 0.9 } else { 0.85 }, summary).cause(cause);
-    match &recorded {
-        Some((first, at)) => {
-            f = f.cite(at.clone(), first.clone());
-            if fresh.is_some() && *first != error {
-                f = f.cite(source, error);
-            }
-        }
-        None => f = f.cite(source, error),
-    }
-    if let Some((i, o)) = &latest {
-        if !nodes_down.is_empty() {
-            f = f.cite(
-                format!("observations[{i}].observation.nodes[*].info.redis_ok"),
-                format!("false for {}", nodes_down.join(", ")),
-            );
-        }
-        let modes: Vec<String> = o
-            .nodes
-            .iter()
-            .filter_map(|n| {
-                n.info.as_ref().map(|i| {
-                    format!(
-                        "{} {} (open {}, local {}, closed {})",
-                        n.label(),
-                        i.failure_mode,
-                        i.failure_decisions.open,
-                        i.failure_decisions.local,
-                        i.failure_decisions.closed
-                    )
-                })
-            })
-            .collect();
-        if !modes.is_empty() {
-            f = f.cite(
-                format!("observations[{i}].observation.nodes[*].info.failure_decisions"),
-                modes.join("; "),
-            );
-        }
-    }
-    if let Some(now) = ctx.now.as_ref().filter(|_| direct) {
-        let said = match now.status {
-            operator_core::assess::Status::Violated => "Redis is still unreachable now",
-            operator_core::assess::Status::Clear => "Redis answers again now",
-            operator_core::assess::Status::Unknown => "not evaluated now",
-        };
-        f = f.cite("now.status", said);
-    }
-    Some(f.risk(FAILURE_MODES_RISK).risk(
-        "If Redis comes back without persistence it is empty: counters restart from zero \
-                 and the nodes re-seed the policies from memory (watch for config_loaded).",
-    ))
-}
-
 fn keys_without_ttl(ctx: &Context) -> Option<Finding> {
-    let stuck = ctx.ticket.evidence.get("stuck")?.as_array()?;
+    let stuck: Vec<StuckKey> = ctx
+        .ticket
+        .evidence
+        .get("stuck")?
+        .as_array()?
+        .iter()
+        .filter_map(|k| serde_json::from_value(k.clone()).ok())
+        .collect();
     let total = ctx
         .ticket
         .evidence
         .get("stuck_total")
         .and_then(Value::as_u64)
         .unwrap_or(stuck.len() as u64);
-    let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for k in stuck {
-        by_kind
-            .entry(k.get("kind").and_then(Value::as_str).unwrap_or("other"))
-            .or_default()
-            .push(k.get("key").and_then(Value::as_str).unwrap_or("?"));
+    let mut by_kind: BTreeMap<KeyKind, Vec<&str>> = BTreeMap::new();
+    for k in &stuck {
+        by_kind.entry(k.kind).or_default().push(&k.key);
     }
     let mut causes = Vec::new();
-    if by_kind.contains_key("counter") {
+    if by_kind.contains_key(&KeyKind::Counter) {
         causes.push("counters written without PEXPIRE (by code other than the nodes' script)");
     }
-    if by_kind.contains_key("other") {
+    if by_kind.contains_key(&KeyKind::Other) {
         causes.push("keys of another writer (an application or a person) under the prefix");
     }
-    if by_kind.contains_key("policies") || by_kind.contains_key("nodes") {
+    if by_kind.contains_key(&KeyKind::Policies) || by_kind.contains_key(&KeyKind::Nodes) {
         causes.push("the TTL of the policies hash or the node registry was removed (PERSIST)");
     }
     let kinds: Vec<String> = by_kind
@@ -250,7 +114,7 @@ fn keys_without_ttl(ctx: &Context) -> Option<Finding> {
         &RateLimitAction::RepairStuckKeys {},
         "gives every key without a TTL the TTL of its kind",
     ));
-    if by_kind.contains_key("other") {
+    if by_kind.contains_key(&KeyKind::Other) {
         f = f.risk(
             "Keys of kind `other` get the fallback TTL and will expire: if another application \
              owns them, it loses them; find the writer.",

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::observation::Observation;
-use crate::observe::RateLimiterSubject;
+use crate::redis_handle::RedisHandle;
 
 /// Where the extra context comes from. Build with [`Default`] (no log files, the last 40 lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +59,11 @@ const INFO_FIELDS: &[&str] = &[
     "db0",
 ];
 
-/// The sections for `ticket`.
+/// The sections for `ticket`: failure modes from `latest`, Redis `INFO` read now through
+/// `redis`, and the log files of `sources`.
 pub(crate) async fn gather(
-    subject: &RateLimiterSubject,
+    redis: &RedisHandle,
+    sources: &ContextSources,
     _ticket: &Ticket,
     latest: Option<&Observation>,
 ) -> Vec<ContextSection> {
@@ -76,9 +78,8 @@ pub(crate) async fn gather(
     sections.push(ContextSection::new(
         "redis_info",
         "selected Redis INFO fields, read now (errorstat_* count errors by type, e.g. NOSCRIPT)",
-        redis_info(subject).await,
+        redis_info(redis).await,
     ));
-    let sources = &subject.context_sources;
     if !sources.node_logs.is_empty() {
         let mut logs = Map::new();
         for path in &sources.node_logs {
@@ -120,11 +121,9 @@ fn failure_modes(o: &Observation) -> Value {
     )
 }
 
-async fn redis_info(subject: &RateLimiterSubject) -> Value {
-    let bound = subject.config.redis_timeout * 2;
-    let text = subject
-        .redis
-        .run(bound, |mut c| async move {
+async fn redis_info(redis: &RedisHandle) -> Value {
+    let text = redis
+        .run(redis.timeout() * 2, |mut c| async move {
             redis::cmd("INFO").query_async::<String>(&mut c).await
         })
         .await;

@@ -3,14 +3,15 @@
 //! remembered and re-checked every observation until they get one or disappear.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use ratelimiter_schema::keys::{self, FIELD_CURRENT, FIELD_WINDOW};
 use ratelimiter_schema::{CounterKey, Policy};
 
-use super::redis_side::RedisSource;
 use crate::config::RateLimiterConfig;
 use crate::error::Result;
-use crate::observation::{KeyScan, OverAdmitted, StuckKey};
+use crate::observation::{KeyKind, KeyScan, OverAdmitted, StuckKey};
+use crate::redis_handle::RedisHandle;
 
 /// Most stuck keys remembered (and re-checked) at once; past it, a count is still reported.
 const MAX_TRACKED: usize = 1_000;
@@ -24,19 +25,6 @@ pub(crate) struct ScanState {
     passes: u64,
     run_id: String,
     stuck: BTreeSet<String>,
-}
-
-/// What kind of key `name` is, by the key schema.
-pub(crate) fn classify(prefix: &str, name: &str) -> &'static str {
-    if keys::parse_counter_key(prefix, name).is_some() {
-        "counter"
-    } else if name == keys::policies_key(prefix) {
-        "policies"
-    } else if name == keys::nodes_key(prefix) {
-        "nodes"
-    } else {
-        "other"
-    }
 }
 
 impl ScanState {
@@ -55,11 +43,78 @@ impl ScanState {
     /// stuck keys already known.
     pub(crate) async fn step(
         &mut self,
-        redis: &RedisSource,
+        redis: &RedisHandle,
         config: &RateLimiterConfig,
         policies: &[Policy],
         now_ms: u64,
     ) -> Result<KeyScan> {
+        let (found, examined) = self.walk(redis, config).await?;
+        let scanned = found.len() as u64;
+
+        // Known stuck keys are re-checked with the new ones, in one pipeline.
+        let mut candidates: Vec<String> = self.stuck.iter().cloned().collect();
+        candidates.extend(found.into_iter().filter(|k| !self.stuck.contains(k)));
+        let counters: Vec<(usize, CounterKey)> = candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| keys::parse_counter_key(&config.key_prefix, k).map(|ck| (i, ck)))
+            .collect();
+        let counter_names = counters
+            .iter()
+            .map(|(i, _)| candidates[*i].clone())
+            .collect();
+        let (ttls, values) = probe(
+            redis,
+            config.redis_timeout * 2,
+            candidates.clone(),
+            counter_names,
+        )
+        .await?;
+
+        for (name, ttl) in candidates.iter().zip(&ttls) {
+            if *ttl == -1 {
+                if self.stuck.len() < MAX_TRACKED {
+                    self.stuck.insert(name.clone());
+                }
+            } else {
+                self.stuck.remove(name);
+            }
+        }
+        let over_admitted = counters
+            .iter()
+            .zip(values)
+            .filter_map(|((_, ck), (window, count))| {
+                over_limit(ck, window?, count?, policies, now_ms)
+            })
+            .collect();
+        let stuck = self
+            .stuck
+            .iter()
+            .take(MAX_LISTED)
+            .map(|k| StuckKey {
+                key: k.clone(),
+                kind: KeyKind::of(&config.key_prefix, k),
+            })
+            .collect();
+        Ok(KeyScan {
+            scanned,
+            examined,
+            cursor: self.cursor,
+            passes: self.passes,
+            dbsize: None,
+            stuck,
+            stuck_total: self.stuck.len(),
+            over_admitted,
+        })
+    }
+
+    /// Walks the keyspace from the saved cursor until the budget is spent or the pass ends:
+    /// the keys under the prefix found, and how many keys of the database were examined.
+    async fn walk(
+        &mut self,
+        redis: &RedisHandle,
+        config: &RateLimiterConfig,
+    ) -> Result<(Vec<String>, u64)> {
         let pattern = keys::all_keys_pattern(&config.key_prefix);
         let mut found: Vec<String> = Vec::new();
         let mut cursor = self.cursor;
@@ -92,90 +147,47 @@ impl ScanState {
                 break;
             }
         }
-        let scanned = found.len() as u64;
-        let examined = (calls * config.scan_count) as u64;
         if cursor == 0 {
             self.passes += 1;
         }
         self.cursor = cursor;
-
-        // Known stuck keys are re-checked with the new ones, in one pipeline.
-        let mut candidates: Vec<String> = self.stuck.iter().cloned().collect();
-        candidates.extend(found.into_iter().filter(|k| !self.stuck.contains(k)));
-        let counters: Vec<(usize, CounterKey)> = candidates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, k)| keys::parse_counter_key(&config.key_prefix, k).map(|ck| (i, ck)))
-            .collect();
-        let (ttls, values) = {
-            let names = candidates.clone();
-            let counter_names: Vec<String> = counters
-                .iter()
-                .map(|(i, _)| candidates[*i].clone())
-                .collect();
-            redis
-                .run(bound, move |mut conn| async move {
-                    let mut pipe = redis::pipe();
-                    for k in &names {
-                        pipe.cmd("PTTL").arg(k);
-                    }
-                    for k in &counter_names {
-                        pipe.cmd("HMGET")
-                            .arg(k)
-                            .arg(FIELD_WINDOW)
-                            .arg(FIELD_CURRENT);
-                    }
-                    let mut all: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-                    let values = all.split_off(names.len());
-                    let ttls: Vec<i64> = all
-                        .into_iter()
-                        .map(|v| redis::from_redis_value(v).unwrap_or(-2))
-                        .collect();
-                    let values: Vec<(Option<u64>, Option<u64>)> = values
-                        .into_iter()
-                        .map(|v| redis::from_redis_value(v).unwrap_or((None, None)))
-                        .collect();
-                    Ok((ttls, values))
-                })
-                .await?
-        };
-
-        for (name, ttl) in candidates.iter().zip(&ttls) {
-            if *ttl == -1 {
-                if self.stuck.len() < MAX_TRACKED {
-                    self.stuck.insert(name.clone());
-                }
-            } else {
-                self.stuck.remove(name);
-            }
-        }
-        let over_admitted = counters
-            .iter()
-            .zip(values)
-            .filter_map(|((_, ck), (window, count))| {
-                over_limit(ck, window?, count?, policies, now_ms)
-            })
-            .collect();
-        let stuck = self
-            .stuck
-            .iter()
-            .take(MAX_LISTED)
-            .map(|k| StuckKey {
-                key: k.clone(),
-                kind: classify(&config.key_prefix, k).to_owned(),
-            })
-            .collect();
-        Ok(KeyScan {
-            scanned,
-            examined,
-            cursor,
-            passes: self.passes,
-            dbsize: None,
-            stuck,
-            stuck_total: self.stuck.len(),
-            over_admitted,
-        })
+        Ok((found, (calls * config.scan_count) as u64))
     }
+}
+
+/// `PTTL` of every name in `names` (-2 when gone) and the current window and count of every
+/// counter in `counters`, in one pipeline.
+async fn probe(
+    redis: &RedisHandle,
+    bound: Duration,
+    names: Vec<String>,
+    counters: Vec<String>,
+) -> Result<(Vec<i64>, Vec<(Option<u64>, Option<u64>)>)> {
+    redis
+        .run(bound, move |mut conn| async move {
+            let mut pipe = redis::pipe();
+            for k in &names {
+                pipe.cmd("PTTL").arg(k);
+            }
+            for k in &counters {
+                pipe.cmd("HMGET")
+                    .arg(k)
+                    .arg(FIELD_WINDOW)
+                    .arg(FIELD_CURRENT);
+            }
+            let mut all: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+            let values = all.split_off(names.len());
+            let ttls: Vec<i64> = all
+                .into_iter()
+                .map(|v| redis::from_redis_value(v).unwrap_or(-2))
+                .collect();
+            let values: Vec<(Option<u64>, Option<u64>)> = values
+                .into_iter()
+                .map(|v| redis::from_redis_value(v).unwrap_or((None, None)))
+                .collect();
+            Ok((ttls, values))
+        })
+        .await
 }
 
 /// The over-admission shown by one counter, if any: more cost counted in the *current* window

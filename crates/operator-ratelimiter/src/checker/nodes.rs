@@ -7,10 +7,16 @@ use ratelimiter_schema::NodeState;
 use serde_json::json;
 
 use super::history::{known_node_ids, previous_node};
-use super::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
 use crate::config::Thresholds;
 use crate::histogram::Histogram;
 use crate::observation::{NodeView, Observation};
+
+/// `node_down`: every node answers and is ready.
+pub const NODE_DOWN: &str = "node_down";
+/// `high_latency`: a node's decisions are slow.
+pub const HIGH_LATENCY: &str = "high_latency";
+/// `over_admission`: no key is admitted past its limit.
+pub const OVER_ADMISSION: &str = "over_admission";
 
 /// The node says it is not ready because of Redis, while Redis is down for the monitor too:
 /// a symptom of `redis_healthy`, not a node fault.
@@ -25,7 +31,7 @@ pub(crate) fn not_ready_because_redis_is_down(o: &Observation, n: &NodeView) -> 
 pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<Violation> {
     let mut out = Vec::new();
     for n in &o.nodes {
-        let evidence = json!({ "url": n.url, "node": n.id(), "error": n.error, "ready": n.ready, "reason": n.ready_reason });
+        let evidence = json!({ "url": n.url, "node": n.id(), "error": n.error, "error_kind": n.error_kind, "ready": n.ready, "reason": n.ready_reason });
         if !n.reachable {
             let error = n.error.as_deref().unwrap_or("no answer");
             out.push(
@@ -119,18 +125,34 @@ pub(crate) fn high_latency(
     out
 }
 
+/// Counters over their limit (one violation per policy), then nodes deciding by their failure
+/// mode.
 pub(crate) fn over_admission(
     o: &Observation,
     history: &History<Observation>,
     t: &Thresholds,
 ) -> Vec<Violation> {
-    let mut out = Vec::new();
-    if let Some(keys) = &o.redis.keys {
-        let mut by_policy: BTreeMap<&str, Vec<_>> = BTreeMap::new();
-        for a in &keys.over_admitted {
-            by_policy.entry(a.policy.as_str()).or_default().push(a);
-        }
-        for (policy, over) in by_policy {
+    let mut out = over_limit_counters(o, t);
+    out.extend(
+        o.nodes
+            .iter()
+            .filter_map(|n| deciding_without_redis(n, history, t)),
+    );
+    out
+}
+
+/// One violation per policy whose counters hold more than its limit in the current window.
+fn over_limit_counters(o: &Observation, t: &Thresholds) -> Vec<Violation> {
+    let Some(keys) = &o.redis.keys else {
+        return Vec::new();
+    };
+    let mut by_policy: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for a in &keys.over_admitted {
+        by_policy.entry(a.policy.as_str()).or_default().push(a);
+    }
+    by_policy
+        .into_iter()
+        .map(|(policy, over)| {
             let named: Vec<String> = over
                 .iter()
                 .take(t.sample)
@@ -141,76 +163,78 @@ pub(crate) fn over_admission(
                     )
                 })
                 .collect();
-            out.push(
-                Violation::new(
-                    OVER_ADMISSION,
-                    Severity::Critical,
-                    format!(
-                        "{} key{} admitted past the limit of policy {policy:?} in the current window: {}",
-                        over.len(),
-                        if over.len() == 1 { "" } else { "s" },
-                        named.join(", ")
-                    ),
-                )
-                .entity(format!("policy:{policy}"))
-                .evidence(json!({ "policy": policy, "counters": over })),
-            );
-        }
-    }
-    for n in &o.nodes {
-        let Some(now) = &n.info else { continue };
-        let Some(before) = previous_node(history, &n.addr).and_then(|p| p.info.as_ref()) else {
-            continue;
-        };
-        if now.uptime_ms < before.uptime_ms || now.node_id != before.node_id {
-            continue; // restarted: its counters started over
-        }
-        let (f, b) = (now.failure_decisions, before.failure_decisions);
-        let (open, local, closed) = (
-            f.open.saturating_sub(b.open),
-            f.local.saturating_sub(b.local),
-            f.closed.saturating_sub(b.closed),
-        );
-        let decisions = now.decisions.saturating_sub(before.decisions).max(1);
-        #[allow(clippy::cast_precision_loss)] // decision counts far below 2^52
-        let share = (open + local + closed) as f64 / decisions as f64;
-        if share < t.failure_ratio {
-            continue;
-        }
-        let (severity, what) = if open > 0 {
-            (
-                Severity::Critical,
-                format!("admitted {open} requests without any limit (failure mode open)"),
-            )
-        } else if local > 0 {
-            (
-                Severity::Warning,
-                format!(
-                    "decided {local} requests in process at its share of each limit (failure mode local)"
-                ),
-            )
-        } else if closed > 0 {
-            (
-                Severity::Warning,
-                format!("refused {closed} requests outright (failure mode closed)"),
-            )
-        } else {
-            continue;
-        };
-        out.push(
             Violation::new(
                 OVER_ADMISSION,
-                severity,
-                format!("node {} {what} since the last observation: shared limiting is lost while Redis is unusable", n.label()),
+                Severity::Critical,
+                format!(
+                    "{} key{} admitted past the limit of policy {policy:?} in the current window: {}",
+                    over.len(),
+                    if over.len() == 1 { "" } else { "s" },
+                    named.join(", ")
+                ),
             )
-            .entity(&n.addr)
-            .evidence(json!({
-                "node": now.node_id, "failure_mode": now.failure_mode,
-                "since_last": { "open": open, "local": local, "closed": closed, "decisions": decisions },
-                "failure_share": share,
-                "total": f, "redis_ok": now.redis_ok,
-            })),
-        );
+            .entity(format!("policy:{policy}"))
+            .evidence(json!({ "policy": policy, "counters": over }))
+        })
+        .collect()
+}
+
+/// Node `n` took at least `failure_ratio` of its decisions since the last observation by its
+/// failure mode.
+fn deciding_without_redis(
+    n: &NodeView,
+    history: &History<Observation>,
+    t: &Thresholds,
+) -> Option<Violation> {
+    let now = n.info.as_ref()?;
+    let before = previous_node(history, &n.addr).and_then(|p| p.info.as_ref())?;
+    if now.uptime_ms < before.uptime_ms || now.node_id != before.node_id {
+        return None; // restarted: its counters started over
     }
-    out
+    let (f, b) = (now.failure_decisions, before.failure_decisions);
+    let (open, local, closed) = (
+        f.open.saturating_sub(b.open),
+        f.local.saturating_sub(b.local),
+        f.closed.saturating_sub(b.closed),
+    );
+    let decisions = now.decisions.saturating_sub(before.decisions).max(1);
+    #[allow(clippy::cast_precision_loss)] // decision counts far below 2^52
+    let share = (open + local + closed) as f64 / decisions as f64;
+    if share < t.failure_ratio {
+        return None;
+    }
+    let (severity, what) = if open > 0 {
+        (
+            Severity::Critical,
+            format!("admitted {open} requests without any limit (failure mode open)"),
+        )
+    } else if local > 0 {
+        (
+            Severity::Warning,
+            format!(
+                "decided {local} requests in process at its share of each limit (failure mode local)"
+            ),
+        )
+    } else if closed > 0 {
+        (
+            Severity::Warning,
+            format!("refused {closed} requests outright (failure mode closed)"),
+        )
+    } else {
+        return None;
+    };
+    Some(
+        Violation::new(
+            OVER_ADMISSION,
+            severity,
+            format!("node {} {what} since the last observation: shared limiting is lost while Redis is unusable", n.label()),
+        )
+        .entity(&n.addr)
+        .evidence(json!({
+            "node": now.node_id, "failure_mode": now.failure_mode,
+            "since_last": { "open": open, "local": local, "closed": closed, "decisions": decisions },
+            "failure_share": share,
+            "total": f, "redis_ok": now.redis_ok,
+        })),
+    )
 }

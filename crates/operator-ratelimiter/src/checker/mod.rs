@@ -12,11 +12,20 @@
 //!
 //! Nothing is taken as clear when its source could not be read: [`RateLimiterChecker::unknown`]
 //! names what an observation could not evaluate, and the monitor leaves those alerts as they are.
+//!
+//! One module per concern, each naming the invariants it checks: `redis` (`redis_healthy`,
+//! `no_stuck_keys`), `config` (`config_loaded`, `counter_drift`), `nodes` (`node_down`,
+//! `high_latency`, `over_admission`); `history` finds what the previous observations said. This
+//! module declares the invariants and runs the checks; the checks never import it.
 
 mod config;
 mod history;
 mod nodes;
 mod redis;
+
+pub use config::{CONFIG_LOADED, COUNTER_DRIFT};
+pub use nodes::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
+pub use redis::{NO_STUCK_KEYS, REDIS_HEALTHY};
 
 use std::time::Duration;
 
@@ -24,21 +33,6 @@ use operator_core::{History, InvariantChecker, InvariantSpec, Unknown, Violation
 
 use crate::config::Thresholds;
 use crate::observation::Observation;
-
-/// `redis_healthy`.
-pub const REDIS_HEALTHY: &str = "redis_healthy";
-/// `no_stuck_keys`.
-pub const NO_STUCK_KEYS: &str = "no_stuck_keys";
-/// `config_loaded`.
-pub const CONFIG_LOADED: &str = "config_loaded";
-/// `node_down`.
-pub const NODE_DOWN: &str = "node_down";
-/// `high_latency`.
-pub const HIGH_LATENCY: &str = "high_latency";
-/// `counter_drift`.
-pub const COUNTER_DRIFT: &str = "counter_drift";
-/// `over_admission`.
-pub const OVER_ADMISSION: &str = "over_admission";
 
 /// Checks the rate limiter's invariants.
 #[derive(Debug, Clone, Default)]
@@ -182,4 +176,6 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+pub(crate) mod sample;
+#[cfg(test)]
+mod tests;

@@ -7,9 +7,13 @@ use operator_core::{History, Severity, Violation};
 use serde_json::json;
 
 use super::history::{held_for, previous_redis};
-use super::{CONFIG_LOADED, COUNTER_DRIFT};
 use crate::config::Thresholds;
-use crate::observation::Observation;
+use crate::observation::{NodeView, Observation};
+
+/// `config_loaded`: Redis holds a valid policy set and every node serves it.
+pub const CONFIG_LOADED: &str = "config_loaded";
+/// `counter_drift`: the nodes share one state (policies, key prefix, clock).
+pub const COUNTER_DRIFT: &str = "counter_drift";
 
 /// `(version, digest)` of the node at `addr` when it differs from Redis's digest.
 fn stale(o: &Observation, addr: &str) -> bool {
@@ -21,104 +25,120 @@ fn stale(o: &Observation, addr: &str) -> bool {
     matches!((redis_digest, node_digest), (Some(r), Some(n)) if r != n)
 }
 
+/// The policies in Redis (missing, invalid, lost by a restart), then each node's.
 pub(crate) fn config_loaded(
     o: &Observation,
     history: &History<Observation>,
     t: &Thresholds,
 ) -> Vec<Violation> {
-    let mut out = Vec::new();
-    let node_versions: BTreeMap<&str, serde_json::Value> = o
-        .nodes
-        .iter()
-        .filter_map(|n| {
-            n.info.as_ref().map(|i| {
-                (
-                    n.addr.as_str(),
-                    json!({"version": i.policy_version, "digest": i.policy_digest}),
-                )
-            })
-        })
-        .collect();
-    if let Some(p) = &o.redis.policies {
-        let key = format!("{}policies", o.key_prefix);
-        if !p.present {
-            out.push(
-                Violation::new(
-                    CONFIG_LOADED,
-                    Severity::Critical,
-                    format!(
-                        "no policies in Redis ({key:?} is missing): nodes keep enforcing what they cached, a node \
-                         that restarts re-seeds from its own file"
-                    ),
-                )
-                .evidence(json!({ "key": key, "nodes": node_versions })),
-            );
-        } else if !p.invalid.is_empty() || p.version.is_none() {
-            let mut problems: Vec<String> = p
-                .invalid
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.error))
-                .collect();
-            if p.version.is_none() {
-                problems.push("no version field".into());
-            }
-            out.push(
-                Violation::new(
-                    CONFIG_LOADED,
-                    Severity::Critical,
-                    format!("policies in Redis are invalid: {}", problems.join("; ")),
-                )
-                .evidence(json!({ "key": key, "invalid": p.invalid, "version": p.version })),
-            );
-        } else if let Some(lost) = lost_by_restart(o, history) {
-            out.push(lost);
-        }
-    }
-    for n in &o.nodes {
-        let Some(info) = &n.info else { continue };
-        if info.policies_loaded == 0 {
-            out.push(
-                Violation::new(
-                    CONFIG_LOADED,
-                    Severity::Critical,
-                    format!("node {} has no policies loaded", n.label()),
-                )
-                .entity(&n.addr)
-                .evidence(json!({ "node": info.node_id, "policy_version": info.policy_version })),
-            );
-            continue;
-        }
-        let addr = n.addr.clone();
-        let stale_for = held_for(o, history, |obs| stale(obs, &addr));
-        if stale_for >= t.policy_propagation {
-            let p = o.redis.policies.as_ref();
-            out.push(
-                Violation::new(
-                    CONFIG_LOADED,
-                    Severity::Warning,
-                    format!(
-                        "node {} serves policy version {} (digest {}) but Redis holds version {} (digest {}), for {:.1} s",
-                        n.label(),
-                        info.policy_version,
-                        info.policy_digest,
-                        p.and_then(|p| p.version).map_or_else(|| "?".into(), |v| v.to_string()),
-                        p.and_then(|p| p.digest.clone()).unwrap_or_default(),
-                        stale_for.as_secs_f64()
-                    ),
-                )
-                .entity(&n.addr)
-                .evidence(json!({
-                    "node": info.node_id,
-                    "node_version": info.policy_version,
-                    "node_digest": info.policy_digest,
-                    "redis_version": p.and_then(|p| p.version),
-                    "redis_digest": p.and_then(|p| p.digest.clone()),
-                    "stale_ms": stale_for.as_millis(),
-                })),
-            );
-        }
-    }
+    let mut out: Vec<Violation> = redis_policies(o, history).into_iter().collect();
+    out.extend(
+        o.nodes
+            .iter()
+            .filter_map(|n| node_policies(o, history, t, n)),
+    );
     out
+}
+
+/// The policies hash in Redis: missing, invalid, or lost by a restart.
+fn redis_policies(o: &Observation, history: &History<Observation>) -> Option<Violation> {
+    let p = o.redis.policies.as_ref()?;
+    let key = format!("{}policies", o.key_prefix);
+    if !p.present {
+        let node_versions: BTreeMap<&str, serde_json::Value> = o
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                n.info.as_ref().map(|i| {
+                    (
+                        n.addr.as_str(),
+                        json!({"version": i.policy_version, "digest": i.policy_digest}),
+                    )
+                })
+            })
+            .collect();
+        return Some(
+            Violation::new(
+                CONFIG_LOADED,
+                Severity::Critical,
+                format!(
+                    "no policies in Redis ({key:?} is missing): nodes keep enforcing what they cached, a node \
+                     that restarts re-seeds from its own file"
+                ),
+            )
+            .evidence(json!({ "key": key, "nodes": node_versions })),
+        );
+    }
+    if !p.invalid.is_empty() || p.version.is_none() {
+        let mut problems: Vec<String> = p
+            .invalid
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.error))
+            .collect();
+        if p.version.is_none() {
+            problems.push("no version field".into());
+        }
+        return Some(
+            Violation::new(
+                CONFIG_LOADED,
+                Severity::Critical,
+                format!("policies in Redis are invalid: {}", problems.join("; ")),
+            )
+            .evidence(json!({ "key": key, "invalid": p.invalid, "version": p.version })),
+        );
+    }
+    lost_by_restart(o, history)
+}
+
+/// Node `n` with no policies, or serving other policies than Redis holds for longer than the
+/// propagation time.
+fn node_policies(
+    o: &Observation,
+    history: &History<Observation>,
+    t: &Thresholds,
+    n: &NodeView,
+) -> Option<Violation> {
+    let info = n.info.as_ref()?;
+    if info.policies_loaded == 0 {
+        return Some(
+            Violation::new(
+                CONFIG_LOADED,
+                Severity::Critical,
+                format!("node {} has no policies loaded", n.label()),
+            )
+            .entity(&n.addr)
+            .evidence(json!({ "node": info.node_id, "policy_version": info.policy_version })),
+        );
+    }
+    let stale_for = held_for(o, history, |obs| stale(obs, &n.addr));
+    if stale_for < t.policy_propagation {
+        return None;
+    }
+    let p = o.redis.policies.as_ref();
+    Some(
+        Violation::new(
+            CONFIG_LOADED,
+            Severity::Warning,
+            format!(
+                "node {} serves policy version {} (digest {}) but Redis holds version {} (digest {}), for {:.1} s",
+                n.label(),
+                info.policy_version,
+                info.policy_digest,
+                p.and_then(|p| p.version).map_or_else(|| "?".into(), |v| v.to_string()),
+                p.and_then(|p| p.digest.clone()).unwrap_or_default(),
+                stale_for.as_secs_f64()
+            ),
+        )
+        .entity(&n.addr)
+        .evidence(json!({
+            "node": info.node_id,
+            "node_version": info.policy_version,
+            "node_digest": info.policy_digest,
+            "redis_version": p.and_then(|p| p.version),
+            "redis_digest": p.and_then(|p| p.digest.clone()),
+            "stale_ms": stale_for.as_millis(),
+        })),
+    )
 }
 
 /// A version this much above the last one seen is not a series of changes (each adds 1) but a

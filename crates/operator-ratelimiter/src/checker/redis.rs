@@ -4,9 +4,13 @@ use operator_core::{History, Severity, Violation};
 use serde_json::json;
 
 use super::history::previous_redis;
-use super::{NO_STUCK_KEYS, REDIS_HEALTHY};
 use crate::config::Thresholds;
 use crate::observation::Observation;
+
+/// `redis_healthy`: Redis answers in time, is a primary, does not evict, serves reads.
+pub const REDIS_HEALTHY: &str = "redis_healthy";
+/// `no_stuck_keys`: every key under the prefix has a TTL.
+pub const NO_STUCK_KEYS: &str = "no_stuck_keys";
 
 /// Every reason Redis is unhealthy, folded into one violation at the worst severity.
 pub(crate) fn redis_healthy(
@@ -15,25 +19,8 @@ pub(crate) fn redis_healthy(
     t: &Thresholds,
 ) -> Option<Violation> {
     let r = &o.redis;
-    let nodes_without_redis: Vec<&str> = o
-        .nodes
-        .iter()
-        .filter(|n| n.info.as_ref().is_some_and(|i| !i.redis_ok))
-        .map(|n| n.addr.as_str())
-        .collect();
     if !r.reachable {
-        let error = r.error.as_deref().unwrap_or("no answer");
-        return Some(
-            Violation::new(REDIS_HEALTHY, Severity::Critical, format!("Redis at {} is unreachable: {error}", r.url))
-                .evidence(json!({
-                    "url": r.url,
-                    "error": error,
-                    "nodes_reporting_redis_down": nodes_without_redis,
-                    "nodes_in_failure_mode": o.nodes.iter().filter_map(|n| n.info.as_ref()).map(|i| json!({
-                        "node": i.node_id, "failure_mode": i.failure_mode, "failure_decisions": i.failure_decisions,
-                    })).collect::<Vec<_>>(),
-                })),
-        );
+        return Some(unreachable(o));
     }
     let mut causes: Vec<(Severity, String)> = Vec::new();
     // Sustained slowness only: this PING and the one before (a busy host delays one now and then).
@@ -108,6 +95,28 @@ pub(crate) fn redis_healthy(
     );
     evidence["causes"] = json!(causes.iter().map(|c| &c.1).collect::<Vec<_>>());
     Some(Violation::new(REDIS_HEALTHY, severity, message).evidence(evidence))
+}
+
+/// Redis does not answer the monitor: critical, with what the nodes say of it and do meanwhile.
+fn unreachable(o: &Observation) -> Violation {
+    let r = &o.redis;
+    let nodes_without_redis: Vec<&str> = o
+        .nodes
+        .iter()
+        .filter(|n| n.info.as_ref().is_some_and(|i| !i.redis_ok))
+        .map(|n| n.addr.as_str())
+        .collect();
+    let error = r.error.as_deref().unwrap_or("no answer");
+    Violation::new(REDIS_HEALTHY, Severity::Critical, format!("Redis at {} is unreachable: {error}", r.url))
+        .evidence(json!({
+            "url": r.url,
+            "error": error,
+            "error_kind": r.error_kind,
+            "nodes_reporting_redis_down": nodes_without_redis,
+            "nodes_in_failure_mode": o.nodes.iter().filter_map(|n| n.info.as_ref()).map(|i| json!({
+                "node": i.node_id, "failure_mode": i.failure_mode, "failure_decisions": i.failure_decisions,
+            })).collect::<Vec<_>>(),
+        }))
 }
 
 /// Keys under the prefix without a TTL.

@@ -1,0 +1,187 @@
+//! [`RateLimiterSubject`]: the rate limiter (Redis and its nodes) as an operator subject. This is
+//! the hub: it owns the connections and the state kept between observations, and joins the
+//! parts (the gatherers of `observe`, the `action`s, the `diagnosis` context), which know
+//! nothing of it.
+//!
+//! An observation asks Redis (PING, then one pipeline of reads, then a bounded step of the key
+//! scan) and every node (`/readyz`, `/v1/node`, `/metrics`) concurrently, each source under its
+//! own timeout, then corrects each node's clock reading for when it was answered. A source that
+//! fails is reported in the observation, never by failing it.
+
+use std::sync::Mutex;
+
+use chrono::Utc;
+use operator_core::{Action, ActionReport, Subject};
+use tokio::time::Instant;
+
+use crate::action::{self, RateLimitAction, Target, VersionedPolicies};
+use crate::config::{RateLimiterConfig, redact_url};
+use crate::diagnosis::{self, ContextSources};
+use crate::error::{Error, Result};
+use crate::observation::{NodeView, Observation, RedisView};
+use crate::observe::{self, RedisClock, ScanState};
+use crate::redis_handle::RedisHandle;
+
+/// Name of the subject, as in `--subject ratelimit` and in tickets.
+pub const SUBJECT_NAME: &str = "ratelimit";
+
+/// The rate limiter (Redis and its nodes) as a subject of the operator.
+pub struct RateLimiterSubject {
+    config: RateLimiterConfig,
+    redis: RedisHandle,
+    /// Where the incremental key scan is, carried between observations.
+    scan: tokio::sync::Mutex<ScanState>,
+    http: reqwest::Client,
+    /// The last valid policy set seen in Redis, restored by `reseed_policies`.
+    last_policies: Mutex<Option<VersionedPolicies>>,
+    /// Where the extra diagnosis context comes from.
+    context_sources: ContextSources,
+}
+
+impl RateLimiterSubject {
+    /// A subject for `config`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the configuration is invalid.
+    pub fn new(config: RateLimiterConfig) -> Result<Self> {
+        config.validate()?;
+        let http = reqwest::Client::builder()
+            .timeout(config.node_timeout)
+            .connect_timeout(config.node_timeout)
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {e}")))?;
+        let redis = RedisHandle::new(&config.redis_url, config.redis_timeout)?;
+        Ok(Self {
+            config,
+            redis,
+            scan: tokio::sync::Mutex::new(ScanState::default()),
+            http,
+            last_policies: Mutex::new(None),
+            context_sources: ContextSources::default(),
+        })
+    }
+
+    /// Reads the extra diagnosis context (node log files) from `sources`.
+    #[must_use]
+    pub fn with_context_sources(mut self, sources: ContextSources) -> Self {
+        self.context_sources = sources;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RateLimiterConfig {
+        &self.config
+    }
+
+    /// Remembers the policies of `redis` when they are a valid, non-empty set.
+    fn remember_policies(&self, redis: &RedisView) {
+        if let Some(p) = redis
+            .policies
+            .as_ref()
+            .filter(|p| p.present && p.invalid.is_empty() && !p.policies.is_empty())
+            && let Ok(mut last) = self.last_policies.lock()
+        {
+            *last = Some(VersionedPolicies {
+                version: p.version.unwrap_or(0),
+                policies: p.policies.clone(),
+            });
+        }
+    }
+
+    /// What an action may act on.
+    fn target(&self) -> Target<'_> {
+        Target {
+            redis: &self.redis,
+            key_prefix: &self.config.key_prefix,
+            repair_ttl: self.config.repair_ttl,
+            last_policies: self.last_policies.lock().ok().and_then(|l| l.clone()),
+        }
+    }
+}
+
+impl Subject for RateLimiterSubject {
+    type Observation = Observation;
+    type Action = RateLimitAction;
+    type Error = Error;
+
+    fn name(&self) -> &str {
+        SUBJECT_NAME
+    }
+
+    fn description(&self) -> String {
+        format!(
+            "A distributed rate limiter: {} identical ratelimiter-node processes ({}) share exact \
+             limits through atomic Lua scripts in one Redis ({}), under the key prefix {:?}. \
+             Policies (limits per key pattern, with a version) live in Redis and are cached by every \
+             node; each decision is one EVALSHA of a sliding-window script timed by Redis TIME; \
+             every key has a TTL. When Redis fails, each node decides by its failure mode (open: \
+             allow, closed: deny, local: in-process limits at its share).",
+            self.config.nodes.len(),
+            self.config.nodes.join(", "),
+            redact_url(&self.config.redis_url),
+            self.config.key_prefix
+        )
+    }
+
+    async fn observe(&self) -> Result<Observation> {
+        let observed_at = Utc::now();
+        let node_futures = self
+            .config
+            .nodes
+            .iter()
+            .map(|url| observe::observe_node(&self.http, url));
+        let ((redis, redis_clock), nodes) = tokio::join!(
+            observe::observe_redis(&self.redis, &self.scan, &self.config),
+            futures::future::join_all(node_futures)
+        );
+        self.remember_policies(&redis);
+        Ok(Observation {
+            observed_at,
+            key_prefix: self.config.key_prefix.clone(),
+            redis,
+            nodes: with_clock_skew(nodes, redis_clock.as_ref()),
+        })
+    }
+
+    async fn execute(&self, action: &RateLimitAction) -> Result<ActionReport> {
+        let report = action::execute(&self.target(), action).await?;
+        tracing::info!(
+            subject = SUBJECT_NAME,
+            action = action.name(),
+            changed = report.changed,
+            "{}",
+            report.summary
+        );
+        Ok(report)
+    }
+
+    async fn context(
+        &self,
+        ticket: &operator_core::Ticket,
+        latest: Option<&Observation>,
+    ) -> Vec<operator_core::ContextSection> {
+        diagnosis::context_sections(&self.redis, &self.context_sources, ticket, latest).await
+    }
+
+    fn rules(&self) -> Vec<operator_core::Rule> {
+        diagnosis::rules()
+    }
+}
+
+/// The node views, each with its clock's skew from Redis `TIME` when both clocks were read
+/// (`answered_at` is when the node answered `/v1/node`).
+fn with_clock_skew(
+    nodes: Vec<(NodeView, Option<Instant>)>,
+    redis_clock: Option<&RedisClock>,
+) -> Vec<NodeView> {
+    nodes
+        .into_iter()
+        .map(|(mut view, answered_at)| {
+            if let (Some(r), Some(n), Some(info)) = (redis_clock, answered_at, &view.info) {
+                view.clock_skew_ms = Some(r.skew_ms(info.now_ms, n));
+            }
+            view
+        })
+        .collect()
+}
