@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::{Args, ValueEnum};
-use operator_core::assess::{Assessment, assess, assess_failure};
-use operator_core::context::{ContextConfig, Now, gather};
+use operator_core::assess::observe_now;
+use operator_core::context::{ContextConfig, gather};
 use operator_core::diagnosis::Diagnoser;
 use operator_core::{
-    DiagnosisReport, Fallback, History, InvariantChecker, OfflineDiagnoser, Subject, Ticket,
-    TicketStore,
+    DiagnosisReport, Fallback, InvariantChecker, OfflineDiagnoser, Subject, Ticket, TicketStore,
 };
 use operator_llm::{AnthropicDiagnoser, LlmConfig, OpenAiDiagnoser};
 use serde_json::json;
@@ -183,41 +182,6 @@ struct Diagnose {
     args: DiagnoseArgs,
     store: Arc<TicketStore>,
     ticket: Ticket,
-}
-
-/// Observes `subject` once, and says what that shows about the violation `ticket` tracks.
-pub async fn observe_now<S, C>(
-    subject: &S,
-    checker: &C,
-    ticket: &Ticket,
-    timeout: Duration,
-) -> (History<S::Observation>, Now)
-where
-    S: Subject,
-    C: InvariantChecker<S::Observation>,
-{
-    let mut recent = History::new(1);
-    let at = Utc::now();
-    let key = ticket.key();
-    let a: Assessment = match tokio::time::timeout(timeout, subject.observe()).await {
-        Ok(Ok(obs)) => {
-            let a = assess(checker, &key, &obs, &recent);
-            recent.push(at, tokio::time::Instant::now(), Arc::new(obs));
-            a
-        }
-        Ok(Err(e)) => assess_failure(&key, e.to_string()),
-        Err(_) => assess_failure(
-            &key,
-            format!("observation timed out after {} ms", timeout.as_millis()),
-        ),
-    };
-    let now = Now {
-        at,
-        status: a.status,
-        violations: a.violations,
-        error: a.error,
-    };
-    (recent, now)
 }
 
 impl WithSubject for Diagnose {

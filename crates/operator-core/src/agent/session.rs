@@ -117,12 +117,7 @@ where
             checker.invariants(),
             &ticket_now,
             &agent.history,
-            Some(Now {
-                at: now.0,
-                status: now.1.status,
-                violations: now.1.violations.clone(),
-                error: now.1.error.clone(),
-            }),
+            Some(Now::new(now.0, &now.1)),
             &config.context,
         )
         .await?;

@@ -1,6 +1,5 @@
 //! Observing for the agent: the verdict on one violation, and the verification of a fix.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -8,8 +7,7 @@ use tokio::time::Instant;
 
 use super::record::millis;
 use super::{Agent, Verification};
-use crate::assess::{Assessment, Status, assess, assess_failure};
-use crate::error::error_chain;
+use crate::assess::{Assessment, Status, observe_and_assess};
 use crate::invariant::{InvariantChecker, ViolationKey};
 use crate::subject::Subject;
 
@@ -24,25 +22,8 @@ where
     S: Subject,
     C: InvariantChecker<S::Observation>,
 {
-    let at = Utc::now();
-    match tokio::time::timeout(agent.config.observe_timeout, subject.observe()).await {
-        Ok(Ok(obs)) => {
-            let a = assess(checker, key, &obs, &agent.history);
-            agent.history.push(at, Instant::now(), Arc::new(obs));
-            (at, a)
-        }
-        Ok(Err(e)) => (at, assess_failure(key, error_chain(&e))),
-        Err(_) => (
-            at,
-            assess_failure(
-                key,
-                format!(
-                    "observation timed out after {} ms",
-                    agent.config.observe_timeout.as_millis()
-                ),
-            ),
-        ),
-    }
+    let timeout = agent.config.observe_timeout;
+    observe_and_assess(subject, checker, key, &mut agent.history, timeout).await
 }
 
 /// Re-observes until the violation is clear `confirmations` times in a row, or `window` passes.

@@ -25,8 +25,8 @@ use serde_json::Value;
 pub use gather::{ContextConfig, gather};
 
 use crate::action::ActionSpec;
-use crate::assess::Status;
-use crate::invariant::{InvariantSpec, Severity, Violation};
+pub use crate::assess::Now;
+use crate::invariant::{InvariantSpec, Severity};
 use crate::ticket::{Ticket, TicketEvent, TicketStatus};
 
 /// Everything known about one ticket, for a human or a model.
@@ -69,19 +69,6 @@ pub struct SubjectSection {
     pub name: String,
     /// Its own description of what it is and how it is built.
     pub description: String,
-}
-
-/// What a fresh observation says about the ticket's violation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Now {
-    /// When it was taken.
-    pub at: DateTime<Utc>,
-    /// Whether the violation still holds.
-    pub status: Status,
-    /// Every violation that observation showed.
-    pub violations: Vec<Violation>,
-    /// Why the observation failed, if it did.
-    pub error: Option<String>,
 }
 
 /// When an observation was taken, relative to the incident.

@@ -20,13 +20,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use config::{MonitorConfig, SUBJECT_UNREACHABLE};
+pub use crate::observe::SUBJECT_UNREACHABLE;
+pub use config::MonitorConfig;
 pub use report::{Active, Event, TickReport};
 
 use crate::alert::{Alerts, Change, Phase, Update};
-use crate::error::{Result, error_chain};
+use crate::error::Result;
 use crate::history::History;
-use crate::invariant::{InvariantChecker, InvariantSpec, Severity, Violation, ViolationKey};
+use crate::invariant::{InvariantChecker, InvariantSpec, Violation, ViolationKey};
+use crate::observe::observe_bounded;
 use crate::subject::Subject;
 use crate::ticket::{AutoResolve, Snapshot, TicketStore, Upsert};
 
@@ -153,35 +155,20 @@ where
         let subject = self.subject.name().to_owned();
         let timeout = self.config.observe_timeout;
 
-        let outcome = tokio::time::timeout(timeout, self.subject.observe()).await;
         let mut unknown = Vec::new();
-        let (observation, seen, observation_error) = match outcome {
-            Ok(Ok(obs)) => {
-                let seen = self.checker.check(&obs, &self.history);
-                unknown = self.checker.unknown(&obs, &self.history);
-                (Some(Arc::new(obs)), seen, None)
-            }
-            Ok(Err(e)) => {
-                let error = error_chain(&e);
-                let v = Violation::new(
-                    SUBJECT_UNREACHABLE,
-                    Severity::Critical,
-                    format!("cannot observe {subject}: {error}"),
-                )
-                .evidence(json!({ "error": error }));
-                (None, vec![v], Some(error))
-            }
-            Err(_) => {
-                let error = format!("observation timed out after {} ms", timeout.as_millis());
-                let v = Violation::new(
-                    SUBJECT_UNREACHABLE,
-                    Severity::Critical,
-                    format!("cannot observe {subject}: {error}"),
-                )
-                .evidence(json!({ "error": error, "timeout_ms": timeout.as_millis() }));
-                (None, vec![v], Some(error))
-            }
-        };
+        let (observation, seen, observation_error) =
+            match observe_bounded(&self.subject, timeout).await {
+                Ok(obs) => {
+                    let seen = self.checker.check(&obs, &self.history);
+                    unknown = self.checker.unknown(&obs, &self.history);
+                    (Some(Arc::new(obs)), seen, None)
+                }
+                Err(failure) => (
+                    None,
+                    vec![failure.violation(&subject)],
+                    Some(failure.to_string()),
+                ),
+            };
         if let Some(error) = &observation_error {
             self.summary.failed_observations += 1;
             tracing::warn!(subject = %subject, error = %error, "observation failed");
