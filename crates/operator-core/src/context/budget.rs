@@ -17,12 +17,29 @@
 
 use serde_json::json;
 
-use super::{Context, Phase};
+use super::document::{Context, Phase};
 
 /// Room kept for the notes that say what was dropped.
 const NOTES_RESERVE: usize = 1024;
 
-pub(super) fn trim(ctx: &mut Context, budget: usize) {
+impl Context {
+    /// Brings the document under `budget` bytes of JSON by dropping whole entries, least useful
+    /// first, and records what was dropped in [`Context::trimmed`]. See `docs/DIAGNOSIS.md` for
+    /// the order.
+    pub fn trim(&mut self, budget: usize) {
+        trim(self, budget);
+    }
+
+    /// A trimmed copy.
+    #[must_use]
+    pub fn trimmed(&self, budget: usize) -> Context {
+        let mut c = self.clone();
+        c.trim(budget);
+        c
+    }
+}
+
+fn trim(ctx: &mut Context, budget: usize) {
     if ctx.size() <= budget {
         return;
     }

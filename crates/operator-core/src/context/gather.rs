@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{
-    Context, ContextSection, Now, ObservationEntry, PastTicket, Phase, RelatedTicket,
-    SubjectSection, redact,
+use super::document::{
+    Context, ContextSection, ObservationEntry, PastTicket, Phase, RelatedTicket, SubjectSection,
 };
+use super::redact;
 use crate::action::Action;
+use crate::assess::Now;
 use crate::error::Result;
 use crate::history::History;
 use crate::invariant::InvariantSpec;

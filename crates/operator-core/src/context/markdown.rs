@@ -5,7 +5,15 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use super::Context;
+use super::document::Context;
+use crate::assess::Status;
+
+impl Context {
+    /// The document as readable Markdown.
+    pub fn to_markdown(&self) -> String {
+        context(self)
+    }
+}
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -28,7 +36,7 @@ fn json_block(out: &mut String, value: &Value, compact: bool) {
     let _ = writeln!(out, "```json\n{text}\n```");
 }
 
-pub(super) fn context(c: &Context) -> String {
+fn context(c: &Context) -> String {
     let mut o = String::new();
     let t = &c.ticket;
     let _ = writeln!(
@@ -63,11 +71,9 @@ pub(super) fn context(c: &Context) -> String {
             }
             None => {
                 let said = match now.status {
-                    crate::assess::Status::Violated => "The violation **still holds**.",
-                    crate::assess::Status::Clear => "The violation is **no longer observed**.",
-                    crate::assess::Status::Unknown => {
-                        "This observation **could not evaluate** the violation."
-                    }
+                    Status::Violated => "The violation **still holds**.",
+                    Status::Clear => "The violation is **no longer observed**.",
+                    Status::Unknown => "This observation **could not evaluate** the violation.",
                 };
                 let _ = writeln!(o, "{said}");
             }

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
+use super::diagnoser::{DiagnoseError, Diagnoser};
 use super::model::{Alternative, Citation, Diagnosis, DiagnosisReport, Usage};
 use super::rules::{Finding, Rule};
-use super::{DiagnoseError, Diagnoser};
 use crate::context::Context;
 
 /// Diagnoses by evaluating the subject's [`Rule`]s for the ticket's invariant: the best-fitting

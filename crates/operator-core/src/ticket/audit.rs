@@ -11,9 +11,8 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::TicketStore;
-use super::format_ts;
-use super::rows::{log, parse_ts};
+use super::rows::{format_ts, log, parse_ts};
+use super::store::TicketStore;
 use crate::diagnosis::DiagnosisReport;
 use crate::error::{Error, Result};
 

@@ -17,13 +17,7 @@ mod rows;
 mod schema;
 mod store;
 
-pub use audit::{AgentSession, AuditEntry, StoredDiagnosis, digest};
-pub use model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
-pub use schema::SCHEMA_VERSION;
-pub use store::{AutoResolve, TicketStore, Upsert};
-
-/// Formats a timestamp the way the store keeps it (RFC 3339, UTC, microseconds), so that text
-/// order is time order.
-pub(crate) fn format_ts(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
+pub use self::audit::{AgentSession, AuditEntry, StoredDiagnosis, digest};
+pub use self::model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
+pub use self::schema::SCHEMA_VERSION;
+pub use self::store::{AutoResolve, TicketStore, Upsert};

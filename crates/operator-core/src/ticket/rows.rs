@@ -11,6 +11,12 @@ use crate::error::{Error, Result};
 pub(super) const TICKET_COLUMNS: &str = "id, subject, invariant, entity, severity, status, held, message, evidence, \
                               occurrences, first_seen, last_seen, resolved_at, resolution";
 
+/// Formats a timestamp the way the store keeps it (RFC 3339, UTC, microseconds), so that text
+/// order is time order.
+pub(super) fn format_ts(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 pub(super) fn log(conn: &Connection, id: i64, at: &str, kind: &str, detail: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO ticket_events (ticket_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",

@@ -7,9 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::format_ts;
 use super::model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
-use super::rows::{TICKET_COLUMNS, get, log, parse_ts, row_to_ticket};
+use super::rows::{TICKET_COLUMNS, format_ts, get, log, parse_ts, row_to_ticket};
 use super::schema;
 use crate::error::{Error, Result};
 use crate::invariant::{Severity, Violation, ViolationKey};
