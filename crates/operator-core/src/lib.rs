@@ -42,8 +42,8 @@ pub use action::{Action, ActionReport, ActionSpec, NoAction, ParamSpec};
 pub use agent::{Agent, AgentConfig, Mode};
 pub use context::{Context, ContextConfig, ContextSection};
 pub use diagnosis::{
-    Diagnoser, Diagnosis, DiagnosisReport, Fallback, Finding, OfflineDiagnoser, Recommendation,
-    Rule,
+    Diagnosable, Diagnoser, Diagnosis, DiagnosisReport, Fallback, Finding, OfflineDiagnoser,
+    Recommendation, Rule,
 };
 pub use error::{Error, Result};
 pub use history::History;

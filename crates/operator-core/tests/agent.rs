@@ -12,7 +12,7 @@ use operator_core::diagnosis::{
     DiagnoseError, DiagnoseErrorKind, Diagnoser, DiagnosisReport, Usage,
 };
 use operator_core::{
-    Agent, AgentConfig, Context, Mode, MonitorConfig, MonitorLoop, OfflineDiagnoser, Subject,
+    Agent, AgentConfig, Context, Diagnosable, Mode, MonitorConfig, MonitorLoop, OfflineDiagnoser,
     TicketStatus, TicketStore,
 };
 use support::machine::{Machine, MachineChecker};

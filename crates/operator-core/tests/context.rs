@@ -8,7 +8,8 @@ use chrono::Utc;
 use operator_core::assess::{Status, assess};
 use operator_core::context::{ContextConfig, Now, Phase, gather};
 use operator_core::{
-    History, InvariantChecker, MonitorConfig, MonitorLoop, OfflineDiagnoser, Subject, TicketStore,
+    Diagnosable, History, InvariantChecker, MonitorConfig, MonitorLoop, OfflineDiagnoser, Subject,
+    TicketStore,
 };
 use support::machine::{Machine, MachineChecker};
 use tokio::time::Instant;

@@ -9,7 +9,7 @@ use operator_core::assess::observe_now;
 use operator_core::context::{ContextConfig, gather};
 use operator_core::diagnosis::Diagnoser;
 use operator_core::{
-    DiagnosisReport, Fallback, InvariantChecker, OfflineDiagnoser, Subject, Ticket, TicketStore,
+    Diagnosable, DiagnosisReport, Fallback, InvariantChecker, OfflineDiagnoser, Ticket, TicketStore,
 };
 use operator_llm::{AnthropicDiagnoser, LlmConfig, OpenAiDiagnoser};
 use serde_json::json;
@@ -189,7 +189,7 @@ impl WithSubject for Diagnose {
 
     async fn with<S, C>(self, subject: S, checker: C, profile: Profile) -> CliResult
     where
-        S: Subject,
+        S: Diagnosable,
         C: InvariantChecker<S::Observation>,
     {
         let Diagnose {

@@ -10,7 +10,7 @@ mod tikv;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use operator_core::{InvariantChecker, Subject};
+use operator_core::{Diagnosable, InvariantChecker};
 
 use crate::exit::CliError;
 
@@ -54,7 +54,7 @@ pub trait WithSubject {
     /// Does it.
     async fn with<S, C>(self, subject: S, checker: C, profile: Profile) -> Self::Output
     where
-        S: Subject,
+        S: Diagnosable,
         C: InvariantChecker<S::Observation>;
 }
 

@@ -32,7 +32,7 @@ pub use config::{AgentConfig, Mode};
 
 use crate::action::{Action, ActionReport};
 use crate::assess::Status;
-use crate::diagnosis::{Diagnoser, DiagnosisReport};
+use crate::diagnosis::{Diagnosable, Diagnoser, DiagnosisReport};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::invariant::{InvariantChecker, ViolationKey};
@@ -208,32 +208,6 @@ impl<S: Subject> Agent<S> {
         &self.config
     }
 
-    /// Handles every open ticket of `subject` that it has not already concluded on, oldest
-    /// first.
-    ///
-    /// # Errors
-    /// When the ticket store fails.
-    pub async fn pass<C: InvariantChecker<S::Observation>>(
-        &mut self,
-        subject: &S,
-        checker: &C,
-    ) -> Result<Vec<SessionReport>> {
-        let mut reports = Vec::new();
-        for listed in self.store.open_tickets(subject.name())? {
-            // An earlier session of this pass may have resolved it.
-            let ticket = self.store.get(listed.id)?;
-            if ticket.status != TicketStatus::Open {
-                continue;
-            }
-            if let Some(why) = self.skip_reason(&ticket)? {
-                tracing::debug!(subject = subject.name(), ticket = ticket.id, reason = %why, "ticket skipped");
-                continue;
-            }
-            reports.push(self.handle(subject, checker, &ticket).await?);
-        }
-        Ok(reports)
-    }
-
     /// Why the agent leaves `ticket` alone, if it does: escalated before (never retried),
     /// already diagnosed in this mode or a stronger one, found clear since it was last seen
     /// violated, or failed twice.
@@ -277,6 +251,34 @@ impl<S: Subject> Agent<S> {
             return Ok(Some(format!("{failed} sessions did not finish")));
         }
         Ok(None)
+    }
+}
+
+impl<S: Diagnosable> Agent<S> {
+    /// Handles every open ticket of `subject` that it has not already concluded on, oldest
+    /// first.
+    ///
+    /// # Errors
+    /// When the ticket store fails.
+    pub async fn pass<C: InvariantChecker<S::Observation>>(
+        &mut self,
+        subject: &S,
+        checker: &C,
+    ) -> Result<Vec<SessionReport>> {
+        let mut reports = Vec::new();
+        for listed in self.store.open_tickets(subject.name())? {
+            // An earlier session of this pass may have resolved it.
+            let ticket = self.store.get(listed.id)?;
+            if ticket.status != TicketStatus::Open {
+                continue;
+            }
+            if let Some(why) = self.skip_reason(&ticket)? {
+                tracing::debug!(subject = subject.name(), ticket = ticket.id, reason = %why, "ticket skipped");
+                continue;
+            }
+            reports.push(self.handle(subject, checker, &ticket).await?);
+        }
+        Ok(reports)
     }
 
     /// Handles `ticket` once (see the [module documentation](self)).

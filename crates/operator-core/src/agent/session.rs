@@ -12,10 +12,10 @@ use super::verify::{observe, verify};
 use super::{Agent, Decision, Executed, Mode, Outcome, Planned, SessionReport};
 use crate::assess::Status;
 use crate::context::{self, Now};
+use crate::diagnosis::Diagnosable;
 use crate::error::Result;
 use crate::error::error_chain;
 use crate::invariant::InvariantChecker;
-use crate::subject::Subject;
 use crate::ticket::Ticket;
 
 /// Model output kept in reserve when trimming the context to the token cap.
@@ -30,7 +30,7 @@ pub(super) async fn run<S, C>(
     ticket: &Ticket,
 ) -> Result<SessionReport>
 where
-    S: Subject,
+    S: Diagnosable,
     C: InvariantChecker<S::Observation>,
 {
     let config = agent.config.clone();

@@ -11,10 +11,10 @@ use super::document::{
 use super::redact;
 use crate::action::Action;
 use crate::assess::Now;
+use crate::diagnosis::Diagnosable;
 use crate::error::Result;
 use crate::history::History;
 use crate::invariant::InvariantSpec;
-use crate::subject::Subject;
 use crate::ticket::{Ticket, TicketFilter, TicketStatus, TicketStore};
 
 /// How much a context holds. Build with [`Default`] and adjust fields.
@@ -49,12 +49,12 @@ impl Default for ContextConfig {
 ///
 /// `invariants` documents the checker's invariants; `recent` holds the caller's fresh
 /// observations (its latest entry becomes the `current` one, and is handed to the subject's
-/// [`context`](Subject::context) hook); `now` is the verdict of that observation on the ticket's
+/// [`context`](Diagnosable::context) hook); `now` is the verdict of that observation on the ticket's
 /// violation, when the caller assessed it.
 ///
 /// # Errors
 /// When the ticket store fails.
-pub async fn gather<S: Subject>(
+pub async fn gather<S: Diagnosable>(
     store: &TicketStore,
     subject: &S,
     invariants: Vec<InvariantSpec>,

@@ -5,13 +5,13 @@
 //! subject looks like now; the observations stored with the ticket when it opened or escalated
 //! (the history before the incident and during it) and the caller's recent ones; the other
 //! tickets open on the same subject at the same time; similar past tickets and how they ended;
-//! and whatever extra material the subject supplies through [`Subject::context`].
+//! and whatever extra material the subject supplies through [`Diagnosable::context`].
 //!
 //! Secrets are redacted from every string of the document ([`redact`]), and
 //! [`Context::trim`] brings it under a size budget by dropping whole entries, least useful first,
 //! and saying what it dropped: no value is ever cut in the middle.
 //!
-//! [`Subject::context`]: crate::Subject::context
+//! [`Diagnosable::context`]: crate::Diagnosable::context
 
 mod budget;
 mod document;

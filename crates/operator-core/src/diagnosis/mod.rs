@@ -1,5 +1,8 @@
 //! Diagnosis: from a [`Context`] to a structured [`Diagnosis`].
 //!
+//! A subject takes part through [`Diagnosable`], which extends [`Subject`](crate::Subject) with
+//! the extra context of an incident and the subject's [`Rule`]s.
+//!
 //! Every diagnoser implements [`Diagnoser`], so the agent and the command line choose one at run
 //! time (`Arc<dyn Diagnoser>`). The [`OfflineDiagnoser`] works from the subject's [`Rule`]s with
 //! no model and no network; diagnosers that ask a model live outside this crate and validate
@@ -7,6 +10,7 @@
 //! that when it fails, or answers something invalid, the offline diagnosis is used and the report
 //! says why.
 
+mod diagnosable;
 mod diagnoser;
 mod fallback;
 mod markdown;
@@ -15,6 +19,7 @@ mod offline;
 mod rules;
 pub mod schema;
 
+pub use self::diagnosable::Diagnosable;
 pub use self::diagnoser::{DiagnoseError, DiagnoseErrorKind, Diagnoser};
 pub use self::fallback::Fallback;
 pub use self::model::{

@@ -11,7 +11,7 @@ mod scan;
 use std::sync::Mutex;
 
 use chrono::Utc;
-use operator_core::{ActionReport, Subject};
+use operator_core::{ActionReport, Diagnosable, Subject};
 use ratelimiter_schema::Policy;
 
 use crate::action::RateLimitAction;
@@ -131,7 +131,9 @@ impl Subject for RateLimiterSubject {
     async fn execute(&self, action: &RateLimitAction) -> Result<ActionReport> {
         crate::action::execute(self, action).await
     }
+}
 
+impl Diagnosable for RateLimiterSubject {
     async fn context(
         &self,
         ticket: &operator_core::Ticket,
