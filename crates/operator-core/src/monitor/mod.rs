@@ -9,28 +9,28 @@
 
 mod config;
 mod report;
+mod tickets;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
-
-use chrono::Utc;
-use serde_json::json;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
 
+pub use self::config::MonitorConfig;
+pub use self::report::{Active, Event, TickReport};
 pub use crate::observe::SUBJECT_UNREACHABLE;
-pub use config::MonitorConfig;
-pub use report::{Active, Event, TickReport};
 
-use crate::alert::{Alerts, Change, Phase, Update};
+use self::tickets::{Clock, Seen, Tickets};
+use crate::alert::{Alerts, Phase};
 use crate::error::Result;
 use crate::history::History;
-use crate::invariant::{InvariantChecker, InvariantSpec, Violation, ViolationKey};
+use crate::invariant::{InvariantChecker, InvariantSpec, Unknown, Violation, ViolationKey};
 use crate::observe::observe_bounded;
 use crate::subject::Subject;
-use crate::ticket::{AutoResolve, Snapshot, TicketStore, Upsert};
+use crate::ticket::TicketStore;
 
 /// Counters of a finished [`MonitorLoop::run`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,11 +47,10 @@ pub struct RunSummary {
 pub struct MonitorLoop<S: Subject, C> {
     subject: S,
     checker: C,
-    store: Arc<TicketStore>,
     config: MonitorConfig,
     specs: BTreeMap<String, InvariantSpec>,
     alerts: Alerts,
-    tickets: BTreeMap<ViolationKey, i64>,
+    tickets: Tickets,
     history: History<S::Observation>,
     summary: RunSummary,
 }
@@ -86,24 +85,17 @@ where
             ),
         );
         let mut alerts = Alerts::new();
-        let mut tickets = BTreeMap::new();
-        let now = Instant::now();
-        for t in store.open_tickets(subject.name())? {
-            let violation = Violation {
-                invariant: t.invariant.clone(),
-                entity: t.entity.clone(),
-                severity: t.severity,
-                message: t.message.clone(),
-                evidence: t.evidence.clone(),
-            };
-            tickets.insert(violation.key(), t.id);
-            alerts.restore(violation, t.first_seen, now);
-        }
+        let tickets = Tickets::restore(
+            store,
+            subject.name(),
+            config.snapshot_history,
+            &mut alerts,
+            Instant::now(),
+        )?;
         let history = History::new(config.history);
         Ok(Self {
             subject,
             checker,
-            store,
             config,
             specs,
             alerts,
@@ -125,7 +117,7 @@ where
 
     /// The ticket store.
     pub fn store(&self) -> &Arc<TicketStore> {
-        &self.store
+        self.tickets.store()
     }
 
     /// Every invariant this monitor reports, including [`SUBJECT_UNREACHABLE`].
@@ -143,44 +135,28 @@ where
         self.summary
     }
 
-    /// Observes the subject once, evaluates its invariants and updates tickets.
+    /// Observes the subject once, evaluates its invariants and updates tickets, inside a `tick`
+    /// span naming the subject. The clocks are read once, at the start: the report, the tickets
+    /// and the snapshots of a tick all carry the same time.
     ///
     /// # Errors
     /// When the ticket store fails. The alert state has advanced regardless; the next tick
     /// records what this one could not (an open ticket is created on the next occurrence).
     pub async fn tick(&mut self) -> Result<TickReport> {
+        let span = tracing::info_span!("tick", subject = %self.subject.name());
+        self.tick_at(Clock::now()).instrument(span).await
+    }
+
+    async fn tick_at(&mut self, clock: Clock) -> Result<TickReport> {
         self.summary.ticks += 1;
-        let now = Instant::now();
-        let now_utc = Utc::now();
-        let subject = self.subject.name().to_owned();
-        let timeout = self.config.observe_timeout;
-
-        let mut unknown = Vec::new();
-        let (observation, seen, observation_error) =
-            match observe_bounded(&self.subject, timeout).await {
-                Ok(obs) => {
-                    let seen = self.checker.check(&obs, &self.history);
-                    unknown = self.checker.unknown(&obs, &self.history);
-                    (Some(Arc::new(obs)), seen, None)
-                }
-                Err(failure) => (
-                    None,
-                    vec![failure.violation(&subject)],
-                    Some(failure.to_string()),
-                ),
-            };
-        if let Some(error) = &observation_error {
-            self.summary.failed_observations += 1;
-            tracing::warn!(subject = %subject, error = %error, "observation failed");
-        }
-
-        let observed_ok = observation.is_some();
-        let seen_keys: BTreeSet<ViolationKey> = seen.iter().map(Violation::key).collect();
-        let (config, specs) = (&self.config, &self.specs);
+        let observed = self.observe().await;
+        let observed_ok = observed.observation.is_some();
+        let seen_keys: BTreeSet<ViolationKey> = observed.seen.iter().map(Violation::key).collect();
+        let (config, specs, unknown) = (&self.config, &self.specs, &observed.unknown);
         let updates = self.alerts.evaluate(
-            now,
-            now_utc,
-            seen,
+            clock.instant,
+            clock.utc,
+            observed.seen,
             // A failed observation clears nothing (it reports `subject_unreachable` itself), and
             // what the checker could not evaluate stays as it is: nothing resolves blind.
             |key| {
@@ -194,24 +170,36 @@ where
         );
 
         let mut report = TickReport {
-            subject: subject.clone(),
-            observed_at: now_utc,
-            observation_error,
+            subject: self.subject.name().to_owned(),
+            observed_at: clock.utc,
+            observation_error: observed.error,
             firing: Vec::new(),
             pending: Vec::new(),
             events: Vec::new(),
         };
+        let seen = Seen {
+            observation: observed.observation.as_deref(),
+            history: &self.history,
+        };
         let mut store_error = None;
         for update in updates {
             let invariant = update.violation.invariant.clone();
-            if let Err(e) = self.apply(update, observation.as_deref(), &mut report) {
-                tracing::error!(subject = %subject, invariant = %invariant, error = %e, "ticket store failed");
+            let applied = self.tickets.apply(
+                self.subject.name(),
+                update,
+                clock,
+                &seen,
+                &mut self.alerts,
+                &mut report,
+            );
+            if let Err(e) = applied {
+                tracing::error!(invariant = %invariant, error = %e, "ticket store failed");
                 store_error.get_or_insert(e);
             }
         }
         self.summarize(&mut report, &seen_keys);
-        if let Some(obs) = observation {
-            self.history.push(now_utc, now, obs);
+        if let Some(obs) = observed.observation {
+            self.history.push(clock.utc, clock.instant, obs);
         }
         match store_error {
             Some(e) => Err(e),
@@ -219,78 +207,28 @@ where
         }
     }
 
-    fn apply(
-        &mut self,
-        update: Update,
-        observation: Option<&S::Observation>,
-        report: &mut TickReport,
-    ) -> Result<()> {
-        let Update {
-            change,
-            violation,
-            first_seen: since,
-        } = update;
-        let key = violation.key();
-        let subject = self.subject.name();
-        let now = Utc::now();
-        match change {
-            Change::Pending | Change::Dropped | Change::Clearing => {}
-            Change::Fired | Change::Firing => {
-                let outcome = self.store.upsert(subject, &violation, since, now)?;
-                let id = outcome.id();
-                self.tickets.insert(key, id);
-                match outcome {
-                    Upsert::Opened(ticket) => {
-                        tracing::info!(subject, invariant = %violation.invariant, entity = ?violation.entity, ticket, "ticket opened");
-                        self.snapshot(ticket, "opened", observation)?;
-                        report.events.push(Event::Opened {
-                            ticket,
-                            violation: violation.clone(),
-                            since,
-                        });
-                    }
-                    Upsert::Updated {
-                        id: ticket,
-                        escalated_from: Some(from),
-                    } => {
-                        tracing::info!(subject, invariant = %violation.invariant, ticket, from = %from, to = %violation.severity, "ticket escalated");
-                        self.snapshot(ticket, "escalated", observation)?;
-                        report.events.push(Event::Escalated {
-                            ticket,
-                            from,
-                            violation: violation.clone(),
-                        });
-                    }
-                    Upsert::Updated { .. } => {}
+    /// Observes the subject (bounded by the configured timeout) and checks the observation; a
+    /// failed observation is the one violation [`SUBJECT_UNREACHABLE`].
+    async fn observe(&mut self) -> Observed<S::Observation> {
+        match observe_bounded(&self.subject, self.config.observe_timeout).await {
+            Ok(obs) => Observed {
+                seen: self.checker.check(&obs, &self.history),
+                unknown: self.checker.unknown(&obs, &self.history),
+                observation: Some(Arc::new(obs)),
+                error: None,
+            },
+            Err(failure) => {
+                self.summary.failed_observations += 1;
+                let error = failure.to_string();
+                tracing::warn!(error = %error, "observation failed");
+                Observed {
+                    seen: vec![failure.violation(self.subject.name())],
+                    unknown: Vec::new(),
+                    observation: None,
+                    error: Some(error),
                 }
             }
-            Change::Resolved { retry } => match self.store.resolve_cleared(subject, &key, now) {
-                Err(e) => {
-                    // Keep tracking it, so the next tick retries instead of leaving the ticket
-                    // open until the monitor restarts.
-                    self.alerts.hold(violation, since, Instant::now());
-                    return Err(e);
-                }
-                Ok(outcome) => match outcome {
-                    AutoResolve::Resolved(ticket) => {
-                        self.tickets.remove(&key);
-                        tracing::info!(subject, invariant = %key.invariant, entity = ?key.entity, ticket, "ticket resolved");
-                        report.events.push(Event::Resolved { ticket, key });
-                    }
-                    AutoResolve::Held(ticket) => {
-                        if !retry {
-                            tracing::info!(subject, invariant = %key.invariant, ticket, "violation cleared; ticket held");
-                            report.events.push(Event::ClearedWhileHeld { ticket, key });
-                        }
-                        self.alerts.hold(violation, since, Instant::now());
-                    }
-                    AutoResolve::NotOpen => {
-                        self.tickets.remove(&key);
-                    }
-                },
-            },
         }
-        Ok(())
     }
 
     /// Lists what is firing and pending after this tick, frozen alerts included (`observed` tells
@@ -301,7 +239,7 @@ where
             let active = Active {
                 violation: alert.violation.clone(),
                 since: alert.first_seen,
-                ticket: self.tickets.get(&key).copied(),
+                ticket: self.tickets.id(&key),
                 observed: seen.contains(&key),
             };
             match alert.phase {
@@ -310,36 +248,6 @@ where
                 Phase::Held => {}
             }
         }
-    }
-
-    fn snapshot(
-        &self,
-        ticket: i64,
-        reason: &str,
-        observation: Option<&S::Observation>,
-    ) -> Result<()> {
-        let skip = self
-            .history
-            .len()
-            .saturating_sub(self.config.snapshot_history);
-        let history: Vec<serde_json::Value> = self
-            .history
-            .iter()
-            .skip(skip)
-            .map(|e| {
-                Ok(json!({ "at": e.at, "observation": serde_json::to_value(&*e.observation)? }))
-            })
-            .collect::<Result<_>>()?;
-        let snapshot = Snapshot {
-            at: Utc::now(),
-            reason: reason.to_owned(),
-            observation: observation
-                .map(serde_json::to_value)
-                .transpose()?
-                .unwrap_or_default(),
-            history: serde_json::Value::Array(history),
-        };
-        self.store.add_snapshot(ticket, &snapshot)
     }
 
     /// Ticks on a fixed schedule until `shutdown` completes, handing each report to `on_report`.
@@ -378,6 +286,18 @@ where
         tracing::info!(subject = %self.subject.name(), ticks = self.summary.ticks, "monitor stopped");
         self.summary
     }
+}
+
+/// What one observation gave the checker.
+struct Observed<O> {
+    /// The observation, when it succeeded.
+    observation: Option<Arc<O>>,
+    /// The violations it shows (or [`SUBJECT_UNREACHABLE`] when it failed).
+    seen: Vec<Violation>,
+    /// What the checker could not evaluate in it.
+    unknown: Vec<Unknown>,
+    /// Why it failed, when it did.
+    error: Option<String>,
 }
 
 /// The first multiple of `interval` after `start` that is later than `now`.
