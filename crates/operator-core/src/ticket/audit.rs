@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::rows::{format_ts, log, parse_ts};
+use super::rows::{format_ts, parse_ts};
 use super::store::TicketStore;
 use crate::diagnosis::DiagnosisReport;
 use crate::error::{Error, Result};
@@ -307,14 +307,6 @@ impl TicketStore {
     /// As [`TicketStore::diagnoses`].
     pub fn latest_diagnosis(&self, id: i64) -> Result<Option<DiagnosisReport>> {
         Ok(self.diagnoses(id)?.pop().map(|d| d.report))
-    }
-
-    /// Adds an entry to ticket `id`'s log (e.g. `escalated` by the agent, `agent_action`).
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub fn add_event(&self, id: i64, kind: &str, detail: &str, at: DateTime<Utc>) -> Result<()> {
-        log(&self.conn(), id, &format_ts(at), kind, detail)
     }
 }
 

@@ -13,11 +13,14 @@
 
 mod audit;
 mod model;
+mod read;
 mod rows;
 mod schema;
 mod store;
+mod write;
 
 pub use self::audit::{AgentSession, AuditEntry, StoredDiagnosis, digest};
 pub use self::model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
 pub use self::schema::SCHEMA_VERSION;
-pub use self::store::{AutoResolve, TicketStore, Upsert};
+pub use self::store::TicketStore;
+pub use self::write::{AutoResolve, Upsert};
