@@ -36,6 +36,7 @@ pub mod monitor;
 pub mod observe;
 pub mod signal;
 pub mod subject;
+mod text;
 pub mod ticket;
 
 pub use action::{Action, ActionReport, ActionSpec, NoAction, ParamSpec};

@@ -100,7 +100,7 @@ async fn the_document_holds_the_whole_story() {
         .add_audit(
             old,
             None,
-            "action",
+            &operator_core::ticket::AuditKind::Action,
             "ran fix",
             None,
             &serde_json::json!({"action": {"action": "fix", "args": {"unit": "a"}}}),

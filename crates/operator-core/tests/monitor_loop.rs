@@ -4,7 +4,7 @@ mod support;
 
 use chrono::SubsecRound;
 use operator_core::monitor::SUBJECT_UNREACHABLE;
-use operator_core::ticket::TicketStatus;
+use operator_core::ticket::{EventKind, TicketStatus};
 use operator_core::{Event, InvariantSpec, Severity, Violation};
 use support::{Harness, Step, config, secs, warn};
 use tokio::time::Instant;
@@ -254,7 +254,7 @@ async fn worsening_violation_raises_severity_and_never_lowers_it() {
         .events(t.id)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert_eq!(kinds, ["opened", "escalated"]);
     assert_eq!(
@@ -287,7 +287,7 @@ async fn held_ticket_is_not_auto_resolved_until_released() {
         .events(id)
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "cleared_while_held")
+        .filter(|e| e.kind == EventKind::ClearedWhileHeld)
         .count();
     assert_eq!(held_logs, 1, "the log does not repeat itself every tick");
 

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use operator_core::assess::observe_now;
 use operator_core::context::{ContextConfig, gather};
 use operator_core::diagnosis::Diagnoser;
+use operator_core::ticket::AuditKind;
 use operator_core::{
     Diagnosable, DiagnosisReport, Fallback, InvariantChecker, OfflineDiagnoser, Ticket, TicketStore,
 };
@@ -258,7 +259,7 @@ fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError>
         store.add_audit(
             report.ticket,
             None,
-            "prompt",
+            &AuditKind::Prompt,
             &format!("{}/{} attempt {}", x.provider, x.model, x.attempt),
             Some(&x.request),
             &json!({ "provider": x.provider, "model": x.model, "attempt": x.attempt, "text": x.request }),
@@ -267,7 +268,7 @@ fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError>
         store.add_audit(
             report.ticket,
             None,
-            "response",
+            &AuditKind::Response,
             &format!(
                 "{} in {} ms",
                 x.status
@@ -283,7 +284,7 @@ fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError>
     store.add_audit(
         report.ticket,
         None,
-        "diagnosis",
+        &AuditKind::Diagnosis,
         &format!(
             "{} ({:.0}%, by {}{})",
             report.diagnosis.root_cause,

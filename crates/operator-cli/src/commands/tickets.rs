@@ -232,7 +232,7 @@ fn show(store: &TicketStore, id: i64, json: bool) -> CliResult {
                 s.id,
                 s.mode,
                 s.diagnoser,
-                s.outcome.as_deref().unwrap_or("(unfinished)"),
+                s.outcome.as_ref().map_or("(unfinished)", |o| o.as_str()),
                 s.detail
                     .as_deref()
                     .map(|d| format!(" — {d}"))

@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use config::{AgentConfig, Mode};
+pub use crate::ticket::{Mode, Outcome};
+pub use config::AgentConfig;
 
 use crate::action::{Action, ActionReport};
 use crate::assess::Status;
@@ -38,35 +39,6 @@ use crate::history::History;
 use crate::invariant::{InvariantChecker, ViolationKey};
 use crate::subject::Subject;
 use crate::ticket::{Ticket, TicketStatus, TicketStore};
-
-/// How a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The violation was no longer observed; nothing done (the monitor resolves the ticket).
-    AlreadyClear,
-    /// Diagnosed ([`Mode::Observe`]).
-    Observed,
-    /// Diagnosed, actions proposed ([`Mode::Propose`]).
-    Proposed,
-    /// Acted, and the violation was observed clear: the ticket is resolved.
-    Resolved,
-    /// Handed to a human, with the reason.
-    Escalated,
-}
-
-impl Outcome {
-    /// The name stored in the audit trail.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::AlreadyClear => "already_clear",
-            Outcome::Observed => "observed",
-            Outcome::Proposed => "proposed",
-            Outcome::Resolved => "resolved",
-            Outcome::Escalated => "escalated",
-        }
-    }
-}
 
 /// What the agent decided about one recommended action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -218,7 +190,7 @@ impl<S: Subject> Agent<S> {
         let sessions = self.store.sessions(Some(ticket.id), 100)?;
         if let Some(s) = sessions
             .iter()
-            .find(|s| s.outcome.as_deref() == Some(Outcome::Escalated.as_str()))
+            .find(|s| s.outcome == Some(Outcome::Escalated))
         {
             return Ok(Some(format!(
                 "escalated by session #{}; an escalated ticket is not retried",
@@ -226,8 +198,8 @@ impl<S: Subject> Agent<S> {
             )));
         }
         if let Some(s) = sessions.iter().find(|s| {
-            matches!(s.outcome.as_deref(), Some("observed" | "proposed"))
-                && s.mode.parse::<Mode>().is_ok_and(|m| m >= self.config.mode)
+            matches!(s.outcome, Some(Outcome::Observed | Outcome::Proposed))
+                && s.mode >= self.config.mode
         }) {
             return Ok(Some(format!(
                 "already diagnosed in {} mode by session #{}",
@@ -235,7 +207,7 @@ impl<S: Subject> Agent<S> {
             )));
         }
         if let Some(s) = sessions.first()
-            && s.outcome.as_deref() == Some(Outcome::AlreadyClear.as_str())
+            && s.outcome == Some(Outcome::AlreadyClear)
             && ticket.last_seen <= s.started_at
         {
             return Ok(Some(format!(
@@ -245,7 +217,7 @@ impl<S: Subject> Agent<S> {
         }
         let failed = sessions
             .iter()
-            .filter(|s| s.outcome.is_none() || s.outcome.as_deref() == Some("failed"))
+            .filter(|s| matches!(s.outcome, None | Some(Outcome::Failed)))
             .count();
         if failed >= 2 {
             return Ok(Some(format!("{failed} sessions did not finish")));

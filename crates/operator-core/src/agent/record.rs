@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::{Decision, Outcome, Planned, SessionReport};
 use crate::diagnosis::DiagnosisReport;
 use crate::error::Result;
-use crate::ticket::TicketStore;
+use crate::ticket::{AuditKind, EventKind, TicketStore};
 
 /// The session's bookkeeping and its audit trail.
 pub(super) struct Record {
@@ -26,7 +26,7 @@ pub(super) struct Record {
 impl Record {
     pub(super) fn entry(
         &self,
-        kind: &str,
+        kind: AuditKind,
         summary: &str,
         text: Option<&str>,
         body: &Value,
@@ -34,7 +34,7 @@ impl Record {
         self.store.add_audit(
             self.ticket,
             Some(self.session),
-            kind,
+            &kind,
             summary,
             text,
             body,
@@ -46,7 +46,7 @@ impl Record {
     pub(super) fn diagnosis(&self, report: &DiagnosisReport) -> Result<()> {
         for x in &report.exchanges {
             self.entry(
-                "prompt",
+                AuditKind::Prompt,
                 &format!(
                     "{}/{} attempt {}: {} bytes",
                     x.provider,
@@ -58,7 +58,7 @@ impl Record {
                 &json!({ "provider": x.provider, "model": x.model, "attempt": x.attempt, "at": x.at, "text": x.request }),
             )?;
             self.entry(
-                "response",
+                AuditKind::Response,
                 &format!(
                     "{} in {} ms: {} bytes",
                     x.status
@@ -78,7 +78,7 @@ impl Record {
             .map(|f| format!(" [offline fallback: {f}]"))
             .unwrap_or_default();
         self.entry(
-            "diagnosis",
+            AuditKind::Diagnosis,
             &format!("{} ({:.0}%){fallback}", d.root_cause, d.confidence * 100.0),
             None,
             &serde_json::to_value(report)?,
@@ -147,13 +147,13 @@ pub(super) fn finish(
     report.elapsed_ms = millis(rec.started.elapsed());
     rec.store.finish_session(
         rec.session,
-        outcome.as_str(),
+        &report.outcome,
         &report.detail,
         rec.steps,
         rec.tokens,
         Utc::now(),
     )?;
-    tracing::info!(ticket = rec.ticket, session = rec.session, outcome = outcome.as_str(), detail = %report.detail, "agent session finished");
+    tracing::info!(ticket = rec.ticket, session = rec.session, outcome = report.outcome.as_str(), detail = %report.detail, "agent session finished");
     Ok(report)
 }
 
@@ -165,11 +165,16 @@ pub(super) fn escalate(
 ) -> Result<SessionReport> {
     rec.store.add_event(
         rec.ticket,
-        "escalated",
+        &EventKind::Escalated,
         &format!("by agent session #{}: {reason}", rec.session),
         Utc::now(),
     )?;
-    rec.entry("escalation", &reason, None, &json!({ "reason": reason }))?;
+    rec.entry(
+        AuditKind::Escalation,
+        &reason,
+        None,
+        &json!({ "reason": reason }),
+    )?;
     finish(rec, report, Outcome::Escalated, reason)
 }
 

@@ -16,7 +16,7 @@ use crate::diagnosis::Diagnosable;
 use crate::error::Result;
 use crate::error::error_chain;
 use crate::invariant::InvariantChecker;
-use crate::ticket::Ticket;
+use crate::ticket::{AuditKind, EventKind, Ticket};
 
 /// Model output kept in reserve when trimming the context to the token cap.
 const OUTPUT_RESERVE_TOKENS: u64 = 2_000;
@@ -39,7 +39,7 @@ where
     let session = store.start_session(
         ticket.id,
         subject.name(),
-        config.mode.as_str(),
+        config.mode,
         &agent.diagnoser.name(),
         Utc::now(),
     )?;
@@ -71,7 +71,7 @@ where
 
     let mut now = observe(agent, subject, checker, &key).await;
     rec.entry(
-        "observation",
+        AuditKind::Observation,
         &format!("{}: {}", now.1.status, now.1.describe()),
         None,
         &json!({ "status": now.1.status, "violation": now.1.violation, "error": now.1.error }),
@@ -124,7 +124,7 @@ where
         ctx.trim(budget);
         let text = serde_json::to_string(&ctx)?;
         rec.entry(
-            "context",
+            AuditKind::Context,
             &format!(
                 "{} bytes (budget {budget}), {} observations, {} concurrent tickets, {} similar{}",
                 text.len(),
@@ -195,7 +195,7 @@ where
                 }
             };
             rec.entry(
-                "plan",
+                AuditKind::Plan,
                 &format!("{wire}: {}", decision.describe()),
                 None,
                 &json!({ "action": wire, "reason": r.reason, "decision": decision }),
@@ -272,10 +272,15 @@ where
                 _ => format!("ran {name}"),
             };
             tracing::info!(subject = subject.name(), ticket = ticket.id, action = %name, ok = executed.error.is_none(), "{summary}");
-            rec.entry("action", &summary, None, &serde_json::to_value(&executed)?)?;
+            rec.entry(
+                AuditKind::Action,
+                &summary,
+                None,
+                &serde_json::to_value(&executed)?,
+            )?;
             store.add_event(
                 ticket.id,
-                "agent_action",
+                &EventKind::AgentAction,
                 &format!("session #{session}: {summary}"),
                 Utc::now(),
             )?;
@@ -293,7 +298,7 @@ where
             .min(deadline.saturating_duration_since(Instant::now()));
         let (v, last) = verify(agent, subject, checker, &key, acted_at, window).await;
         rec.entry(
-            "verification",
+            AuditKind::Verification,
             &format!(
                 "{} after {:.1} s, {} observations: {}",
                 if v.clear { "clear" } else { "not clear" },
@@ -322,7 +327,12 @@ where
                     ran.join(", ")
                 )
             };
-            rec.entry("resolution", &detail, None, &json!({ "note": detail }))?;
+            rec.entry(
+                AuditKind::Resolution,
+                &detail,
+                None,
+                &json!({ "note": detail }),
+            )?;
             return finish(&rec, report, Outcome::Resolved, detail);
         }
         if rec.steps >= config.max_steps {

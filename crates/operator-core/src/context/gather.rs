@@ -15,7 +15,7 @@ use crate::diagnosis::Diagnosable;
 use crate::error::Result;
 use crate::history::History;
 use crate::invariant::InvariantSpec;
-use crate::ticket::{Ticket, TicketFilter, TicketStatus, TicketStore};
+use crate::ticket::{AuditKind, SnapshotReason, Ticket, TicketFilter, TicketStatus, TicketStore};
 
 /// How much a context holds. Build with [`Default`] and adjust fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +129,7 @@ fn observations<O: serde::Serialize>(
             });
         }
         if !snapshot.observation.is_null() {
-            let phase = if snapshot.reason == "escalated" {
+            let phase = if snapshot.reason == SnapshotReason::Escalated {
                 Phase::Escalated
             } else {
                 Phase::Opened
@@ -215,7 +215,7 @@ fn related(
         let actions_taken = store
             .audit_for_ticket(t.id)?
             .into_iter()
-            .filter(|e| e.kind == "action")
+            .filter(|e| e.kind == AuditKind::Action)
             .filter_map(|e| {
                 e.body
                     .get("action")

@@ -15,7 +15,7 @@ use crate::alert::{Alerts, Change, Update};
 use crate::error::Result;
 use crate::history::History;
 use crate::invariant::{Violation, ViolationKey};
-use crate::ticket::{AutoResolve, Snapshot, TicketStore, Upsert};
+use crate::ticket::{AutoResolve, Snapshot, SnapshotReason, TicketStore, Upsert};
 
 /// The clock of one tick, read once at its start and handed to everything the tick records.
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +145,7 @@ impl Tickets {
         match outcome {
             Upsert::Opened(ticket) => {
                 tracing::info!(invariant = %violation.invariant, entity = ?violation.entity, ticket, "ticket opened");
-                self.snapshot(ticket, "opened", now, seen)?;
+                self.snapshot(ticket, SnapshotReason::Opened, now, seen)?;
                 report.events.push(Event::Opened {
                     ticket,
                     violation,
@@ -157,7 +157,7 @@ impl Tickets {
                 escalated_from: Some(from),
             } => {
                 tracing::info!(invariant = %violation.invariant, ticket, from = %from, to = %violation.severity, "ticket escalated");
-                self.snapshot(ticket, "escalated", now, seen)?;
+                self.snapshot(ticket, SnapshotReason::Escalated, now, seen)?;
                 report.events.push(Event::Escalated {
                     ticket,
                     from,
@@ -211,7 +211,7 @@ impl Tickets {
     fn snapshot<O: Serialize>(
         &self,
         ticket: i64,
-        reason: &str,
+        reason: SnapshotReason,
         at: DateTime<Utc>,
         seen: &Seen<'_, O>,
     ) -> Result<()> {
@@ -226,7 +226,7 @@ impl Tickets {
             .collect::<Result<_>>()?;
         let snapshot = Snapshot {
             at,
-            reason: reason.to_owned(),
+            reason,
             observation: seen
                 .observation
                 .map(serde_json::to_value)

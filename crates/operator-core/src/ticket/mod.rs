@@ -17,10 +17,15 @@ mod read;
 mod rows;
 mod schema;
 mod store;
+mod trail;
 mod write;
 
-pub use self::audit::{AgentSession, AuditEntry, StoredDiagnosis, digest};
-pub use self::model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
+pub use self::model::{
+    EventKind, Snapshot, SnapshotReason, Ticket, TicketEvent, TicketFilter, TicketStatus,
+};
 pub use self::schema::SCHEMA_VERSION;
 pub use self::store::TicketStore;
+pub use self::trail::{
+    AgentSession, AuditEntry, AuditKind, Mode, Outcome, StoredDiagnosis, digest,
+};
 pub use self::write::{AutoResolve, Upsert};

@@ -3,7 +3,7 @@
 use rusqlite::params;
 
 use super::model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
-use super::rows::{TICKET_COLUMNS, get, parse_ts, row_to_ticket};
+use super::rows::{TICKET_COLUMNS, get, parse_text, parse_ts, row_to_ticket};
 use super::store::TicketStore;
 use crate::error::{Error, Result};
 
@@ -78,7 +78,7 @@ impl TicketStore {
             let (at, kind, detail) = r?;
             Ok(TicketEvent {
                 at: parse_ts(&at)?,
-                kind,
+                kind: parse_text(&kind, "ticket event kind")?,
                 detail,
             })
         })
@@ -105,7 +105,7 @@ impl TicketStore {
             let (at, reason, observation, history) = r?;
             Ok(Snapshot {
                 at: parse_ts(&at)?,
-                reason,
+                reason: parse_text(&reason, "snapshot reason")?,
                 observation: serde_json::from_str(&observation)?,
                 history: serde_json::from_str(&history)?,
             })

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::model::{Snapshot, Ticket, TicketStatus};
+use super::model::{EventKind, Snapshot, Ticket, TicketStatus};
 use super::rows::{format_ts, get, log};
 use super::store::TicketStore;
 use crate::error::{Error, Result};
@@ -94,7 +94,7 @@ impl TicketStore {
                     &tx,
                     id,
                     &now_s,
-                    "opened",
+                    &EventKind::Opened,
                     &format!("{}: {}", violation.severity, violation.message),
                 )?;
                 Upsert::Opened(id)
@@ -116,7 +116,7 @@ impl TicketStore {
                         &tx,
                         id,
                         &now_s,
-                        "escalated",
+                        &EventKind::Escalated,
                         &format!("{before} -> {severity}: {}", violation.message),
                     )?;
                 }
@@ -158,12 +158,13 @@ impl TicketStore {
                         r.get(0)
                     })
                     .optional()?;
-                if last.as_deref() != Some("cleared_while_held") {
+                let held = EventKind::ClearedWhileHeld;
+                if last.as_deref() != Some(held.as_ref()) {
                     log(
                         &tx,
                         id,
                         &now_s,
-                        "cleared_while_held",
+                        &held,
                         "violation cleared; ticket held, left open",
                     )?;
                 }
@@ -174,7 +175,13 @@ impl TicketStore {
                     "UPDATE tickets SET status = 'resolved', resolved_at = ?2, resolution = 'auto' WHERE id = ?1",
                     params![id, now_s],
                 )?;
-                log(&tx, id, &now_s, "resolved", "violation observed clear")?;
+                log(
+                    &tx,
+                    id,
+                    &now_s,
+                    &EventKind::Resolved,
+                    "violation observed clear",
+                )?;
                 AutoResolve::Resolved(id)
             }
         };
@@ -193,7 +200,7 @@ impl TicketStore {
                     "UPDATE tickets SET status = 'resolved', resolved_at = ?2, resolution = ?3 WHERE id = ?1",
                     params![id, now_s, note],
                 )?;
-                log(tx, id, now_s, "resolved", note)?;
+                log(tx, id, now_s, &EventKind::Resolved, note)?;
             }
             Ok(())
         })
@@ -214,7 +221,11 @@ impl TicketStore {
                     tx,
                     id,
                     now_s,
-                    if held { "held" } else { "unheld" },
+                    &if held {
+                        EventKind::Held
+                    } else {
+                        EventKind::Unheld
+                    },
                     "by hand",
                 )?;
             }
@@ -247,7 +258,7 @@ impl TicketStore {
             params![
                 id,
                 format_ts(snapshot.at),
-                snapshot.reason,
+                snapshot.reason.as_ref(),
                 serde_json::to_string(&snapshot.observation)?,
                 serde_json::to_string(&snapshot.history)?
             ],
@@ -259,7 +270,13 @@ impl TicketStore {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn add_event(&self, id: i64, kind: &str, detail: &str, at: DateTime<Utc>) -> Result<()> {
+    pub fn add_event(
+        &self,
+        id: i64,
+        kind: &EventKind,
+        detail: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         log(&self.conn(), id, &format_ts(at), kind, detail)
     }
 }
