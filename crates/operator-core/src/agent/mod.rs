@@ -17,6 +17,12 @@
 //! The model's word never resolves anything: only an observation does. Every step is recorded in
 //! the store's audit trail, and what a session concluded is persisted, so an escalated ticket is
 //! never retried, even by a restarted agent.
+//!
+//! A session is an explicit state machine (`state.rs`: the states and what the phases share).
+//! Each phase is a function returning the next state: `verify.rs` observes (first, and after
+//! acting), `diagnose.rs` gathers the context and diagnoses within the caps, `plan.rs` decides
+//! about each recommended action, `act.rs` runs them; `session.rs` steps through the phases and
+//! records how the session ended. The [`Agent`] (`runner.rs`) runs one session per open ticket.
 
 mod act;
 mod config;

@@ -1,4 +1,4 @@
-//! Diagnosis: from a [`Context`] to a structured [`Diagnosis`].
+//! Diagnosis: from a [`Context`](crate::Context) to a structured [`Diagnosis`].
 //!
 //! A subject takes part through [`Diagnosable`], which extends [`Subject`](crate::Subject) with
 //! the extra context of an incident and the subject's [`Rule`]s.

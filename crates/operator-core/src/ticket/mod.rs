@@ -8,6 +8,10 @@
 //! Next to the tickets, the store keeps their diagnoses and the audit trail of the agent
 //! ([`AgentSession`], [`AuditEntry`]).
 //!
+//! The [`TicketStore`] and its connection are in `store.rs`, its write path (tickets, their log
+//! and snapshots) in `write.rs`, its read path in `read.rs`, the audit trail's tables in
+//! `audit.rs` and its records in `trail.rs`; kinds are stored as text (see [`EventKind`]).
+//!
 //! The store is safe to share between processes (WAL journal, busy timeout, immediate write
 //! transactions): the monitor writes while `operator tickets` reads.
 
