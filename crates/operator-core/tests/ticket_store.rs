@@ -261,6 +261,9 @@ fn reads_the_stored_text_of_kinds_modes_and_outcomes() {
     let id = s.upsert("a", &v("x", None), now(), now()).unwrap().id();
     let conn = rusqlite::Connection::open(dir.path().join("sub/dir/tickets.db")).unwrap();
     let at = "2025-01-01T00:00:00.000000Z";
+    let insert = |sql: &str, text: Option<&str>| {
+        conn.execute(sql, rusqlite::params![id, at, text]).unwrap();
+    };
     let events = [
         "escalated",
         "held",
@@ -271,18 +274,16 @@ fn reads_the_stored_text_of_kinds_modes_and_outcomes() {
         "reopened_by_a_newer_build",
     ];
     for kind in events {
-        conn.execute(
+        insert(
             "INSERT INTO ticket_events (ticket_id, at, kind, detail) VALUES (?1, ?2, ?3, '')",
-            rusqlite::params![id, at, kind],
-        )
-        .unwrap();
+            Some(kind),
+        );
     }
     for reason in ["opened", "escalated", "sampled"] {
-        conn.execute(
+        insert(
             "INSERT INTO ticket_snapshots (ticket_id, at, reason, observation, history) VALUES (?1, ?2, ?3, 'null', '[]')",
-            rusqlite::params![id, at, reason],
-        )
-        .unwrap();
+            Some(reason),
+        );
     }
     let sessions = [
         ("observe", Some("observed")),
@@ -295,11 +296,12 @@ fn reads_the_stored_text_of_kinds_modes_and_outcomes() {
         ("execute", None),
     ];
     for (mode, outcome) in sessions {
-        conn.execute(
-            "INSERT INTO agent_sessions (ticket_id, subject, mode, diagnoser, started_at, outcome) VALUES (?1, 'a', ?2, 'offline', ?3, ?4)",
-            rusqlite::params![id, mode, at, outcome],
-        )
-        .unwrap();
+        insert(
+            &format!(
+                "INSERT INTO agent_sessions (ticket_id, subject, mode, diagnoser, started_at, outcome) VALUES (?1, 'a', '{mode}', 'offline', ?2, ?3)"
+            ),
+            outcome,
+        );
     }
     let entries = [
         "observation",
@@ -315,11 +317,10 @@ fn reads_the_stored_text_of_kinds_modes_and_outcomes() {
         "rollback",
     ];
     for kind in entries {
-        conn.execute(
+        insert(
             "INSERT INTO audit_entries (ticket_id, session_id, at, kind, summary, body) VALUES (?1, 1, ?2, ?3, '', '{}')",
-            rusqlite::params![id, at, kind],
-        )
-        .unwrap();
+            Some(kind),
+        );
     }
 
     let read = s.events(id).unwrap();

@@ -107,10 +107,8 @@ mod tests {
 
     use super::super::config::AgentConfig;
     use super::super::report::{Decision, Planned};
-    use super::super::testing::{Fix, Unit, UnitChecker, store_with_ticket};
+    use super::super::testing::{Fix, Fixture, Unit};
     use super::*;
-    use crate::diagnosis::OfflineDiagnoser;
-    use crate::history::History;
     use crate::ticket::Mode;
 
     fn run_fix() -> (Planned, Option<Fix>) {
@@ -125,31 +123,21 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_action_escalates_and_is_in_the_tickets_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, ticket) = store_with_ticket(&dir);
+        let mut f = Fixture::new();
+        let (store, ticket) = (Arc::clone(&f.store), f.ticket.id);
         let unit = Unit {
             stuck: true,
             ..Unit::default()
         };
         let config = AgentConfig::default().mode(Mode::Execute).allow("fix");
-        let (diagnoser, mut history) = (OfflineDiagnoser::default(), History::new(5));
-        let mut s = Session::start(
-            Arc::clone(&store),
-            &diagnoser,
-            &config,
-            &mut history,
-            &unit,
-            &UnitChecker,
-            &ticket,
-        )
-        .unwrap();
+        let mut s = f.session(&unit, &config);
         let next = step(&mut s, State::Act(vec![run_fix()])).await.unwrap();
         assert!(
             matches!(&next, State::Done(End::Escalated(why)) if why == "action fix failed: the unit is stuck"),
             "{next:?}"
         );
         assert_eq!((s.rec.steps, s.report.executed.len()), (1, 1));
-        let log = store.events(ticket.id).unwrap();
+        let log = store.events(ticket).unwrap();
         assert_eq!(log.last().unwrap().kind, EventKind::AgentAction);
         assert!(
             log.last()
@@ -161,25 +149,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_fix_not_verified_is_diagnosed_again_until_the_step_cap() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, ticket) = store_with_ticket(&dir);
+        let mut f = Fixture::new();
         let unit = Unit::default();
         unit.broken.store(true, Ordering::SeqCst);
         let config = AgentConfig::default()
             .mode(Mode::Execute)
             .max_steps(2)
             .verify_timeout(Duration::from_secs(2));
-        let (diagnoser, mut history) = (OfflineDiagnoser::default(), History::new(5));
-        let mut s = Session::start(
-            store,
-            &diagnoser,
-            &config,
-            &mut history,
-            &unit,
-            &UnitChecker,
-            &ticket,
-        )
-        .unwrap();
+        let mut s = f.session(&unit, &config);
         s.rec.steps = 1;
         let verify = || State::Verify {
             acted_at: tokio::time::Instant::now(),

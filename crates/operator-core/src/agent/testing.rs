@@ -1,5 +1,5 @@
 //! Fixtures for the agent's unit tests: one unit that a `fix` action may repair, its checker,
-//! and a session on its ticket.
+//! and a session on its ticket ([`Fixture`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use super::config::AgentConfig;
+use super::state::Session;
 use crate::action::{Action, ActionReport, ActionSpec};
-use crate::diagnosis::Diagnosable;
+use crate::diagnosis::{Diagnosable, OfflineDiagnoser};
 use crate::history::History;
 use crate::invariant::{InvariantChecker, InvariantSpec, Severity, Violation};
 use crate::subject::Subject;
@@ -103,12 +105,47 @@ impl InvariantChecker<bool> for UnitChecker {
     }
 }
 
-/// A store (in `dir`) with the open ticket of the broken unit.
-pub(super) fn store_with_ticket(dir: &tempfile::TempDir) -> (Arc<TicketStore>, Ticket) {
-    let store = Arc::new(TicketStore::open(dir.path().join("tickets.db")).unwrap());
-    let violation = UnitChecker.check(&true, &History::new(1)).remove(0);
-    let now = Utc::now();
-    let id = store.upsert("unit", &violation, now, now).unwrap().id();
-    let ticket = store.get(id).unwrap();
-    (store, ticket)
+/// The open ticket of the broken unit in a fresh store, and what a session on it borrows.
+pub(super) struct Fixture {
+    _dir: tempfile::TempDir,
+    pub(super) store: Arc<TicketStore>,
+    pub(super) ticket: Ticket,
+    diagnoser: OfflineDiagnoser,
+    history: History<bool>,
+}
+
+impl Fixture {
+    pub(super) fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(TicketStore::open(dir.path().join("tickets.db")).unwrap());
+        let violation = UnitChecker.check(&true, &History::new(1)).remove(0);
+        let now = Utc::now();
+        let id = store.upsert("unit", &violation, now, now).unwrap().id();
+        let ticket = store.get(id).unwrap();
+        Self {
+            _dir: dir,
+            store,
+            ticket,
+            diagnoser: OfflineDiagnoser::default(),
+            history: History::new(5),
+        }
+    }
+
+    /// A session of `unit` on the ticket, within `config`.
+    pub(super) fn session<'a>(
+        &'a mut self,
+        unit: &'a Unit,
+        config: &'a AgentConfig,
+    ) -> Session<'a, Unit, UnitChecker> {
+        Session::start(
+            Arc::clone(&self.store),
+            &self.diagnoser,
+            config,
+            &mut self.history,
+            unit,
+            &UnitChecker,
+            &self.ticket,
+        )
+        .unwrap()
+    }
 }

@@ -3,7 +3,7 @@
 //! never sees it half made.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::model::{EventKind, Snapshot, Ticket, TicketStatus};
 use super::rows::{format_ts, get, log};
@@ -64,14 +64,13 @@ impl TicketStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let evidence = serde_json::to_string(&violation.evidence)?;
         let now_s = format_ts(now);
-        let open: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, severity FROM tickets
-                 WHERE subject = ?1 AND invariant = ?2 AND ifnull(entity, '') = ifnull(?3, '') AND status = 'open'",
-                params![subject, violation.invariant, violation.entity],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let open: Option<(i64, String)> = open_ticket(
+            &tx,
+            "severity",
+            subject,
+            &violation.invariant,
+            violation.entity.as_deref(),
+        )?;
         let outcome = match open {
             None => {
                 tx.execute(
@@ -140,14 +139,8 @@ impl TicketStore {
     ) -> Result<AutoResolve> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let open: Option<(i64, bool)> = tx
-            .query_row(
-                "SELECT id, held FROM tickets
-                 WHERE subject = ?1 AND invariant = ?2 AND ifnull(entity, '') = ifnull(?3, '') AND status = 'open'",
-                params![subject, key.invariant, key.entity],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let open: Option<(i64, bool)> =
+            open_ticket(&tx, "held", subject, &key.invariant, key.entity.as_deref())?;
         let now_s = format_ts(now);
         let outcome = match open {
             None => AutoResolve::NotOpen,
@@ -237,7 +230,7 @@ impl TicketStore {
         &self,
         id: i64,
         now: DateTime<Utc>,
-        f: impl FnOnce(&rusqlite::Transaction<'_>, &Ticket, &str) -> Result<()>,
+        f: impl FnOnce(&Transaction<'_>, &Ticket, &str) -> Result<()>,
     ) -> Result<Ticket> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -279,4 +272,24 @@ impl TicketStore {
     ) -> Result<()> {
         log(&self.conn(), id, &format_ts(at), kind, detail)
     }
+}
+
+/// The id and `column` of the open ticket of (`subject`, `invariant`, `entity`), if any.
+fn open_ticket<T: rusqlite::types::FromSql>(
+    tx: &Transaction<'_>,
+    column: &str,
+    subject: &str,
+    invariant: &str,
+    entity: Option<&str>,
+) -> Result<Option<(i64, T)>> {
+    Ok(tx
+        .query_row(
+            &format!(
+                "SELECT id, {column} FROM tickets
+                 WHERE subject = ?1 AND invariant = ?2 AND ifnull(entity, '') = ifnull(?3, '') AND status = 'open'"
+            ),
+            params![subject, invariant, entity],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
 }
