@@ -152,3 +152,26 @@ pub struct TicketFilter {
     /// At most this many, newest first (all when `None`).
     pub limit: Option<usize>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_print_as_stored_and_pad_in_tables() {
+        assert_eq!(
+            format!("{:<19}|", EventKind::Opened),
+            "opened             |"
+        );
+        assert_eq!(
+            format!("{:<19}|", EventKind::Other("x".into())),
+            "x                  |"
+        );
+        assert_eq!(EventKind::ClearedWhileHeld.as_ref(), "cleared_while_held");
+        assert_eq!(
+            "from_a_newer_build".parse::<EventKind>().unwrap(),
+            EventKind::Other("from_a_newer_build".into())
+        );
+        assert_eq!(SnapshotReason::Escalated.to_string(), "escalated");
+    }
+}
