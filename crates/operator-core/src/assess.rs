@@ -1,13 +1,23 @@
 //! Whether one violation holds in one observation: the question the agent asks when it verifies
 //! a fix, and the "now" of a diagnosis context.
+//!
+//! [`assess`] answers it for an observation in hand, [`assess_failure`] for an observation that
+//! failed, and [`observe_and_assess`] / [`observe_now`] take the observation first (bounded, see
+//! [`observe_bounded`]).
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 use crate::history::History;
 use crate::invariant::{InvariantChecker, Violation, ViolationKey};
-use crate::monitor::SUBJECT_UNREACHABLE;
+use crate::observe::{SUBJECT_UNREACHABLE, observe_bounded};
+use crate::subject::Subject;
+use crate::ticket::Ticket;
 
 /// What an observation says about one violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +75,32 @@ impl Assessment {
     }
 }
 
+/// What a fresh observation says about one violation, and when it was taken: the `now` of a
+/// diagnosis [`Context`](crate::Context).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Now {
+    /// When it was taken.
+    pub at: DateTime<Utc>,
+    /// Whether the violation still holds.
+    pub status: Status,
+    /// Every violation that observation showed.
+    pub violations: Vec<Violation>,
+    /// Why the observation failed, if it did.
+    pub error: Option<String>,
+}
+
+impl Now {
+    /// The verdict `assessment` of an observation taken `at`.
+    pub fn new(at: DateTime<Utc>, assessment: &Assessment) -> Self {
+        Self {
+            at,
+            status: assessment.status,
+            violations: assessment.violations.clone(),
+            error: assessment.error.clone(),
+        }
+    }
+}
+
 /// Checks `current` (with `history`, oldest first, not including `current`) for the violation
 /// `key`.
 pub fn assess<O, C: InvariantChecker<O>>(
@@ -117,6 +153,51 @@ pub fn assess_failure(key: &ViolationKey, error: impl Into<String>) -> Assessmen
         violations: Vec::new(),
         error: Some(error),
     }
+}
+
+/// Observes `subject` once (bounded by `timeout`) and assesses the violation `key`, returning when
+/// the observation started and the verdict. A successful observation is judged with `history`
+/// as its past, then pushed onto it.
+pub async fn observe_and_assess<S, C>(
+    subject: &S,
+    checker: &C,
+    key: &ViolationKey,
+    history: &mut History<S::Observation>,
+    timeout: Duration,
+) -> (DateTime<Utc>, Assessment)
+where
+    S: Subject,
+    C: InvariantChecker<S::Observation>,
+{
+    let at = Utc::now();
+    let assessment = match observe_bounded(subject, timeout).await {
+        Ok(observation) => {
+            let a = assess(checker, key, &observation, history);
+            history.push(at, Instant::now(), Arc::new(observation));
+            a
+        }
+        Err(failure) => assess_failure(key, failure.to_string()),
+    };
+    (at, assessment)
+}
+
+/// Observes `subject` once and says what that shows about the violation `ticket` tracks: the
+/// observation (as a one-entry history, empty when it failed) and the verdict, ready for
+/// [`context::gather`](crate::context::gather).
+pub async fn observe_now<S, C>(
+    subject: &S,
+    checker: &C,
+    ticket: &Ticket,
+    timeout: Duration,
+) -> (History<S::Observation>, Now)
+where
+    S: Subject,
+    C: InvariantChecker<S::Observation>,
+{
+    let mut recent = History::new(1);
+    let (at, assessment) =
+        observe_and_assess(subject, checker, &ticket.key(), &mut recent, timeout).await;
+    (recent, Now::new(at, &assessment))
 }
 
 #[cfg(test)]

@@ -2,26 +2,41 @@
 //!
 //! The operator watches a *subject* (any distributed system), checks *invariants* over what it
 //! observes, and turns violations into *tickets*. Nothing in this crate knows what a subject is
-//! made of: each subject crate implements [`Subject`] and [`InvariantChecker`], and the
-//! [`MonitorLoop`] does the rest.
+//! made of: each subject crate implements [`Subject`] and [`InvariantChecker`] (and
+//! [`Diagnosable`] to take part in diagnosis), and the [`MonitorLoop`] does the rest.
 //!
 //! # Layout
-//! - [`subject`]: the [`Subject`] trait (observe, describe, declare and execute typed actions).
+//! Roughly from the bottom up. Imports between files point one way: no file imports, directly
+//! or through others, a file that imports it (`mod.rs` files only declare and re-export).
 //! - [`action`]: the vocabulary of typed remediation actions ([`Action`], [`ActionSpec`]).
-//! - [`invariant`]: [`InvariantChecker`], [`InvariantSpec`], [`Violation`] and [`Severity`].
+//! - [`subject`]: the [`Subject`] trait (observe, describe, execute typed actions). It depends
+//!   on nothing but actions.
 //! - [`history`]: the bounded window of recent observations handed to checkers.
+//! - [`invariant`]: [`InvariantChecker`], [`InvariantSpec`], [`Violation`] and [`Severity`].
+//! - [`observe`]: one bounded observation ([`observe_bounded`]) and how it fails
+//!   ([`ObserveFailure`], the [`SUBJECT_UNREACHABLE`] violation).
 //! - [`alert`]: the per-violation state machine (pending, firing, keep-firing), pure and clocked
 //!   by the caller.
-//! - [`monitor`]: [`MonitorLoop`], which ties observation, checks, alerts and tickets together.
-//! - [`ticket`]: the SQLite [`TicketStore`].
-//! - [`signal`]: a shutdown future for SIGINT and SIGTERM.
-//! - [`assess`]: whether one violation holds in one observation.
+//! - [`ticket`]: the SQLite [`TicketStore`]: its write path, its read path, and the agent's
+//!   audit trail, with the kinds it stores as text ([`ticket::EventKind`],
+//!   [`ticket::SnapshotReason`], [`Mode`], [`agent::Outcome`], [`ticket::AuditKind`]).
+//! - [`assess`]: whether one violation holds in one observation, and observing to find out
+//!   ([`assess::observe_now`]).
+//! - [`monitor`]: [`MonitorLoop`], which ties observation, checks, alerts and tickets together
+//!   (its ticket bookkeeping in its own module); one clock reading per tick.
 //! - [`context`]: the context document of an incident ([`Context`]), gathered for diagnosis,
 //!   redacted and trimmed to a size budget.
-//! - [`diagnosis`]: the [`Diagnoser`] trait, the structured [`Diagnosis`] and its validation,
-//!   and the [`OfflineDiagnoser`] working from the subject's rules.
+//! - [`diagnosis`]: the [`Diagnosable`] extension of [`Subject`] (extra context, rules), the
+//!   [`Diagnoser`] trait, the structured [`Diagnosis`] and its validation, and the
+//!   [`OfflineDiagnoser`] working from the subject's rules.
 //! - [`agent`]: the bounded [`Agent`] that diagnoses open tickets, runs allowed actions and
-//!   resolves a ticket only when an observation shows the violation clear.
+//!   resolves a ticket only when an observation shows the violation clear; a session is an
+//!   explicit state machine, one function per phase.
+//! - [`signal`]: a shutdown future for SIGINT and SIGTERM.
+//!
+//! Tracing: a `tick` span per monitor tick, an `observe` span per observation and an
+//! `agent_session` span per session carry the shared fields (`subject`, `ticket`, `invariant`);
+//! the events inside them add only their own. This crate never installs a subscriber.
 
 pub mod action;
 pub mod agent;
@@ -33,20 +48,23 @@ mod error;
 pub mod history;
 pub mod invariant;
 pub mod monitor;
+pub mod observe;
 pub mod signal;
 pub mod subject;
+mod text;
 pub mod ticket;
 
 pub use action::{Action, ActionReport, ActionSpec, NoAction, ParamSpec};
 pub use agent::{Agent, AgentConfig, Mode};
 pub use context::{Context, ContextConfig, ContextSection};
 pub use diagnosis::{
-    Diagnoser, Diagnosis, DiagnosisReport, Fallback, Finding, OfflineDiagnoser, Recommendation,
-    Rule,
+    Diagnosable, Diagnoser, Diagnosis, DiagnosisReport, Fallback, Finding, OfflineDiagnoser,
+    Recommendation, Rule,
 };
 pub use error::{Error, Result};
 pub use history::History;
 pub use invariant::{InvariantChecker, InvariantSpec, Severity, Unknown, Violation};
 pub use monitor::{Event, MonitorConfig, MonitorLoop, TickReport};
+pub use observe::{ObserveFailure, SUBJECT_UNREACHABLE, observe_bounded};
 pub use subject::Subject;
 pub use ticket::{Ticket, TicketStatus, TicketStore};

@@ -5,9 +5,6 @@ use std::future::Future;
 use serde::Serialize;
 
 use crate::action::{Action, ActionReport};
-use crate::context::ContextSection;
-use crate::diagnosis::Rule;
-use crate::ticket::Ticket;
 
 /// A distributed system under watch.
 ///
@@ -15,9 +12,8 @@ use crate::ticket::Ticket;
 /// describe itself to a human or a model, and which typed remediation actions it offers. What to
 /// conclude from an observation belongs to an [`InvariantChecker`](crate::InvariantChecker).
 ///
-/// Two optional hooks serve diagnosis: [`Subject::context`] supplies extra material about an
-/// incident (logs, server statistics), and [`Subject::rules`] the subject's knowledge of the
-/// causes of its violations, for the offline diagnoser.
+/// What diagnosis needs besides (extra context about an incident, the subject's rules) is the
+/// extension trait [`Diagnosable`](crate::Diagnosable).
 pub trait Subject: Send + Sync + 'static {
     /// A snapshot of the subject's state. Serialized into tickets and diagnosis context.
     type Observation: Serialize + Send + Sync + 'static;
@@ -51,25 +47,4 @@ pub trait Subject: Send + Sync + 'static {
         &self,
         action: &Self::Action,
     ) -> impl Future<Output = Result<ActionReport, Self::Error>> + Send;
-
-    /// Extra material for the diagnosis context of `ticket` (logs, server statistics, anything
-    /// the observation does not carry), given the freshest observation when there is one.
-    ///
-    /// Gathering it may do I/O; a source that fails should say so in its section rather than be
-    /// left out. Secrets are redacted from the result by the caller. The default supplies
-    /// nothing.
-    fn context(
-        &self,
-        ticket: &Ticket,
-        latest: Option<&Self::Observation>,
-    ) -> impl Future<Output = Vec<ContextSection>> + Send {
-        let _ = (ticket, latest);
-        std::future::ready(Vec::new())
-    }
-
-    /// What the subject knows about the causes of its violations, for the
-    /// [`OfflineDiagnoser`](crate::diagnosis::OfflineDiagnoser). The default knows nothing.
-    fn rules(&self) -> Vec<Rule> {
-        Vec::new()
-    }
 }

@@ -11,8 +11,9 @@ use operator_core::agent::Outcome;
 use operator_core::diagnosis::{
     DiagnoseError, DiagnoseErrorKind, Diagnoser, DiagnosisReport, Usage,
 };
+use operator_core::ticket::EventKind;
 use operator_core::{
-    Agent, AgentConfig, Context, Mode, MonitorConfig, MonitorLoop, OfflineDiagnoser, Subject,
+    Agent, AgentConfig, Context, Diagnosable, Mode, MonitorConfig, MonitorLoop, OfflineDiagnoser,
     TicketStatus, TicketStore,
 };
 use support::machine::{Machine, MachineChecker};
@@ -56,7 +57,7 @@ fn kinds(s: &Setup, session: i64) -> Vec<String> {
         .audit_for_session(session)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect()
 }
 
@@ -91,14 +92,15 @@ async fn execute_runs_the_allowed_fix_and_resolves_after_verification() {
         ]
     );
     let session = s.store.session(r.session).unwrap();
-    assert_eq!(session.outcome.as_deref(), Some("resolved"));
+    assert_eq!(session.outcome, Some(Outcome::Resolved));
+    assert_eq!(session.mode, Mode::Execute);
     assert_eq!(session.steps, 1);
     let events: Vec<String> = s
         .store
         .events(r.ticket)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert_eq!(events, ["opened", "agent_action", "resolved"]);
     assert_eq!(s.store.diagnoses(r.ticket).unwrap().len(), 1);
@@ -163,7 +165,7 @@ async fn a_fix_that_is_not_allowed_escalates_once() {
         .events(r[0].ticket)
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "escalated")
+        .filter(|e| e.kind == EventKind::Escalated)
         .count();
     assert_eq!(escalations, 1);
     assert_eq!(s.store.get(r[0].ticket).unwrap().status, TicketStatus::Open);

@@ -8,7 +8,8 @@ use chrono::Utc;
 use operator_core::assess::{Status, assess};
 use operator_core::context::{ContextConfig, Now, Phase, gather};
 use operator_core::{
-    History, InvariantChecker, MonitorConfig, MonitorLoop, OfflineDiagnoser, Subject, TicketStore,
+    Diagnosable, History, InvariantChecker, MonitorConfig, MonitorLoop, OfflineDiagnoser, Subject,
+    TicketStore,
 };
 use support::machine::{Machine, MachineChecker};
 use tokio::time::Instant;
@@ -99,7 +100,7 @@ async fn the_document_holds_the_whole_story() {
         .add_audit(
             old,
             None,
-            "action",
+            &operator_core::ticket::AuditKind::Action,
             "ran fix",
             None,
             &serde_json::json!({"action": {"action": "fix", "args": {"unit": "a"}}}),

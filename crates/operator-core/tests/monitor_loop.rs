@@ -2,8 +2,9 @@
 
 mod support;
 
+use chrono::SubsecRound;
 use operator_core::monitor::SUBJECT_UNREACHABLE;
-use operator_core::ticket::TicketStatus;
+use operator_core::ticket::{EventKind, TicketStatus};
 use operator_core::{Event, InvariantSpec, Severity, Violation};
 use support::{Harness, Step, config, secs, warn};
 use tokio::time::Instant;
@@ -253,7 +254,7 @@ async fn worsening_violation_raises_severity_and_never_lowers_it() {
         .events(t.id)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert_eq!(kinds, ["opened", "escalated"]);
     assert_eq!(
@@ -286,7 +287,7 @@ async fn held_ticket_is_not_auto_resolved_until_released() {
         .events(id)
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "cleared_while_held")
+        .filter(|e| e.kind == EventKind::ClearedWhileHeld)
         .count();
     assert_eq!(held_logs, 1, "the log does not repeat itself every tick");
 
@@ -437,4 +438,25 @@ async fn a_resolution_the_store_refused_is_retried_on_the_next_tick() {
     let r = h.monitor.tick().await.unwrap();
     assert_eq!(resolved(&r.events), 1, "retried, not forgotten");
     assert!(h.store.open_tickets("scripted").unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tick_reads_the_clock_once() {
+    let mut h = Harness::new(spec(0, 0), config());
+    h.script.show(vec![warn("x")]);
+    let r = h.step().await;
+    // The store keeps microseconds.
+    let at = r.observed_at.trunc_subsecs(6);
+    let t = &h.all_tickets()[0];
+    let events = h.store.events(t.id).unwrap();
+    let snapshots = h.store.snapshots(t.id).unwrap();
+    assert_eq!(
+        (t.first_seen, t.last_seen, events[0].at, snapshots[0].at),
+        (at, at, at, at),
+        "the report, the ticket, its log and its snapshot carry the tick's one time"
+    );
+    h.script.clear();
+    let r = h.step().await;
+    let t = h.store.get(t.id).unwrap();
+    assert_eq!(t.resolved_at, Some(r.observed_at.trunc_subsecs(6)));
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use operator_core::ticket::{
-    AutoResolve, SCHEMA_VERSION, Snapshot, TicketFilter, TicketStatus, Upsert,
+    AutoResolve, SCHEMA_VERSION, Snapshot, SnapshotReason, TicketFilter, TicketStatus, Upsert,
 };
 use operator_core::{Error, Severity, TicketStore, Violation};
 
@@ -126,7 +126,12 @@ fn lifecycle_is_logged_and_timestamps_are_utc() {
         (t.status, t.severity, t.resolution.as_deref()),
         (TicketStatus::Resolved, Severity::Critical, Some("auto"))
     );
-    let kinds: Vec<String> = s.events(id).unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = s
+        .events(id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind.to_string())
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -201,7 +206,7 @@ fn snapshots_round_trip() {
     let id = s.upsert("a", &v("x", None), now, now).unwrap().id();
     let snap = Snapshot {
         at: now,
-        reason: "opened".into(),
+        reason: SnapshotReason::Opened,
         observation: serde_json::json!({"up": false}),
         history: serde_json::json!([{"at": now, "observation": {"up": true}}]),
     };
@@ -242,4 +247,162 @@ fn concurrent_writers_on_separate_connections_keep_one_ticket() {
     let all = s.list(&TicketFilter::default()).unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].occurrences, 400);
+}
+
+/// Rows as an earlier operator wrote them (the text forms of every kind, mode and outcome), plus
+/// strings this build does not know: all read back, the known ones typed, the others kept as
+/// text, and written out again (as JSON) exactly as stored.
+#[test]
+fn reads_the_stored_text_of_kinds_modes_and_outcomes() {
+    use operator_core::agent::{Mode, Outcome};
+    use operator_core::ticket::{AuditKind, EventKind};
+
+    let (s, dir) = store();
+    let id = s.upsert("a", &v("x", None), now(), now()).unwrap().id();
+    let conn = rusqlite::Connection::open(dir.path().join("sub/dir/tickets.db")).unwrap();
+    let at = "2025-01-01T00:00:00.000000Z";
+    let insert = |sql: &str, text: Option<&str>| {
+        conn.execute(sql, rusqlite::params![id, at, text]).unwrap();
+    };
+    let events = [
+        "escalated",
+        "held",
+        "cleared_while_held",
+        "unheld",
+        "agent_action",
+        "resolved",
+        "reopened_by_a_newer_build",
+    ];
+    for kind in events {
+        insert(
+            "INSERT INTO ticket_events (ticket_id, at, kind, detail) VALUES (?1, ?2, ?3, '')",
+            Some(kind),
+        );
+    }
+    for reason in ["opened", "escalated", "sampled"] {
+        insert(
+            "INSERT INTO ticket_snapshots (ticket_id, at, reason, observation, history) VALUES (?1, ?2, ?3, 'null', '[]')",
+            Some(reason),
+        );
+    }
+    let sessions = [
+        ("observe", Some("observed")),
+        ("propose", Some("proposed")),
+        ("execute", Some("resolved")),
+        ("execute", Some("escalated")),
+        ("execute", Some("already_clear")),
+        ("execute", Some("failed")),
+        ("execute", Some("interrupted")),
+        ("execute", None),
+    ];
+    for (mode, outcome) in sessions {
+        insert(
+            &format!(
+                "INSERT INTO agent_sessions (ticket_id, subject, mode, diagnoser, started_at, outcome) VALUES (?1, 'a', '{mode}', 'offline', ?2, ?3)"
+            ),
+            outcome,
+        );
+    }
+    let entries = [
+        "observation",
+        "context",
+        "prompt",
+        "response",
+        "diagnosis",
+        "plan",
+        "action",
+        "verification",
+        "escalation",
+        "resolution",
+        "rollback",
+    ];
+    for kind in entries {
+        insert(
+            "INSERT INTO audit_entries (ticket_id, session_id, at, kind, summary, body) VALUES (?1, 1, ?2, ?3, '', '{}')",
+            Some(kind),
+        );
+    }
+
+    let read = s.events(id).unwrap();
+    assert_eq!(
+        read.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
+        [
+            EventKind::Opened,
+            EventKind::Escalated,
+            EventKind::Held,
+            EventKind::ClearedWhileHeld,
+            EventKind::Unheld,
+            EventKind::AgentAction,
+            EventKind::Resolved,
+            EventKind::Other("reopened_by_a_newer_build".into()),
+        ]
+    );
+    let json: Vec<String> = read
+        .iter()
+        .skip(1)
+        .map(|e| {
+            serde_json::to_value(e).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(json, events);
+
+    let reasons: Vec<SnapshotReason> = s
+        .snapshots(id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            SnapshotReason::Opened,
+            SnapshotReason::Escalated,
+            SnapshotReason::Other("sampled".into())
+        ]
+    );
+
+    let mut read = s.sessions(Some(id), 100).unwrap();
+    read.reverse();
+    assert_eq!(
+        read.iter()
+            .map(|s| (s.mode, s.outcome.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (Mode::Observe, Some(Outcome::Observed)),
+            (Mode::Propose, Some(Outcome::Proposed)),
+            (Mode::Execute, Some(Outcome::Resolved)),
+            (Mode::Execute, Some(Outcome::Escalated)),
+            (Mode::Execute, Some(Outcome::AlreadyClear)),
+            (Mode::Execute, Some(Outcome::Failed)),
+            (Mode::Execute, Some(Outcome::Other("interrupted".into()))),
+            (Mode::Execute, None),
+        ]
+    );
+    let json: Vec<(String, serde_json::Value)> = read
+        .iter()
+        .map(|s| {
+            let v = serde_json::to_value(s).unwrap();
+            (v["mode"].as_str().unwrap().to_owned(), v["outcome"].clone())
+        })
+        .collect();
+    let stored: Vec<(String, serde_json::Value)> = sessions
+        .iter()
+        .map(|(m, o)| ((*m).to_owned(), serde_json::json!(o)))
+        .collect();
+    assert_eq!(json, stored);
+
+    let kinds: Vec<String> = s
+        .audit_for_session(1)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.to_string())
+        .collect();
+    assert_eq!(kinds, entries);
+    assert_eq!(
+        s.audit_for_session(1).unwrap()[10].kind,
+        AuditKind::Other("rollback".into())
+    );
 }

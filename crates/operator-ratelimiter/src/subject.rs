@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 
 use chrono::Utc;
-use operator_core::{Action, ActionReport, Subject};
+use operator_core::{Action, ActionReport, Diagnosable, Subject};
 use tokio::time::Instant;
 
 use crate::action::{self, RateLimitAction, Target, VersionedPolicies};
@@ -155,7 +155,9 @@ impl Subject for RateLimiterSubject {
         );
         Ok(report)
     }
+}
 
+impl Diagnosable for RateLimiterSubject {
     async fn context(
         &self,
         ticket: &operator_core::Ticket,

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use operator_core::{ActionReport, NoAction, Subject};
+use operator_core::{ActionReport, Diagnosable, NoAction, Subject};
 
 use crate::config::TikvConfig;
 use crate::error::{Error, Result};
@@ -139,7 +139,9 @@ impl Subject for TikvSubject {
     async fn execute(&self, action: &NoAction) -> Result<ActionReport> {
         match *action {}
     }
+}
 
+impl Diagnosable for TikvSubject {
     async fn context(
         &self,
         _ticket: &operator_core::Ticket,

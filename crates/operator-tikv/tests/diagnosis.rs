@@ -9,7 +9,7 @@ use std::sync::Arc;
 use operator_core::agent::Outcome;
 use operator_core::context::{ContextConfig, gather};
 use operator_core::{
-    Agent, AgentConfig, InvariantChecker, Mode, OfflineDiagnoser, Subject, TicketStore,
+    Agent, AgentConfig, Diagnosable, InvariantChecker, Mode, OfflineDiagnoser, TicketStore,
 };
 use operator_tikv::{TikvChecker, TikvSubject};
 use support::Cluster;

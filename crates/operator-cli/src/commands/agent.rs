@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use operator_core::agent::{Outcome, SessionReport};
 use operator_core::{
-    Agent, AgentConfig, InvariantChecker, Mode, MonitorConfig, MonitorLoop, Subject, TicketStore,
+    Agent, AgentConfig, Diagnosable, InvariantChecker, Mode, MonitorConfig, MonitorLoop,
+    TicketStore,
 };
 
 use crate::args::GlobalArgs;
@@ -137,7 +138,7 @@ impl WithSubject for AgentRun {
 
     async fn with<S, C>(self, subject: S, checker: C, profile: Profile) -> CliResult
     where
-        S: Subject,
+        S: Diagnosable,
         C: InvariantChecker<S::Observation>,
     {
         let AgentRun { json, args, store } = self;

@@ -60,7 +60,7 @@ fn list(store: &TicketStore, ticket: Option<i64>, limit: usize, json: bool) -> C
             s.id,
             s.ticket_id,
             s.mode,
-            s.outcome.as_deref().unwrap_or("(unfinished)"),
+            s.outcome.as_ref().map_or("(unfinished)", |o| o.as_str()),
             s.steps,
             s.tokens,
             output::ts(s.started_at),
@@ -83,7 +83,10 @@ fn show(store: &TicketStore, id: i64, full: bool, json: bool) -> CliResult {
         session.ticket_id,
         session.mode,
         session.diagnoser,
-        session.outcome.as_deref().unwrap_or("(unfinished)")
+        session
+            .outcome
+            .as_ref()
+            .map_or("(unfinished)", |o| o.as_str())
     );
     println!(
         "  started {}{}; {} steps, {} tokens",

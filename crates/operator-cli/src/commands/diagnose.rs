@@ -1,13 +1,13 @@
 //! `operator diagnose TICKET`: the context document of a ticket and its diagnosis.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use clap::Args;
-use operator_core::assess::{Assessment, assess, assess_failure};
-use operator_core::context::{Now, gather};
-use operator_core::{DiagnosisReport, History, InvariantChecker, Subject, Ticket, TicketStore};
+use operator_core::assess::observe_now;
+use operator_core::context::gather;
+use operator_core::ticket::AuditKind;
+use operator_core::{Diagnosable, DiagnosisReport, InvariantChecker, Ticket, TicketStore};
 use serde_json::json;
 
 use crate::args::GlobalArgs;
@@ -54,47 +54,12 @@ struct Diagnose {
     ticket: Ticket,
 }
 
-/// Observes `subject` once, and says what that shows about the violation `ticket` tracks.
-pub async fn observe_now<S, C>(
-    subject: &S,
-    checker: &C,
-    ticket: &Ticket,
-    timeout: Duration,
-) -> (History<S::Observation>, Now)
-where
-    S: Subject,
-    C: InvariantChecker<S::Observation>,
-{
-    let mut recent = History::new(1);
-    let at = Utc::now();
-    let key = ticket.key();
-    let a: Assessment = match tokio::time::timeout(timeout, subject.observe()).await {
-        Ok(Ok(obs)) => {
-            let a = assess(checker, &key, &obs, &recent);
-            recent.push(at, tokio::time::Instant::now(), Arc::new(obs));
-            a
-        }
-        Ok(Err(e)) => assess_failure(&key, e.to_string()),
-        Err(_) => assess_failure(
-            &key,
-            format!("observation timed out after {} ms", timeout.as_millis()),
-        ),
-    };
-    let now = Now {
-        at,
-        status: a.status,
-        violations: a.violations,
-        error: a.error,
-    };
-    (recent, now)
-}
-
 impl WithSubject for Diagnose {
     type Output = CliResult;
 
     async fn with<S, C>(self, subject: S, checker: C, profile: Profile) -> CliResult
     where
-        S: Subject,
+        S: Diagnosable,
         C: InvariantChecker<S::Observation>,
     {
         let Diagnose {
@@ -160,7 +125,7 @@ fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError>
         store.add_audit(
             report.ticket,
             None,
-            "prompt",
+            &AuditKind::Prompt,
             &format!("{}/{} attempt {}", x.provider, x.model, x.attempt),
             Some(&x.request),
             &json!({ "provider": x.provider, "model": x.model, "attempt": x.attempt, "text": x.request }),
@@ -169,7 +134,7 @@ fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError>
         store.add_audit(
             report.ticket,
             None,
-            "response",
+            &AuditKind::Response,
             &format!(
                 "{} in {} ms",
                 x.status
@@ -185,7 +150,7 @@ fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError>
     store.add_audit(
         report.ticket,
         None,
-        "diagnosis",
+        &AuditKind::Diagnosis,
         &format!(
             "{} ({:.0}%, by {}{})",
             report.diagnosis.root_cause,

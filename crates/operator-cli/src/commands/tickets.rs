@@ -245,7 +245,7 @@ fn print_audit(sessions: &[AgentSession], audit: &[AuditEntry]) {
             s.id,
             s.mode,
             s.diagnoser,
-            s.outcome.as_deref().unwrap_or("(unfinished)"),
+            s.outcome.as_ref().map_or("(unfinished)", |o| o.as_str()),
             s.detail
                 .as_deref()
                 .map(|d| format!(" — {d}"))

@@ -1,58 +1,11 @@
 //! What the agent may do, and its caps.
 
 use std::collections::BTreeSet;
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use crate::action::ActionSpec;
 use crate::context::ContextConfig;
-
-/// How far the agent goes with a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Diagnose and record; change nothing.
-    Observe,
-    /// Diagnose and record the actions it would run; change nothing.
-    Propose,
-    /// Diagnose, run the recommended actions that are allowed, verify, resolve or escalate.
-    Execute,
-}
-
-impl Mode {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Observe => "observe",
-            Mode::Propose => "propose",
-            Mode::Execute => "execute",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for Mode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "observe" => Ok(Mode::Observe),
-            "propose" => Ok(Mode::Propose),
-            "execute" => Ok(Mode::Execute),
-            other => Err(format!(
-                "unknown mode {other:?} (expected observe, propose or execute)"
-            )),
-        }
-    }
-}
+use crate::ticket::Mode;
 
 /// The agent's configuration. Build with [`Default`] and the `#[must_use]` setters, then
 /// [`validate`](Self::validate) against the subject's catalog.

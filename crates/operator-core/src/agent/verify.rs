@@ -1,72 +1,157 @@
-//! Observing for the agent: the verdict on one violation, and the verification of a fix.
+//! The phases that observe: the first observation of a session (a violation already clear is
+//! left for the monitor), and the verification of a fix, which only an observation can give.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use serde_json::json;
 use tokio::time::Instant;
 
 use super::record::millis;
-use super::{Agent, Verification};
-use crate::assess::{Assessment, Status, assess, assess_failure};
-use crate::error::error_chain;
-use crate::invariant::{InvariantChecker, ViolationKey};
+use super::report::Verification;
+use super::state::{Reading, Session, State};
+use crate::assess::{Status, observe_and_assess};
+use crate::error::Result;
+use crate::invariant::InvariantChecker;
 use crate::subject::Subject;
+use crate::ticket::{AuditKind, Outcome};
 
-/// Observes once, assesses the ticket's violation, and remembers the observation.
-pub(super) async fn observe<S, C>(
-    agent: &mut Agent<S>,
-    subject: &S,
-    checker: &C,
-    key: &ViolationKey,
-) -> (chrono::DateTime<Utc>, Assessment)
+/// Observes the ticket's violation before anything else: next, the diagnosis (or the end, when
+/// the violation is already clear).
+///
+/// # Errors
+/// When the ticket store fails.
+pub(super) async fn observe<S, C>(s: &mut Session<'_, S, C>) -> Result<State<S::Action>>
 where
     S: Subject,
     C: InvariantChecker<S::Observation>,
 {
-    let at = Utc::now();
-    match tokio::time::timeout(agent.config.observe_timeout, subject.observe()).await {
-        Ok(Ok(obs)) => {
-            let a = assess(checker, key, &obs, &agent.history);
-            agent.history.push(at, Instant::now(), Arc::new(obs));
-            (at, a)
-        }
-        Ok(Err(e)) => (at, assess_failure(key, error_chain(&e))),
-        Err(_) => (
-            at,
-            assess_failure(
-                key,
-                format!(
-                    "observation timed out after {} ms",
-                    agent.config.observe_timeout.as_millis()
-                ),
-            ),
-        ),
+    let now = look(s).await;
+    let a = &now.assessment;
+    s.rec.entry(
+        AuditKind::Observation,
+        &format!("{}: {}", a.status, a.describe()),
+        None,
+        &json!({ "status": a.status, "violation": a.violation, "error": a.error }),
+    )?;
+    if a.status == Status::Clear {
+        return Ok(State::finish(
+            Outcome::AlreadyClear,
+            "the violation is no longer observed; the monitor resolves the ticket",
+        ));
     }
+    Ok(State::Diagnose(now))
+}
+
+/// Re-observes after the actions `ran` (the first started `acted_at`) until the violation is
+/// clear enough times in a row: next, the end (resolved), or another diagnosis, or an escalation
+/// once the step cap is reached.
+///
+/// # Errors
+/// When the ticket store fails.
+pub(super) async fn verify<S, C>(
+    s: &mut Session<'_, S, C>,
+    acted_at: Instant,
+    ran: &[String],
+) -> Result<State<S::Action>>
+where
+    S: Subject,
+    C: InvariantChecker<S::Observation>,
+{
+    let window = s
+        .config
+        .verify_timeout
+        .min(s.deadline.saturating_duration_since(Instant::now()));
+    let (v, last) = reobserve(s, acted_at, window).await;
+    let seconds = v.after_ms as f64 / 1000.0;
+    s.rec.entry(
+        AuditKind::Verification,
+        &format!(
+            "{} after {seconds:.1} s, {} observations: {}",
+            if v.clear { "clear" } else { "not clear" },
+            v.observations,
+            v.last
+        ),
+        None,
+        &serde_json::to_value(&v)?,
+    )?;
+    let (verified, observations) = (v.clear, v.observations);
+    s.report.verification = Some(v);
+    let ran = ran.join(", ");
+    if verified {
+        return resolve(s, seconds, observations, &ran);
+    }
+    if s.rec.steps >= s.config.max_steps {
+        return Ok(State::escalate(format!(
+            "still not clear {seconds:.1} s after {ran} and the step cap ({}) is reached: {}",
+            s.config.max_steps,
+            last.assessment.describe()
+        )));
+    }
+    tracing::info!("not clear after acting; diagnosing again");
+    Ok(State::Diagnose(last))
+}
+
+/// Resolves the ticket after a verified fix, saying so in the note (or that the monitor had
+/// resolved it already).
+fn resolve<S: Subject, C>(
+    s: &mut Session<'_, S, C>,
+    seconds: f64,
+    observations: u32,
+    ran: &str,
+) -> Result<State<S::Action>> {
+    let note = format!(
+        "resolved by agent after verification in {seconds:.1} s ({observations} observations after {ran}; session #{})",
+        s.rec.session
+    );
+    let t = s.rec.store.resolve(s.ticket.id, &note, Utc::now())?;
+    let detail = if t.resolution.as_deref() == Some(note.as_str()) {
+        note
+    } else {
+        format!(
+            "verified clear in {seconds:.1} s after {ran}; the monitor had already resolved the ticket"
+        )
+    };
+    s.rec.entry(
+        AuditKind::Resolution,
+        &detail,
+        None,
+        &json!({ "note": detail }),
+    )?;
+    Ok(State::finish(Outcome::Resolved, detail))
+}
+
+/// Observes once, assesses the ticket's violation, and remembers the observation.
+async fn look<S, C>(s: &mut Session<'_, S, C>) -> Reading
+where
+    S: Subject,
+    C: InvariantChecker<S::Observation>,
+{
+    let key = s.ticket.key();
+    let timeout = s.config.observe_timeout;
+    let (at, assessment) = observe_and_assess(s.subject, s.checker, &key, s.history, timeout).await;
+    Reading { at, assessment }
 }
 
 /// Re-observes until the violation is clear `confirmations` times in a row, or `window` passes.
-pub(super) async fn verify<S, C>(
-    agent: &mut Agent<S>,
-    subject: &S,
-    checker: &C,
-    key: &ViolationKey,
+async fn reobserve<S, C>(
+    s: &mut Session<'_, S, C>,
     acted_at: Instant,
     window: Duration,
-) -> (Verification, (chrono::DateTime<Utc>, Assessment))
+) -> (Verification, Reading)
 where
     S: Subject,
     C: InvariantChecker<S::Observation>,
 {
     let start = Instant::now();
-    let interval = agent.config.verify_interval;
-    let needed = agent.config.confirmations;
+    let interval = s.config.verify_interval;
+    let needed = s.config.confirmations;
     let mut streak = 0;
     let mut observations = 0;
     loop {
-        let (at, a) = observe(agent, subject, checker, key).await;
+        let now = look(s).await;
         observations += 1;
-        if a.status == Status::Clear {
+        if now.assessment.status == Status::Clear {
             streak += 1;
         } else {
             streak = 0;
@@ -77,10 +162,10 @@ where
                 clear: done,
                 after_ms: millis(acted_at.elapsed()),
                 observations,
-                last_status: a.status,
-                last: a.describe(),
+                last_status: now.assessment.status,
+                last: now.assessment.describe(),
             };
-            return (v, (at, a));
+            return (v, now);
         }
         tokio::time::sleep(interval).await;
     }

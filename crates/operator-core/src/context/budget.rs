@@ -17,18 +17,53 @@
 
 use serde_json::json;
 
-use super::{Context, Phase};
+use super::document::{Context, Phase};
 
 /// Room kept for the notes that say what was dropped.
 const NOTES_RESERVE: usize = 1024;
 
-pub(super) fn trim(ctx: &mut Context, budget: usize) {
+impl Context {
+    /// Brings the document under `budget` bytes of JSON by dropping whole entries, least useful
+    /// first, and records what was dropped in [`Context::trimmed`]. See `docs/DIAGNOSIS.md` for
+    /// the order.
+    pub fn trim(&mut self, budget: usize) {
+        trim(self, budget);
+    }
+
+    /// A trimmed copy.
+    #[must_use]
+    pub fn trimmed(&self, budget: usize) -> Context {
+        let mut c = self.clone();
+        c.trim(budget);
+        c
+    }
+}
+
+fn trim(ctx: &mut Context, budget: usize) {
     if ctx.size() <= budget {
         return;
     }
     let target = budget.saturating_sub(NOTES_RESERVE);
-    let total_obs = ctx.observations.len();
+    drop_early_observations(ctx, target);
+    drop_similar(ctx, target);
+    drop_other_invariants(ctx, target);
+    drop_extra(ctx, target);
+    drop_concurrent(ctx, target);
+    drop_timeline(ctx, target);
+    drop_observations(ctx, target);
+    drop_evidence(ctx, target);
+    let size = ctx.size();
+    if size > budget {
+        ctx.trimmed.push(format!(
+            "still {size} bytes, over the budget of {budget}: the rest is essential"
+        ));
+    }
+}
 
+/// Steps 1 and 2: observations from before the incident, then from during it, oldest first,
+/// keeping the last of each.
+fn drop_early_observations(ctx: &mut Context, target: usize) {
+    let total_obs = ctx.observations.len();
     let n = shrink(ctx, target, |c| {
         let befores: Vec<usize> = indices(c, |p| p == Phase::Before);
         (befores.len() > 1).then(|| c.observations.remove(befores[0]))
@@ -43,20 +78,29 @@ pub(super) fn trim(ctx: &mut Context, budget: usize) {
             n + m
         ));
     }
+}
 
+/// Step 3: similar past tickets, oldest first.
+fn drop_similar(ctx: &mut Context, target: usize) {
     let total = ctx.similar.len();
     let n = shrink(ctx, target, |c| c.similar.pop());
     note(ctx, n, || {
         format!("similar past tickets: dropped {n} of {total}, oldest first")
     });
+}
 
+/// Step 4: the documentation of the other invariants.
+fn drop_other_invariants(ctx: &mut Context, target: usize) {
     if !ctx.other_invariants.is_empty() && ctx.size() > target {
         let n = ctx.other_invariants.len();
         ctx.other_invariants.clear();
         ctx.trimmed
             .push(format!("documentation of the {n} other invariants dropped"));
     }
+}
 
+/// Step 5: the extra sections, last first.
+fn drop_extra(ctx: &mut Context, target: usize) {
     while ctx.size() > target {
         let Some(section) = ctx.extra.pop() else {
             break;
@@ -67,7 +111,10 @@ pub(super) fn trim(ctx: &mut Context, budget: usize) {
             serde_json::to_vec(&section.value).map_or(0, |v| v.len())
         ));
     }
+}
 
+/// Step 6: the evidence of concurrent tickets, then the tickets, least severe first.
+fn drop_concurrent(ctx: &mut Context, target: usize) {
     let mut by_severity: Vec<usize> = (0..ctx.concurrent.len()).collect();
     by_severity.sort_by_key(|&i| ctx.concurrent[i].severity);
     let mut n = 0;
@@ -91,7 +138,10 @@ pub(super) fn trim(ctx: &mut Context, budget: usize) {
     note(ctx, n, || {
         format!("concurrent tickets: dropped {n} of {total}, least severe first")
     });
+}
 
+/// Step 7: the middle of the ticket's log.
+fn drop_timeline(ctx: &mut Context, target: usize) {
     let total = ctx.timeline.len();
     let n = shrink(ctx, target, |c| {
         (c.timeline.len() > 6).then(|| c.timeline.remove(3))
@@ -99,14 +149,20 @@ pub(super) fn trim(ctx: &mut Context, budget: usize) {
     note(ctx, n, || {
         format!("ticket log: dropped {n} of {total} entries from the middle")
     });
+}
 
+/// Step 8: the remaining observations, oldest first.
+fn drop_observations(ctx: &mut Context, target: usize) {
     let n = shrink(ctx, target, |c| {
         (!c.observations.is_empty()).then(|| c.observations.remove(0))
     });
     note(ctx, n, || {
         format!("observations: dropped {n} more, oldest first")
     });
+}
 
+/// Step 9: the evidence of the violations seen now, then the ticket's own.
+fn drop_evidence(ctx: &mut Context, target: usize) {
     if ctx.size() > target
         && let Some(now) = &mut ctx.now
         && now.violations.iter().any(|v| !v.evidence.is_null())
@@ -122,12 +178,6 @@ pub(super) fn trim(ctx: &mut Context, budget: usize) {
         ctx.ticket.evidence = json!({ "trimmed": format!("evidence dropped ({bytes} bytes)") });
         ctx.trimmed
             .push(format!("the ticket's evidence dropped ({bytes} bytes)"));
-    }
-    let size = ctx.size();
-    if size > budget {
-        ctx.trimmed.push(format!(
-            "still {size} bytes, over the budget of {budget}: the rest is essential"
-        ));
     }
 }
 

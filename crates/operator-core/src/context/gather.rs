@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{
-    Context, ContextSection, Now, ObservationEntry, PastTicket, Phase, RelatedTicket,
-    SubjectSection, redact,
+use super::document::{
+    Context, ContextSection, ObservationEntry, PastTicket, Phase, RelatedTicket, SubjectSection,
 };
+use super::redact;
 use crate::action::Action;
+use crate::assess::Now;
+use crate::diagnosis::Diagnosable;
 use crate::error::Result;
 use crate::history::History;
 use crate::invariant::InvariantSpec;
-use crate::subject::Subject;
-use crate::ticket::{Ticket, TicketFilter, TicketStatus, TicketStore};
+use crate::ticket::{AuditKind, SnapshotReason, Ticket, TicketFilter, TicketStatus, TicketStore};
 
 /// How much a context holds. Build with [`Default`] and adjust fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,12 +49,12 @@ impl Default for ContextConfig {
 ///
 /// `invariants` documents the checker's invariants; `recent` holds the caller's fresh
 /// observations (its latest entry becomes the `current` one, and is handed to the subject's
-/// [`context`](Subject::context) hook); `now` is the verdict of that observation on the ticket's
+/// [`context`](Diagnosable::context) hook); `now` is the verdict of that observation on the ticket's
 /// violation, when the caller assessed it.
 ///
 /// # Errors
 /// When the ticket store fails.
-pub async fn gather<S: Subject>(
+pub async fn gather<S: Diagnosable>(
     store: &TicketStore,
     subject: &S,
     invariants: Vec<InvariantSpec>,
@@ -128,7 +129,7 @@ fn observations<O: serde::Serialize>(
             });
         }
         if !snapshot.observation.is_null() {
-            let phase = if snapshot.reason == "escalated" {
+            let phase = if snapshot.reason == SnapshotReason::Escalated {
                 Phase::Escalated
             } else {
                 Phase::Opened
@@ -214,7 +215,7 @@ fn related(
         let actions_taken = store
             .audit_for_ticket(t.id)?
             .into_iter()
-            .filter(|e| e.kind == "action")
+            .filter(|e| e.kind == AuditKind::Action)
             .filter_map(|e| {
                 e.body
                     .get("action")

@@ -5,7 +5,15 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use super::Context;
+use super::document::Context;
+use crate::assess::Status;
+
+impl Context {
+    /// The document as readable Markdown.
+    pub fn to_markdown(&self) -> String {
+        context(self)
+    }
+}
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -28,8 +36,21 @@ fn json_block(out: &mut String, value: &Value, compact: bool) {
     let _ = writeln!(out, "```json\n{text}\n```");
 }
 
-pub(super) fn context(c: &Context) -> String {
+fn context(c: &Context) -> String {
     let mut o = String::new();
+    ticket(&mut o, c);
+    now(&mut o, c);
+    subject(&mut o, c);
+    concurrent(&mut o, c);
+    similar(&mut o, c);
+    actions(&mut o, c);
+    history(&mut o, c);
+    rest(&mut o, c);
+    o
+}
+
+/// The ticket: what, how bad, since when, and its evidence.
+fn ticket(o: &mut String, c: &Context) {
     let t = &c.ticket;
     let _ = writeln!(
         o,
@@ -53,8 +74,11 @@ pub(super) fn context(c: &Context) -> String {
     }
     let _ = writeln!(o, "- message: {}\n", t.message);
     let _ = writeln!(o, "## Evidence\n");
-    json_block(&mut o, &t.evidence, false);
+    json_block(o, &t.evidence, false);
+}
 
+/// What a fresh observation says, when there is one.
+fn now(o: &mut String, c: &Context) {
     if let Some(now) = &c.now {
         let _ = writeln!(o, "\n## Now ({})\n", ts(now.at));
         match &now.error {
@@ -63,11 +87,9 @@ pub(super) fn context(c: &Context) -> String {
             }
             None => {
                 let said = match now.status {
-                    crate::assess::Status::Violated => "The violation **still holds**.",
-                    crate::assess::Status::Clear => "The violation is **no longer observed**.",
-                    crate::assess::Status::Unknown => {
-                        "This observation **could not evaluate** the violation."
-                    }
+                    Status::Violated => "The violation **still holds**.",
+                    Status::Clear => "The violation is **no longer observed**.",
+                    Status::Unknown => "This observation **could not evaluate** the violation.",
                 };
                 let _ = writeln!(o, "{said}");
             }
@@ -85,7 +107,10 @@ pub(super) fn context(c: &Context) -> String {
             }
         }
     }
+}
 
+/// The subject and the ticket's invariant, as they describe themselves.
+fn subject(o: &mut String, c: &Context) {
     let _ = writeln!(
         o,
         "\n## Subject `{}`\n\n{}",
@@ -101,7 +126,10 @@ pub(super) fn context(c: &Context) -> String {
             spec.keep_firing.as_millis()
         );
     }
+}
 
+/// The other tickets open at the same time.
+fn concurrent(o: &mut String, c: &Context) {
     let _ = writeln!(o, "\n## Other tickets open at the same time\n");
     if c.concurrent.is_empty() {
         let _ = writeln!(o, "None.");
@@ -122,7 +150,10 @@ pub(super) fn context(c: &Context) -> String {
             r.message
         );
     }
+}
 
+/// Earlier tickets of the same invariant, and how they ended.
+fn similar(o: &mut String, c: &Context) {
     let _ = writeln!(o, "\n## Similar past tickets\n");
     if c.similar.is_empty() {
         let _ = writeln!(o, "None.");
@@ -152,7 +183,10 @@ pub(super) fn context(c: &Context) -> String {
         }
         let _ = writeln!(o);
     }
+}
 
+/// The actions the subject declares.
+fn actions(o: &mut String, c: &Context) {
     let _ = writeln!(o, "\n## Declared actions\n");
     if c.actions.is_empty() {
         let _ = writeln!(o, "None: this subject declares no remediation action.");
@@ -176,7 +210,10 @@ pub(super) fn context(c: &Context) -> String {
             a.description
         );
     }
+}
 
+/// The ticket's log and the observations, oldest first.
+fn history(o: &mut String, c: &Context) {
     let _ = writeln!(o, "\n## Ticket log\n");
     for e in &c.timeline {
         let _ = writeln!(o, "- {} {}: {}", ts(e.at), e.kind, e.detail);
@@ -188,19 +225,22 @@ pub(super) fn context(c: &Context) -> String {
         c.observations.len()
     );
     for e in &c.observations {
-        let offset = (e.at - t.first_seen).num_milliseconds() as f64 / 1000.0;
+        let offset = (e.at - c.ticket.first_seen).num_milliseconds() as f64 / 1000.0;
         let _ = writeln!(
             o,
             "### {} · {} ({offset:+.1} s from first seen)\n",
             ts(e.at),
             e.phase.as_str()
         );
-        json_block(&mut o, &e.observation, true);
+        json_block(o, &e.observation, true);
     }
+}
 
+/// The subject's extra sections, its other invariants, and what was trimmed.
+fn rest(o: &mut String, c: &Context) {
     for s in &c.extra {
         let _ = writeln!(o, "\n## {} — {}\n", s.name, s.about);
-        json_block(&mut o, &s.value, false);
+        json_block(o, &s.value, false);
     }
 
     if !c.other_invariants.is_empty() {
@@ -215,5 +255,4 @@ pub(super) fn context(c: &Context) -> String {
             let _ = writeln!(o, "- {n}");
         }
     }
-    o
 }

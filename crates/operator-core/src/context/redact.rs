@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use super::Context;
+use super::document::Context;
 
 /// What replaces a secret.
 pub const MASK: &str = "***";

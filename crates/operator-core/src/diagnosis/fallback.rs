@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 
+use super::diagnoser::{DiagnoseError, Diagnoser};
 use super::model::DiagnosisReport;
 use super::offline::OfflineDiagnoser;
-use super::{DiagnoseError, Diagnoser};
 use crate::context::Context;
 
 /// Asks `primary`; when it fails or answers something invalid, diagnoses offline and says why in

@@ -4,7 +4,14 @@ use std::fmt::Write as _;
 
 use super::model::DiagnosisReport;
 
-pub(super) fn report(r: &DiagnosisReport) -> String {
+impl DiagnosisReport {
+    /// The report as readable Markdown.
+    pub fn to_markdown(&self) -> String {
+        report(self)
+    }
+}
+
+fn report(r: &DiagnosisReport) -> String {
     let d = &r.diagnosis;
     let mut o = String::new();
     let _ = writeln!(o, "# Diagnosis of ticket #{} ({})\n", r.ticket, r.diagnoser);

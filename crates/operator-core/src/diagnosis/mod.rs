@@ -1,4 +1,7 @@
-//! Diagnosis: from a [`Context`] to a structured [`Diagnosis`].
+//! Diagnosis: from a [`Context`](crate::Context) to a structured [`Diagnosis`].
+//!
+//! A subject takes part through [`Diagnosable`], which extends [`Subject`](crate::Subject) with
+//! the extra context of an incident and the subject's [`Rule`]s.
 //!
 //! Every diagnoser implements [`Diagnoser`], so the agent and the command line choose one at run
 //! time (`Arc<dyn Diagnoser>`). The [`OfflineDiagnoser`] works from the subject's [`Rule`]s with
@@ -7,6 +10,8 @@
 //! that when it fails, or answers something invalid, the offline diagnosis is used and the report
 //! says why.
 
+mod diagnosable;
+mod diagnoser;
 mod fallback;
 mod markdown;
 mod model;
@@ -14,79 +19,11 @@ mod offline;
 mod rules;
 pub mod schema;
 
-use async_trait::async_trait;
-
-pub use fallback::Fallback;
-pub use model::{
+pub use self::diagnosable::Diagnosable;
+pub use self::diagnoser::{DiagnoseError, DiagnoseErrorKind, Diagnoser};
+pub use self::fallback::Fallback;
+pub use self::model::{
     Alternative, Citation, Diagnosis, DiagnosisReport, Exchange, Recommendation, Usage,
 };
-pub use offline::OfflineDiagnoser;
-pub use rules::{Finding, Rule, RuleInfo};
-
-use crate::context::Context;
-
-/// Produces a diagnosis from a context document.
-#[async_trait]
-pub trait Diagnoser: Send + Sync {
-    /// Who it is, as recorded with its diagnoses (`offline`, `anthropic/<model>`...).
-    fn name(&self) -> String;
-
-    /// Diagnoses the ticket the context is about.
-    ///
-    /// # Errors
-    /// When no valid diagnosis could be obtained; the error keeps the exchanges made, for the
-    /// audit trail.
-    async fn diagnose(&self, context: &Context) -> Result<DiagnosisReport, DiagnoseError>;
-}
-
-/// Why a diagnoser produced no diagnosis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DiagnoseErrorKind {
-    /// The model could not be reached or kept failing (after retries).
-    Unavailable,
-    /// It answered, but not with a valid diagnosis.
-    InvalidOutput,
-    /// The request was refused as malformed or unauthorized: retrying cannot help.
-    Rejected,
-}
-
-/// A diagnoser's failure, with the exchanges made before it gave up.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct DiagnoseError {
-    /// What kind of failure.
-    pub kind: DiagnoseErrorKind,
-    /// What happened, in one line.
-    pub message: String,
-    /// Requests and answers, for the audit trail.
-    pub exchanges: Vec<Exchange>,
-    /// Tokens consumed anyway.
-    pub usage: Usage,
-}
-
-impl DiagnoseError {
-    /// A failure of `kind`.
-    pub fn new(kind: DiagnoseErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            exchanges: Vec::new(),
-            usage: Usage::default(),
-        }
-    }
-
-    /// Attaches the exchanges made.
-    #[must_use]
-    pub fn with_exchanges(mut self, exchanges: Vec<Exchange>, usage: Usage) -> Self {
-        self.exchanges = exchanges;
-        self.usage = usage;
-        self
-    }
-}
-
-impl DiagnosisReport {
-    /// The report as readable Markdown.
-    pub fn to_markdown(&self) -> String {
-        markdown::report(self)
-    }
-}
+pub use self::offline::OfflineDiagnoser;
+pub use self::rules::{Finding, Rule, RuleInfo};

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
+use super::diagnoser::{DiagnoseError, Diagnoser};
 use super::model::{Alternative, Citation, Diagnosis, DiagnosisReport, Usage};
 use super::rules::{Finding, Rule};
-use super::{DiagnoseError, Diagnoser};
 use crate::context::Context;
 
 /// Diagnoses by evaluating the subject's [`Rule`]s for the ticket's invariant: the best-fitting
@@ -44,36 +44,7 @@ impl OfflineDiagnoser {
         let message = Citation::new("ticket.message", t.message.clone());
 
         let Some((best, finding)) = findings.first() else {
-            return DiagnosisReport {
-                ticket: t.id,
-                at: Utc::now(),
-                diagnoser: "offline".to_owned(),
-                rule: None,
-                fallback: None,
-                usage: Usage::default(),
-                diagnosis: Diagnosis {
-                    summary: format!(
-                        "No known cause of {} fits the evidence; a human should look at the context. {}",
-                        t.invariant, t.message
-                    ),
-                    root_cause: format!("undetermined: no rule of {} explains it", t.subject),
-                    confidence: 0.1,
-                    evidence: vec![message],
-                    alternatives: applicable
-                        .iter()
-                        .map(|r| Alternative {
-                            cause: r.cause.clone(),
-                            rejected_because: format!("its signature is absent: {}", r.signature),
-                        })
-                        .collect(),
-                    actions: Vec::new(),
-                    risks: vec![
-                        "acting without a diagnosis may hide the cause; gather more evidence first"
-                            .to_owned(),
-                    ],
-                },
-                exchanges: Vec::new(),
-            };
+            return report(context, None, undetermined(context, &applicable, message));
         };
 
         let mut evidence = vec![message];
@@ -92,10 +63,7 @@ impl OfflineDiagnoser {
             applicable
                 .iter()
                 .filter(|r| !findings.iter().any(|(m, _)| m.name == r.name))
-                .map(|r| Alternative {
-                    cause: r.cause.clone(),
-                    rejected_because: format!("its signature is absent: {}", r.signature),
-                }),
+                .map(|r| absent(r)),
         );
         let actions = finding
             .actions
@@ -109,24 +77,57 @@ impl OfflineDiagnoser {
             })
             .cloned()
             .collect();
-        DiagnosisReport {
-            ticket: t.id,
-            at: Utc::now(),
-            diagnoser: "offline".to_owned(),
-            rule: Some(best.name.clone()),
-            fallback: None,
-            usage: Usage::default(),
-            diagnosis: Diagnosis {
-                summary: finding.summary.clone(),
-                root_cause: finding.cause.clone().unwrap_or_else(|| best.cause.clone()),
-                confidence: finding.confidence,
-                evidence,
-                alternatives,
-                actions,
-                risks: finding.risks.clone(),
-            },
-            exchanges: Vec::new(),
-        }
+        let diagnosis = Diagnosis {
+            summary: finding.summary.clone(),
+            root_cause: finding.cause.clone().unwrap_or_else(|| best.cause.clone()),
+            confidence: finding.confidence,
+            evidence,
+            alternatives,
+            actions,
+            risks: finding.risks.clone(),
+        };
+        report(context, Some(best.name.clone()), diagnosis)
+    }
+}
+
+/// The offline report of `diagnosis`, found by `rule` (none: no rule fits).
+fn report(context: &Context, rule: Option<String>, diagnosis: Diagnosis) -> DiagnosisReport {
+    DiagnosisReport {
+        ticket: context.ticket.id,
+        at: Utc::now(),
+        diagnoser: "offline".to_owned(),
+        rule,
+        fallback: None,
+        usage: Usage::default(),
+        diagnosis,
+        exchanges: Vec::new(),
+    }
+}
+
+/// The diagnosis when no rule fits: a human should look; nothing to do.
+fn undetermined(context: &Context, applicable: &[&Rule], message: Citation) -> Diagnosis {
+    let t = &context.ticket;
+    Diagnosis {
+        summary: format!(
+            "No known cause of {} fits the evidence; a human should look at the context. {}",
+            t.invariant, t.message
+        ),
+        root_cause: format!("undetermined: no rule of {} explains it", t.subject),
+        confidence: 0.1,
+        evidence: vec![message],
+        alternatives: applicable.iter().map(|r| absent(r)).collect(),
+        actions: Vec::new(),
+        risks: vec![
+            "acting without a diagnosis may hide the cause; gather more evidence first".to_owned(),
+        ],
+    }
+}
+
+/// `rule` as an alternative rejected because its signature is not in the evidence.
+fn absent(rule: &Rule) -> Alternative {
+    Alternative {
+        cause: rule.cause.clone(),
+        rejected_because: format!("its signature is absent: {}", rule.signature),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Diagnosis rules: what a subject knows about the causes of its own violations.
 //!
-//! A subject supplies [`Rule`]s through [`Subject::rules`](crate::Subject::rules). Each rule
+//! A subject supplies [`Rule`]s through [`Diagnosable::rules`](crate::Diagnosable::rules). Each rule
 //! names a probable cause of one or more invariants, says in words what in the evidence
 //! distinguishes it, and carries a check: a function of the [`Context`] that returns a
 //! [`Finding`] when the evidence fits (with a confidence, the facts it relied on, and the

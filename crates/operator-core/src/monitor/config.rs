@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use crate::alert::Timing;
 use crate::invariant::InvariantSpec;
-
-/// Name of the violation reported when the subject cannot be observed at all.
-pub const SUBJECT_UNREACHABLE: &str = "subject_unreachable";
+use crate::observe::SUBJECT_UNREACHABLE;
 
 /// How the monitor loop runs. Build with [`Default`] and the `#[must_use]` setters.
 #[derive(Debug, Clone, PartialEq, Eq)]

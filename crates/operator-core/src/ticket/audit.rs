@@ -8,85 +8,12 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::TicketStore;
-use super::format_ts;
-use super::rows::{log, parse_ts};
+use super::rows::{format_ts, parse_text, parse_ts};
+use super::store::TicketStore;
+use super::trail::{AgentSession, AuditEntry, AuditKind, Mode, Outcome, StoredDiagnosis, digest};
 use crate::diagnosis::DiagnosisReport;
 use crate::error::{Error, Result};
-
-/// One agent's handling of one ticket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgentSession {
-    /// Id, unique in the store.
-    pub id: i64,
-    /// The ticket handled.
-    pub ticket_id: i64,
-    /// Its subject.
-    pub subject: String,
-    /// `observe`, `propose` or `execute`.
-    pub mode: String,
-    /// The diagnoser used.
-    pub diagnoser: String,
-    /// When it started.
-    pub started_at: DateTime<Utc>,
-    /// When it finished (`None` while running, or if the agent died).
-    pub finished_at: Option<DateTime<Utc>>,
-    /// How it ended: `observed`, `proposed`, `resolved`, `escalated`, `already_clear`, `failed`.
-    pub outcome: Option<String>,
-    /// Why, in one line.
-    pub detail: Option<String>,
-    /// Actions executed.
-    pub steps: i64,
-    /// Model tokens consumed.
-    pub tokens: i64,
-}
-
-/// One step of a session (or of a `diagnose` run, which has no session).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// Id, in recording order.
-    pub id: i64,
-    /// The ticket.
-    pub ticket_id: i64,
-    /// The session, if any.
-    pub session_id: Option<i64>,
-    /// When it was recorded.
-    pub at: DateTime<Utc>,
-    /// `observation`, `context`, `prompt`, `response`, `diagnosis`, `plan`, `action`,
-    /// `verification`, `escalation`, `resolution`.
-    pub kind: String,
-    /// One line for a human.
-    pub summary: String,
-    /// SHA-256 of the recorded text, for prompts, responses and contexts.
-    pub digest: Option<String>,
-    /// The details, as JSON.
-    pub body: serde_json::Value,
-}
-
-/// A diagnosis kept with its ticket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredDiagnosis {
-    /// Id.
-    pub id: i64,
-    /// The session that produced it, if an agent did.
-    pub session_id: Option<i64>,
-    /// The report.
-    pub report: DiagnosisReport,
-}
-
-/// `sha256:<hex>` of `text`.
-pub fn digest(text: &str) -> String {
-    let hash = Sha256::digest(text.as_bytes());
-    let mut hex = String::with_capacity(7 + 64);
-    hex.push_str("sha256:");
-    for b in hash {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
-}
 
 const SESSION_COLUMNS: &str = "id, ticket_id, subject, mode, diagnoser, started_at, finished_at, outcome, detail, steps, tokens";
 const ENTRY_COLUMNS: &str = "id, ticket_id, session_id, at, kind, summary, digest, body";
@@ -100,14 +27,14 @@ impl TicketStore {
         &self,
         ticket: i64,
         subject: &str,
-        mode: &str,
+        mode: Mode,
         diagnoser: &str,
         at: DateTime<Utc>,
     ) -> Result<i64> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO agent_sessions (ticket_id, subject, mode, diagnoser, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![ticket, subject, mode, diagnoser, format_ts(at)],
+            params![ticket, subject, mode.as_str(), diagnoser, format_ts(at)],
         )?;
         Ok(conn.last_insert_rowid())
     }
@@ -119,7 +46,7 @@ impl TicketStore {
     pub fn finish_session(
         &self,
         id: i64,
-        outcome: &str,
+        outcome: &Outcome,
         detail: &str,
         steps: u64,
         tokens: u64,
@@ -130,7 +57,7 @@ impl TicketStore {
             params![
                 id,
                 format_ts(at),
-                outcome,
+                outcome.as_str(),
                 detail,
                 i64::try_from(steps).unwrap_or(i64::MAX),
                 i64::try_from(tokens).unwrap_or(i64::MAX)
@@ -181,7 +108,7 @@ impl TicketStore {
         &self,
         ticket: i64,
         session: Option<i64>,
-        kind: &str,
+        kind: &AuditKind,
         summary: &str,
         text: Option<&str>,
         body: &serde_json::Value,
@@ -194,7 +121,7 @@ impl TicketStore {
                 ticket,
                 session,
                 format_ts(at),
-                kind,
+                kind.as_ref(),
                 summary,
                 text.map(digest),
                 serde_json::to_string(body)?
@@ -243,7 +170,7 @@ impl TicketStore {
                 ticket_id,
                 session_id,
                 at: parse_ts(&at)?,
-                kind,
+                kind: parse_text(&kind, "audit entry kind")?,
                 summary,
                 digest,
                 body: serde_json::from_str(&body)?,
@@ -309,27 +236,19 @@ impl TicketStore {
     pub fn latest_diagnosis(&self, id: i64) -> Result<Option<DiagnosisReport>> {
         Ok(self.diagnoses(id)?.pop().map(|d| d.report))
     }
-
-    /// Adds an entry to ticket `id`'s log (e.g. `escalated` by the agent, `agent_action`).
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub fn add_event(&self, id: i64, kind: &str, detail: &str, at: DateTime<Utc>) -> Result<()> {
-        log(&self.conn(), id, &format_ts(at), kind, detail)
-    }
 }
 
 /// Reads a session row. The outer `Result` is SQLite's, the inner one our decoding of its values.
 fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AgentSession>> {
+    let mode: String = r.get(3)?;
+    let outcome: Option<String> = r.get(7)?;
     let started_at: String = r.get(5)?;
     let finished_at: Option<String> = r.get(6)?;
-    let (id, ticket_id, subject, mode, diagnoser, outcome, detail, steps, tokens) = (
+    let (id, ticket_id, subject, diagnoser, detail, steps, tokens): (i64, _, _, _, _, _, _) = (
         r.get(0)?,
         r.get(1)?,
         r.get(2)?,
-        r.get(3)?,
         r.get(4)?,
-        r.get(7)?,
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
@@ -339,27 +258,17 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AgentSession
             id,
             ticket_id,
             subject,
-            mode,
+            mode: parse_text(&mode, &format!("agent session #{id}: mode"))?,
             diagnoser,
             started_at: parse_ts(&started_at)?,
             finished_at: finished_at.as_deref().map(parse_ts).transpose()?,
-            outcome,
+            outcome: outcome
+                .as_deref()
+                .map(|o| parse_text(o, "agent session outcome"))
+                .transpose()?,
             detail,
             steps,
             tokens,
         })
     })())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::digest;
-
-    #[test]
-    fn digests_are_sha256_hex() {
-        assert_eq!(
-            digest("abc"),
-            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 }

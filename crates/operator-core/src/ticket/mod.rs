@@ -8,22 +8,28 @@
 //! Next to the tickets, the store keeps their diagnoses and the audit trail of the agent
 //! ([`AgentSession`], [`AuditEntry`]).
 //!
+//! The [`TicketStore`] and its connection are in `store.rs`, its write path (tickets, their log
+//! and snapshots) in `write.rs`, its read path in `read.rs`, the audit trail's tables in
+//! `audit.rs` and its records in `trail.rs`; kinds are stored as text (see [`EventKind`]).
+//!
 //! The store is safe to share between processes (WAL journal, busy timeout, immediate write
 //! transactions): the monitor writes while `operator tickets` reads.
 
 mod audit;
 mod model;
+mod read;
 mod rows;
 mod schema;
 mod store;
+mod trail;
+mod write;
 
-pub use audit::{AgentSession, AuditEntry, StoredDiagnosis, digest};
-pub use model::{Snapshot, Ticket, TicketEvent, TicketFilter, TicketStatus};
-pub use schema::SCHEMA_VERSION;
-pub use store::{AutoResolve, TicketStore, Upsert};
-
-/// Formats a timestamp the way the store keeps it (RFC 3339, UTC, microseconds), so that text
-/// order is time order.
-pub(crate) fn format_ts(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
+pub use self::model::{
+    EventKind, Snapshot, SnapshotReason, Ticket, TicketEvent, TicketFilter, TicketStatus,
+};
+pub use self::schema::SCHEMA_VERSION;
+pub use self::store::TicketStore;
+pub use self::trail::{
+    AgentSession, AuditEntry, AuditKind, Mode, Outcome, StoredDiagnosis, digest,
+};
+pub use self::write::{AutoResolve, Upsert};

@@ -4,8 +4,10 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumString};
 
 use crate::invariant::{Severity, ViolationKey};
+use crate::text::serde_as_text;
 
 /// Whether a ticket is open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,24 +78,62 @@ impl Ticket {
     }
 }
 
+/// What happened to a ticket, as its log says (and stores: `opened`, `cleared_while_held`...).
+#[derive(Debug, Clone, PartialEq, Eq, AsRefStr, Display, EnumString)]
+#[strum(serialize_all = "snake_case")]
+pub enum EventKind {
+    /// The violation fired: the ticket was opened.
+    Opened,
+    /// Its severity was raised by a worse occurrence, or the agent handed it to a human.
+    Escalated,
+    /// It was resolved, automatically or by hand.
+    Resolved,
+    /// It was held by hand: it is not resolved when its violation clears.
+    Held,
+    /// The hold was released.
+    Unheld,
+    /// Its violation cleared while it was held, so it stays open.
+    ClearedWhileHeld,
+    /// The agent ran an action on it.
+    AgentAction,
+    /// A kind this build does not know (written by another version), kept as it was stored.
+    #[strum(default, transparent)]
+    Other(String),
+}
+
 /// One entry of a ticket's log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEvent {
     /// When it happened.
     pub at: DateTime<Utc>,
-    /// `opened`, `escalated`, `resolved`, `held`, `unheld`, `cleared_while_held`, ...
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// Human detail.
     pub detail: String,
 }
+
+/// Why a [`Snapshot`] was taken (stored as `opened` or `escalated`).
+#[derive(Debug, Clone, PartialEq, Eq, AsRefStr, Display, EnumString)]
+#[strum(serialize_all = "snake_case")]
+pub enum SnapshotReason {
+    /// The ticket opened.
+    Opened,
+    /// The ticket's severity was raised.
+    Escalated,
+    /// A reason this build does not know (written by another version), kept as it was stored.
+    #[strum(default, transparent)]
+    Other(String),
+}
+
+serde_as_text!(EventKind, SnapshotReason);
 
 /// The subject's state stored with a ticket when it opened or escalated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// When it was taken.
     pub at: DateTime<Utc>,
-    /// Why: `opened` or `escalated`.
-    pub reason: String,
+    /// Why it was taken.
+    pub reason: SnapshotReason,
     /// The observation that made the ticket open or escalate (`null` if observation failed).
     pub observation: serde_json::Value,
     /// Earlier observations, oldest first, as `[{"at": ..., "observation": ...}]`.
@@ -111,4 +151,27 @@ pub struct TicketFilter {
     pub invariant: Option<String>,
     /// At most this many, newest first (all when `None`).
     pub limit: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_print_as_stored_and_pad_in_tables() {
+        assert_eq!(
+            format!("{:<19}|", EventKind::Opened),
+            "opened             |"
+        );
+        assert_eq!(
+            format!("{:<19}|", EventKind::Other("x".into())),
+            "x                  |"
+        );
+        assert_eq!(EventKind::ClearedWhileHeld.as_ref(), "cleared_while_held");
+        assert_eq!(
+            "from_a_newer_build".parse::<EventKind>().unwrap(),
+            EventKind::Other("from_a_newer_build".into())
+        );
+        assert_eq!(SnapshotReason::Escalated.to_string(), "escalated");
+    }
 }

@@ -4,17 +4,29 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::model::{Ticket, TicketStatus};
+use super::model::{EventKind, Ticket, TicketStatus};
 use crate::error::{Error, Result};
 
 /// The columns of `tickets`, in the order [`row_to_ticket`] reads them.
 pub(super) const TICKET_COLUMNS: &str = "id, subject, invariant, entity, severity, status, held, message, evidence, \
                               occurrences, first_seen, last_seen, resolved_at, resolution";
 
-pub(super) fn log(conn: &Connection, id: i64, at: &str, kind: &str, detail: &str) -> Result<()> {
+/// Formats a timestamp the way the store keeps it (RFC 3339, UTC, microseconds), so that text
+/// order is time order.
+pub(super) fn format_ts(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+pub(super) fn log(
+    conn: &Connection,
+    id: i64,
+    at: &str,
+    kind: &EventKind,
+    detail: &str,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO ticket_events (ticket_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![id, at, kind, detail],
+        params![id, at, kind.as_ref(), detail],
     )?;
     Ok(())
 }
@@ -27,6 +39,12 @@ pub(super) fn get(conn: &Connection, id: i64) -> Result<Ticket> {
     )
     .optional()?
     .ok_or(Error::NoSuchTicket(id))?
+}
+
+/// A value stored as text: one of the enums whose names come from their `strum` derive.
+pub(super) fn parse_text<T: std::str::FromStr>(text: &str, what: &str) -> Result<T> {
+    text.parse()
+        .map_err(|_| Error::Corrupt(format!("{what}: unknown value {text:?}")))
 }
 
 pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use operator_core::context::ContextSection;
 use operator_core::diagnosis::{Finding, Recommendation, Rule};
 use operator_core::{
-    Action, ActionReport, ActionSpec, History, InvariantChecker, InvariantSpec, Severity, Subject,
-    Ticket, Violation,
+    Action, ActionReport, ActionSpec, Diagnosable, History, InvariantChecker, InvariantSpec,
+    Severity, Subject, Ticket, Violation,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -118,7 +118,9 @@ impl Subject for Machine {
             details: json!({}),
         })
     }
+}
 
+impl Diagnosable for Machine {
     async fn context(&self, ticket: &Ticket, latest: Option<&MachineObs>) -> Vec<ContextSection> {
         vec![ContextSection::new(
             "logs",

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use operator_core::{InvariantChecker, Subject};
+use operator_core::{Diagnosable, InvariantChecker};
 
 /// Per-subject defaults for the monitor loop.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +24,6 @@ pub trait WithSubject {
     /// Runs with `subject`, its `checker` and its monitoring defaults.
     async fn with<S, C>(self, subject: S, checker: C, profile: Profile) -> Self::Output
     where
-        S: Subject,
+        S: Diagnosable,
         C: InvariantChecker<S::Observation>;
 }
