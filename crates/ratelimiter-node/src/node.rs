@@ -176,6 +176,9 @@ impl Node {
             now_ms: self.now_ms(),
             key_prefix: self.config.key_prefix.clone(),
             failure_mode: self.config.failure_mode,
+            identifier_secret_digest: None,
+            clock_skew_ms: None,
+            abuse: ratelimiter_schema::AbuseInfo::default(),
         }
     }
 }

@@ -38,6 +38,11 @@ pub enum ErrorCode {
     RedisUnavailable,
     /// `/readyz`: the node cannot serve exact decisions yet.
     NotReady,
+    /// The client is blocked for a while (key enumeration, a honeypot key), whatever the key.
+    ClientBlocked,
+    /// Too many wrong admin tokens from this address: refused for a while, even with the right
+    /// one.
+    TooManyAuthFailures,
 }
 
 impl ErrorCode {
@@ -83,6 +88,8 @@ mod tests {
                 "method_not_allowed",
                 "redis_unavailable",
                 "not_ready",
+                "client_blocked",
+                "too_many_auth_failures",
             ]
         );
         for code in ErrorCode::VARIANTS {

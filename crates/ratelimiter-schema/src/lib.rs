@@ -14,9 +14,12 @@
 //!   nodes and by the operator's repairs alike.
 //! - [`wire`]: the JSON bodies of the node's HTTP API ([`NodeInfo`], [`NodeEntry`],
 //!   [`CheckResponse`], [`ErrorBody`], ...).
+//! - [`abuse`]: what a node reports about abuse ([`AbuseInfo`]: enumeration and honeypot blocks,
+//!   the memory guard), clients only as fingerprints.
 //! - [`ErrorCode`]: the stable codes of the node's error answers (`"error"` of an [`ErrorBody`]).
 //! - [`FailureMode`]: what a node does when Redis cannot answer.
 
+pub mod abuse;
 mod code;
 mod error;
 mod failure;
@@ -26,6 +29,7 @@ pub mod policy;
 pub mod scripts;
 pub mod wire;
 
+pub use abuse::{AbuseInfo, BlockReason, BlockedClient, MemoryGuardInfo};
 pub use code::ErrorCode;
 pub use error::{KeyError, PolicyError};
 pub use failure::FailureMode;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::abuse::AbuseInfo;
 use crate::code::ErrorCode;
 use crate::failure::FailureMode;
 use crate::policy::Policy;
@@ -113,12 +114,26 @@ pub struct NodeInfo {
     pub policy_reloads: u64,
     /// Nodes Up in the registry as last seen (used by the `local` failure mode).
     pub up_nodes: usize,
-    /// This node's wall clock (Unix ms, shifted by `--clock-offset-ms`), to compare with Redis `TIME`.
+    /// This node's clock (Unix ms): the clock its `local` failure mode decides by, shifted by
+    /// `--clock-offset-ms` when a test injects a skew; compared with Redis `TIME`.
     pub now_ms: u64,
     /// The Redis key prefix in use.
     pub key_prefix: String,
     /// The failure mode configured.
     pub failure_mode: FailureMode,
+    /// A digest of the identifier secret (`--identifier-secret`), so that nodes whose secrets
+    /// differ (and would split one client's limit) can be told apart without showing the secret;
+    /// `None` when the node has no secret. Absent from older nodes.
+    #[serde(default)]
+    pub identifier_secret_digest: Option<String>,
+    /// This node's clock (the one its `local` failure mode uses) minus Redis `TIME`, in ms, as the
+    /// node measured it from its last Redis reply; `None` before any. Absent from older nodes.
+    #[serde(default)]
+    pub clock_skew_ms: Option<i64>,
+    /// Abuse protection: enumeration and honeypot blocks, the memory guard. Absent from older
+    /// nodes.
+    #[serde(default)]
+    pub abuse: AbuseInfo,
 }
 
 /// Up or Down, from the age of a node's last heartbeat.

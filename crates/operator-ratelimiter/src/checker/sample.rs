@@ -47,6 +47,9 @@ pub(crate) fn node(port: u16) -> NodeView {
             now_ms: 1_800_000_000_000,
             key_prefix: "ratelimit:".into(),
             failure_mode: FailureMode::Local,
+            identifier_secret_digest: None,
+            clock_skew_ms: None,
+            abuse: Default::default(),
         }),
         latency: Some(Histogram {
             bounds: vec![0.001, 0.01, 0.1],
