@@ -103,6 +103,11 @@ impl StoreObservation {
         #[allow(clippy::cast_precision_loss)] // a ratio needs no more than f64's 53 bits
         Some(self.available_bytes as f64 / self.capacity_bytes as f64)
     }
+
+    /// How a violation names the store: `store 4 (tikv2:20160)`.
+    pub(crate) fn describe(&self) -> String {
+        format!("store {} ({})", self.id, self.address)
+    }
 }
 
 /// A store's state, as PD's `state_name`.

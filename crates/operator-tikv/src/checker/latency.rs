@@ -3,9 +3,13 @@
 use operator_core::{Severity, Violation};
 use serde_json::json;
 
-use super::{HIGH_LATENCY, PROMETHEUS_UNREACHABLE, describe};
 use crate::config::Thresholds;
 use crate::observation::{Freshness, TikvObservation};
+
+/// `high_latency`: a store's gRPC p99 latency is too high.
+pub const HIGH_LATENCY: &str = "high_latency";
+/// `prometheus_unreachable`: metrics cannot be read.
+pub const PROMETHEUS_UNREACHABLE: &str = "prometheus_unreachable";
 
 /// One violation per store whose gRPC p99 is above the warning threshold. Stale values (the
 /// last Prometheus gave) are judged too, and the message says so.
@@ -46,7 +50,7 @@ pub(super) fn high_latency(obs: &TikvObservation, t: &Thresholds, out: &mut Vec<
                 severity,
                 format!(
                     "{} gRPC p99 latency is {:.0} ms, above {threshold_ms} ms{stale_note}",
-                    describe(store),
+                    store.describe(),
                     p99 * 1000.0
                 ),
             )

@@ -7,9 +7,11 @@
 use operator_core::{Severity, Violation};
 use serde_json::json;
 
-use super::{LEADER_IMBALANCE, describe};
 use crate::config::Thresholds;
 use crate::observation::{StoreObservation, StoreState, TikvObservation};
+
+/// `leader_imbalance`: Raft leaders are unevenly spread.
+pub const LEADER_IMBALANCE: &str = "leader_imbalance";
 
 /// One violation per `Up` store whose leader count is off its fair share by more than the
 /// threshold, once the stores hold enough leaders for the comparison to mean something.
@@ -43,7 +45,7 @@ pub(super) fn leader_imbalance(obs: &TikvObservation, t: &Thresholds, out: &mut 
                 format!(
                     "{} holds {} Raft leaders, {:.0} % {direction} its fair share of {share:.1} \
                      ({total} leaders over {} Up stores)",
-                    describe(store),
+                    store.describe(),
                     store.leader_count,
                     deviation.abs() * 100.0,
                     up.len()

@@ -13,31 +13,28 @@
 //! violation says so; and what a dark source says nothing about is declared
 //! [unknown](InvariantChecker::unknown), so the monitor neither opens nor resolves the tickets
 //! built on it (even after a restart of the monitor, when no last value is known).
+//!
+//! One module per concern, each naming the invariants it checks: `stores` (`store_down`,
+//! `low_disk_space`), `pd_health` (`pd_unhealthy`), `latency` (`high_latency`,
+//! `prometheus_unreachable`), `leaders` (`leader_imbalance`). This module declares the
+//! invariants and runs the checks; the checks never import it.
 
 mod latency;
 mod leaders;
 mod pd_health;
 mod stores;
 
+pub use latency::{HIGH_LATENCY, PROMETHEUS_UNREACHABLE};
+pub use leaders::LEADER_IMBALANCE;
+pub use pd_health::PD_UNHEALTHY;
+pub use stores::{LOW_DISK_SPACE, STORE_DOWN};
+
 use std::time::Duration;
 
 use operator_core::{History, InvariantChecker, InvariantSpec, Unknown, Violation};
 
 use crate::config::Thresholds;
-use crate::observation::{StoreObservation, TikvObservation};
-
-/// `store_down`: a store is not serving.
-pub const STORE_DOWN: &str = "store_down";
-/// `pd_unhealthy`: a PD member is unhealthy, or PD as a whole is impaired.
-pub const PD_UNHEALTHY: &str = "pd_unhealthy";
-/// `high_latency`: a store's gRPC p99 latency is too high.
-pub const HIGH_LATENCY: &str = "high_latency";
-/// `low_disk_space`: a store's disk is filling up.
-pub const LOW_DISK_SPACE: &str = "low_disk_space";
-/// `leader_imbalance`: Raft leaders are unevenly spread.
-pub const LEADER_IMBALANCE: &str = "leader_imbalance";
-/// `prometheus_unreachable`: metrics cannot be read.
-pub const PROMETHEUS_UNREACHABLE: &str = "prometheus_unreachable";
+use crate::observation::TikvObservation;
 
 /// The invariants of a TiKV cluster, with their thresholds.
 #[derive(Debug, Clone, Default)]
@@ -157,11 +154,6 @@ impl InvariantChecker<TikvObservation> for TikvChecker {
         }
         out
     }
-}
-
-/// `store 4 (tikv2:20160)`.
-fn describe(store: &StoreObservation) -> String {
-    format!("store {} ({})", store.id, store.address)
 }
 
 /// Hand-written observations for the invariants' table tests.

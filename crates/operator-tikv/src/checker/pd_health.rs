@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use operator_core::{Severity, Violation};
 use serde_json::{Value, json};
 
-use super::PD_UNHEALTHY;
 use crate::observation::{Freshness, PdMember, TikvObservation};
+
+/// `pd_unhealthy`: a PD member is unhealthy, or PD as a whole is impaired.
+pub const PD_UNHEALTHY: &str = "pd_unhealthy";
 
 #[derive(Default)]
 struct Problems {

@@ -3,9 +3,13 @@
 use operator_core::{Severity, Violation};
 use serde_json::json;
 
-use super::{LOW_DISK_SPACE, STORE_DOWN, describe};
 use crate::config::Thresholds;
 use crate::observation::{StoreState, TikvObservation};
+
+/// `store_down`: a store is not serving.
+pub const STORE_DOWN: &str = "store_down";
+/// `low_disk_space`: a store's disk is filling up.
+pub const LOW_DISK_SPACE: &str = "low_disk_space";
 
 /// One violation per store that is not `Up`.
 pub(super) fn store_down(obs: &TikvObservation, out: &mut Vec<Violation>) {
@@ -38,7 +42,7 @@ pub(super) fn store_down(obs: &TikvObservation, out: &mut Vec<Violation>) {
             Violation::new(
                 STORE_DOWN,
                 severity,
-                format!("{} is {}: {why}{last}", describe(store), store.state),
+                format!("{} is {}: {why}{last}", store.describe(), store.state),
             )
             .entity(store.id.to_string())
             .evidence(json!({
@@ -82,7 +86,7 @@ pub(super) fn low_disk_space(obs: &TikvObservation, t: &Thresholds, out: &mut Ve
                 severity,
                 format!(
                     "{} has {:.1} % of its disk available ({} of {}), below {:.0} %",
-                    describe(store),
+                    store.describe(),
                     ratio * 100.0,
                     gib(store.available_bytes),
                     gib(store.capacity_bytes),

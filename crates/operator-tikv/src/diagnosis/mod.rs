@@ -20,8 +20,8 @@
 mod cluster;
 mod stores;
 
+use operator_core::ContextSection;
 use operator_core::diagnosis::Rule;
-use operator_core::{Context, ContextSection};
 use serde_json::{Value, json};
 
 use crate::checker::{
@@ -118,30 +118,6 @@ pub fn rules() -> Vec<Rule> {
             cluster::prometheus_down,
         ),
     ]
-}
-
-pub(super) fn latest(ctx: &Context) -> Option<(usize, TikvObservation)> {
-    ctx.observations
-        .iter()
-        .enumerate()
-        .rev()
-        .find_map(|(i, e)| {
-            serde_json::from_value(e.observation.clone())
-                .ok()
-                .map(|o| (i, o))
-        })
-}
-
-pub(super) fn store_id(ctx: &Context) -> Option<u64> {
-    ctx.ticket.entity.as_deref()?.parse().ok()
-}
-
-pub(super) fn state(ctx: &Context) -> Option<String> {
-    ctx.ticket
-        .evidence
-        .get("state")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 /// The stores and PD members at a glance, from the freshest observation.

@@ -2,10 +2,10 @@
 
 use operator_core::Context;
 use operator_core::diagnosis::Finding;
+use serde_json::Value;
 
-use super::{latest, state, store_id};
 use crate::checker::{LOW_DISK_SPACE, STORE_DOWN};
-use crate::observation::{StoreObservation, StoreState};
+use crate::observation::{StoreObservation, StoreState, TikvObservation};
 
 pub(super) fn store_disk_full(ctx: &Context) -> Option<Finding> {
     let id = ctx.ticket.entity.as_deref()?;
@@ -208,4 +208,31 @@ pub(super) fn leaders(ctx: &Context, weight: bool) -> Option<Finding> {
         )
         .cite("ticket.evidence.deviation", e["deviation"].to_string())
     })
+}
+
+/// The freshest observation in the context that reads as a TiKV observation, with its index.
+fn latest(ctx: &Context) -> Option<(usize, TikvObservation)> {
+    ctx.observations
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, e)| {
+            serde_json::from_value(e.observation.clone())
+                .ok()
+                .map(|o| (i, o))
+        })
+}
+
+/// The store the ticket is about.
+fn store_id(ctx: &Context) -> Option<u64> {
+    ctx.ticket.entity.as_deref()?.parse().ok()
+}
+
+/// The store's state, as the ticket's evidence recorded it.
+fn state(ctx: &Context) -> Option<String> {
+    ctx.ticket
+        .evidence
+        .get("state")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }

@@ -17,53 +17,20 @@
 
 mod pd;
 mod prometheus;
+mod shared;
 mod state;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use state::{Availability, ClusterState, SimMember, SimStore};
 
-/// State shared by the two servers and the test.
-#[derive(Debug)]
-struct Inner {
-    state: Mutex<ClusterState>,
-    requests: Mutex<BTreeMap<String, u64>>,
-}
-
-type Shared = Arc<Inner>;
-
-/// Counts the request and applies the server's availability: the state to answer from, an
-/// error response, or never.
-async fn gate(
-    shared: &Shared,
-    server: &str,
-    path: &str,
-    availability: impl Fn(&ClusterState) -> Availability,
-    error: impl Fn(u16) -> Response,
-) -> Result<ClusterState, Response> {
-    *shared
-        .requests
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(format!("{server} {path}"))
-        .or_default() += 1;
-    let (available, state) = {
-        let state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-        (availability(&state), state.clone())
-    };
-    match available {
-        Availability::Up => Ok(state),
-        Availability::Error(status) => Err(error(status)),
-        Availability::Hang => std::future::pending().await,
-    }
-}
+use shared::Shared;
 
 /// A running simulator. Its servers stop when it is dropped.
 #[derive(Debug)]
@@ -89,10 +56,7 @@ impl Simulator {
     /// # Errors
     /// When a port cannot be bound.
     pub async fn start_with(state: ClusterState) -> std::io::Result<Self> {
-        let shared = Arc::new(Inner {
-            state: Mutex::new(state),
-            requests: Mutex::new(BTreeMap::new()),
-        });
+        let shared = shared::new(state);
         let pd_listener = TcpListener::bind("127.0.0.1:0").await?;
         let prometheus_listener = TcpListener::bind("127.0.0.1:0").await?;
         let pd = pd_listener.local_addr()?;

@@ -9,8 +9,8 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::shared::{Shared, gate};
 use super::state::{ClusterState, SimStore};
-use super::{Shared, gate};
 use crate::bytesize;
 use crate::pd::{HEALTH_PATH, MEMBERS_PATH};
 

@@ -12,8 +12,8 @@ use axum::routing::get;
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use super::shared::{Shared, gate};
 use super::state::SimStore;
-use super::{Shared, gate};
 use crate::prometheus::QUERY_PATH;
 
 /// What a query asks for.

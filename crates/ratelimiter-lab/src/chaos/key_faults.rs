@@ -2,7 +2,9 @@
 
 use ratelimiter_schema::keys;
 
-use super::{Check, Fault, FaultReport};
+use super::fault::Fault;
+use super::report::{Check, FaultReport, command};
+use super::verify;
 use crate::environment::Environment;
 use crate::error::Result;
 
@@ -17,10 +19,10 @@ pub(super) async fn stuck(env: &dyn Environment, fault: &Fault, n: u64) -> Resul
         format!(
             "not undone by itself: the monitor's repair_stuck_keys action gives them a TTL, and \
              `{} undo stuck-keys` deletes them",
-            super::command(env)
+            command(env)
         ),
     );
-    let redis = super::verify::redis(env)?;
+    let redis = verify::redis(env)?;
     let names: Vec<String> = (1..=n)
         .map(|i| format!("{prefix}{STUCK_KEY_INFIX}{i}"))
         .collect();
@@ -55,7 +57,7 @@ pub(super) async fn stuck(env: &dyn Environment, fault: &Fault, n: u64) -> Resul
 pub(super) async fn undo_stuck(env: &dyn Environment, fault: &Fault) -> Result<FaultReport> {
     let prefix = env.endpoints().key_prefix;
     let mut r = FaultReport::new(fault, "undo", "this is the undo of stuck-keys");
-    let redis = super::verify::redis(env)?;
+    let redis = verify::redis(env)?;
     let pattern = keys::all_keys_pattern(&format!("{prefix}{STUCK_KEY_INFIX}"));
     let found = redis.scan(&pattern).await?;
     let deleted: u64 = if found.is_empty() {

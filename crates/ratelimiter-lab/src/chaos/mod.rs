@@ -10,115 +10,27 @@
 //! - A partition (`partition-node`, `partition-redis`) needs an environment with a network of
 //!   its own (compose); it undoes itself after its duration, and the undo is verified.
 //!
-//! Layout: `fault` ([`Fault`], its catalog and parsing), `redis_faults`, `node_faults`,
-//! `key_faults`, `partition_faults` (the faults, by what they act on), and `verify` (checks
-//! shared by faults and undos).
+//! Layout: `fault` ([`Fault`], its catalog and parsing), `report` ([`Check`] and
+//! [`FaultReport`], what every step reports), `redis_faults`, `node_faults`, `key_faults`,
+//! `partition_faults` (the faults, by what they act on), and `verify` (checks shared by faults
+//! and undos). This module runs a fault or its undo; the faults never import it.
 
 mod fault;
 mod key_faults;
 mod node_faults;
 mod partition_faults;
 mod redis_faults;
+mod report;
 mod verify;
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::environment::{Component, Environment};
 use crate::error::Result;
-use crate::human;
 
 pub use fault::{Fault, FaultSpec};
 pub use key_faults::STUCK_KEY_INFIX;
-
-/// One verification made by a fault or an undo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    /// What was verified.
-    pub what: String,
-    /// Whether it held.
-    pub ok: bool,
-    /// What was observed (with how long it took, when that matters).
-    pub detail: String,
-}
-
-impl Check {
-    pub(crate) fn new(what: impl Into<String>, ok: bool, detail: impl Into<String>) -> Self {
-        Self {
-            what: what.into(),
-            ok,
-            detail: detail.into(),
-        }
-    }
-}
-
-/// What a fault or an undo did, how it is undone, and what was verified.
-#[derive(Debug, Clone, Serialize)]
-pub struct FaultReport {
-    /// The fault, e.g. `kill-node 2`.
-    pub fault: String,
-    /// `inject` or `undo`.
-    pub step: &'static str,
-    /// What was done, one line each.
-    pub did: Vec<String>,
-    /// How it is undone (or that it undoes itself).
-    pub undo: String,
-    /// What was verified.
-    pub checks: Vec<Check>,
-    /// When the fault took effect (the signal sent, the command run).
-    pub at: DateTime<Utc>,
-    /// The same instant, monotonic, for measuring detection times.
-    #[serde(skip)]
-    pub instant: Instant,
-    /// How long the whole step took, verifications included.
-    pub elapsed_ms: u64,
-}
-
-impl FaultReport {
-    fn new(fault: &Fault, step: &'static str, undo: impl Into<String>) -> Self {
-        Self {
-            fault: fault.to_string(),
-            step,
-            did: Vec::new(),
-            undo: undo.into(),
-            checks: Vec::new(),
-            at: Utc::now(),
-            instant: Instant::now(),
-            elapsed_ms: 0,
-        }
-    }
-
-    /// Marks now as the moment the fault took effect.
-    fn effective_now(&mut self) {
-        self.at = Utc::now();
-        self.instant = Instant::now();
-    }
-
-    /// Whether every verification held.
-    pub fn ok(&self) -> bool {
-        self.checks.iter().all(|c| c.ok)
-    }
-
-    fn finish(mut self, started: Instant) -> Self {
-        self.elapsed_ms = human::millis(started.elapsed());
-        self
-    }
-}
-
-/// `operator chaos --subject ratelimit`, with `--env <kind>` off the local environment: how a
-/// report names a command to run.
-pub(crate) fn command(env: &dyn Environment) -> String {
-    match env.kind() {
-        "local" => "operator chaos --subject ratelimit".to_owned(),
-        kind => format!("operator chaos --env {kind} --subject ratelimit"),
-    }
-}
-
-/// How long verifications wait for the stack to repair itself.
-const VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
+pub use report::{Check, FaultReport};
 
 /// Injects `fault` into the stack of `env`, and verifies its effect (and, for faults that undo
 /// themselves, the undo).

@@ -1,7 +1,9 @@
 //! Faults on the nodes: kill one, restart one.
 
+use super::fault::Fault;
 use super::redis_faults::describe;
-use super::{Check, Fault, FaultReport, command, verify};
+use super::report::{Check, FaultReport, command};
+use super::verify;
 use crate::environment::{Component, Environment};
 use crate::error::Result;
 use crate::human;

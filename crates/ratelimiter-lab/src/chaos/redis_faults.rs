@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use ratelimiter_schema::keys::{self, POLICY_VERSION_FIELD};
 
-use super::{Check, Fault, FaultReport, command, verify};
+use super::fault::Fault;
+use super::report::{Check, FaultReport, command};
+use super::verify;
 use crate::environment::{Component, Environment, PauseStyle};
 use crate::error::Result;
 use crate::human;

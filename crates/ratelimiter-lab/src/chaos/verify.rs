@@ -4,10 +4,13 @@ use std::time::Duration;
 
 use ratelimiter_schema::keys;
 
-use super::{Check, VERIFY_TIMEOUT};
+use super::report::Check;
 use crate::environment::Environment;
 use crate::human;
 use crate::probe::{NodeProbe, RedisProbe, wait_until};
+
+/// How long verifications wait for the stack to repair itself.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A Redis probe on the stack's Redis.
 pub(super) fn redis(env: &dyn Environment) -> crate::Result<RedisProbe> {

@@ -36,6 +36,9 @@ pub const CORE_SERVICES: [&str; 5] = [
 /// The number of rate-limiter services in the compose file.
 pub const NODES: usize = 3;
 
+/// The volume holding Redis's append-only file, as the compose file names it.
+pub const REDIS_VOLUME: &str = "redis-data";
+
 /// A compose stack of the rate limiter. Build with [`Default`] (the repository's
 /// `docker-compose.ratelimit.yml` in the working directory, project `operator`, the file's
 /// default ports), then [`validate`](Self::validate).

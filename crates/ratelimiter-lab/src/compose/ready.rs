@@ -6,10 +6,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{ComposeEnv, LB_HEALTH, LB_SERVICE, engine, inspect};
+use super::env::ComposeEnv;
+use super::{engine, inspect};
 use crate::environment::Component;
 use crate::error::{Error, Result};
 use crate::probe::{RedisProbe, port_open};
+
+/// The load balancer's service, and its health path in `deploy/ratelimit/nginx.conf`.
+const LB_SERVICE: &str = "lb";
+const LB_HEALTH: &str = "/nginx-health";
 
 impl ComposeEnv {
     /// Whether the component answers its readiness probe on its host port now.

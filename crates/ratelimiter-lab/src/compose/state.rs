@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::environment::Endpoints;
+use crate::environment::{Component, Endpoints};
 
 /// Version of the compose state file format.
 pub const COMPOSE_STATE_FORMAT: u32 = 1;
@@ -58,6 +58,13 @@ impl ComposeState {
     /// Where the services answer on the host.
     pub fn endpoints(&self) -> Endpoints {
         Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
+    }
+
+    /// Its components: Redis, then the nodes in order.
+    pub(crate) fn components(&self) -> Vec<Component> {
+        std::iter::once(Component::Redis)
+            .chain((1..=self.node_ports.len()).map(Component::Node))
+            .collect()
     }
 }
 

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::config::ComposeConfig;
 use super::engine::{self, Compose};
-use super::{COMPOSE_STATE_FORMAT, ComposeConfig, ComposeEnv, ComposeState};
-use crate::environment::{DownReport, EnvKind, Environment};
+use super::env::ComposeEnv;
+use super::state::{COMPOSE_STATE_FORMAT, ComposeState};
+use crate::environment::{DownReport, EnvKind};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
 use crate::state_file::StateFile;
@@ -105,14 +107,14 @@ impl ComposeEnv {
         args.extend(services.iter().map(String::as_str));
         let started = async {
             env.compose.run(&args, UP_TIMEOUT).await?;
-            for c in env.components() {
+            for c in env.state.components() {
                 env.wait_ready(c).await?;
             }
             env.wait_lb().await
         };
         if let Err(e) = started.await {
             // Leave nothing half-started behind.
-            let _ = env.down().await;
+            let _ = down(&env).await;
             return Err(e);
         }
         tracing::info!(project = env.state.project, "compose stack up");

@@ -6,9 +6,11 @@ use std::path::Path;
 
 use chrono::Utc;
 
+use super::config::StackConfig;
+use super::env::LocalEnv;
 use super::process::{self, Liveness};
-use super::{LocalEnv, ProcessRecord, STATE_FORMAT, StackConfig, StackState};
-use crate::environment::{Component, DownReport, EnvKind, Environment};
+use super::state::{ProcessRecord, STATE_FORMAT, StackState};
+use crate::environment::{Component, DownReport, EnvKind};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
 use crate::state_file::StateFile;
@@ -60,7 +62,7 @@ impl LocalEnv {
         let env = Self::with_state(&dir, state, &config)?;
         if let Err(e) = env.start_all().await {
             // Leave nothing half-started behind.
-            let _ = env.down().await;
+            let _ = down(&env).await;
             return Err(e);
         }
         Ok(env)
@@ -70,9 +72,9 @@ impl LocalEnv {
         let redis = self.spawn(Component::Redis)?;
         self.wait_ready(&redis).await?;
         let mut nodes = Vec::new();
-        for c in self.components() {
-            if c != Component::Redis {
-                nodes.push(self.spawn(c)?);
+        for rec in self.state().components {
+            if rec.component != Component::Redis {
+                nodes.push(self.spawn(rec.component)?);
             }
         }
         for rec in &nodes {

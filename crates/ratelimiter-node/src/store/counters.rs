@@ -4,7 +4,7 @@ use ratelimiter_schema::keys;
 use ratelimiter_schema::{CounterEntry, CountersPage};
 use redis::Value;
 
-use super::Store;
+use super::handle::Store;
 use crate::error::StoreError;
 
 impl Store {

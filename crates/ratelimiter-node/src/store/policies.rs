@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ratelimiter_schema::keys::{self, LONG_TTL_MS, POLICY_FIELD_PREFIX, POLICY_VERSION_FIELD};
 use ratelimiter_schema::{Policy, PolicyError, PolicySet};
 
-use super::Store;
+use super::handle::Store;
 use crate::error::StoreError;
 
 /// The policies as stored in Redis.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use ratelimiter_schema::keys::{self, LONG_TTL_MS};
 use ratelimiter_schema::{NodeEntry, NodeRecord, NodesResponse};
 
-use super::Store;
+use super::handle::Store;
 use crate::error::StoreError;
 
 /// Registry entries whose last heartbeat is older than this are removed (a day).

@@ -2,9 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use super::{DEFAULT_POLICY, MAX_POLICIES, Policy, PolicySpec, Window};
+use super::spec::{DEFAULT_POLICY, Policy, PolicySpec};
+use super::window::Window;
 use crate::error::PolicyError;
 use crate::glob;
+
+/// Most policies a set may hold.
+pub const MAX_POLICIES: usize = 1_000;
 
 /// A validated set of policies, ordered for most-specific-match lookup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,7 +133,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::tests::policy;
+    use crate::policy::spec::tests::policy;
 
     #[test]
     fn most_specific_match_wins_and_default_catches_the_rest() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{Narration, Narrator};
+use super::narration::{Narration, Narrator};
 use crate::chaos::FaultReport;
 use crate::demo::summary::{self, ChapterResult};
 use crate::environment::{ComponentStatus, DownReport};

@@ -1,0 +1,110 @@
+//! The decision path's one Redis command: `EVALSHA` of `lua/check.lua` (reloaded transparently
+//! on `NOSCRIPT`), skipped while the breaker is open, and its reply read strictly.
+
+use ratelimiter_schema::{Policy, keys};
+
+use super::breaker::Admission;
+use super::handle::Store;
+use crate::algorithm::Outcome;
+use crate::error::StoreError;
+
+/// What the check script answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReply {
+    /// The decision.
+    pub outcome: Outcome,
+    /// Redis time of the decision, Unix ms.
+    pub redis_now_ms: u64,
+}
+
+impl Store {
+    /// Decides `cost` for `user_key` under every window of `policy`, atomically, in one Redis
+    /// command.
+    ///
+    /// # Errors
+    /// [`StoreError::Timeout`] past the timeout, [`StoreError::Redis`] when Redis fails.
+    pub async fn check(
+        &self,
+        user_key: &str,
+        policy: &Policy,
+        cost: u64,
+    ) -> Result<CheckReply, StoreError> {
+        let mut inv = self.check.prepare_invoke();
+        for w in &policy.windows {
+            inv.key(keys::counter_key(
+                &self.prefix,
+                user_key,
+                &policy.name,
+                w.window_ms,
+            ));
+        }
+        inv.arg(cost);
+        for w in &policy.windows {
+            inv.arg(w.limit).arg(w.window_ms);
+        }
+        match self.breaker.admit(self.now_ms()) {
+            Admission::Call => {}
+            Admission::Probe => {
+                self.spawn_probe();
+                return Err(self.skipped());
+            }
+            Admission::Skip => return Err(self.skipped()),
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<i64> = self
+            .bounded(self.timeout, inv.invoke_async(&mut conn))
+            .await?;
+        parse_check_reply(&reply, policy.windows.len())
+    }
+}
+
+fn parse_check_reply(reply: &[i64], windows: usize) -> Result<CheckReply, StoreError> {
+    let bad = || {
+        StoreError::Reply(format!(
+            "check script returned {reply:?} for {windows} windows"
+        ))
+    };
+    if reply.len() != 4 + 2 * windows {
+        return Err(bad());
+    }
+    let to_u64 = |v: i64| u64::try_from(v).map_err(|_| bad());
+    let reported = usize::try_from(reply[1]).map_err(|_| bad())?;
+    if !(1..=windows).contains(&reported) {
+        return Err(bad());
+    }
+    let per_window = reply[4..]
+        .chunks_exact(2)
+        .map(|pair| Ok((to_u64(pair[0])?, to_u64(pair[1])?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(CheckReply {
+        outcome: Outcome {
+            allowed: reply[0] == 1,
+            reported: reported - 1,
+            retry_after_ms: to_u64(reply[2])?,
+            windows: per_window,
+        },
+        redis_now_ms: to_u64(reply[3])?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_replies_are_read_strictly() {
+        let r = parse_check_reply(&[0, 2, 900, 1_700_000_000_000, 3, 100, 0, 50_000], 2).unwrap();
+        assert!(!r.outcome.allowed);
+        assert_eq!(r.outcome.reported, 1);
+        assert_eq!(r.outcome.windows, vec![(3, 100), (0, 50_000)]);
+        assert!(parse_check_reply(&[1, 1, 0, 5, 1], 1).is_err(), "short");
+        assert!(
+            parse_check_reply(&[1, 2, 0, 5, 1, 1], 1).is_err(),
+            "window out of range"
+        );
+        assert!(
+            parse_check_reply(&[1, 1, -1, 5, 1, 1], 1).is_err(),
+            "negative"
+        );
+    }
+}
