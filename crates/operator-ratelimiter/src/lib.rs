@@ -74,6 +74,3 @@ pub use diagnosis::ContextSources;
 pub use error::{Error, ErrorKind, Result};
 pub use observation::Observation;
 pub use subject::{RateLimiterSubject, SUBJECT_NAME};
-
-/// The former name of [`checker`], kept so that paths such as `invariants::NODE_DOWN` resolve.
-pub use checker as invariants;

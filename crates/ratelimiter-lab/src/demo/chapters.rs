@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use operator_ratelimiter::RateLimitAction;
-use operator_ratelimiter::invariants::{CONFIG_LOADED, NO_STUCK_KEYS, NODE_DOWN, REDIS_HEALTHY};
+use operator_ratelimiter::checker::{CONFIG_LOADED, NO_STUCK_KEYS, NODE_DOWN, REDIS_HEALTHY};
 use tokio::time::Instant;
 
 use super::story::Ctx;
