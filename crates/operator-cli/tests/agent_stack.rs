@@ -243,7 +243,7 @@ impl AgentProcess {
 
 #[test]
 fn dropped_policies_are_reseeded_by_the_agent_and_verified() {
-    let stack = LocalStack::start(3, |_| vec![]);
+    let mut stack = LocalStack::start(3, |_| vec![]);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let mut agent = AgentProcess::start(
@@ -300,11 +300,8 @@ fn dropped_policies_are_reseeded_by_the_agent_and_verified() {
         n.signal(SIGCONT);
     }
     // Thawed, every node loads the restored policies and is ready again.
-    for n in &stack.nodes {
-        let ready = test_support::stack::wait_for(DEADLINE, || {
-            test_support::stack::http_get(n.port, "/readyz").is_ok_and(|(s, _)| s == 200)
-        });
-        assert!(ready, "node {} not ready", n.id);
+    for n in &mut stack.nodes {
+        n.wait_ready();
     }
     let id = ticket_of(&db, "config_loaded");
     assert_eq!(ticket_json(&db, id)["ticket"]["status"], "resolved");

@@ -18,7 +18,7 @@ use support::compose::{CORE_SERVICES, Project, docker_or_say_so, engine, images,
 use support::{DEADLINE, Monitor};
 use test_support::docker::{compose_command, run};
 use test_support::free_ports;
-use test_support::stack::http;
+use test_support::http::request as http;
 
 fn check(lb: u16, key: &str) -> (u16, serde_json::Value) {
     let (status, body) = http(

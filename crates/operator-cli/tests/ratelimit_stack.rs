@@ -209,7 +209,7 @@ impl BusyRedis {
         let (flag, port) = (Arc::clone(&stop), redis.port());
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
-                let reply = test_support::redis::raw_command(port, &["EVAL", &script, "0"]);
+                let reply = test_support::resp::raw_command(port, &["EVAL", &script, "0"]);
                 assert_eq!(reply.as_deref().ok(), Some(":1"), "{reply:?}");
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -307,7 +307,7 @@ fn skewed_node_clock_is_drift_until_fixed() {
 fn counter_over_its_limit_is_over_admission() {
     let stack = stack();
     let policy = r#"{"match":"hour:*","windows":[{"limit":10,"window_ms":3600000}]}"#;
-    let (status, body) = test_support::stack::http(
+    let (status, body) = test_support::http::request(
         stack.nodes[0].port,
         "PUT",
         "/v1/policies/hourly",

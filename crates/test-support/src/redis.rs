@@ -8,7 +8,6 @@ use crate::ports::{free_port, wait_for_port};
 use crate::process::ChildGuard;
 use crate::tls::TlsFiles;
 
-pub use crate::resp::raw_command;
 use crate::resp::raw_command_as;
 
 /// How a test's `redis-server` is started: on a free (or given) loopback port, with no

@@ -6,8 +6,6 @@ use crate::ports::free_ports;
 use crate::redis::RedisServer;
 
 // The helpers' names from before they had modules of their own, for the CLI's tests.
-pub use crate::http::{get as http_get, request as http};
-pub use crate::wait::wait_for;
 
 /// Redis and `n` nodes sharing it.
 #[derive(Debug)]

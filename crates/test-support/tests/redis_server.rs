@@ -16,7 +16,7 @@ fn starts_restarts_empty_and_stops_on_drop() {
     let port = redis.port();
     drop(redis);
     assert!(
-        test_support::redis::raw_command(port, &["PING"]).is_err(),
+        test_support::resp::raw_command(port, &["PING"]).is_err(),
         "the server is gone after drop"
     );
 }
@@ -32,7 +32,7 @@ fn the_builder_puts_a_port_a_password_and_extra_arguments_on_the_command_line() 
     assert_eq!(redis.port(), port);
     assert_eq!(redis.url(), format!("redis://:pw@127.0.0.1:{port}"));
     assert!(
-        test_support::redis::raw_command(port, &["PING"])
+        test_support::resp::raw_command(port, &["PING"])
             .unwrap()
             .starts_with("-NOAUTH"),
         "the password is required"
@@ -56,7 +56,7 @@ fn a_tls_server_serves_rediss_with_a_test_ca() {
             .contains("BEGIN CERTIFICATE")
     );
     assert!(
-        test_support::redis::raw_command(redis.port(), &["PING"]).map_or(true, |r| r != "+PONG"),
+        test_support::resp::raw_command(redis.port(), &["PING"]).map_or(true, |r| r != "+PONG"),
         "plain RESP does not reach a TLS-only server"
     );
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_support::stack::http;
+use test_support::http::request as http;
 use test_support::{ChildGuard, LocalStack};
 
 /// `operator monitor --subject ratelimit --json` against a stack, its events collected.
