@@ -16,6 +16,8 @@
 //!   [`CheckResponse`], [`ErrorBody`], ...).
 //! - [`abuse`]: what a node reports about abuse ([`AbuseInfo`]: enumeration and honeypot blocks,
 //!   the memory guard), clients only as fingerprints.
+//! - [`fingerprint`]: keyed fingerprints of client identifiers (`api:fp-...`) and the digest of
+//!   the identifier secret the nodes publish, so no API key is ever kept in clear.
 //! - [`ErrorCode`]: the stable codes of the node's error answers (`"error"` of an [`ErrorBody`]).
 //! - [`FailureMode`]: what a node does when Redis cannot answer.
 
@@ -23,6 +25,7 @@ pub mod abuse;
 mod code;
 mod error;
 mod failure;
+pub mod fingerprint;
 mod glob;
 pub mod keys;
 pub mod policy;
@@ -33,6 +36,7 @@ pub use abuse::{AbuseInfo, BlockReason, BlockedClient, MemoryGuardInfo};
 pub use code::ErrorCode;
 pub use error::{KeyError, PolicyError};
 pub use failure::FailureMode;
+pub use fingerprint::{fingerprint_identifier, secret_digest};
 pub use keys::CounterKey;
 pub use policy::{Policy, PolicySet, PolicySpec, Window};
 pub use wire::{
