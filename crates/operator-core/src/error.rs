@@ -34,6 +34,9 @@ pub enum Error {
     /// A configuration does not fit (an agent allowed an action its subject does not declare).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A ticket store call could not run on the blocking pool (the runtime is shutting down).
+    #[error("ticket store task did not run: {0}")]
+    Blocking(#[source] tokio::task::JoinError),
     /// A value stored in the database is not one this build understands.
     #[error("corrupt ticket store: {0}")]
     Corrupt(String),

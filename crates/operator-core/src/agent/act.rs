@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::time::Instant;
 
 use super::record::millis;
@@ -46,13 +45,14 @@ pub(super) async fn act<S: Subject, C>(
             &summary,
             None,
             &serde_json::to_value(&executed)?,
-        )?;
-        s.rec.store.add_event(
-            s.ticket.id,
-            &EventKind::AgentAction,
-            &format!("session #{}: {summary}", s.rec.session),
-            Utc::now(),
-        )?;
+        )
+        .await?;
+        s.rec
+            .event(
+                EventKind::AgentAction,
+                format!("session #{}: {summary}", s.rec.session),
+            )
+            .await?;
         let failed = executed.error.clone();
         s.report.executed.push(executed);
         ran.push(name.clone());

@@ -46,7 +46,7 @@ where
     };
     s.rec.tokens += diagnosis.usage.total();
     s.report.tokens = s.rec.tokens;
-    s.rec.diagnosis(&diagnosis)?;
+    s.rec.diagnosis(&diagnosis).await?;
     let root_cause = diagnosis.diagnosis.root_cause.clone();
     let recommendations = diagnosis.diagnosis.actions.clone();
     s.report.diagnosis = Some(diagnosis);
@@ -103,7 +103,7 @@ where
     S: Diagnosable,
     C: InvariantChecker<S::Observation>,
 {
-    let ticket = s.rec.store.get(s.ticket.id)?;
+    let ticket = s.rec.ticket().await?;
     let budget = budget(s.config, s.rec.tokens);
     let mut ctx = context::gather(
         &s.rec.store,
@@ -133,7 +133,8 @@ where
         ),
         Some(&text),
         &json!({ "bytes": text.len(), "budget": budget, "trimmed": ctx.trimmed }),
-    )?;
+    )
+        .await?;
     Ok(ctx)
 }
 

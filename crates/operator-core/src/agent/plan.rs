@@ -20,7 +20,7 @@ use crate::ticket::{AuditKind, Mode, Outcome};
 ///
 /// # Errors
 /// When the ticket store fails.
-pub(super) fn plan<S: Subject, C>(
+pub(super) async fn plan<S: Subject, C>(
     s: &mut Session<'_, S, C>,
     root_cause: &str,
     recommendations: &[Recommendation],
@@ -32,7 +32,8 @@ pub(super) fn plan<S: Subject, C>(
             &format!("{}: {}", planned.action, planned.decision.describe()),
             None,
             &json!({ "action": planned.action, "reason": planned.reason, "decision": planned.decision }),
-        )?;
+        )
+        .await?;
     }
     s.report.plan.extend(plan.iter().map(|(p, _)| p.clone()));
     if s.config.mode == Mode::Propose {

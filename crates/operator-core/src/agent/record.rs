@@ -1,4 +1,5 @@
-//! A session's bookkeeping: its counters and its audit trail.
+//! A session's bookkeeping: its counters and its audit trail. Every write goes through
+//! [`TicketStore::call`], off the async runtime.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::diagnosis::DiagnosisReport;
 use crate::error::Result;
-use crate::ticket::{AuditKind, TicketStore};
+use crate::ticket::{AuditKind, EventKind, Outcome, Ticket, TicketStore};
 
 /// The session's bookkeeping and its audit trail.
 pub(super) struct Record {
@@ -41,27 +42,63 @@ impl Record {
     }
 
     /// Records one step of the session in the audit trail.
-    pub(super) fn entry(
+    pub(super) async fn entry(
         &self,
         kind: AuditKind,
         summary: &str,
         text: Option<&str>,
         body: &Value,
     ) -> Result<()> {
-        self.store.add_audit(
-            self.ticket,
-            Some(self.session),
-            &kind,
-            summary,
-            text,
-            body,
-            Utc::now(),
-        )?;
+        let (ticket, session) = (self.ticket, Some(self.session));
+        let (summary, text, body) = (summary.to_owned(), text.map(str::to_owned), body.clone());
+        self.store
+            .call(move |s| {
+                s.add_audit(
+                    ticket,
+                    session,
+                    &kind,
+                    &summary,
+                    text.as_deref(),
+                    &body,
+                    Utc::now(),
+                )
+            })
+            .await?;
         Ok(())
     }
 
+    /// Adds an entry to the ticket's log.
+    pub(super) async fn event(&self, kind: EventKind, detail: String) -> Result<()> {
+        let ticket = self.ticket;
+        self.store
+            .call(move |s| s.add_event(ticket, &kind, &detail, Utc::now()))
+            .await
+    }
+
+    /// The ticket as it is now.
+    pub(super) async fn ticket(&self) -> Result<Ticket> {
+        let ticket = self.ticket;
+        self.store.call(move |s| s.get(ticket)).await
+    }
+
+    /// Resolves the ticket by hand with `note`; returns it as it is after.
+    pub(super) async fn resolve(&self, note: String) -> Result<Ticket> {
+        let ticket = self.ticket;
+        self.store
+            .call(move |s| s.resolve(ticket, &note, Utc::now()))
+            .await
+    }
+
+    /// Stores how the session ended, with its counters.
+    pub(super) async fn finish(&self, outcome: Outcome, detail: String) -> Result<()> {
+        let (session, steps, tokens) = (self.session, self.steps, self.tokens);
+        self.store
+            .call(move |s| s.finish_session(session, &outcome, &detail, steps, tokens, Utc::now()))
+            .await
+    }
+
     /// Records a diagnosis: each model exchange, then the diagnosis itself.
-    pub(super) fn diagnosis(&self, report: &DiagnosisReport) -> Result<()> {
+    pub(super) async fn diagnosis(&self, report: &DiagnosisReport) -> Result<()> {
         for x in &report.exchanges {
             self.entry(
                 AuditKind::Prompt,
@@ -74,7 +111,8 @@ impl Record {
                 ),
                 Some(&x.request),
                 &json!({ "provider": x.provider, "model": x.model, "attempt": x.attempt, "at": x.at, "text": x.request }),
-            )?;
+            )
+            .await?;
             self.entry(
                 AuditKind::Response,
                 &format!(
@@ -86,9 +124,13 @@ impl Record {
                 ),
                 Some(&x.response),
                 &json!({ "status": x.status, "duration_ms": x.duration_ms, "text": x.response }),
-            )?;
+            )
+            .await?;
         }
-        self.store.add_diagnosis(Some(self.session), report)?;
+        let (session, stored) = (Some(self.session), report.clone());
+        self.store
+            .call(move |s| s.add_diagnosis(session, &stored))
+            .await?;
         let d = &report.diagnosis;
         let fallback = report
             .fallback
@@ -101,6 +143,7 @@ impl Record {
             None,
             &serde_json::to_value(report)?,
         )
+        .await
     }
 }
 

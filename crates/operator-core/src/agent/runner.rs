@@ -57,8 +57,9 @@ impl<S: Subject> Agent<S> {
     ///
     /// # Errors
     /// When the ticket store fails.
-    pub fn skip_reason(&self, ticket: &Ticket) -> Result<Option<String>> {
-        let sessions = self.store.sessions(Some(ticket.id), 100)?;
+    pub async fn skip_reason(&self, ticket: &Ticket) -> Result<Option<String>> {
+        let id = ticket.id;
+        let sessions = self.store.call(move |s| s.sessions(Some(id), 100)).await?;
         if let Some(s) = sessions
             .iter()
             .find(|s| s.outcome == Some(Outcome::Escalated))
@@ -109,13 +110,16 @@ impl<S: Diagnosable> Agent<S> {
         checker: &C,
     ) -> Result<Vec<SessionReport>> {
         let mut reports = Vec::new();
-        for listed in self.store.open_tickets(subject.name())? {
+        let name = subject.name().to_owned();
+        let open = self.store.call(move |s| s.open_tickets(&name)).await?;
+        for listed in open {
             // An earlier session of this pass may have resolved it.
-            let ticket = self.store.get(listed.id)?;
+            let id = listed.id;
+            let ticket = self.store.call(move |s| s.get(id)).await?;
             if ticket.status != TicketStatus::Open {
                 continue;
             }
-            if let Some(why) = self.skip_reason(&ticket)? {
+            if let Some(why) = self.skip_reason(&ticket).await? {
                 tracing::debug!(subject = subject.name(), ticket = ticket.id, reason = %why, "ticket skipped");
                 continue;
             }
@@ -159,7 +163,8 @@ impl<S: Diagnosable> Agent<S> {
                 subject,
                 checker,
                 ticket,
-            )?;
+            )
+            .await?;
             session::run(session).await
         }
         .instrument(span)

@@ -1,7 +1,6 @@
 //! One session of the agent on one ticket, stepped through its phases until it ends: observe,
 //! diagnose, plan, act, verify (and diagnose again), then conclude, finished or escalated.
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::act::act;
@@ -34,7 +33,7 @@ where
             state => Box::pin(step(&mut session, state)).await?,
         };
     };
-    conclude(session, end)
+    conclude(session, end).await
 }
 
 /// Runs the phase `state` names, returning the next state.
@@ -52,7 +51,7 @@ where
         State::Plan {
             root_cause,
             recommendations,
-        } => plan(s, &root_cause, &recommendations),
+        } => plan(s, &root_cause, &recommendations).await,
         State::Act(items) => act(s, items).await,
         State::Verify { acted_at, ran } => verify(s, acted_at, &ran).await,
         State::Done(end) => Ok(State::Done(end)),
@@ -61,23 +60,23 @@ where
 
 /// Records the end of the session: an escalation first hands the ticket to a human (a ticket
 /// event and an audit entry), then the outcome is stored and reported.
-fn conclude<S: Diagnosable, C>(s: Session<'_, S, C>, end: End) -> Result<SessionReport> {
+async fn conclude<S: Diagnosable, C>(s: Session<'_, S, C>, end: End) -> Result<SessionReport> {
     let rec = &s.rec;
     let (outcome, detail) = match end {
         End::Finished(outcome, detail) => (outcome, detail),
         End::Escalated(reason) => {
-            rec.store.add_event(
-                rec.ticket,
-                &EventKind::Escalated,
-                &format!("by agent session #{}: {reason}", rec.session),
-                Utc::now(),
-            )?;
+            rec.event(
+                EventKind::Escalated,
+                format!("by agent session #{}: {reason}", rec.session),
+            )
+            .await?;
             rec.entry(
                 AuditKind::Escalation,
                 &reason,
                 None,
                 &json!({ "reason": reason }),
-            )?;
+            )
+        .await?;
             (Outcome::Escalated, reason)
         }
     };
@@ -87,14 +86,8 @@ fn conclude<S: Diagnosable, C>(s: Session<'_, S, C>, end: End) -> Result<Session
     report.steps = rec.steps;
     report.tokens = rec.tokens;
     report.elapsed_ms = millis(rec.started.elapsed());
-    rec.store.finish_session(
-        rec.session,
-        &report.outcome,
-        &report.detail,
-        rec.steps,
-        rec.tokens,
-        Utc::now(),
-    )?;
+    rec.finish(report.outcome.clone(), report.detail.clone())
+        .await?;
     tracing::info!(outcome = %report.outcome, detail = %report.detail, "agent session finished");
     Ok(report)
 }
@@ -130,7 +123,7 @@ mod tests {
             ..Unit::default()
         };
         let config = AgentConfig::default().mode(Mode::Execute).allow("fix");
-        let mut s = f.session(&unit, &config);
+        let mut s = f.session(&unit, &config).await;
         let next = step(&mut s, State::Act(vec![run_fix()])).await.unwrap();
         assert!(
             matches!(&next, State::Done(End::Escalated(why)) if why == "action fix failed: the unit is stuck"),
@@ -156,7 +149,7 @@ mod tests {
             .mode(Mode::Execute)
             .max_steps(2)
             .verify_timeout(Duration::from_secs(2));
-        let mut s = f.session(&unit, &config);
+        let mut s = f.session(&unit, &config).await;
         s.rec.steps = 1;
         let verify = || State::Verify {
             acted_at: tokio::time::Instant::now(),

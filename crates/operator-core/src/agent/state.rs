@@ -110,7 +110,7 @@ impl<'a, S: Subject, C> Session<'a, S, C> {
     ///
     /// # Errors
     /// When the store cannot record the session.
-    pub(super) fn start(
+    pub(super) async fn start(
         store: Arc<TicketStore>,
         diagnoser: &'a dyn Diagnoser,
         config: &'a AgentConfig,
@@ -119,13 +119,17 @@ impl<'a, S: Subject, C> Session<'a, S, C> {
         checker: &'a C,
         ticket: &'a Ticket,
     ) -> Result<Self> {
-        let session = store.start_session(
-            ticket.id,
-            subject.name(),
-            config.mode,
-            &diagnoser.name(),
-            Utc::now(),
-        )?;
+        let session = {
+            let (id, name, mode, by) = (
+                ticket.id,
+                subject.name().to_owned(),
+                config.mode,
+                diagnoser.name(),
+            );
+            store
+                .call(move |s| s.start_session(id, &name, mode, &by, Utc::now()))
+                .await?
+        };
         tracing::Span::current().record("session", session);
         tracing::info!(mode = %config.mode, "agent session started");
         let rec = Record::new(store, ticket.id, session);

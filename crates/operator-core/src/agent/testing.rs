@@ -132,7 +132,7 @@ impl Fixture {
     }
 
     /// A session of `unit` on the ticket, within `config`.
-    pub(super) fn session<'a>(
+    pub(super) async fn session<'a>(
         &'a mut self,
         unit: &'a Unit,
         config: &'a AgentConfig,
@@ -146,6 +146,7 @@ impl Fixture {
             &UnitChecker,
             &self.ticket,
         )
+        .await
         .unwrap()
     }
 }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -33,7 +32,8 @@ where
         &format!("{}: {}", a.status, a.describe()),
         None,
         &json!({ "status": a.status, "violation": a.violation, "error": a.error }),
-    )?;
+    )
+        .await?;
     if a.status == Status::Clear {
         return Ok(State::finish(
             Outcome::AlreadyClear,
@@ -74,12 +74,13 @@ where
         ),
         None,
         &serde_json::to_value(&v)?,
-    )?;
+    )
+        .await?;
     let (verified, observations) = (v.clear, v.observations);
     s.report.verification = Some(v);
     let ran = ran.join(", ");
     if verified {
-        return resolve(s, seconds, observations, &ran);
+        return resolve(s, seconds, observations, &ran).await;
     }
     if s.rec.steps >= s.config.max_steps {
         return Ok(State::escalate(format!(
@@ -94,7 +95,7 @@ where
 
 /// Resolves the ticket after a verified fix, saying so in the note (or that the monitor had
 /// resolved it already).
-fn resolve<S: Subject, C>(
+async fn resolve<S: Subject, C>(
     s: &mut Session<'_, S, C>,
     seconds: f64,
     observations: u32,
@@ -104,7 +105,7 @@ fn resolve<S: Subject, C>(
         "resolved by agent after verification in {seconds:.1} s ({observations} observations after {ran}; session #{})",
         s.rec.session
     );
-    let t = s.rec.store.resolve(s.ticket.id, &note, Utc::now())?;
+    let t = s.rec.resolve(note.clone()).await?;
     let detail = if t.resolution.as_deref() == Some(note.as_str()) {
         note
     } else {
@@ -117,7 +118,8 @@ fn resolve<S: Subject, C>(
         &detail,
         None,
         &json!({ "note": detail }),
-    )?;
+    )
+        .await?;
     Ok(State::finish(Outcome::Resolved, detail))
 }
 

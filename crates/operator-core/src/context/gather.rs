@@ -1,6 +1,7 @@
 //! [`gather`]: assembling a [`Context`] from the ticket store and the subject.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -15,7 +16,9 @@ use crate::diagnosis::Diagnosable;
 use crate::error::Result;
 use crate::history::History;
 use crate::invariant::InvariantSpec;
-use crate::ticket::{AuditKind, SnapshotReason, Ticket, TicketFilter, TicketStatus, TicketStore};
+use crate::ticket::{
+    AuditKind, Snapshot, SnapshotReason, Ticket, TicketFilter, TicketStatus, TicketStore,
+};
 
 /// How much a context holds. Build with [`Default`] and adjust fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +55,13 @@ impl Default for ContextConfig {
 /// [`context`](Diagnosable::context) hook); `now` is the verdict of that observation on the ticket's
 /// violation, when the caller assessed it.
 ///
+/// What the store holds about a ticket is read in one call off the async runtime
+/// ([`TicketStore::call`]).
+///
 /// # Errors
 /// When the ticket store fails.
 pub async fn gather<S: Diagnosable>(
-    store: &TicketStore,
+    store: &Arc<TicketStore>,
     subject: &S,
     invariants: Vec<InvariantSpec>,
     ticket: &Ticket,
@@ -66,8 +72,19 @@ pub async fn gather<S: Diagnosable>(
     let (invariant, other_invariants): (Vec<_>, Vec<_>) = invariants
         .into_iter()
         .partition(|s| s.name == ticket.invariant);
-    let observations = observations(store, ticket, recent, config)?;
-    let (concurrent, similar) = related(store, ticket, config)?;
+    let (snapshots, (concurrent, similar), timeline) = {
+        let (ticket, config) = (ticket.clone(), config.clone());
+        store
+            .call(move |s| {
+                Ok((
+                    s.snapshots(ticket.id)?,
+                    related(s, &ticket, &config)?,
+                    s.events(ticket.id)?,
+                ))
+            })
+            .await?
+    };
+    let observations = observations(snapshots, ticket, recent, config)?;
     let latest = recent.latest().map(|e| &*e.observation);
     let extra: Vec<ContextSection> = subject.context(ticket, latest).await;
     let context = Context {
@@ -81,7 +98,7 @@ pub async fn gather<S: Diagnosable>(
         other_invariants,
         actions: <S::Action as Action>::catalog(),
         now,
-        timeline: store.events(ticket.id)?,
+        timeline,
         observations,
         concurrent,
         similar,
@@ -105,7 +122,7 @@ fn phase_at(ticket: &Ticket, at: DateTime<Utc>) -> Phase {
 /// Snapshots stored with the ticket and the caller's recent observations, oldest first, each
 /// once.
 fn observations<O: serde::Serialize>(
-    store: &TicketStore,
+    snapshots: Vec<Snapshot>,
     ticket: &Ticket,
     recent: &History<O>,
     config: &ContextConfig,
@@ -113,7 +130,7 @@ fn observations<O: serde::Serialize>(
     // Keyed by time, so the history stored with several snapshots appears once; a snapshot's own
     // observation wins over the same one seen in a later snapshot's history.
     let mut by_time: BTreeMap<DateTime<Utc>, ObservationEntry> = BTreeMap::new();
-    for snapshot in store.snapshots(ticket.id)? {
+    for snapshot in snapshots {
         for item in snapshot.history.as_array().into_iter().flatten() {
             let (Some(at), Some(obs)) = (
                 item.get("at")

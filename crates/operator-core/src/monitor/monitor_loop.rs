@@ -171,14 +171,17 @@ where
         let mut store_error = None;
         for update in updates {
             let invariant = update.violation.invariant.clone();
-            let applied = self.tickets.apply(
-                self.subject.name(),
-                update,
-                clock,
-                &seen,
-                &mut self.alerts,
-                &mut report,
-            );
+            let applied = self
+                .tickets
+                .apply(
+                    self.subject.name(),
+                    update,
+                    clock,
+                    &seen,
+                    &mut self.alerts,
+                    &mut report,
+                )
+                .await;
             if let Err(e) = applied {
                 tracing::error!(invariant = %invariant, error = %e, "ticket store failed");
                 store_error.get_or_insert(e);

@@ -1,6 +1,7 @@
 //! The monitor's ticket bookkeeping: what each alert update does to the ticket store (open or
 //! bump a ticket, with a snapshot when it opens or escalates; resolve it, or keep it held), and
-//! which open ticket tracks which violation.
+//! which open ticket tracks which violation. Every store call runs on the blocking pool
+//! ([`TicketStore::call`]); what it stores is serialized on the runtime first.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -100,7 +101,7 @@ impl Tickets {
     /// # Errors
     /// When the store fails. A resolution that failed is put back in `alerts` as held, so the
     /// next tick retries it instead of leaving the ticket open until a restart.
-    pub(super) fn apply<O: Serialize>(
+    pub(super) async fn apply<O: Serialize>(
         &mut self,
         subject: &str,
         update: Update,
@@ -118,9 +119,12 @@ impl Tickets {
             Change::Pending | Change::Dropped | Change::Clearing => Ok(()),
             Change::Fired | Change::Firing => {
                 self.firing(subject, violation, first_seen, clock.utc, seen, report)
+                    .await
             }
             Change::Resolved { retry } => {
-                let done = self.cleared(subject, &violation.key(), retry, clock.utc, report);
+                let done = self
+                    .cleared(subject, &violation.key(), retry, clock.utc, report)
+                    .await;
                 if !matches!(done, Ok(true)) {
                     alerts.hold(violation, first_seen, clock.instant);
                 }
@@ -131,7 +135,7 @@ impl Tickets {
 
     /// A firing violation: opens its ticket or bumps it, with a snapshot when it opens or
     /// escalates.
-    fn firing<O: Serialize>(
+    async fn firing<O: Serialize>(
         &mut self,
         subject: &str,
         violation: Violation,
@@ -140,12 +144,18 @@ impl Tickets {
         seen: &Seen<'_, O>,
         report: &mut TickReport,
     ) -> Result<()> {
-        let outcome = self.store.upsert(subject, &violation, since, now)?;
+        let outcome = {
+            let (subject, violation) = (subject.to_owned(), violation.clone());
+            self.store
+                .call(move |s| s.upsert(&subject, &violation, since, now))
+                .await?
+        };
         self.ids.insert(violation.key(), outcome.id());
         match outcome {
             Upsert::Opened(ticket) => {
                 tracing::info!(invariant = %violation.invariant, entity = ?violation.entity, ticket, "ticket opened");
-                self.snapshot(ticket, SnapshotReason::Opened, now, seen)?;
+                self.snapshot(ticket, SnapshotReason::Opened, now, seen)
+                    .await?;
                 report.events.push(Event::Opened {
                     ticket,
                     violation,
@@ -157,7 +167,8 @@ impl Tickets {
                 escalated_from: Some(from),
             } => {
                 tracing::info!(invariant = %violation.invariant, ticket, from = %from, to = %violation.severity, "ticket escalated");
-                self.snapshot(ticket, SnapshotReason::Escalated, now, seen)?;
+                self.snapshot(ticket, SnapshotReason::Escalated, now, seen)
+                    .await?;
                 report.events.push(Event::Escalated {
                     ticket,
                     from,
@@ -171,7 +182,7 @@ impl Tickets {
 
     /// A violation that stayed clear: resolves its ticket unless it is held. Returns whether the
     /// alert is done with (false: the ticket is held, keep retrying).
-    fn cleared(
+    async fn cleared(
         &mut self,
         subject: &str,
         key: &ViolationKey,
@@ -179,7 +190,13 @@ impl Tickets {
         now: DateTime<Utc>,
         report: &mut TickReport,
     ) -> Result<bool> {
-        match self.store.resolve_cleared(subject, key, now)? {
+        let outcome = {
+            let (subject, key) = (subject.to_owned(), key.clone());
+            self.store
+                .call(move |s| s.resolve_cleared(&subject, &key, now))
+                .await?
+        };
+        match outcome {
             AutoResolve::Resolved(ticket) => {
                 self.ids.remove(key);
                 tracing::info!(invariant = %key.invariant, entity = ?key.entity, ticket, "ticket resolved");
@@ -208,7 +225,7 @@ impl Tickets {
 
     /// Stores the subject's state with `ticket`: this tick's observation and the latest
     /// `snapshot_history` ones before it.
-    fn snapshot<O: Serialize>(
+    async fn snapshot<O: Serialize>(
         &self,
         ticket: i64,
         reason: SnapshotReason,
@@ -234,6 +251,8 @@ impl Tickets {
                 .unwrap_or_default(),
             history: serde_json::Value::Array(history),
         };
-        self.store.add_snapshot(ticket, &snapshot)
+        self.store
+            .call(move |s| s.add_snapshot(ticket, &snapshot))
+            .await
     }
 }

@@ -1,10 +1,15 @@
 //! [`TicketStore`]: tickets in a SQLite file, and its connection.
 //!
 //! Its methods are written by role: what changes tickets in `write.rs`, what reads them back in
-//! `read.rs`, and the agent's audit trail in `audit.rs`.
+//! `read.rs`, the agent's audit trail in `audit.rs` and retention in `prune.rs`.
+//!
+//! Every method is synchronous: SQLite blocks, and may wait up to the busy timeout for another
+//! process. Async code therefore never calls them directly but through [`TicketStore::call`],
+//! which runs them on tokio's blocking pool, so a slow or locked database never holds a runtime
+//! worker (the monitor's timers, the observations and the HTTP clients keep running).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -71,6 +76,30 @@ impl TicketStore {
         Ok(self
             .conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Runs `f` with the store on tokio's blocking pool and waits for it without blocking the
+    /// runtime: the way async code reaches the store.
+    ///
+    /// `f` owns what it needs (clone the ticket, the violation), since it may outlive the
+    /// caller's borrow if the calling future is dropped.
+    ///
+    /// # Errors
+    /// What `f` returns, or [`Error::Blocking`] when the runtime is shutting down.
+    ///
+    /// # Panics
+    /// When `f` panics, the panic resumes in the caller.
+    pub async fn call<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        F: FnOnce(&TicketStore) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = Arc::clone(self);
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::Blocking(e)),
+        }
     }
 
     pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
