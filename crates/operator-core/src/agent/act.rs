@@ -40,13 +40,14 @@ pub(super) async fn act<S: Subject, C>(
         let executed = execute(s.subject, &action, planned.action, remaining).await;
         let summary = summary(&name, &executed);
         tracing::info!(action = %name, ok = executed.error.is_none(), "{summary}");
-        s.rec.entry(
-            AuditKind::Action,
-            &summary,
-            None,
-            &serde_json::to_value(&executed)?,
-        )
-        .await?;
+        s.rec
+            .entry(
+                AuditKind::Action,
+                &summary,
+                None,
+                &serde_json::to_value(&executed)?,
+            )
+            .await?;
         s.rec
             .event(
                 EventKind::AgentAction,

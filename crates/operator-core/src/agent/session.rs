@@ -76,7 +76,7 @@ async fn conclude<S: Diagnosable, C>(s: Session<'_, S, C>, end: End) -> Result<S
                 None,
                 &json!({ "reason": reason }),
             )
-        .await?;
+            .await?;
             (Outcome::Escalated, reason)
         }
     };

@@ -27,12 +27,13 @@ where
 {
     let now = look(s).await;
     let a = &now.assessment;
-    s.rec.entry(
-        AuditKind::Observation,
-        &format!("{}: {}", a.status, a.describe()),
-        None,
-        &json!({ "status": a.status, "violation": a.violation, "error": a.error }),
-    )
+    s.rec
+        .entry(
+            AuditKind::Observation,
+            &format!("{}: {}", a.status, a.describe()),
+            None,
+            &json!({ "status": a.status, "violation": a.violation, "error": a.error }),
+        )
         .await?;
     if a.status == Status::Clear {
         return Ok(State::finish(
@@ -64,17 +65,18 @@ where
         .min(s.deadline.saturating_duration_since(Instant::now()));
     let (v, last) = reobserve(s, acted_at, window).await;
     let seconds = v.after_ms as f64 / 1000.0;
-    s.rec.entry(
-        AuditKind::Verification,
-        &format!(
-            "{} after {seconds:.1} s, {} observations: {}",
-            if v.clear { "clear" } else { "not clear" },
-            v.observations,
-            v.last
-        ),
-        None,
-        &serde_json::to_value(&v)?,
-    )
+    s.rec
+        .entry(
+            AuditKind::Verification,
+            &format!(
+                "{} after {seconds:.1} s, {} observations: {}",
+                if v.clear { "clear" } else { "not clear" },
+                v.observations,
+                v.last
+            ),
+            None,
+            &serde_json::to_value(&v)?,
+        )
         .await?;
     let (verified, observations) = (v.clear, v.observations);
     s.report.verification = Some(v);
@@ -113,12 +115,13 @@ async fn resolve<S: Subject, C>(
             "verified clear in {seconds:.1} s after {ran}; the monitor had already resolved the ticket"
         )
     };
-    s.rec.entry(
-        AuditKind::Resolution,
-        &detail,
-        None,
-        &json!({ "note": detail }),
-    )
+    s.rec
+        .entry(
+            AuditKind::Resolution,
+            &detail,
+            None,
+            &json!({ "note": detail }),
+        )
         .await?;
     Ok(State::finish(Outcome::Resolved, detail))
 }

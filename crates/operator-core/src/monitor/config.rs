@@ -24,7 +24,16 @@ pub struct MonitorConfig {
     pub timing_overrides: BTreeMap<String, Timing>,
     /// Timing of [`SUBJECT_UNREACHABLE`].
     pub unreachable_timing: Timing,
+    /// How long resolved tickets are kept (with their log, snapshots and audit trail); `None`
+    /// keeps them forever. Default 30 days.
+    pub retention: Option<Duration>,
+    /// How often the loop prunes what is past [`retention`](Self::retention): at its first tick,
+    /// then at this interval. Default one hour.
+    pub prune_interval: Duration,
 }
+
+/// The default [`MonitorConfig::retention`]: 30 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl Default for MonitorConfig {
     fn default() -> Self {
@@ -36,6 +45,8 @@ impl Default for MonitorConfig {
             immediate: false,
             timing_overrides: BTreeMap::new(),
             unreachable_timing: Timing::default(),
+            retention: Some(DEFAULT_RETENTION),
+            prune_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -83,6 +94,20 @@ impl MonitorConfig {
         self
     }
 
+    /// Sets how long resolved tickets are kept (`None`: forever).
+    #[must_use]
+    pub fn retention(mut self, retention: Option<Duration>) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Sets how often the loop prunes.
+    #[must_use]
+    pub fn prune_interval(mut self, every: Duration) -> Self {
+        self.prune_interval = every;
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -93,6 +118,9 @@ impl MonitorConfig {
         }
         if self.observe_timeout.is_zero() {
             return Err("observation timeout must be greater than zero".into());
+        }
+        if self.prune_interval.is_zero() {
+            return Err("prune interval must be greater than zero".into());
         }
         Ok(())
     }

@@ -10,14 +10,17 @@
 //! A tick reads the clocks once, at its start: its report, the tickets it opens or resolves and
 //! their snapshots all carry that time. The loop and its schedule are in `monitor_loop.rs`; what
 //! each alert update does to the ticket store (and which ticket tracks which violation) in
-//! `tickets.rs`; the report of a tick in `report.rs`; the configuration in `config.rs`.
+//! `tickets.rs`; the report of a tick in `report.rs`; the configuration in `config.rs`; the schedule of
+//! retention (resolved tickets past [`MonitorConfig::retention`] deleted at the first tick and
+//! then hourly) in `retention.rs`.
 
 mod config;
 mod monitor_loop;
 mod report;
+mod retention;
 mod tickets;
 
-pub use self::config::MonitorConfig;
+pub use self::config::{DEFAULT_RETENTION, MonitorConfig};
 pub use self::monitor_loop::{MonitorLoop, RunSummary};
 pub use self::report::{Active, Event, TickReport};
 pub use crate::observe::SUBJECT_UNREACHABLE;

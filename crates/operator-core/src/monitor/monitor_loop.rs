@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use super::config::MonitorConfig;
 use super::report::{Active, TickReport};
+use super::retention::Retention;
 use super::tickets::{Clock, Seen, Tickets};
 use crate::alert::{Alerts, Phase};
 use crate::error::Result;
@@ -38,6 +39,7 @@ pub struct MonitorLoop<S: Subject, C> {
     specs: BTreeMap<String, InvariantSpec>,
     alerts: Alerts,
     tickets: Tickets,
+    retention: Retention,
     history: History<S::Observation>,
     summary: RunSummary,
 }
@@ -80,6 +82,7 @@ where
             Instant::now(),
         )?;
         let history = History::new(config.history);
+        let retention = Retention::new(config.retention, config.prune_interval);
         Ok(Self {
             subject,
             checker,
@@ -87,6 +90,7 @@ where
             specs,
             alerts,
             tickets,
+            retention,
             history,
             summary: RunSummary::default(),
         })
@@ -163,6 +167,7 @@ where
             firing: Vec::new(),
             pending: Vec::new(),
             events: Vec::new(),
+            pruned: None,
         };
         let seen = Seen {
             observation: observed.observation.as_deref(),
@@ -186,6 +191,16 @@ where
                 tracing::error!(invariant = %invariant, error = %e, "ticket store failed");
                 store_error.get_or_insert(e);
             }
+        }
+        match self
+            .retention
+            .run(self.tickets.store(), clock.instant, clock.utc)
+            .await
+        {
+            Ok(pruned) => report.pruned = pruned,
+            // Retention is housekeeping: a failed pass is retried at the next interval, and the
+            // tick's own records stand.
+            Err(e) => tracing::warn!(error = %e, "retention pass failed"),
         }
         self.summarize(&mut report, &seen_keys);
         if let Some(obs) = observed.observation {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::invariant::{Severity, Violation, ViolationKey};
+use crate::ticket::PruneReport;
 
 /// The outcome of one observation and evaluation.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +21,10 @@ pub struct TickReport {
     pub pending: Vec<Active>,
     /// Ticket state changes made by this tick.
     pub events: Vec<Event>,
+    /// What this tick's retention pass deleted, when it ran one (see
+    /// [`MonitorConfig::retention`](super::MonitorConfig::retention)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<PruneReport>,
 }
 
 impl TickReport {

@@ -10,13 +10,15 @@
 //!
 //! The [`TicketStore`] and its connection are in `store.rs`, its write path (tickets, their log
 //! and snapshots) in `write.rs`, its read path in `read.rs`, the audit trail's tables in
-//! `audit.rs` and its records in `trail.rs`; kinds are stored as text (see [`EventKind`]).
+//! `audit.rs` and its records in `trail.rs`, retention (deleting old resolved tickets with their
+//! records) in `prune.rs`; kinds are stored as text (see [`EventKind`]).
 //!
 //! The store is safe to share between processes (WAL journal, busy timeout, immediate write
 //! transactions): the monitor writes while `operator tickets` reads.
 
 mod audit;
 mod model;
+mod prune;
 mod read;
 mod rows;
 mod schema;
@@ -27,6 +29,7 @@ mod write;
 pub use self::model::{
     EventKind, Snapshot, SnapshotReason, Ticket, TicketEvent, TicketFilter, TicketStatus,
 };
+pub use self::prune::PruneReport;
 pub use self::schema::SCHEMA_VERSION;
 pub use self::store::TicketStore;
 pub use self::trail::{
