@@ -49,6 +49,9 @@ pub enum Command {
     /// offline by default (the subject's rules: no model, no network); with --diagnoser
     /// anthropic or openai a model is asked, and its answer is used only if it validates (else
     /// the offline diagnosis is printed, saying why). Markdown, or JSON with --json.
+    ///
+    /// The subject is the ticket's: --subject may be left out.
+    #[command(mut_arg("subject", crate::args::from_ticket))]
     Diagnose(Box<diagnose::DiagnoseArgs>),
     /// Diagnose open tickets and, in execute mode, run the allowed actions and verify them.
     ///
@@ -58,7 +61,9 @@ pub enum Command {
     /// consecutive observations (the ticket is then resolved, with the time it took) or the
     /// verification deadline passes; it escalates once, with the reason, what it cannot fix.
     /// Every step is recorded (`operator audit`). Continuous mode also monitors the subject;
-    /// --once makes one pass over the open tickets.
+    /// --once makes one pass over the open tickets; --ticket ID runs one session on that ticket
+    /// (its subject is the ticket's: --subject may then be left out).
+    #[command(mut_arg("subject", crate::args::from_ticket))]
     Agent(Box<agent::AgentArgs>),
     /// The agent's audit trail: sessions, and every step of one.
     #[command(subcommand)]

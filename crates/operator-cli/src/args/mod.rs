@@ -8,6 +8,7 @@
 //! - [`stack`]: [`StateDirArgs`], [`StackArgs`] (ports, failure mode, policies) and the
 //!   binaries a local stack runs.
 //! - [`diagnosis`]: [`DiagnosisArgs`], who diagnoses and with what budget.
+//! - [`retention`]: [`RetentionArgs`], how long resolved tickets are kept.
 //!
 //! Every default a flag shows is the library's `Default`, rendered by [`default_text`].
 
@@ -15,11 +16,13 @@ pub mod default_text;
 pub mod diagnosis;
 pub mod env;
 pub mod global;
+pub mod retention;
 pub mod stack;
 pub mod subject;
 
 pub use self::diagnosis::DiagnosisArgs;
 pub use self::env::{ComposeArgs, EnvArgs};
 pub use self::global::GlobalArgs;
+pub use self::retention::RetentionArgs;
 pub use self::stack::{StackArgs, StateDirArgs};
-pub use self::subject::{Profile, SubjectArgs, WithSubject};
+pub use self::subject::{Profile, SubjectArgs, WithSubject, from_ticket};

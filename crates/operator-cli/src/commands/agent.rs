@@ -6,12 +6,12 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use operator_core::agent::{Outcome, SessionReport};
 use operator_core::{
-    Agent, AgentConfig, Diagnosable, InvariantChecker, Mode, MonitorConfig, MonitorLoop,
+    Agent, AgentConfig, Diagnosable, InvariantChecker, Mode, MonitorConfig, MonitorLoop, Ticket,
     TicketStore,
 };
 
 use crate::args::GlobalArgs;
-use crate::args::{DiagnosisArgs, default_text};
+use crate::args::{DiagnosisArgs, RetentionArgs, default_text};
 use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
@@ -60,6 +60,10 @@ pub struct AgentArgs {
     /// One pass over the open tickets, then exit: 0, or 1 if a ticket was escalated.
     #[arg(long)]
     pub once: bool,
+    /// One session on this ticket only, then exit (as --once): 0, or 1 if it was escalated. The
+    /// subject is the ticket's, so --subject may be left out.
+    #[arg(long, value_name = "ID")]
+    pub ticket: Option<i64>,
     /// Time between passes (and monitor observations) in continuous mode [default: the
     /// subject's]
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -82,6 +86,9 @@ pub struct AgentArgs {
     /// How to diagnose.
     #[command(flatten)]
     pub diagnosis: DiagnosisArgs,
+    /// How long resolved tickets are kept (in continuous mode, which runs the monitor).
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// The subject and its connection (last, so its help headings close the list).
     #[command(flatten)]
     pub target: SubjectArgs,
@@ -115,14 +122,28 @@ impl AgentArgs {
 }
 
 /// Runs `operator agent`.
+///
+/// With `--ticket`, the subject is the ticket's; a `--subject` that disagrees is a usage error.
 pub async fn run(global: &GlobalArgs, args: AgentArgs) -> CliResult {
     let store = global.open_store()?;
-    let target = args.target.clone();
+    let mut target = args.target.clone();
+    let ticket = match args.ticket {
+        Some(id) => {
+            let ticket = store
+                .call(move |s| s.get(id))
+                .await
+                .map_err(exit::ticket_lookup)?;
+            target.for_ticket(id, &ticket.subject)?;
+            Some(ticket)
+        }
+        None => None,
+    };
     target
         .visit(AgentRun {
             json: global.json,
             args,
             store,
+            ticket,
         })
         .await?
 }
@@ -131,6 +152,8 @@ struct AgentRun {
     json: bool,
     args: AgentArgs,
     store: Arc<TicketStore>,
+    /// The one ticket to handle (`--ticket`).
+    ticket: Option<Ticket>,
 }
 
 impl WithSubject for AgentRun {
@@ -141,12 +164,23 @@ impl WithSubject for AgentRun {
         S: Diagnosable,
         C: InvariantChecker<S::Observation>,
     {
-        let AgentRun { json, args, store } = self;
+        let AgentRun {
+            json,
+            args,
+            store,
+            ticket,
+        } = self;
         let diagnoser = args.diagnosis.diagnoser(subject.rules())?;
         let config = args.config(profile);
         let mut agent: Agent<S> = Agent::new(Arc::clone(&store), diagnoser, config)
             .map_err(|e| CliError::flag("--allow", e))?;
 
+        if let Some(ticket) = ticket {
+            let report = agent.handle(&subject, &checker, &ticket).await?;
+            print_session(&report, json);
+            let escalated = report.outcome == Outcome::Escalated;
+            return Ok(if escalated { exit::FAILURE } else { exit::OK });
+        }
         if args.once {
             let reports = agent.pass(&subject, &checker).await?;
             for r in &reports {
@@ -159,7 +193,8 @@ impl WithSubject for AgentRun {
         let interval = args.interval.unwrap_or(profile.interval);
         let monitor_config = MonitorConfig::default()
             .interval(interval)
-            .observe_timeout(profile.observe_timeout);
+            .observe_timeout(profile.observe_timeout)
+            .retention(args.retention.retention.0);
         let mut monitor = MonitorLoop::new(subject, checker, store, monitor_config)?;
         eprintln!(
             "operator: agent in {} mode on {} every {} (tickets in {}); Ctrl-C to stop",

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::args::GlobalArgs;
 use crate::args::{DiagnosisArgs, Profile, SubjectArgs, WithSubject};
-use crate::exit::{self, CliError, CliResult};
+use crate::exit::{self, CliResult};
 use crate::output::print_json;
 
 /// Flags of `operator diagnose`.
@@ -26,17 +26,24 @@ pub struct DiagnoseArgs {
     /// How to diagnose.
     #[command(flatten)]
     pub diagnosis: DiagnosisArgs,
-    /// The ticket's subject and its connection, to observe it now (last, so its help headings
-    /// close the list).
+    /// The ticket's subject (taken from the ticket) and its connection, to observe it now (last,
+    /// so its help headings close the list).
     #[command(flatten)]
     pub target: SubjectArgs,
 }
 
 /// Runs `operator diagnose`.
+///
+/// The subject is the ticket's; a `--subject` that disagrees is a usage error.
 pub async fn run(global: &GlobalArgs, args: DiagnoseArgs) -> CliResult {
     let store = global.open_store()?;
-    let ticket = store.get(args.ticket).map_err(exit::ticket_lookup)?;
-    let target = args.target.clone();
+    let id = args.ticket;
+    let ticket = store
+        .call(move |s| s.get(id))
+        .await
+        .map_err(exit::ticket_lookup)?;
+    let mut target = args.target.clone();
+    target.for_ticket(ticket.id, &ticket.subject)?;
     target
         .visit(Diagnose {
             json: global.json,
@@ -68,17 +75,6 @@ impl WithSubject for Diagnose {
             store,
             ticket,
         } = self;
-        if ticket.subject != subject.name() {
-            return Err(CliError::flag(
-                "--subject",
-                format!(
-                    "ticket #{} is about subject {:?}, not {:?}",
-                    ticket.id,
-                    ticket.subject,
-                    subject.name()
-                ),
-            ));
-        }
         let diagnoser = if args.context_only {
             None
         } else {
@@ -106,7 +102,10 @@ impl WithSubject for Diagnose {
             return Ok(exit::OK);
         };
         let report = diagnoser.diagnose(&ctx).await?;
-        record(&store, &report)?;
+        {
+            let report = report.clone();
+            store.call(move |s| record(s, &report)).await?;
+        }
         if json {
             print_json(&json!({ "context": ctx, "diagnosis": report }));
         } else {
@@ -119,7 +118,7 @@ impl WithSubject for Diagnose {
 }
 
 /// Keeps the diagnosis with its ticket, and its model exchanges in the audit trail.
-fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError> {
+fn record(store: &TicketStore, report: &DiagnosisReport) -> operator_core::Result<()> {
     let now = Utc::now();
     for x in &report.exchanges {
         store.add_audit(
@@ -163,7 +162,7 @@ fn record(store: &TicketStore, report: &DiagnosisReport) -> Result<(), CliError>
                 .unwrap_or_default()
         ),
         None,
-        &serde_json::to_value(report).map_err(anyhow::Error::from)?,
+        &serde_json::to_value(report)?,
         now,
     )?;
     Ok(())

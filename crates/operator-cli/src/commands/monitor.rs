@@ -11,7 +11,7 @@ use operator_core::{
 };
 use serde_json::json;
 
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, RetentionArgs};
 use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
@@ -37,6 +37,9 @@ pub struct MonitorArgs {
     /// `node_down=10s`. Repeatable.
     #[arg(long, value_parser = parse_timing, value_name = "INVARIANT=DURATION")]
     pub keep_firing: Vec<(String, Duration)>,
+    /// How long resolved tickets are kept.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// The subject and its connection (last, so its help headings close the list).
     #[command(flatten)]
     pub target: SubjectArgs,
@@ -124,7 +127,8 @@ impl Monitor {
         let mut config = MonitorConfig::default()
             .interval(self.args.interval.unwrap_or(profile.interval))
             .observe_timeout(self.args.timeout.unwrap_or(profile.observe_timeout))
-            .immediate(self.args.once);
+            .immediate(self.args.once)
+            .retention(self.args.retention.retention.0);
         let mut specs = checker.invariants();
         specs.push(operator_core::InvariantSpec::new(SUBJECT_UNREACHABLE, ""));
         let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();

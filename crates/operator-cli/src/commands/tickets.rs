@@ -1,4 +1,4 @@
-//! `operator tickets`: list, show, resolve, hold and unhold tickets.
+//! `operator tickets`: list, show, resolve, hold, unhold and prune tickets.
 
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
@@ -6,8 +6,8 @@ use operator_core::ticket::{AgentSession, AuditEntry, TicketEvent, TicketFilter,
 use operator_core::{DiagnosisReport, Ticket, TicketStore};
 use serde_json::json;
 
-use crate::args::GlobalArgs;
-use crate::exit::{self, CliResult};
+use crate::args::{GlobalArgs, RetentionArgs};
+use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
 
 /// Ticket commands.
@@ -39,6 +39,21 @@ pub enum TicketsCommand {
         /// Ticket id.
         id: i64,
     },
+    /// Delete resolved tickets past the retention, with their log, snapshots, diagnoses and
+    /// audit trail, once (the monitor does it at start and hourly); open tickets are never
+    /// deleted. Prints what was deleted.
+    Prune(PruneArgs),
+}
+
+/// Flags of `tickets prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// How long resolved tickets are kept.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    /// Count what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Which tickets `list` shows.
@@ -90,6 +105,7 @@ pub fn run(global: &GlobalArgs, cmd: TicketsCommand) -> CliResult {
             print_change(&t, json, "held");
             Ok(exit::OK)
         }
+        TicketsCommand::Prune(args) => prune(&store, &args, json),
         TicketsCommand::Unhold { id } => {
             let t = store
                 .set_held(id, false, Utc::now())
@@ -137,6 +153,44 @@ fn list(store: &TicketStore, args: &ListArgs, json: bool) -> CliResult {
             output::ts(t.last_seen)
         );
     }
+    Ok(exit::OK)
+}
+
+fn prune(store: &TicketStore, args: &PruneArgs, json: bool) -> CliResult {
+    let Some(keep) = args.retention.retention.0 else {
+        return Err(CliError::flag(
+            "--retention",
+            "retention is off: nothing to prune (give a duration, e.g. --retention 30d)",
+        ));
+    };
+    let keep = chrono::Duration::from_std(keep)
+        .map_err(|_| CliError::flag("--retention", "retention is too long"))?;
+    let cutoff = Utc::now()
+        .checked_sub_signed(keep)
+        .ok_or_else(|| CliError::flag("--retention", "retention is too long"))?;
+    let report = store.prune(cutoff, args.dry_run)?;
+    if json {
+        let mut value = serde_json::to_value(report).map_err(anyhow::Error::from)?;
+        value["cutoff"] = json!(cutoff);
+        print_json(&value);
+        return Ok(exit::OK);
+    }
+    let verb = if report.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    println!(
+        "{verb} {} resolved ticket{} resolved before {} ({} events, {} snapshots, {} diagnoses, {} agent sessions, {} audit entries)",
+        report.tickets,
+        if report.tickets == 1 { "" } else { "s" },
+        output::ts(cutoff),
+        report.events,
+        report.snapshots,
+        report.diagnoses,
+        report.sessions,
+        report.audit_entries,
+    );
     Ok(exit::OK)
 }
 
