@@ -4,6 +4,8 @@
 
 mod stack_support;
 
+use std::process::Command;
+
 use stack_support::{StackDir, alive, json_lines, listening, operator, stderr, stdout};
 
 #[test]
@@ -67,9 +69,91 @@ fn a_taken_port_is_named_before_anything_starts() {
         err.contains(&format!("port {}", s.node_ports[1])) && err.contains("node-2"),
         "{err}"
     );
+    // It names the flag and a port free now, keeping the other nodes' ports.
+    let list = err
+        .split_once("pass --node-ports ")
+        .and_then(|(_, rest)| rest.split_once(" (free)"))
+        .map(|(list, _)| {
+            list.split(',')
+                .map(|p| p.parse::<u16>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_else(|| panic!("no free alternative named: {err}"));
+    assert_eq!(
+        (list[0], list[2]),
+        (s.node_ports[0], s.node_ports[2]),
+        "{err}"
+    );
+    assert!(
+        list[1] != s.node_ports[1] && !s.ports().contains(&list[1]),
+        "{err}"
+    );
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", list[1])).is_ok(),
+        "{err}"
+    );
     assert!(!listening(s.redis_port), "Redis started anyway");
     assert!(s.pids().is_empty());
     drop(taken);
+
+    let taken = std::net::TcpListener::bind(("127.0.0.1", s.redis_port)).unwrap();
+    let out = operator(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let free: u16 = err
+        .split_once("pass --redis-port ")
+        .and_then(|(_, rest)| rest.split_once(" (free)"))
+        .and_then(|(p, _)| p.parse().ok())
+        .unwrap_or_else(|| panic!("no free alternative named: {err}"));
+    assert!(free != s.redis_port && !s.ports().contains(&free), "{err}");
+    drop(taken);
+}
+
+/// The admin token and identifier secret reach the nodes through their environment: the
+/// world-readable `/proc/<pid>/cmdline` never holds them, and nothing printed does either.
+#[test]
+fn the_nodes_get_their_secrets_through_the_environment_not_argv() {
+    const TOKEN: &str = "tok-hcore-test-0123456789abcdef";
+    const SECRET: &str = "idsecret-hcore-test-fedcba9876543210";
+    let s = StackDir::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_operator"))
+        .args(["--json", "stack", "up"])
+        .args(s.flags())
+        .env("OPERATOR_LOG", "error")
+        .env("RATELIMITER_ADMIN_TOKEN", TOKEN)
+        .env("RATELIMITER_IDENTIFIER_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let printed = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        !printed.contains(TOKEN) && !printed.contains(SECRET),
+        "{printed}"
+    );
+    let pids = s.pids();
+    assert_eq!(pids.len(), 4);
+    for pid in &pids[1..] {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        assert!(cmdline.contains("ratelimiter-node"), "{cmdline}");
+        assert!(
+            !cmdline.contains(TOKEN) && !cmdline.contains(SECRET),
+            "{cmdline}"
+        );
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let environ: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        assert!(environ.contains(&format!("RATELIMITER_ADMIN_TOKEN={TOKEN}").as_bytes()));
+        assert!(environ.contains(&format!("RATELIMITER_IDENTIFIER_SECRET={SECRET}").as_bytes()));
+    }
+    // The state file holds them for restarts: readable by its owner only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.dir.path().join("stack.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = operator(&["--json", "stack", "status", "--state-dir", &s.path()]);
+    assert!(!stdout(&out).contains(TOKEN), "{}", stdout(&out));
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub struct RateLimiterConfig {
     pub scan_count: usize,
     /// TTL given by `repair_stuck_keys` to keys it cannot classify.
     pub repair_ttl: Duration,
+    /// The nodes' admin token, sent as `Authorization: Bearer` on their `/v1/*` endpoints.
+    pub node_token: Option<String>,
 }
 
 impl Default for RateLimiterConfig {
@@ -41,6 +43,7 @@ impl Default for RateLimiterConfig {
             scan_budget: 5_000,
             scan_count: 1_000,
             repair_ttl: Duration::from_secs(24 * 3600),
+            node_token: None,
         }
     }
 }

@@ -49,11 +49,21 @@ pub fn redis_installer(path: Option<&OsStr>) -> Result<PathBuf, String> {
 ///
 /// # Errors
 /// A message saying what failed and what to run instead.
+///
+/// The packaged service is not started: on Debian and Ubuntu the package's scripts would start
+/// a Redis on 6379 (and enable it at boot), taking the port the stack wants. During the install,
+/// a `policy-rc.d` that exits 101 ("action forbidden", honoured by `invoke-rc.d` and
+/// `deb-systemd-invoke`) sits in `/usr/sbin` (an existing one is put aside and restored after),
+/// and `RUNLEVEL=1` is set as well.
 pub fn install_redis_server(apt: &Path, path: Option<&OsStr>) -> Result<PathBuf, String> {
+    let _no_start = NoServiceStart::install(Path::new(POLICY_RC_D)).map_err(|e| {
+        format!("cannot write {POLICY_RC_D} to keep the packaged Redis from starting: {e}")
+    })?;
     let run = |args: &[&str]| {
         Command::new(apt)
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
+            .env("RUNLEVEL", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
@@ -71,9 +81,84 @@ pub fn install_redis_server(apt: &Path, path: Option<&OsStr>) -> Result<PathBuf,
         .ok_or_else(|| "apt-get installed redis-server, but it is still not on PATH".to_owned())
 }
 
+/// Where Debian's maintainer scripts look for the local service-start policy.
+pub const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
+
+/// A `policy-rc.d` forbidding every service start while it lives; the one it replaced (if any)
+/// is put back when it is dropped.
+#[derive(Debug)]
+pub struct NoServiceStart {
+    path: PathBuf,
+    saved: Option<PathBuf>,
+}
+
+impl NoServiceStart {
+    /// Writes the forbidding policy at `path`, putting an existing file aside first.
+    ///
+    /// # Errors
+    /// When the file cannot be moved or written (not root).
+    pub fn install(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let saved = if path.exists() {
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(".operator-saved");
+            let aside = PathBuf::from(aside);
+            std::fs::rename(path, &aside)?;
+            Some(aside)
+        } else {
+            None
+        };
+        let guard = Self {
+            path: path.to_owned(),
+            saved,
+        };
+        std::fs::write(
+            path,
+            "#!/bin/sh\n# operator: no service starts while redis-server is installed\nexit 101\n",
+        )?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+        Ok(guard)
+    }
+}
+
+impl Drop for NoServiceStart {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(saved) = &self.saved {
+            let _ = std::fs::rename(saved, &self.path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_forbids_starts_and_the_old_one_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy-rc.d");
+        {
+            let _guard = NoServiceStart::install(&path).unwrap();
+            let status = Command::new(&path).status().unwrap();
+            assert_eq!(status.code(), Some(101));
+        }
+        assert!(!path.exists(), "no policy was there before: none is left");
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        {
+            let _guard = NoServiceStart::install(&path).unwrap();
+            assert!(std::fs::read_to_string(&path).unwrap().contains("exit 101"));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "#!/bin/sh\nexit 0\n"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "nothing else left"
+        );
+    }
 
     #[test]
     fn binaries_are_found_beside_the_executable_first_then_on_path() {

@@ -12,7 +12,7 @@ pub enum Error {
     Config(String),
     /// A port the stack needs is taken; nothing was started.
     #[error(
-        "port {port} ({component}) is already in use on 127.0.0.1: {source}; choose another port, or stop what \
+        "port {port} ({component}) is already in use on 127.0.0.1: {source}; {instead}, or stop what \
          listens there (`operator stack down` if it is an earlier stack)"
     )]
     PortTaken {
@@ -20,6 +20,9 @@ pub enum Error {
         port: u16,
         /// The component that needed it.
         component: String,
+        /// What to pass instead, naming the flag and a port free now (e.g. `pass --redis-port
+        /// 6380 (free)`), or `choose another port`.
+        instead: String,
         /// What binding it said.
         #[source]
         source: std::io::Error,

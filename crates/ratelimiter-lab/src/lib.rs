@@ -33,8 +33,11 @@
 //!   narrated.
 //! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis.
 //! - [`probe`]: bounded probes of Redis and the nodes.
+//! - [`ports`]: free ports on 127.0.0.1, and moving a stack's taken ports to free ones.
 //! - [`state_file`]: [`StateFile`], the JSON state file every environment keeps, read and written
-//!   one way.
+//!   one way (mode 0600: it may hold the stack's secrets).
+//! - [`secret`]: [`Secret`] and [`NodeSecrets`], the admin token and identifier secret a stack
+//!   hands its nodes through their environment (never their argv), redacted when shown.
 //! - [`human`]: durations as people read them.
 
 pub mod binaries;
@@ -45,8 +48,10 @@ pub mod environment;
 mod error;
 pub mod human;
 pub mod local;
+pub mod ports;
 pub mod probe;
 pub mod recorded;
+pub mod secret;
 pub mod state_file;
 
 pub use chaos::{Check, Fault, FaultReport};
@@ -58,4 +63,5 @@ pub use environment::{
 pub use error::{Error, Result};
 pub use local::{LocalEnv, StackConfig, StackState};
 pub use recorded::{open, recorded_endpoints};
+pub use secret::{NodeSecrets, Secret};
 pub use state_file::StateFile;

@@ -8,6 +8,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// A Redis at one URL; every call opens a fresh connection, so a probe never waits behind a
 /// connection left half-used by an earlier fault.
@@ -114,10 +115,12 @@ impl RedisProbe {
     }
 }
 
-/// The nodes' HTTP API.
+/// The nodes' HTTP API; with the stack's admin token, its `/v1/*` requests carry
+/// `Authorization: Bearer`.
 #[derive(Debug, Clone)]
 pub struct NodeProbe {
     http: reqwest::Client,
+    token: Option<Secret>,
 }
 
 impl NodeProbe {
@@ -135,7 +138,22 @@ impl NodeProbe {
                 url: String::new(),
                 detail: format!("http client: {e}"),
             })?;
-        Ok(Self { http })
+        Ok(Self { http, token: None })
+    }
+
+    /// This probe, sending `token` on the nodes' `/v1/*` endpoints.
+    #[must_use]
+    pub fn with_token(mut self, token: Option<Secret>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// `request` with the bearer token, when the probe has one.
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => request.bearer_auth(t.expose()),
+            None => request,
+        }
     }
 
     /// Whether `GET <url>/readyz` answers 200.
@@ -165,16 +183,18 @@ impl NodeProbe {
             url: url.to_owned(),
             detail,
         };
-        self.http
-            .get(format!("{}/v1/node", url.trim_end_matches('/')))
-            .send()
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .error_for_status()
-            .map_err(|e| fail(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| fail(format!("unreadable /v1/node: {e}")))
+        self.authorized(
+            self.http
+                .get(format!("{}/v1/node", url.trim_end_matches('/'))),
+        )
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .error_for_status()
+        .map_err(|e| fail(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| fail(format!("unreadable /v1/node: {e}")))
     }
 
     /// `POST <url>/v1/check` for `key`: the HTTP status and the decision.
@@ -187,8 +207,10 @@ impl NodeProbe {
             detail,
         };
         let r = self
-            .http
-            .post(format!("{}/v1/check", url.trim_end_matches('/')))
+            .authorized(
+                self.http
+                    .post(format!("{}/v1/check", url.trim_end_matches('/'))),
+            )
             .json(&serde_json::json!({ "key": key }))
             .send()
             .await
@@ -237,4 +259,53 @@ pub async fn port_open(port: u16) -> bool {
     )
     .await
     .is_ok_and(|r| r.is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// Accepts one connection, answers `body` as JSON, and hands back the request's head.
+    fn one_request(body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 8192];
+            let n = conn.read(&mut buf).unwrap();
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(reply.as_bytes()).unwrap();
+            head
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn management_calls_carry_the_stack_token() {
+        let (url, server) = one_request("{}");
+        let probe = NodeProbe::new(Duration::from_secs(2))
+            .unwrap()
+            .with_token(Some(Secret::new("tok-probe-1")));
+        let _ = probe.info(&url).await;
+        let head = server.join().unwrap().to_lowercase();
+        assert!(head.starts_with("get /v1/node "), "{head}");
+        assert!(head.contains("authorization: bearer tok-probe-1"), "{head}");
+
+        let (url, server) = one_request("{}");
+        let _ = NodeProbe::new(Duration::from_secs(2))
+            .unwrap()
+            .info(&url)
+            .await;
+        let head = server.join().unwrap().to_lowercase();
+        assert!(
+            !head.contains("authorization"),
+            "no token, no header: {head}"
+        );
+    }
 }

@@ -80,6 +80,7 @@ mod tests {
             key_prefix: "ratelimit:".into(),
             failure_mode: "local".into(),
             components: vec![],
+            secrets: crate::NodeSecrets::default(),
         };
         state.save(dir.path()).unwrap();
         let e = open(EnvKind::Compose, dir.path()).err().unwrap();

@@ -65,7 +65,8 @@ fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
         })
 }
 
-/// Writes `value` as pretty JSON at `path`, atomically (a temporary file renamed over it).
+/// Writes `value` as pretty JSON at `path`, atomically (a temporary file renamed over it),
+/// readable by its owner only (mode 0600): a state file may hold the stack's secrets.
 ///
 /// # Errors
 /// When it cannot be written.
@@ -76,12 +77,27 @@ fn save<T: Serialize>(value: &T, path: &Path) -> Result<()> {
         path: path.to_owned(),
         source,
     })?;
-    std::fs::write(&tmp, text + "\n")
+    write_private(Path::new(&tmp), &(text + "\n"))
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|source| Error::State {
             path: path.to_owned(),
             source,
         })
+}
+
+/// Writes `text` to a new file at `path` with mode 0600 (an older file is replaced, and its
+/// mode reset, too).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())
 }
 
 /// Removes the file at `path`; a missing file is fine.

@@ -127,7 +127,9 @@ impl ComposeArgs {
     }
 
     /// The compose stack of these flags and `stack`'s ports, in `state_dir`; the image
-    /// variables are taken from this process's environment. Without `--project`, the project is
+    /// variables are taken from this process's environment, and so are the nodes' admin token
+    /// and identifier secret (each generated at random when unset, and recorded in the state
+    /// file, mode 0600). Without `--project`, the project is
     /// `project`, else [`ComposeConfig`]'s default.
     ///
     /// # Errors
@@ -184,6 +186,7 @@ impl ComposeArgs {
             variables,
             build: self.build,
             core_only: self.core_only,
+            secrets: crate::args::stack::secrets_from_env_or_random()?,
             ..defaults
         };
         config.validate().map_err(|e| {

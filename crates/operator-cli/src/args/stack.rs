@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use ratelimiter_lab::StackConfig;
 use ratelimiter_lab::binaries::{self, REDIS_INSTALL_COMMAND};
+use ratelimiter_lab::secret::{ADMIN_TOKEN_VAR, IDENTIFIER_SECRET_VAR};
+use ratelimiter_lab::{NodeSecrets, Secret, StackConfig};
 use ratelimiter_schema::FailureMode;
 
 use crate::args::default_text;
@@ -107,6 +108,39 @@ pub fn binaries() -> Result<(PathBuf, PathBuf), CliError> {
     Ok((redis, node))
 }
 
+/// The nodes' admin token and identifier secret from this process's environment
+/// (`RATELIMITER_ADMIN_TOKEN`, `RATELIMITER_IDENTIFIER_SECRET`), each when set and not empty.
+pub fn secrets_from_env() -> NodeSecrets {
+    let var = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+    };
+    NodeSecrets {
+        admin_token: var(ADMIN_TOKEN_VAR),
+        identifier_secret: var(IDENTIFIER_SECRET_VAR),
+    }
+}
+
+/// The environment's secrets, each one missing generated at random (compose: the file requires
+/// both).
+///
+/// # Errors
+/// When no random bytes can be read.
+pub fn secrets_from_env_or_random() -> Result<NodeSecrets, CliError> {
+    let mut secrets = secrets_from_env();
+    let random = |s: &mut Option<Secret>| -> Result<(), CliError> {
+        if s.is_none() {
+            *s = Some(Secret::random()?);
+        }
+        Ok(())
+    };
+    random(&mut secrets.admin_token)?;
+    random(&mut secrets.identifier_secret)?;
+    Ok(secrets)
+}
+
 impl StackArgs {
     /// `--node-base-port` and the two ports after it, else `--node-ports`.
     ///
@@ -121,7 +155,8 @@ impl StackArgs {
         }
     }
 
-    /// The stack's configuration in `state_dir`, binaries resolved.
+    /// The stack's configuration in `state_dir`, binaries resolved, the nodes' secrets from
+    /// the environment ([`secrets_from_env`]).
     ///
     /// # Errors
     /// A usage error naming the bad flag, or a missing binary.
@@ -133,6 +168,7 @@ impl StackArgs {
             node_ports,
             failure_mode: self.failure_mode,
             policies: self.policies.clone(),
+            secrets: secrets_from_env(),
             ..StackConfig::default()
         };
         config

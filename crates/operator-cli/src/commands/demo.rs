@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use clap::{Args, ValueEnum};
 use ratelimiter_lab::demo::{self, JsonNarrator, Narrator, NoPause, Pacer, TextNarrator};
 use ratelimiter_lab::{
-    ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, EnvKind, Environment, LocalEnv, StackConfig,
+    ComposeConfig, ComposeEnv, DemoConfig, DemoOutcome, EnvKind, Environment, LocalEnv,
+    NodeSecrets, StackConfig,
 };
 
 use crate::args::GlobalArgs;
@@ -115,13 +116,29 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
         ));
     }
     // Check every flag before anything starts.
+    // A fresh admin token and identifier secret per run: the nodes get them in their
+    // environment, the demo's monitor the token; neither is ever printed.
+    let secrets = NodeSecrets::random()?;
     let planned = match kind {
-        EnvKind::Local => Planned::Local(args.stack.config(dir.clone())?),
-        EnvKind::Compose => Planned::Compose(args.compose.config(
-            &args.stack,
-            dir.clone(),
-            Some(DEMO_PROJECT),
-        )?),
+        EnvKind::Local => {
+            let stack = StackConfig {
+                secrets,
+                ..args.stack.config(dir.clone())?
+            };
+            // A stock machine may run its own Redis on 6379 (or anything on 8001): the demo
+            // moves to free ports rather than fail, and says so.
+            let (stack, moves) = stack.with_free_ports();
+            for m in &moves {
+                eprintln!("operator: {m}");
+            }
+            Planned::Local(stack)
+        }
+        EnvKind::Compose => Planned::Compose(ComposeConfig {
+            secrets,
+            ..args
+                .compose
+                .config(&args.stack, dir.clone(), Some(DEMO_PROJECT))?
+        }),
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::flag("--state-dir", format!("{}: {e}", dir.display())))?;

@@ -88,7 +88,11 @@ async fn up(global: &GlobalArgs, args: UpArgs) -> CliResult {
         EnvKind::Compose => {
             let config = args.compose.config(&args.stack, dir.clone(), None)?;
             let env = ComposeEnv::up(config).await?;
-            let state = env.state().clone();
+            // Printed below: without the nodes' secrets.
+            let state = ComposeState {
+                secrets: ratelimiter_lab::NodeSecrets::default(),
+                ..env.state().clone()
+            };
             (Box::new(env), Some(state))
         }
     };

@@ -60,7 +60,7 @@ async fn partition(
                 },
             ));
             // The nodes notice on their next Redis call (their readiness probes it).
-            let probe = verify::nodes()?;
+            let probe = verify::nodes(env)?;
             let urls = env.endpoints().nodes;
             let lost = || async {
                 for u in &urls {
@@ -88,7 +88,7 @@ async fn partition(
             ));
         }
         Component::Node(n) => {
-            let probe = verify::nodes()?;
+            let probe = verify::nodes(env)?;
             let url = env.endpoints().node(n)?.to_owned();
             let cut = !probe.ready(&url).await;
             r.checks.push(Check::new(

@@ -339,7 +339,7 @@ pub(super) async fn script_flush(env: &dyn Environment, fault: &Fault) -> Result
         "SCRIPT FLUSH: dropped the {} cached Lua scripts",
         before.map_or_else(|| "?".to_owned(), |n| n.to_string())
     ));
-    let probe = verify::nodes()?;
+    let probe = verify::nodes(env)?;
     let mut failures = Vec::new();
     let urls = env.endpoints().nodes;
     for (i, url) in urls.iter().enumerate() {

@@ -17,9 +17,9 @@ pub(super) fn redis(env: &dyn Environment) -> crate::Result<RedisProbe> {
     RedisProbe::new(&env.endpoints().redis_url, Duration::from_millis(500))
 }
 
-/// A node probe.
-pub(super) fn nodes() -> crate::Result<NodeProbe> {
-    NodeProbe::new(Duration::from_millis(500))
+/// A node probe with the stack's admin token.
+pub(super) fn nodes(env: &dyn Environment) -> crate::Result<NodeProbe> {
+    Ok(NodeProbe::new(Duration::from_millis(500))?.with_token(env.endpoints().node_token))
 }
 
 /// Redis answers PING (waiting up to the verification timeout).
@@ -66,7 +66,7 @@ pub(super) async fn policies_present(redis: &RedisProbe, prefix: &str) -> Check 
 
 /// Every node answers `/readyz` with 200.
 pub(super) async fn nodes_ready(env: &dyn Environment) -> Check {
-    let Ok(probe) = nodes() else {
+    let Ok(probe) = nodes(env) else {
         return Check::new("every node is ready", false, "no HTTP client");
     };
     let urls = env.endpoints().nodes;

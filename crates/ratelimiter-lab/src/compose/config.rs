@@ -8,6 +8,7 @@ use std::time::Duration;
 use ratelimiter_schema::FailureMode;
 
 use crate::error::{Error, Result};
+use crate::secret::NodeSecrets;
 
 /// The variables of `docker-compose.ratelimit.yml` that name images (and the build's base
 /// images), plus `LB_BIND`. The CLI passes on those set in its own environment; they are
@@ -74,6 +75,10 @@ pub struct ComposeConfig {
     pub ready_timeout: Duration,
     /// Grace period of `stop` before SIGKILL.
     pub stop_timeout: Duration,
+    /// The nodes' admin token and identifier secret (`RATELIMITER_ADMIN_TOKEN`,
+    /// `RATELIMITER_IDENTIFIER_SECRET`), handed to compose through its environment and recorded
+    /// in the state file (mode 0600), so later commands interpolate the file the same way.
+    pub secrets: NodeSecrets,
 }
 
 impl Default for ComposeConfig {
@@ -93,6 +98,7 @@ impl Default for ComposeConfig {
             core_only: false,
             ready_timeout: Duration::from_secs(60),
             stop_timeout: Duration::from_secs(5),
+            secrets: NodeSecrets::default(),
         }
     }
 }
@@ -119,6 +125,30 @@ impl ComposeConfig {
             out.push(("grafana".to_owned(), self.grafana_port));
         }
         out
+    }
+
+    /// What to pass instead of the taken `port` of `service`, naming the flag and a port free
+    /// now: `pass --redis-port 6380 (free)`, `pass --lb-port 8081 (free)`.
+    pub fn instead(&self, service: &str, port: u16) -> String {
+        let avoid: Vec<u16> = self.published().iter().map(|(_, p)| *p).collect();
+        let Some(free) = crate::ports::free_after(port, &avoid) else {
+            return "choose another port".to_owned();
+        };
+        let flag = match service {
+            "redis" => "--redis-port",
+            "lb" => "--lb-port",
+            "prometheus" => "--prometheus-port",
+            "grafana" => "--grafana-port",
+            _ => {
+                let list: Vec<String> = self
+                    .node_ports
+                    .iter()
+                    .map(|p| if *p == port { free } else { *p }.to_string())
+                    .collect();
+                return format!("pass --node-ports {} (free)", list.join(","));
+            }
+        };
+        format!("pass {flag} {free} (free)")
     }
 
     /// The variables compose runs with: the ports, the failure mode, and [`Self::variables`].

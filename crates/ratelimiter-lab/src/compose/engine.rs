@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::config::IMAGE_VARIABLES;
 use crate::error::{Error, Result};
+use crate::secret::NodeSecrets;
 
 /// Bound on a `docker` command.
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,6 +48,8 @@ pub(crate) struct Compose {
     file: PathBuf,
     project: String,
     variables: BTreeMap<String, String>,
+    /// Handed to compose as environment variables too (the file passes them to the nodes).
+    secrets: NodeSecrets,
 }
 
 impl Compose {
@@ -61,7 +64,16 @@ impl Compose {
             file,
             project,
             variables,
+            secrets: NodeSecrets::default(),
         }
+    }
+
+    /// This project, with the nodes' secrets in every compose command's environment (never in
+    /// its argv, never in its messages).
+    #[must_use]
+    pub(crate) fn with_secrets(mut self, secrets: NodeSecrets) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     fn argv(&self, args: &[&str]) -> Vec<String> {
@@ -90,6 +102,9 @@ impl Compose {
             }
         }
         for (k, v) in &self.variables {
+            cmd.set(k, v);
+        }
+        for (k, v) in self.secrets.env() {
             cmd.set(k, v);
         }
     }

@@ -61,7 +61,10 @@ impl ComposeEnv {
             state.file.clone(),
             state.project.clone(),
             state.variables.clone(),
-        );
+        )
+        .with_secrets(state.secrets.clone());
+        let nodes = NodeProbe::new(Duration::from_millis(500))?
+            .with_token(state.secrets.admin_token.clone());
         Ok(Self {
             dir: dir.to_owned(),
             state,
@@ -69,7 +72,7 @@ impl ComposeEnv {
             ready_timeout: config.ready_timeout,
             stop_timeout: config.stop_timeout,
             down_on_drop: AtomicBool::new(false),
-            nodes: NodeProbe::new(Duration::from_millis(500))?,
+            nodes,
         })
     }
 

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::environment::{Component, Endpoints};
+use crate::secret::NodeSecrets;
 
 /// Version of the compose state file format.
 pub const COMPOSE_STATE_FORMAT: u32 = 1;
@@ -52,12 +53,16 @@ pub struct ComposeState {
     pub node_ports: Vec<u16>,
     /// The nodes' key prefix.
     pub key_prefix: String,
+    /// The nodes' admin token and identifier secret (the file is mode 0600 for them).
+    #[serde(default)]
+    pub secrets: NodeSecrets,
 }
 
 impl ComposeState {
     /// Where the services answer on the host.
     pub fn endpoints(&self) -> Endpoints {
         Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
+            .with_token(self.secrets.admin_token.clone())
     }
 
     /// Its components: Redis, then the nodes in order.
@@ -94,10 +99,18 @@ mod tests {
             redis_port: 7000,
             node_ports: vec![7001, 7002, 7003],
             key_prefix: "ratelimit:".into(),
+            secrets: NodeSecrets::random().unwrap(),
         };
         state.save(dir.path()).unwrap();
         let back = ComposeState::load(dir.path()).unwrap().unwrap();
         assert_eq!(back, state);
+        // It holds the secrets: readable by its owner only.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ComposeState::path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
         let e = back.endpoints();
         assert_eq!(e.redis_url, "redis://127.0.0.1:7000");
         assert_eq!(e.node_addr(3).unwrap(), "127.0.0.1:7003");

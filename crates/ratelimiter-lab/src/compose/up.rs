@@ -60,7 +60,8 @@ impl ComposeEnv {
             file.clone(),
             config.project.clone(),
             config.environment(),
-        );
+        )
+        .with_secrets(config.secrets.clone());
         let existing = engine::leftovers(&probe).await?;
         if existing.iter().any(|l| l.starts_with("container ")) {
             return Err(Error::ProjectExists {
@@ -74,6 +75,7 @@ impl ComposeEnv {
                 .map(drop)
                 .map_err(|source| Error::PortTaken {
                     port,
+                    instead: config.instead(&service, port),
                     component: service,
                     source,
                 })?;
@@ -92,6 +94,7 @@ impl ComposeEnv {
             redis_port: config.redis_port,
             node_ports: config.node_ports.clone(),
             key_prefix: "ratelimit:".to_owned(),
+            secrets: config.secrets.clone(),
         };
         state.save(&dir)?;
         let env = Self::with_state(&dir, state, &config)?;

@@ -70,6 +70,7 @@ async fn node_counters(ctx: &Ctx<'_>) -> BTreeMap<String, (String, u64, u64, u64
     let Ok(probe) = NodeProbe::new(Duration::from_millis(500)) else {
         return BTreeMap::new();
     };
+    let probe = probe.with_token(ctx.env.endpoints().node_token);
     let mut out = BTreeMap::new();
     for url in ctx.env.endpoints().nodes {
         if let Ok(i) = probe.info(&url).await {

@@ -317,6 +317,7 @@ async fn story(
         redis_url: endpoints.redis_url.clone(),
         nodes: endpoints.nodes.clone(),
         key_prefix: endpoints.key_prefix.clone(),
+        node_token: endpoints.node_token.as_ref().map(|t| t.expose().to_owned()),
         ..RateLimiterConfig::default()
     })?;
     let monitor_config = MonitorConfig::default()

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 pub use self::kind::EnvKind;
 
@@ -79,6 +80,10 @@ pub struct Endpoints {
     pub nodes: Vec<String>,
     /// The key prefix the nodes use.
     pub key_prefix: String,
+    /// The nodes' admin token, for `Authorization: Bearer` on their `/v1/*` endpoints; never
+    /// serialized (a printed endpoint list shows no secret).
+    #[serde(skip)]
+    pub node_token: Option<Secret>,
 }
 
 impl Endpoints {
@@ -91,7 +96,15 @@ impl Endpoints {
                 .map(|p| format!("http://127.0.0.1:{p}"))
                 .collect(),
             key_prefix: key_prefix.to_owned(),
+            node_token: None,
         }
+    }
+
+    /// These endpoints, with the nodes' admin token.
+    #[must_use]
+    pub fn with_token(mut self, token: Option<Secret>) -> Self {
+        self.node_token = token;
+        self
     }
 
     /// The base URL of node `n` (1-based).
@@ -327,6 +340,7 @@ mod tests {
                 "http://127.0.0.1:8002/".into(),
             ],
             key_prefix: "ratelimit:".into(),
+            node_token: None,
         };
         assert_eq!(e.node_addr(2).unwrap(), "127.0.0.1:8002");
         assert!(e.node(3).is_err() && e.node(0).is_err());

@@ -8,6 +8,8 @@ use ratelimiter_schema::FailureMode;
 
 use crate::environment::Endpoints;
 use crate::error::{Error, Result};
+use crate::ports::{self, PortMove};
+use crate::secret::NodeSecrets;
 
 /// A local stack: one `redis-server` and `node_ports.len()` `ratelimiter-node` processes on
 /// 127.0.0.1. Build with [`Default`] (Redis on 6379, nodes on 8001-8003), set the binaries and the
@@ -36,6 +38,10 @@ pub struct StackConfig {
     pub ready_timeout: Duration,
     /// Grace period between SIGTERM and SIGKILL when stopping.
     pub stop_grace: Duration,
+    /// The admin token and identifier secret handed to every node through its environment
+    /// (`RATELIMITER_ADMIN_TOKEN`, `RATELIMITER_IDENTIFIER_SECRET`), never its argv. Recorded in
+    /// the state file (mode 0600), so restarted nodes get the same ones.
+    pub secrets: NodeSecrets,
 }
 
 impl Default for StackConfig {
@@ -52,6 +58,7 @@ impl Default for StackConfig {
             node_log: "info".to_owned(),
             ready_timeout: Duration::from_secs(15),
             stop_grace: Duration::from_secs(5),
+            secrets: NodeSecrets::default(),
         }
     }
 }
@@ -60,6 +67,48 @@ impl StackConfig {
     /// Where the services of this stack answer once it is up.
     pub fn endpoints(&self) -> Endpoints {
         Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
+            .with_token(self.secrets.admin_token.clone())
+    }
+
+    /// Each port as (component, port): Redis first, then the nodes in order.
+    pub fn ports(&self) -> Vec<(String, u16)> {
+        std::iter::once(("redis".to_owned(), self.redis_port))
+            .chain(
+                self.node_ports
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("node-{}", i + 1), *p)),
+            )
+            .collect()
+    }
+
+    /// This stack with each taken port moved to a free one (the demo's way on a machine where
+    /// something already listens on a default port), and the moves made.
+    #[must_use]
+    pub fn with_free_ports(mut self) -> (Self, Vec<PortMove>) {
+        let mut ports = self.ports();
+        let moves = ports::move_taken(&mut ports);
+        self.redis_port = ports[0].1;
+        self.node_ports = ports[1..].iter().map(|(_, p)| *p).collect();
+        (self, moves)
+    }
+
+    /// What to pass instead of the taken `port` of `component`, naming the flag and a port free
+    /// now: `pass --redis-port 6380 (free)`, `pass --node-ports 8001,8004,8003 (free)`.
+    pub fn instead(&self, component: &str, port: u16) -> String {
+        let avoid: Vec<u16> = self.ports().iter().map(|(_, p)| *p).collect();
+        let Some(free) = ports::free_after(port, &avoid) else {
+            return "choose another port".to_owned();
+        };
+        if component == "redis" {
+            return format!("pass --redis-port {free} (free)");
+        }
+        let list: Vec<String> = self
+            .node_ports
+            .iter()
+            .map(|p| if *p == port { free } else { *p }.to_string())
+            .collect();
+        format!("pass --node-ports {} (free)", list.join(","))
     }
 
     /// Node ports `base`, `base + 1`, ... for `n` nodes.

@@ -58,13 +58,14 @@ impl LocalEnv {
     pub(super) fn with_state(dir: &Path, state: StackState, config: &StackConfig) -> Result<Self> {
         Ok(Self {
             dir: dir.to_owned(),
-            state: Mutex::new(state),
             children: Mutex::new(HashMap::new()),
             node_log: config.node_log.clone(),
             ready_timeout: config.ready_timeout,
             stop_grace: config.stop_grace,
             kill_on_drop: AtomicBool::new(false),
-            nodes: NodeProbe::new(Duration::from_millis(500))?,
+            nodes: NodeProbe::new(Duration::from_millis(500))?
+                .with_token(state.secrets.admin_token.clone()),
+            state: Mutex::new(state),
         })
     }
 
@@ -176,9 +177,16 @@ impl LocalEnv {
             }
             Component::Node(_) => self.dir.clone(),
         };
+        // Secrets go through the environment: a node's argv is readable by every user
+        // (`/proc/<pid>/cmdline`), its environment only by its owner.
+        let secrets = self.lock_state().secrets.clone();
         let env: Vec<(&str, &str)> = match component {
             Component::Redis => vec![],
-            Component::Node(_) => vec![("RUST_LOG", &self.node_log), ("NO_COLOR", "1")],
+            Component::Node(_) => {
+                let mut env = vec![("RUST_LOG", self.node_log.as_str()), ("NO_COLOR", "1")];
+                env.extend(secrets.env());
+                env
+            }
         };
         let child = process::spawn(&rec, &workdir, &env)?;
         let pid = child.id();

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::environment::{Component, Endpoints};
 use crate::error::{Error, Result};
+use crate::secret::NodeSecrets;
 
 /// Version of the state file format.
 pub const STATE_FORMAT: u32 = 1;
@@ -44,6 +45,9 @@ pub struct StackState {
     pub failure_mode: String,
     /// Redis first, then the nodes in order.
     pub components: Vec<ProcessRecord>,
+    /// What every node gets in its environment (the file is mode 0600 for them).
+    #[serde(default)]
+    pub secrets: NodeSecrets,
 }
 
 /// One started process.
@@ -90,6 +94,7 @@ impl StackState {
             .map(|r| r.port)
             .collect();
         Endpoints::loopback(redis, &nodes, &self.key_prefix)
+            .with_token(self.secrets.admin_token.clone())
     }
 }
 
@@ -128,6 +133,7 @@ mod tests {
                 rec(Component::Node(1), 7001),
                 rec(Component::Node(2), 7002),
             ],
+            secrets: NodeSecrets::default(),
         };
         state.save(dir.path()).unwrap();
         let back = StackState::load(dir.path()).unwrap().unwrap();

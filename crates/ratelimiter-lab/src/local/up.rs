@@ -51,7 +51,7 @@ impl LocalEnv {
         }
         let state = plan(&config, &dir)?;
         for rec in &state.components {
-            check_port(rec.port, rec.component)?;
+            check_port(&config, rec.port, rec.component)?;
         }
         for rec in &state.components {
             // Each run starts with fresh logs.
@@ -156,16 +156,19 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         key_prefix: config.key_prefix.clone(),
         failure_mode: config.failure_mode.to_string(),
         components,
+        secrets: config.secrets.clone(),
     })
 }
 
-/// Fails with [`Error::PortTaken`] when `port` cannot be bound on 127.0.0.1.
-fn check_port(port: u16, component: Component) -> Result<()> {
+/// Fails with [`Error::PortTaken`] when `port` cannot be bound on 127.0.0.1, naming a free
+/// alternative.
+fn check_port(config: &StackConfig, port: u16, component: Component) -> Result<()> {
     TcpListener::bind(("127.0.0.1", port))
         .map(drop)
         .map_err(|source| Error::PortTaken {
             port,
             component: component.to_string(),
+            instead: config.instead(&component.to_string(), port),
             source,
         })
 }

@@ -71,6 +71,7 @@ impl Environment for LocalEnv {
             return Err(Error::PortTaken {
                 port: rec.port,
                 component: component.to_string(),
+                instead: "wait until it is free".to_owned(),
                 source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
             });
         }
