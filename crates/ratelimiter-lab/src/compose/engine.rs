@@ -329,4 +329,41 @@ mod tests {
         );
         assert_eq!(v1.line(&["ps"]), "docker-compose -p p -f f.yml ps");
     }
+
+    /// The nodes' secrets reach compose in its environment (where the file interpolates them),
+    /// never its argv nor the command line shown in messages. A shell stands in for compose and
+    /// prints what it got.
+    #[tokio::test]
+    async fn secrets_go_to_compose_in_its_environment_only() {
+        let secrets = NodeSecrets {
+            admin_token: Some(crate::Secret::new("tok-compose-1")),
+            identifier_secret: Some(crate::Secret::new("idsecret-compose-1")),
+        };
+        let c = Compose::new(
+            vec![
+                "sh".into(),
+                "-c".into(),
+                r#"printf 'arg %s\n' "$@"; env"#.into(),
+                "sh".into(),
+            ],
+            "f.yml".into(),
+            "p".into(),
+            BTreeMap::new(),
+        )
+        .with_secrets(secrets);
+        let out = c.run(&["ps"], Duration::from_secs(10)).await.unwrap();
+        assert!(
+            out.lines()
+                .any(|l| l == "RATELIMITER_ADMIN_TOKEN=tok-compose-1"),
+            "{out}"
+        );
+        assert!(
+            out.lines()
+                .any(|l| l == "RATELIMITER_IDENTIFIER_SECRET=idsecret-compose-1")
+        );
+        let args: Vec<&str> = out.lines().filter(|l| l.starts_with("arg ")).collect();
+        assert_eq!(args, ["arg -p", "arg p", "arg -f", "arg f.yml", "arg ps"]);
+        let line = c.line(&["ps"]);
+        assert!(!line.contains("tok-compose-1") && !format!("{c:?}").contains("tok-compose-1"));
+    }
 }
