@@ -239,6 +239,24 @@ mod tests {
     }
 
     #[test]
+    fn a_taken_port_gets_a_free_alternative_under_its_flag() {
+        let c = config();
+        let lb = c.instead("lb", 8080);
+        let port: u16 = lb
+            .strip_prefix("pass --lb-port ")
+            .and_then(|r| r.strip_suffix(" (free)"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{lb}"));
+        assert!(port > 8080 && !c.published().iter().any(|(_, p)| *p == port));
+        let nodes = c.instead("ratelimiter-2", 8002);
+        assert!(
+            nodes.starts_with("pass --node-ports 8001,") && nodes.ends_with(",8003 (free)"),
+            "{nodes}"
+        );
+        assert!(c.instead("redis", 6379).starts_with("pass --redis-port "));
+    }
+
+    #[test]
     fn defaults_are_the_compose_files_and_clashes_are_named() {
         config().validate().unwrap();
         let vars = config().environment();
