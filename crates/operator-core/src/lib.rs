@@ -17,8 +17,9 @@
 //!   ([`ObserveFailure`], the [`SUBJECT_UNREACHABLE`] violation).
 //! - [`alert`]: the per-violation state machine (pending, firing, keep-firing), pure and clocked
 //!   by the caller.
-//! - [`ticket`]: the SQLite [`TicketStore`]: its write path, its read path, and the agent's
-//!   audit trail, with the kinds it stores as text ([`ticket::EventKind`],
+//! - [`ticket`]: the SQLite [`TicketStore`]: its write path, its read path, the agent's audit
+//!   trail and retention ([`TicketStore::prune`]); async code reaches it through
+//!   [`TicketStore::call`], on the blocking pool, with the kinds it stores as text ([`ticket::EventKind`],
 //!   [`ticket::SnapshotReason`], [`Mode`], [`agent::Outcome`], [`ticket::AuditKind`]).
 //! - [`assess`]: whether one violation holds in one observation, and observing to find out
 //!   ([`assess::observe_now`]).

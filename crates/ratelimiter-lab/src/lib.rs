@@ -31,7 +31,8 @@
 //! - [`demo`]: `operator demo ratelimit` as a library: on any environment the caller brought
 //!   up, steady load, the monitor loop driven in-process, five chapters of faults, measured and
 //!   narrated.
-//! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis.
+//! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis (without
+//!   starting the packaged service).
 //! - [`probe`]: bounded probes of Redis and the nodes.
 //! - [`ports`]: free ports on 127.0.0.1, and moving a stack's taken ports to free ones.
 //! - [`state_file`]: [`StateFile`], the JSON state file every environment keeps, read and written
