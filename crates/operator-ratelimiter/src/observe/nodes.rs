@@ -10,9 +10,36 @@ use crate::observation::NodeView;
 /// Name of the nodes' decision latency histogram.
 const LATENCY_METRIC: &str = "ratelimiter_decision_duration_seconds";
 
-/// Observes the node at `url`. Never fails: what could not be read is `None`, with the error.
-/// Also returns the local instant at which `/v1/node` (and its clock reading) was answered.
-pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Option<Instant>) {
+/// What the monitor says when a node refuses it for want of a token.
+pub(crate) const TOKEN_MISSING: &str =
+    "node requires a token: pass --node-token or OPERATOR_NODE_TOKEN";
+/// What the monitor says when a node refuses the token it was given.
+pub(crate) const TOKEN_REFUSED: &str = "node refused the token: --node-token (OPERATOR_NODE_TOKEN) \
+     must equal the node's --admin-token";
+
+/// A `GET` of the management endpoint `path` (`/v1/...`) of the node at `base`, with
+/// `Authorization: Bearer <token>` when the monitor has one.
+pub(crate) fn v1_get(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let request = http.get(format!("{base}{path}"));
+    match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    }
+}
+
+/// Observes the node at `url`, sending `token` to its management endpoints. Never fails: what
+/// could not be read is `None`, with the error. Also returns the local instant at which
+/// `/v1/node` (and its clock reading) was answered.
+pub(crate) async fn observe(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> (NodeView, Option<Instant>) {
     let base = url.trim_end_matches('/');
     let mut view = NodeView {
         url: url.to_owned(),
@@ -23,8 +50,7 @@ pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Opt
     let (ready, info, metrics) = tokio::join!(
         http.get(format!("{base}/readyz")).send(),
         async {
-            let r = http
-                .get(format!("{base}/v1/node"))
+            let r = v1_get(http, base, "/v1/node", token)
                 .send()
                 .await?
                 .error_for_status()?;
@@ -42,7 +68,7 @@ pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Opt
     );
     let mut errors: Vec<(String, ErrorKind)> = Vec::new();
     let mut failed = |endpoint: &str, e: &reqwest::Error| {
-        let (text, kind) = describe(e);
+        let (text, kind) = describe(e, token.is_some());
         errors.push((format!("{endpoint}: {text}"), kind));
     };
     match ready {
@@ -125,9 +151,19 @@ fn reason(status: reqwest::StatusCode, body: &str) -> String {
     format!("{status}: {text}")
 }
 
-/// A one-line description of a request error (refused, timed out, or the status), and its
-/// kind.
-fn describe(e: &reqwest::Error) -> (String, ErrorKind) {
+/// A one-line description of a request error (refused, timed out, a missing or refused token,
+/// or the status), and its kind; `with_token` says whether the request carried a token.
+fn describe(e: &reqwest::Error, with_token: bool) -> (String, ErrorKind) {
+    use reqwest::StatusCode;
+    if let Some(s @ (StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS)) = e.status() {
+        // 429 on a management read is the node slowing down repeated wrong tokens.
+        let text = match (with_token, s) {
+            (false, _) => TOKEN_MISSING.to_owned(),
+            (true, StatusCode::UNAUTHORIZED) => TOKEN_REFUSED.to_owned(),
+            (true, _) => format!("{TOKEN_REFUSED} (refused for a while after repeated wrong tokens)"),
+        };
+        return (text, ErrorKind::Unauthorized);
+    }
     let kind = if e.is_timeout() {
         ErrorKind::TimedOut
     } else {
@@ -139,7 +175,7 @@ fn describe(e: &reqwest::Error) -> (String, ErrorKind) {
             ErrorKind::TimedOut => "timed out".to_owned(),
             ErrorKind::Reset => "connection reset".to_owned(),
             ErrorKind::Dns => "host name does not resolve".to_owned(),
-            ErrorKind::Other => format!("could not connect: {}", innermost(e)),
+            ErrorKind::Unauthorized | ErrorKind::Other => format!("could not connect: {}", innermost(e)),
         }
     } else if let Some(s) = e.status() {
         format!("status {s}")
@@ -209,11 +245,28 @@ mod tests {
                 ErrorKind::Dns,
             ),
         ] {
-            let (view, answered_at) = observe(&http, &url).await;
+            let (view, answered_at) = observe(&http, &url, None).await;
             assert!(!view.reachable && answered_at.is_none(), "{url}");
             assert_eq!(view.error.as_deref(), Some(error), "{url}");
             assert_eq!(view.error_kind, Some(kind), "{url}");
         }
+    }
+
+    #[test]
+    fn management_requests_carry_the_token_only_when_there_is_one() {
+        let http = reqwest::Client::new();
+        let with = v1_get(&http, "http://127.0.0.1:8001", "/v1/node", Some("t0k"))
+            .build()
+            .unwrap();
+        assert_eq!(with.url().as_str(), "http://127.0.0.1:8001/v1/node");
+        assert_eq!(
+            with.headers().get(reqwest::header::AUTHORIZATION).unwrap(),
+            "Bearer t0k"
+        );
+        let without = v1_get(&http, "http://127.0.0.1:8001", "/v1/node", None)
+            .build()
+            .unwrap();
+        assert!(without.headers().get(reqwest::header::AUTHORIZATION).is_none());
     }
 
     #[test]
