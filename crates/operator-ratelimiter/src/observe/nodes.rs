@@ -269,6 +269,57 @@ mod tests {
         assert!(without.headers().get(reqwest::header::AUTHORIZATION).is_none());
     }
 
+    /// A listener that answers `/v1/node` 401 and anything else 200, and sends back every
+    /// `Authorization` header it received.
+    async fn refusing_listener() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = conn.read(&mut buf).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                    for line in request.lines() {
+                        if line.to_ascii_lowercase().starts_with("authorization:") {
+                            let _ = tx.send(line.to_owned());
+                        }
+                    }
+                    let status = if request.starts_with("GET /v1/node ") {
+                        "401 Unauthorized"
+                    } else {
+                        "200 OK"
+                    };
+                    let answer =
+                        format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, rx)
+    }
+
+    #[tokio::test]
+    async fn a_401_is_a_typed_refusal_that_says_what_to_pass_and_the_token_went_on_the_wire() {
+        let http = reqwest::Client::new();
+        let (url, mut seen) = refusing_listener().await;
+        let (view, _) = observe(&http, &url, None).await;
+        assert!(view.reachable && view.info.is_none());
+        assert_eq!(view.error_kind, Some(ErrorKind::Unauthorized));
+        assert_eq!(view.error.as_deref(), Some(format!("/v1/node: {TOKEN_MISSING}").as_str()));
+        assert!(seen.try_recv().is_err(), "no token, no header");
+
+        let (view, _) = observe(&http, &url, Some("wr0ng")).await;
+        assert_eq!(view.error_kind, Some(ErrorKind::Unauthorized));
+        let error = view.error.unwrap();
+        assert!(error.contains(TOKEN_REFUSED) && !error.contains("wr0ng"), "{error}");
+        let sent: Vec<String> = std::iter::from_fn(|| seen.try_recv().ok()).collect();
+        assert_eq!(sent, ["authorization: Bearer wr0ng"], "only /v1/node gets the token");
+    }
+
     #[test]
     fn endpoints_failing_differently_are_each_named_and_the_most_telling_kind_kept() {
         let errors = [
