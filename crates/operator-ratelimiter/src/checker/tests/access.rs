@@ -77,3 +77,41 @@ fn a_node_refusing_the_monitors_token_is_a_warning_that_says_what_to_pass() {
     assert_eq!(v[0].severity, Severity::Warning);
     assert!(v[0].message.contains("pass --node-token"), "{}", v[0].message);
 }
+
+#[test]
+fn tickets_from_api_key_counters_carry_the_fingerprint_never_the_key() {
+    use ratelimiter_schema::{fingerprint, keys};
+
+    use crate::observation::{KeyKind, KeyScan, OverAdmitted, StuckKey};
+
+    let secret_key = "api:sk-live-0123456789";
+    // What a fingerprinting node writes for that key.
+    let user_key = fingerprint::fingerprint_identifier(Some(b"the-secret"), secret_key);
+    let counter = keys::counter_key("ratelimit:", &user_key, "default", 1_000);
+    assert_eq!(KeyKind::of("ratelimit:", &counter), KeyKind::Counter);
+    // The user key the scan reads back from the counter's name.
+    let read_back = keys::parse_counter_key("ratelimit:", &counter).unwrap().user_key;
+    let mut o = healthy(0);
+    o.redis.keys = Some(KeyScan {
+        stuck: vec![StuckKey {
+            key: counter,
+            kind: KeyKind::Counter,
+        }],
+        stuck_total: 1,
+        over_admitted: vec![OverAdmitted {
+            key: read_back,
+            policy: "default".into(),
+            window_ms: 1_000,
+            count: 101,
+            limit: 100,
+        }],
+        ..KeyScan::default()
+    });
+    let v = check(&o, vec![]);
+    assert_eq!(names(&v), ["no_stuck_keys", "over_admission[policy:default]"]);
+    for v in &v {
+        let shown = format!("{} {}", v.message, v.evidence);
+        assert!(!shown.contains("sk-live"), "{shown}");
+        assert!(shown.contains("api:fp-"), "{shown}");
+    }
+}
