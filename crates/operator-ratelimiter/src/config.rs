@@ -194,7 +194,10 @@ mod tests {
             ..RateLimiterConfig::default()
         };
         let shown = format!("{c:?} {c:#?}");
-        assert!(!shown.contains("s3cret-token") && !shown.contains("hunter2"), "{shown}");
+        assert!(
+            !shown.contains("s3cret-token") && !shown.contains("hunter2"),
+            "{shown}"
+        );
         assert!(shown.contains("node_token: Some(\"***\")"), "{shown}");
     }
 

@@ -126,11 +126,10 @@ impl Subject for RateLimiterSubject {
 
     async fn observe(&self) -> Result<Observation> {
         let observed_at = Utc::now();
-        let node_futures = self
-            .config
-            .nodes
-            .iter()
-            .map(|url| observe::observe_node(&self.http, url, self.config.node_token.as_deref()));
+        let node_futures =
+            self.config.nodes.iter().map(|url| {
+                observe::observe_node(&self.http, url, self.config.node_token.as_deref())
+            });
         let ((redis, redis_clock), nodes) = tokio::join!(
             observe::observe_redis(&self.redis, &self.scan, &self.config),
             futures::future::join_all(node_futures)

@@ -219,7 +219,11 @@ async fn five_thousand_stuck_keys_are_repaired_in_bounded_batches_and_counted() 
     assert!(d["scanned"].as_u64().unwrap() >= 5_100, "{d}");
     assert!(d["largest_batch"].as_u64().unwrap() <= 500, "bounded: {d}");
     assert!(d["batches"].as_u64().unwrap() >= 11, "{d}");
-    assert_eq!(d["repaired"].as_array().unwrap().len(), 20, "the list is capped");
+    assert_eq!(
+        d["repaired"].as_array().unwrap().len(),
+        20,
+        "the list is capped"
+    );
     assert!(
         report.summary.contains("gave a TTL to 5000 keys"),
         "{}",
@@ -254,17 +258,12 @@ async fn reset_counter_deletes_the_windows_its_policies_name_and_no_same_prefix_
     let counter = |key: &str, window: u64| format!("ratelimit:c:{{{key}}}:default:{window}");
     for key in ["user:reset", "user:reset-2", "user:rese"] {
         for window in [1_000, 60_000] {
-            stack.redis.cmd(&[
-                "HSET",
-                &counter(key, window),
-                "w",
-                "1",
-                "c",
-                "1",
-                "p",
-                "0",
-            ]);
-            stack.redis.cmd(&["PEXPIRE", &counter(key, window), "120000"]);
+            stack
+                .redis
+                .cmd(&["HSET", &counter(key, window), "w", "1", "c", "1", "p", "0"]);
+            stack
+                .redis
+                .cmd(&["PEXPIRE", &counter(key, window), "120000"]);
         }
     }
     let report = s
@@ -277,7 +276,10 @@ async fn reset_counter_deletes_the_windows_its_policies_name_and_no_same_prefix_
     assert_eq!(report.details["deleted_total"], 2, "{report:?}");
     assert_eq!(report.details["checked"], 2, "{report:?}");
     for window in [1_000, 60_000] {
-        assert_eq!(stack.redis.cmd(&["EXISTS", &counter("user:reset", window)]), ":0");
+        assert_eq!(
+            stack.redis.cmd(&["EXISTS", &counter("user:reset", window)]),
+            ":0"
+        );
         for other in ["user:reset-2", "user:rese"] {
             assert_eq!(
                 stack.redis.cmd(&["EXISTS", &counter(other, window)]),
@@ -293,5 +295,8 @@ async fn reset_counter_deletes_the_windows_its_policies_name_and_no_same_prefix_
         .await
         .unwrap_err()
         .to_string();
-    assert!(clear.contains("fingerprint") && !clear.contains("sk-live"), "{clear}");
+    assert!(
+        clear.contains("fingerprint") && !clear.contains("sk-live"),
+        "{clear}"
+    );
 }

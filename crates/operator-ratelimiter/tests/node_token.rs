@@ -37,9 +37,15 @@ async fn the_token_is_sent_and_a_refusal_says_what_to_pass() {
     // Does this node guard its management reads (it does from the hardening on)?
     let (status, _) = http::get(node.port, "/v1/node").unwrap();
     let guarded = status == 401;
-    assert!(guarded || status == 200, "GET /v1/node without a token: {status}");
+    assert!(
+        guarded || status == 200,
+        "GET /v1/node without a token: {status}"
+    );
     for (token, says) in [
-        (None, "node requires a token: pass --node-token or OPERATOR_NODE_TOKEN"),
+        (
+            None,
+            "node requires a token: pass --node-token or OPERATOR_NODE_TOKEN",
+        ),
         (Some("wrong-token"), "node refused the token"),
     ] {
         let o = subject(&redis, &node, token).observe().await.unwrap();

@@ -58,7 +58,10 @@ fn clients(ctx: &Context, reason: &str) -> Vec<String> {
         .flatten()
         .filter(|c| c["reason"] == reason)
         .map(|c| match c["distinct_keys"].as_u64() {
-            Some(k) => format!("{} ({k} distinct keys)", c["client"].as_str().unwrap_or("?")),
+            Some(k) => format!(
+                "{} ({k} distinct keys)",
+                c["client"].as_str().unwrap_or("?")
+            ),
             None => c["client"].as_str().unwrap_or("?").to_owned(),
         })
         .collect()
@@ -160,7 +163,10 @@ fn memory_pressure(ctx: &Context) -> Option<Finding> {
     );
     if let Some(stuck) = concurrent(ctx, NO_STUCK_KEYS).first() {
         f = f
-            .cite(format!("concurrent[#{}].message", stuck.id), stuck.message.clone())
+            .cite(
+                format!("concurrent[#{}].message", stuck.id),
+                stuck.message.clone(),
+            )
             .action(Recommendation::typed(
                 &RateLimitAction::RepairStuckKeys {},
                 "keys without a TTL hold memory that never comes back",

@@ -88,10 +88,7 @@ fn identifier_secret_mismatch(ctx: &Context) -> Option<Finding> {
                 described.join("; ")
             ),
         )
-        .cite(
-            "ticket.evidence.identifier_secrets",
-            described.join("; "),
-        )
+        .cite("ticket.evidence.identifier_secrets", described.join("; "))
         .risk(
             "Changing a node's secret starts its API-key counters afresh (their old counters \
              expire with their TTL): during a rotation, restart the nodes one after the other \

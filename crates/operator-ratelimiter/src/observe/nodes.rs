@@ -160,7 +160,9 @@ fn describe(e: &reqwest::Error, with_token: bool) -> (String, ErrorKind) {
         let text = match (with_token, s) {
             (false, _) => TOKEN_MISSING.to_owned(),
             (true, StatusCode::UNAUTHORIZED) => TOKEN_REFUSED.to_owned(),
-            (true, _) => format!("{TOKEN_REFUSED} (refused for a while after repeated wrong tokens)"),
+            (true, _) => {
+                format!("{TOKEN_REFUSED} (refused for a while after repeated wrong tokens)")
+            }
         };
         return (text, ErrorKind::Unauthorized);
     }
@@ -175,7 +177,9 @@ fn describe(e: &reqwest::Error, with_token: bool) -> (String, ErrorKind) {
             ErrorKind::TimedOut => "timed out".to_owned(),
             ErrorKind::Reset => "connection reset".to_owned(),
             ErrorKind::Dns => "host name does not resolve".to_owned(),
-            ErrorKind::Unauthorized | ErrorKind::Other => format!("could not connect: {}", innermost(e)),
+            ErrorKind::Unauthorized | ErrorKind::Other => {
+                format!("could not connect: {}", innermost(e))
+            }
         }
     } else if let Some(s) = e.status() {
         format!("status {s}")
@@ -266,7 +270,12 @@ mod tests {
         let without = v1_get(&http, "http://127.0.0.1:8001", "/v1/node", None)
             .build()
             .unwrap();
-        assert!(without.headers().get(reqwest::header::AUTHORIZATION).is_none());
+        assert!(
+            without
+                .headers()
+                .get(reqwest::header::AUTHORIZATION)
+                .is_none()
+        );
     }
 
     /// A listener that answers `/v1/node` 401 and anything else 200, and sends back every
@@ -293,8 +302,9 @@ mod tests {
                     } else {
                         "200 OK"
                     };
-                    let answer =
-                        format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
                     let _ = conn.write_all(answer.as_bytes()).await;
                 });
             }
@@ -309,15 +319,25 @@ mod tests {
         let (view, _) = observe(&http, &url, None).await;
         assert!(view.reachable && view.info.is_none());
         assert_eq!(view.error_kind, Some(ErrorKind::Unauthorized));
-        assert_eq!(view.error.as_deref(), Some(format!("/v1/node: {TOKEN_MISSING}").as_str()));
+        assert_eq!(
+            view.error.as_deref(),
+            Some(format!("/v1/node: {TOKEN_MISSING}").as_str())
+        );
         assert!(seen.try_recv().is_err(), "no token, no header");
 
         let (view, _) = observe(&http, &url, Some("wr0ng")).await;
         assert_eq!(view.error_kind, Some(ErrorKind::Unauthorized));
         let error = view.error.unwrap();
-        assert!(error.contains(TOKEN_REFUSED) && !error.contains("wr0ng"), "{error}");
+        assert!(
+            error.contains(TOKEN_REFUSED) && !error.contains("wr0ng"),
+            "{error}"
+        );
         let sent: Vec<String> = std::iter::from_fn(|| seen.try_recv().ok()).collect();
-        assert_eq!(sent, ["authorization: Bearer wr0ng"], "only /v1/node gets the token");
+        assert_eq!(
+            sent,
+            ["authorization: Bearer wr0ng"],
+            "only /v1/node gets the token"
+        );
     }
 
     #[test]

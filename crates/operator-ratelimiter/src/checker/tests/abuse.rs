@@ -56,7 +56,8 @@ fn a_botnet_opens_one_ticket_per_node_with_capped_evidence() {
     assert_eq!(e["since_last"]["enumeration_blocks"], 20);
     assert_eq!(e["clients"][0]["distinct_keys"], 300);
     assert!(
-        v[0].message.contains("20 clients blocked for key enumeration"),
+        v[0].message
+            .contains("20 clients blocked for key enumeration"),
         "{}",
         v[0].message
     );
@@ -91,7 +92,12 @@ fn what_fires_and_what_stays_quiet() {
     // (what node 0 reports now, what it reported before, fires, message part)
     let cases = [
         (honeypot.clone(), AbuseInfo::default(), true, "honeypot key"),
-        (guard, AbuseInfo::default(), true, "memory guard on (Redis at 90%"),
+        (
+            guard,
+            AbuseInfo::default(),
+            true,
+            "memory guard on (Redis at 90%",
+        ),
         // A block that expired, counted before: nothing new.
         (expired.clone(), expired.clone(), false, ""),
         // A new block that already expired still tells it happened.

@@ -28,10 +28,20 @@ fn nodes_under_different_identifier_secrets_are_drift() {
             assert!(v.is_empty(), "{digests:?}: {v:?}");
             continue;
         }
-        assert_eq!(names(&v), ["counter_drift[identifier_secret]"], "{digests:?}");
+        assert_eq!(
+            names(&v),
+            ["counter_drift[identifier_secret]"],
+            "{digests:?}"
+        );
         assert_eq!(v[0].severity, Severity::Critical);
         assert_eq!(v[0].evidence["cause"], SECRET_MISMATCH);
-        assert_eq!(v[0].evidence["identifier_secrets"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            v[0].evidence["identifier_secrets"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         assert!(
             v[0].message.contains("one client's limit is split"),
             "{}",
@@ -43,7 +53,11 @@ fn nodes_under_different_identifier_secrets_are_drift() {
     info_mut(&mut o, 0).identifier_secret_digest = Some("aa".into());
     info_mut(&mut o, 1).identifier_secret_digest = Some("aa".into());
     o.nodes[2].info = None;
-    assert!(check(&o, vec![]).iter().all(|v| v.invariant != COUNTER_DRIFT));
+    assert!(
+        check(&o, vec![])
+            .iter()
+            .all(|v| v.invariant != COUNTER_DRIFT)
+    );
 }
 
 #[test]
@@ -53,7 +67,11 @@ fn the_skew_the_node_measured_is_what_fires_and_is_said() {
     o.nodes[0].clock_skew_source = Some(SkewSource::Node);
     let v = check(&o, vec![]);
     assert_eq!(names(&v), ["counter_drift[127.0.0.1:8001]"]);
-    assert!(v[0].message.contains("measured by the node"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("measured by the node"),
+        "{}",
+        v[0].message
+    );
     assert_eq!(v[0].evidence["skew_source"], "node");
     // Without Redis TIME for the monitor, a skew the node measured still decides.
     let mut o = healthy(0);
@@ -68,14 +86,17 @@ fn the_skew_the_node_measured_is_what_fires_and_is_said() {
 fn a_node_refusing_the_monitors_token_is_a_warning_that_says_what_to_pass() {
     let mut o = healthy(0);
     o.nodes[0].info = None;
-    o.nodes[0].error = Some(
-        "/v1/node: node requires a token: pass --node-token or OPERATOR_NODE_TOKEN".into(),
-    );
+    o.nodes[0].error =
+        Some("/v1/node: node requires a token: pass --node-token or OPERATOR_NODE_TOKEN".into());
     o.nodes[0].error_kind = Some(ErrorKind::Unauthorized);
     let v = check(&o, vec![]);
     assert_eq!(names(&v), ["node_down[127.0.0.1:8001]"]);
     assert_eq!(v[0].severity, Severity::Warning);
-    assert!(v[0].message.contains("pass --node-token"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("pass --node-token"),
+        "{}",
+        v[0].message
+    );
 }
 
 #[test]
@@ -90,7 +111,9 @@ fn tickets_from_api_key_counters_carry_the_fingerprint_never_the_key() {
     let counter = keys::counter_key("ratelimit:", &user_key, "default", 1_000);
     assert_eq!(KeyKind::of("ratelimit:", &counter), KeyKind::Counter);
     // The user key the scan reads back from the counter's name.
-    let read_back = keys::parse_counter_key("ratelimit:", &counter).unwrap().user_key;
+    let read_back = keys::parse_counter_key("ratelimit:", &counter)
+        .unwrap()
+        .user_key;
     let mut o = healthy(0);
     o.redis.keys = Some(KeyScan {
         stuck: vec![StuckKey {
@@ -108,7 +131,10 @@ fn tickets_from_api_key_counters_carry_the_fingerprint_never_the_key() {
         ..KeyScan::default()
     });
     let v = check(&o, vec![]);
-    assert_eq!(names(&v), ["no_stuck_keys", "over_admission[policy:default]"]);
+    assert_eq!(
+        names(&v),
+        ["no_stuck_keys", "over_admission[policy:default]"]
+    );
     for v in &v {
         let shown = format!("{} {}", v.message, v.evidence);
         assert!(!shown.contains("sk-live"), "{shown}");

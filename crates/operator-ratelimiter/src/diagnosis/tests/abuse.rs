@@ -5,7 +5,7 @@ use ratelimiter_schema::{AbuseInfo, BlockReason, BlockedClient, MemoryGuardInfo}
 use super::{actions, context_for, diagnose};
 use crate::checker::sample::healthy;
 use crate::error::ErrorKind;
-use crate::observation::{KeyScan, KeyKind, Observation, StuckKey};
+use crate::observation::{KeyKind, KeyScan, Observation, StuckKey};
 
 const NOW: u64 = 1_800_000_000_000;
 
@@ -47,12 +47,19 @@ fn enumeration_names_the_guessing_and_says_the_node_already_blocks_it() {
     });
     assert_eq!(r.rule.as_deref(), Some("key_enumeration"));
     assert!(
-        r.diagnosis.summary.contains("more than 100 distinct API keys")
+        r.diagnosis
+            .summary
+            .contains("more than 100 distinct API keys")
             && r.diagnosis.summary.contains("already refuses"),
         "{}",
         r.diagnosis.summary
     );
-    assert!(r.diagnosis.evidence.iter().any(|c| c.detail.contains("301 distinct keys")));
+    assert!(
+        r.diagnosis
+            .evidence
+            .iter()
+            .any(|c| c.detail.contains("301 distinct keys"))
+    );
     assert!(actions(&r).is_empty(), "nothing to reset: the node blocks");
 }
 
@@ -83,8 +90,7 @@ fn memory_pressure_from_a_key_flood_repairs_ttls_only_when_keys_lack_one() {
     let r = diagnosed(guard.clone());
     assert_eq!(r.rule.as_deref(), Some("memory_pressure_from_key_flood"));
     assert!(
-        r.diagnosis.summary.contains("flood of unique keys")
-            && r.diagnosis.summary.contains("95%"),
+        r.diagnosis.summary.contains("flood of unique keys") && r.diagnosis.summary.contains("95%"),
         "{}",
         r.diagnosis.summary
     );
@@ -105,16 +111,18 @@ fn memory_pressure_from_a_key_flood_repairs_ttls_only_when_keys_lack_one() {
         "abuse_detected[127.0.0.1:8001]",
         vec![],
     ));
-    assert_eq!(actions(&r), [serde_json::json!({"action": "repair_stuck_keys", "args": {}})]);
+    assert_eq!(
+        actions(&r),
+        [serde_json::json!({"action": "repair_stuck_keys", "args": {}})]
+    );
 }
 
 #[test]
 fn a_missing_token_is_named_not_taken_for_a_dead_node() {
     let mut o = healthy(500);
     o.nodes[1].info = None;
-    o.nodes[1].error = Some(
-        "/v1/node: node requires a token: pass --node-token or OPERATOR_NODE_TOKEN".into(),
-    );
+    o.nodes[1].error =
+        Some("/v1/node: node requires a token: pass --node-token or OPERATOR_NODE_TOKEN".into());
     o.nodes[1].error_kind = Some(ErrorKind::Unauthorized);
     let r = diagnose(&context_for(
         &o,
@@ -124,7 +132,9 @@ fn a_missing_token_is_named_not_taken_for_a_dead_node() {
     ));
     assert_eq!(r.rule.as_deref(), Some("node_token_required"));
     assert!(
-        r.diagnosis.summary.contains("--node-token or OPERATOR_NODE_TOKEN"),
+        r.diagnosis
+            .summary
+            .contains("--node-token or OPERATOR_NODE_TOKEN"),
         "{}",
         r.diagnosis.summary
     );
@@ -150,5 +160,8 @@ fn different_identifier_secrets_are_named_with_the_fix() {
     );
     let s = &r.diagnosis.summary;
     assert!(s.contains("RATELIMITER_IDENTIFIER_SECRET"), "{s}");
-    assert!(s.contains("n8003 (127.0.0.1:8003) (secret digest bb)"), "{s}");
+    assert!(
+        s.contains("n8003 (127.0.0.1:8003) (secret digest bb)"),
+        "{s}"
+    );
 }
