@@ -31,6 +31,8 @@
 //!   incident ([`ContextSources`]: node log files; Redis `INFO`; failure-mode counts).
 //! - [`info`], [`histogram`]: parsers for Redis `INFO` and Prometheus histograms.
 //! - `error`: [`Error`], and [`ErrorKind`], how a request failed.
+//! - `redact`: API keys in clear (counters written by older nodes, their logs) hidden wherever
+//!   the monitor shows what it read.
 //!
 //! The Redis key schema is not defined here: it is the `ratelimiter-schema` crate, shared with
 //! the nodes.
@@ -68,6 +70,7 @@ pub mod subject;
 
 mod error;
 mod observe;
+mod redact;
 mod redis_handle;
 
 pub use action::RateLimitAction;

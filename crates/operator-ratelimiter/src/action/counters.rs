@@ -5,15 +5,13 @@
 use std::collections::BTreeSet;
 
 use operator_core::ActionReport;
-use ratelimiter_schema::{Policy, fingerprint, keys};
+use ratelimiter_schema::{Policy, keys};
 use serde_json::json;
 
 use super::policies::read_policies;
 use super::target::Target;
 use crate::error::{Error, Result};
-
-/// The kind prefix of API-key identifiers, which the nodes store as fingerprints only.
-const API_KIND: &str = "api:";
+use crate::redact;
 
 /// The counter names of `key` under every window of every policy that can apply to it: those
 /// whose pattern matches it, and `default` (a key matched by no other policy falls to it).
@@ -35,9 +33,7 @@ pub(crate) fn counter_names(prefix: &str, key: &str, policies: &[&Policy]) -> Ve
 /// the key must not travel into the action log or a ticket.
 fn check_key(key: &str) -> Result<()> {
     keys::validate_user_key(key).map_err(|e| Error::Action(format!("reset_counter: key: {e}")))?;
-    if let Some(rest) = key.strip_prefix(API_KIND)
-        && !fingerprint::is_fingerprint(rest)
-    {
+    if redact::is_clear_api_key(key) {
         return Err(Error::Action(
             "reset_counter: key: API keys are stored as fingerprints (api:fp-...); give the \
              fingerprint the nodes list, never the key itself"
@@ -109,7 +105,7 @@ pub(super) async fn reset_counter(target: &Target<'_>, key: &str) -> Result<Acti
 
 #[cfg(test)]
 mod tests {
-    use ratelimiter_schema::{PolicySpec, Window};
+    use ratelimiter_schema::{PolicySpec, Window, fingerprint};
 
     use super::*;
 

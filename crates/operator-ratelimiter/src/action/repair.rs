@@ -11,6 +11,7 @@ use serde_json::json;
 use super::target::Target;
 use crate::error::Result;
 use crate::observation::KeyKind;
+use crate::redact;
 
 /// Keys per `SCAN` call, and so at most per pipeline of `PTTL` and of `PEXPIRE`.
 const BATCH: usize = 500;
@@ -132,7 +133,8 @@ async fn repair_batch(target: &Target<'_>, names: Vec<String>, tally: &mut Tally
         if done == 1 {
             tally.repaired += 1;
             if tally.listed.len() < LISTED {
-                tally.listed.push(json!({ "key": k, "ttl_ms": ttl }));
+                let shown = redact::key_name(target.key_prefix, k);
+                tally.listed.push(json!({ "key": shown, "ttl_ms": ttl }));
             }
         }
     }
