@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 
 /// Where the rate limiter is and how to observe it. Build with [`Default`] (three nodes on
 /// `127.0.0.1:8001-8003`, Redis on 6379), adjust fields, then [`validate`](Self::validate).
-#[derive(Debug, Clone, PartialEq)]
+/// Its `Debug` form redacts the node token and the Redis password.
+#[derive(Clone, PartialEq)]
 pub struct RateLimiterConfig {
     /// Redis URL (`redis://[:password@]host:port[/db]` or `rediss://`).
     pub redis_url: String,
@@ -26,8 +27,26 @@ pub struct RateLimiterConfig {
     pub scan_count: usize,
     /// TTL given by `repair_stuck_keys` to keys it cannot classify.
     pub repair_ttl: Duration,
-    /// The nodes' admin token, sent as `Authorization: Bearer` on their `/v1/*` endpoints.
+    /// The nodes' admin token, sent as `Authorization: Bearer <token>` on every `/v1/*` request
+    /// to a node (nodes started with `--admin-token` refuse their management endpoints without
+    /// it). Never printed: `Debug` shows `***`, and it goes into no ticket or context.
     pub node_token: Option<String>,
+}
+
+impl std::fmt::Debug for RateLimiterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiterConfig")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("nodes", &self.nodes)
+            .field("key_prefix", &self.key_prefix)
+            .field("redis_timeout", &self.redis_timeout)
+            .field("node_timeout", &self.node_timeout)
+            .field("scan_budget", &self.scan_budget)
+            .field("scan_count", &self.scan_count)
+            .field("repair_ttl", &self.repair_ttl)
+            .field("node_token", &self.node_token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Default for RateLimiterConfig {
@@ -80,6 +99,13 @@ impl RateLimiterConfig {
             if d.is_zero() {
                 return Err(Error::Config(format!("{name} must be greater than zero")));
             }
+        }
+        if let Some(token) = &self.node_token
+            && (token.is_empty() || token.chars().any(|c| c.is_control() || c == ' '))
+        {
+            return Err(Error::Config(
+                "node token: must be non-empty, without spaces or control characters".into(),
+            ));
         }
         if self.scan_budget == 0 || self.scan_count == 0 {
             return Err(Error::Config(
@@ -156,6 +182,23 @@ mod tests {
         bad(|c| c.nodes = vec!["127.0.0.1:8001".into()], "node url");
         bad(|c| c.key_prefix = "a{b".into(), "key prefix");
         bad(|c| c.redis_timeout = Duration::ZERO, "redis timeout");
+        bad(|c| c.node_token = Some(String::new()), "node token");
+        bad(|c| c.node_token = Some("a\nb".into()), "node token");
+    }
+
+    #[test]
+    fn debug_never_shows_the_node_token_or_the_redis_password() {
+        let c = RateLimiterConfig {
+            redis_url: "redis://:hunter2@h:6379".into(),
+            node_token: Some("s3cret-token".into()),
+            ..RateLimiterConfig::default()
+        };
+        let shown = format!("{c:?} {c:#?}");
+        assert!(
+            !shown.contains("s3cret-token") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("node_token: Some(\"***\")"), "{shown}");
     }
 
     #[test]

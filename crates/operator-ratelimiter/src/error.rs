@@ -56,8 +56,8 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How a request to Redis or to a node failed, classified when the error is caught, so that
-/// diagnoses match on it rather than on messages. `refused`, `timed_out`, `reset`, `dns` or
-/// `other` in JSON and text; declared from the most telling down, the order that picks one kind
+/// diagnoses match on it rather than on messages. `refused`, `timed_out`, `reset`, `dns`,
+/// `unauthorized` or `other` in JSON and text; declared from the most telling down, the order that picks one kind
 /// for a node whose endpoints failed differently.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, strum::Display,
@@ -73,6 +73,9 @@ pub enum ErrorKind {
     Reset,
     /// The host name does not resolve.
     Dns,
+    /// The node answered but refused the monitor's request for want of the right token (401, or
+    /// 429 after repeated wrong tokens): the monitor needs `--node-token`.
+    Unauthorized,
     /// Anything else: an error status, an answer that does not parse, a server error.
     Other,
 }
@@ -156,6 +159,7 @@ mod tests {
             (ErrorKind::TimedOut, "timed_out"),
             (ErrorKind::Reset, "reset"),
             (ErrorKind::Dns, "dns"),
+            (ErrorKind::Unauthorized, "unauthorized"),
             (ErrorKind::Other, "other"),
         ] {
             assert_eq!(kind.to_string(), name);

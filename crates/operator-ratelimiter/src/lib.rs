@@ -7,29 +7,32 @@
 //! Nothing here runs a loop or touches the ticket store.
 //!
 //! # Layout
-//! - [`config`]: [`RateLimiterConfig`] (where Redis and the nodes are, timeouts, the scan
-//!   budget) and [`Thresholds`].
+//! - [`config`]: [`RateLimiterConfig`] (where Redis and the nodes are, the nodes' admin token,
+//!   timeouts, the scan budget) and [`Thresholds`].
 //! - [`observation`]: [`Observation`]: Redis as the monitor sees it (policies, node registry,
 //!   key scan) and every node; each source that failed says why, and how ([`ErrorKind`]).
 //! - `observe`: the gatherers, which know nothing of the subject: `redis_side` (PING, one
 //!   pipeline of reads, then a bounded step of the incremental key scan, `scan`), `nodes`
-//!   (`/readyz`, `/v1/node` and `/metrics` of one node) and `clock` (Redis `TIME`, to tell each
-//!   node's clock skew). `redis_handle`: the one reconnecting Redis connection, every call
+//!   (`/readyz`, `/v1/node` with the node token, and `/metrics` of one node) and `clock` (Redis
+//!   `TIME`, to tell the clock skew of nodes that do not measure their own). `redis_handle`: the one reconnecting Redis connection, every call
 //!   bounded in time.
 //! - [`subject`]: [`RateLimiterSubject`], the hub: it owns the connections and what is kept
 //!   between observations (the scan's cursor and stuck keys, the last valid policy set), runs
 //!   the gatherers concurrently and joins their parts, and hands the actions and the diagnosis
 //!   only what they need.
 //! - [`checker`]: [`RateLimiterChecker`] and the invariants `redis_healthy`, `no_stuck_keys`,
-//!   `config_loaded`, `node_down`, `high_latency`, `counter_drift` and `over_admission`, pure
-//!   functions of an observation and its history, one module per concern.
-//! - [`action`]: [`RateLimitAction`] (`reset_counter`, `update_policy`, `repair_stuck_keys`,
-//!   `reseed_policies`), run on Redis directly, given a narrow target (the Redis handle, the key
+//!   `config_loaded`, `node_down`, `high_latency`, `counter_drift`, `over_admission` and
+//!   `abuse_detected`, pure functions of an observation and its history, one module per concern.
+//! - [`action`]: [`RateLimitAction`] (`reset_counter`, by key names computed from the policies;
+//!   `update_policy`; `repair_stuck_keys`, in bounded batches; `reseed_policies`), run on Redis
+//!   directly, given a narrow target (the Redis handle, the key
 //!   prefix, the repair TTL, the last policies seen), never the subject.
 //! - [`diagnosis`]: the offline diagnosis rules of every invariant, and the extra context of an
 //!   incident ([`ContextSources`]: node log files; Redis `INFO`; failure-mode counts).
 //! - [`info`], [`histogram`]: parsers for Redis `INFO` and Prometheus histograms.
 //! - `error`: [`Error`], and [`ErrorKind`], how a request failed.
+//! - `redact`: API keys in clear (counters written by older nodes, their logs) hidden wherever
+//!   the monitor shows what it read.
 //!
 //! The Redis key schema is not defined here: it is the `ratelimiter-schema` crate, shared with
 //! the nodes.
@@ -47,7 +50,9 @@
 //!   was read is kept, what was not is `None`, and unknown to the checker.
 //! - A node not answering any of its three endpoints (each under `node_timeout`): `reachable`
 //!   false, with the error; `node_down` fires, and what needs the node's report is unknown. A
-//!   node answering some endpoints is reachable, the others named in its error.
+//!   node answering some endpoints is reachable, the others named in its error. A node refusing
+//!   the monitor's token (401, or 429 after wrong tokens) is [`ErrorKind::Unauthorized`]:
+//!   `node_down` warns with what to pass (`--node-token`), and its report is unknown.
 //!
 //! So `subject_unreachable` comes from this subject only when `observe` outlasts the monitor's
 //! timeout. [`Error`] comes from building the subject (an invalid configuration) and from
@@ -65,6 +70,7 @@ pub mod subject;
 
 mod error;
 mod observe;
+mod redact;
 mod redis_handle;
 
 pub use action::RateLimitAction;

@@ -184,8 +184,26 @@ pub struct NodeView {
     pub info: Option<NodeInfo>,
     /// Decision latency histogram from `/metrics` (cumulative since the node started).
     pub latency: Option<Histogram>,
-    /// Node clock minus Redis `TIME`, corrected for when each answer arrived, in ms.
+    /// Node clock minus Redis `TIME`, in ms: as the node measured it when it reports one (the
+    /// clock its `local` failure mode uses), else as the monitor tells it, corrected for when
+    /// each answer arrived.
     pub clock_skew_ms: Option<i64>,
+    /// Who measured `clock_skew_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_source: Option<SkewSource>,
+}
+
+/// Who measured a node's clock skew: `node` (its own clock against the `TIME` of its Redis
+/// replies) or `monitor` (the node's `now_ms` against Redis `TIME` read by the monitor, for nodes
+/// that do not report a skew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum SkewSource {
+    /// The node measured it.
+    Node,
+    /// The monitor estimated it.
+    Monitor,
 }
 
 impl NodeView {

@@ -18,7 +18,7 @@ use crate::action::{self, RateLimitAction, Target, VersionedPolicies};
 use crate::config::{RateLimiterConfig, redact_url};
 use crate::diagnosis::{self, ContextSources};
 use crate::error::{Error, Result};
-use crate::observation::{NodeView, Observation, RedisView};
+use crate::observation::{NodeView, Observation, RedisView, SkewSource};
 use crate::observe::{self, RedisClock, ScanState};
 use crate::redis_handle::RedisHandle;
 
@@ -126,11 +126,10 @@ impl Subject for RateLimiterSubject {
 
     async fn observe(&self) -> Result<Observation> {
         let observed_at = Utc::now();
-        let node_futures = self
-            .config
-            .nodes
-            .iter()
-            .map(|url| observe::observe_node(&self.http, url));
+        let node_futures =
+            self.config.nodes.iter().map(|url| {
+                observe::observe_node(&self.http, url, self.config.node_token.as_deref())
+            });
         let ((redis, redis_clock), nodes) = tokio::join!(
             observe::observe_redis(&self.redis, &self.scan, &self.config),
             futures::future::join_all(node_futures)
@@ -171,8 +170,10 @@ impl Diagnosable for RateLimiterSubject {
     }
 }
 
-/// The node views, each with its clock's skew from Redis `TIME` when both clocks were read
-/// (`answered_at` is when the node answered `/v1/node`).
+/// The node views, each with its clock's skew from Redis `TIME`: as the node measured it (the
+/// clock its `local` failure mode decides by, against the `TIME` of its own Redis replies) when
+/// it reports one, else as the monitor tells it from the node's `now_ms` and Redis `TIME` read
+/// at about the same moment (`answered_at` is when the node answered `/v1/node`).
 fn with_clock_skew(
     nodes: Vec<(NodeView, Option<Instant>)>,
     redis_clock: Option<&RedisClock>,
@@ -180,10 +181,58 @@ fn with_clock_skew(
     nodes
         .into_iter()
         .map(|(mut view, answered_at)| {
-            if let (Some(r), Some(n), Some(info)) = (redis_clock, answered_at, &view.info) {
+            let Some(info) = &view.info else {
+                return view;
+            };
+            if let Some(skew) = info.clock_skew_ms {
+                view.clock_skew_ms = Some(skew);
+                view.clock_skew_source = Some(SkewSource::Node);
+            } else if let (Some(r), Some(n)) = (redis_clock, answered_at) {
                 view.clock_skew_ms = Some(r.skew_ms(info.now_ms, n));
+                view.clock_skew_source = Some(SkewSource::Monitor);
             }
             view
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::sample;
+
+    #[test]
+    fn the_skew_a_node_measures_wins_over_the_monitors_estimate() {
+        let now = Instant::now();
+        let clock = RedisClock {
+            time_ms: 1_800_000_000_000,
+            at: now,
+        };
+        let mut reporting = sample::node(8001);
+        reporting.clock_skew_ms = None;
+        reporting.info.as_mut().unwrap().clock_skew_ms = Some(-2_500);
+        let mut older = sample::node(8002);
+        older.clock_skew_ms = None;
+        older.info.as_mut().unwrap().now_ms = 1_800_000_000_700;
+        let views = with_clock_skew(
+            vec![(reporting, Some(now)), (older, Some(now))],
+            Some(&clock),
+        );
+        let got: Vec<_> = views
+            .iter()
+            .map(|v| (v.clock_skew_ms, v.clock_skew_source))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(-2_500), Some(SkewSource::Node)),
+                (Some(700), Some(SkewSource::Monitor))
+            ]
+        );
+        // Without Redis TIME, the node's own measurement still counts.
+        let mut reporting = sample::node(8001);
+        reporting.info.as_mut().unwrap().clock_skew_ms = Some(40);
+        let views = with_clock_skew(vec![(reporting, None)], None);
+        assert_eq!(views[0].clock_skew_ms, Some(40));
+    }
 }

@@ -56,6 +56,7 @@ async fn repair_stuck_keys_gives_each_key_the_ttl_its_kind_needs() {
         .await
         .unwrap();
     assert!(report.changed, "{report:?}");
+    assert_eq!(report.details["repaired_total"], 2, "{report:?}");
     assert_eq!(
         report.details["repaired"].as_array().unwrap().len(),
         2,
@@ -190,5 +191,112 @@ async fn reseed_policies_restores_the_last_set_seen_even_with_every_node_frozen(
             .await
             .unwrap()
             .changed
+    );
+}
+
+/// Runs `script` (Lua, no keys) on the stack's Redis: bulk writes in one round trip.
+fn eval(stack: &LocalStack, script: &str) -> String {
+    stack.redis.cmd(&["EVAL", script, "0"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_thousand_stuck_keys_are_repaired_in_bounded_batches_and_counted() {
+    let stack = LocalStack::start(1, |_| vec![]);
+    let s = subject(&stack);
+    eval(
+        &stack,
+        "for i = 1, 5000 do redis.call('SET', 'ratelimit:junk:' .. i, '1') end \
+         for i = 1, 100 do redis.call('SET', 'ratelimit:fine:' .. i, '1', 'PX', 600000) end \
+         return 1",
+    );
+    let report = s
+        .execute(&RateLimitAction::RepairStuckKeys {})
+        .await
+        .unwrap();
+    let d = &report.details;
+    assert_eq!(d["repaired_total"], 5_000, "{d}");
+    assert_eq!(d["stuck"], 5_000, "{d}");
+    assert!(d["scanned"].as_u64().unwrap() >= 5_100, "{d}");
+    assert!(d["largest_batch"].as_u64().unwrap() <= 500, "bounded: {d}");
+    assert!(d["batches"].as_u64().unwrap() >= 11, "{d}");
+    assert_eq!(
+        d["repaired"].as_array().unwrap().len(),
+        20,
+        "the list is capped"
+    );
+    assert!(
+        report.summary.contains("gave a TTL to 5000 keys"),
+        "{}",
+        report.summary
+    );
+    let left = eval(
+        &stack,
+        "local n = 0 for i = 1, 5000 do \
+         if redis.call('PTTL', 'ratelimit:junk:' .. i) == -1 then n = n + 1 end end return n",
+    );
+    assert_eq!(left, ":0", "every stuck key has a TTL now");
+    assert!(
+        (1..=600_000).contains(&pttl(&stack, "ratelimit:fine:1")),
+        "keys with a TTL keep theirs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_counter_deletes_the_windows_its_policies_name_and_no_same_prefix_key() {
+    let stack = LocalStack::start(1, |_| vec![]);
+    let s = subject(&stack);
+    // A second window on the default policy: a key now has two counters.
+    let report = s
+        .execute(&RateLimitAction::UpdatePolicy {
+            name: "default".into(),
+            limit: 100,
+            window_ms: 60_000,
+        })
+        .await
+        .unwrap();
+    assert!(report.changed, "{report:?}");
+    let counter = |key: &str, window: u64| format!("ratelimit:c:{{{key}}}:default:{window}");
+    for key in ["user:reset", "user:reset-2", "user:rese"] {
+        for window in [1_000, 60_000] {
+            stack
+                .redis
+                .cmd(&["HSET", &counter(key, window), "w", "1", "c", "1", "p", "0"]);
+            stack
+                .redis
+                .cmd(&["PEXPIRE", &counter(key, window), "120000"]);
+        }
+    }
+    let report = s
+        .execute(&RateLimitAction::ResetCounter {
+            key: "user:reset".into(),
+        })
+        .await
+        .unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(report.details["deleted_total"], 2, "{report:?}");
+    assert_eq!(report.details["checked"], 2, "{report:?}");
+    for window in [1_000, 60_000] {
+        assert_eq!(
+            stack.redis.cmd(&["EXISTS", &counter("user:reset", window)]),
+            ":0"
+        );
+        for other in ["user:reset-2", "user:rese"] {
+            assert_eq!(
+                stack.redis.cmd(&["EXISTS", &counter(other, window)]),
+                ":1",
+                "{other} keeps its counters"
+            );
+        }
+    }
+    let clear = s
+        .execute(&RateLimitAction::ResetCounter {
+            key: "api:sk-live-0123".into(),
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        clear.contains("fingerprint") && !clear.contains("sk-live"),
+        "{clear}"
     );
 }

@@ -50,6 +50,8 @@ pub struct NodeBuilder {
     id: String,
     port: Option<u16>,
     extra: Vec<String>,
+    /// Environment variables set for the node (secrets go here, never in its argv).
+    envs: Vec<(String, String)>,
     readiness: Readiness,
 }
 
@@ -63,6 +65,13 @@ impl NodeBuilder {
     /// Adds flags (e.g. `["--failure-mode", "open"]`).
     pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.extra.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable of the node, e.g. `RATELIMITER_ADMIN_TOKEN` (secrets are
+    /// passed this way, never as flags, so that they are not in the process list).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.envs.push((key.into(), value.into()));
         self
     }
 
@@ -132,6 +141,7 @@ impl NodeProcess {
             id: id.to_owned(),
             port: None,
             extra: Vec::new(),
+            envs: Vec::new(),
             readiness: Readiness::Healthy,
         }
     }
@@ -235,6 +245,7 @@ impl NodeProcess {
                 cmd.env_remove(var);
             }
         }
+        cmd.envs(c.envs.iter().map(|(k, v)| (k, v)));
         let name = format!("ratelimiter-node:{}", c.id);
         self.guard = Some(ChildGuard::spawn(name, &mut cmd));
     }

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
     deny_unknown_fields
 )]
 pub enum RateLimitAction {
-    /// Deletes every counter of one user key (all policies and windows): its limits start afresh.
+    /// Deletes every counter of one user key (every window of every policy that can apply, names
+    /// computed from the policies): its limits start afresh.
     ResetCounter {
-        /// The user key, e.g. `user:42`.
+        /// The user key, e.g. `user:42`; an API key as its fingerprint (`api:fp-...`).
         key: String,
     },
     /// Sets the limit of one window of an existing policy (adding the window if the policy has no
@@ -29,7 +30,8 @@ pub enum RateLimitAction {
         window_ms: u64,
     },
     /// Gives every key under the prefix that has no TTL the TTL it should have (counters: twice
-    /// their window; policies and node registry: 7 days; others: the configured repair TTL).
+    /// their window; policies and node registry: 7 days; others: the configured repair TTL), in
+    /// batches of at most 500 keys.
     RepairStuckKeys {},
     /// When Redis has no policies, writes back the last valid policy set the monitor saw there.
     ReseedPolicies {},
@@ -38,8 +40,12 @@ pub enum RateLimitAction {
 impl Action for RateLimitAction {
     fn catalog() -> Vec<ActionSpec> {
         vec![
-            ActionSpec::new("reset_counter", "Delete every counter of one user key, so its limits start afresh.")
-                .param("key", "string", "the user key, e.g. user:42"),
+            ActionSpec::new(
+                "reset_counter",
+                "Delete every counter of one user key (every window of every policy that can apply), so its \
+                 limits start afresh.",
+            )
+            .param("key", "string", "the user key, e.g. user:42; an API key as its fingerprint api:fp-..."),
             ActionSpec::new(
                 "update_policy",
                 "Set the limit of one window of an existing policy (the policy version is bumped, so \
@@ -51,8 +57,8 @@ impl Action for RateLimitAction {
             ActionSpec::new(
                 "repair_stuck_keys",
                 "Give every key under the prefix that has no TTL the TTL it should have (counters: twice their \
-                 window; policies and node registry: 7 days). Uses PEXPIRE NX, so keys that meanwhile got a \
-                 TTL are left alone.",
+                 window; policies and node registry: 7 days), in batches of at most 500 keys. Uses PEXPIRE NX, \
+                 so keys that meanwhile got a TTL are left alone.",
             ),
             ActionSpec::new(
                 "reseed_policies",

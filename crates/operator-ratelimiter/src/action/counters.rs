@@ -1,167 +1,158 @@
-//! Repairs of counters and TTLs, in Redis directly through the key schema.
+//! `reset_counter`: deletes the counters of one user key. Their names follow from the key schema
+//! and the policies (one counter per window of the policy that applies), so the action computes
+//! them and deletes exactly those: no walk of the keyspace, the same small cost on any database.
 
-use std::time::Duration;
+use std::collections::BTreeSet;
 
 use operator_core::ActionReport;
-use ratelimiter_schema::keys::{self, LONG_TTL_MS};
+use ratelimiter_schema::{Policy, keys};
 use serde_json::json;
 
+use super::policies::read_policies;
 use super::target::Target;
 use crate::error::{Error, Result};
-use crate::observation::KeyKind;
+use crate::redact;
 
-/// Every key matching `pattern`, by a complete SCAN.
-async fn scan_all(target: &Target<'_>, pattern: String) -> Result<Vec<String>> {
-    let bound = target.redis.timeout() * 10;
-    let mut cursor = 0u64;
-    let mut found = Vec::new();
-    loop {
-        let pat = pattern.clone();
-        let (next, batch): (u64, Vec<String>) = target
-            .redis
-            .run(bound, move |mut c| async move {
-                redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(pat)
-                    .arg("COUNT")
-                    .arg(1_000)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        found.extend(batch);
-        cursor = next;
-        if cursor == 0 {
-            return Ok(found);
-        }
+/// The counter names of `key` under every window of every policy that can apply to it: those
+/// whose pattern matches it, and `default` (a key matched by no other policy falls to it).
+/// Policies of both sets are taken, so counters written under the previous policies go too.
+pub(crate) fn counter_names(prefix: &str, key: &str, policies: &[&Policy]) -> Vec<String> {
+    let names: BTreeSet<String> = policies
+        .iter()
+        .filter(|p| p.matches(key))
+        .flat_map(|p| {
+            p.windows
+                .iter()
+                .map(|w| keys::counter_key(prefix, key, &p.name, w.window_ms))
+        })
+        .collect();
+    names.into_iter().collect()
+}
+
+/// Refuses an API key given in clear: the nodes store only its fingerprint (`api:fp-...`), and
+/// the key must not travel into the action log or a ticket.
+fn check_key(key: &str) -> Result<()> {
+    keys::validate_user_key(key).map_err(|e| Error::Action(format!("reset_counter: key: {e}")))?;
+    if redact::is_clear_api_key(key) {
+        return Err(Error::Action(
+            "reset_counter: key: API keys are stored as fingerprints (api:fp-...); give the \
+             fingerprint the nodes list, never the key itself"
+                .into(),
+        ));
     }
+    Ok(())
 }
 
 /// `reset_counter`: deletes every counter of user key `key`.
 pub(super) async fn reset_counter(target: &Target<'_>, key: &str) -> Result<ActionReport> {
-    keys::validate_user_key(key).map_err(|e| Error::Action(format!("reset_counter: key: {e}")))?;
-    let counters = scan_all(
-        target,
-        keys::counter_scan_pattern_exact(target.key_prefix, key),
-    )
-    .await?;
-    let deleted: u64 = if counters.is_empty() {
-        0
-    } else {
-        let names = counters.clone();
-        target
-            .redis
-            .run(target.redis.timeout() * 2, move |mut c| async move {
-                redis::cmd("DEL").arg(&names).query_async(&mut c).await
-            })
-            .await?
-    };
-    Ok(ActionReport {
-        action: "reset_counter".into(),
-        changed: deleted > 0,
-        summary: format!(
-            "deleted {deleted} counter{} of key {key:?}",
-            if deleted == 1 { "" } else { "s" }
-        ),
-        details: json!({ "key": key, "deleted": counters }),
-    })
-}
-
-/// `repair_stuck_keys`: gives every key under the prefix without a TTL the TTL of its kind.
-pub(super) async fn repair_stuck_keys(target: &Target<'_>) -> Result<ActionReport> {
-    let prefix = target.key_prefix;
-    let all = scan_all(target, keys::all_keys_pattern(prefix)).await?;
-    let names = all.clone();
-    let ttls: Vec<i64> = target
+    check_key(key)?;
+    let current = read_policies(target).await?;
+    let known: Vec<&Policy> = current
+        .iter()
+        .chain(target.last_policies.as_ref())
+        .flat_map(|v| v.policies.iter())
+        .collect();
+    if known.is_empty() {
+        return Err(Error::Action(
+            "reset_counter: no policies in Redis and none seen since the monitor started, so the \
+             counter names are unknown; run reseed_policies first"
+                .into(),
+        ));
+    }
+    let names = counter_names(target.key_prefix, key, &known);
+    let targets = names.clone();
+    let deleted: Vec<i64> = target
         .redis
-        .run(target.redis.timeout() * 10, move |mut c| async move {
+        .run(target.redis.timeout() * 2, move |mut c| async move {
             let mut pipe = redis::pipe();
-            for k in &names {
-                pipe.cmd("PTTL").arg(k);
+            for k in &targets {
+                pipe.cmd("DEL").arg(k);
             }
             pipe.query_async(&mut c).await
         })
         .await?;
-    let stuck: Vec<(String, u64)> = all
-        .into_iter()
-        .zip(ttls)
-        .filter(|(_, ttl)| *ttl == -1)
-        .map(|(k, _)| {
-            let ttl = repair_ttl(prefix, &k, target.repair_ttl);
-            (k, ttl)
-        })
-        .collect();
-    let plan = stuck.clone();
-    let applied: Vec<i64> = if plan.is_empty() {
-        Vec::new()
-    } else {
-        target
-            .redis
-            .run(target.redis.timeout() * 10, move |mut c| async move {
-                let mut pipe = redis::pipe();
-                for (k, ttl) in &plan {
-                    // NX: only keys that still have no TTL; a node may have written one meanwhile.
-                    pipe.cmd("PEXPIRE").arg(k).arg(*ttl).arg("NX");
-                }
-                pipe.query_async(&mut c).await
-            })
-            .await?
-    };
-    let repaired: Vec<serde_json::Value> = stuck
+    let gone: Vec<&String> = names
         .iter()
-        .zip(&applied)
-        .filter(|(_, done)| **done == 1)
-        .map(|((k, ttl), _)| json!({ "key": k, "ttl_ms": ttl }))
+        .zip(&deleted)
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, _)| k)
         .collect();
-    let n = repaired.len();
+    let n = gone.len();
+    let policies: BTreeSet<&str> = known
+        .iter()
+        .filter(|p| p.matches(key))
+        .map(|p| p.name.as_str())
+        .collect();
     Ok(ActionReport {
-        action: "repair_stuck_keys".into(),
+        action: "reset_counter".into(),
         changed: n > 0,
         summary: format!(
-            "gave a TTL to {n} key{} that had none",
-            if n == 1 { "" } else { "s" }
+            "deleted {n} counter{} of key {key:?} ({} window counters of polic{} {} checked)",
+            if n == 1 { "" } else { "s" },
+            names.len(),
+            if policies.len() == 1 { "y" } else { "ies" },
+            policies.iter().copied().collect::<Vec<_>>().join(", ")
         ),
-        details: json!({ "repaired": repaired }),
+        details: json!({
+            "key": key,
+            "deleted": gone,
+            "deleted_total": n,
+            "checked": names.len(),
+            "policies": policies,
+        }),
     })
-}
-
-/// The TTL key `key` should have by its kind, in ms: twice its window for a counter, the long
-/// TTL for the policies and the registry, `fallback` for other keys.
-fn repair_ttl(prefix: &str, key: &str, fallback: Duration) -> u64 {
-    if let Some(ck) = keys::parse_counter_key(prefix, key) {
-        return ck.window_ms.saturating_mul(2);
-    }
-    match KeyKind::of(prefix, key) {
-        KeyKind::Policies | KeyKind::Nodes => LONG_TTL_MS,
-        KeyKind::Counter | KeyKind::Other => {
-            u64::try_from(fallback.as_millis()).unwrap_or(u64::MAX)
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use ratelimiter_schema::{PolicySpec, Window, fingerprint};
+
     use super::*;
 
+    fn policy(name: &str, pattern: Option<&str>, windows: &[u64]) -> Policy {
+        let windows = windows
+            .iter()
+            .map(|&window_ms| Window {
+                limit: 10,
+                window_ms,
+            })
+            .collect();
+        Policy::new(
+            name,
+            PolicySpec {
+                pattern: pattern.map(str::to_owned),
+                windows,
+            },
+        )
+        .unwrap()
+    }
+
     #[test]
-    fn repair_ttls_follow_the_key_schema() {
+    fn the_names_are_every_window_of_every_policy_that_can_apply() {
         let p = "ratelimit:";
+        let default = policy("default", None, &[1_000, 60_000]);
+        let users = policy("users", Some("user:*"), &[1_000]);
+        let api = policy("api", Some("api:*"), &[5_000]);
+        let all = [&default, &users, &api];
         assert_eq!(
-            repair_ttl(
-                p,
-                &keys::counter_key(p, "u", "default", 1_000),
-                Duration::ZERO
-            ),
-            2_000
+            counter_names(p, "user:1", &all),
+            [
+                keys::counter_key(p, "user:1", "default", 1_000),
+                keys::counter_key(p, "user:1", "default", 60_000),
+                keys::counter_key(p, "user:1", "users", 1_000),
+            ]
         );
-        assert_eq!(
-            repair_ttl(p, "ratelimit:policies", Duration::ZERO),
-            LONG_TTL_MS
-        );
-        assert_eq!(
-            repair_ttl(p, "ratelimit:junk", Duration::from_secs(60)),
-            60_000
-        );
+        // The same policy seen twice (in Redis and remembered) gives each name once.
+        assert_eq!(counter_names(p, "ip:1", &[&default, &default]).len(), 2);
+    }
+
+    #[test]
+    fn an_api_key_in_clear_is_refused_its_fingerprint_taken() {
+        let e = check_key("api:sk-live-123").unwrap_err().to_string();
+        assert!(e.contains("fingerprint") && !e.contains("sk-live"), "{e}");
+        let fp = fingerprint::fingerprint_identifier(Some(b"s"), "api:sk-live-123");
+        check_key(&fp).unwrap();
+        check_key("user:42").unwrap();
+        assert!(check_key("").is_err());
     }
 }

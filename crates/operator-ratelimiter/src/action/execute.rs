@@ -4,7 +4,7 @@ use operator_core::ActionReport;
 
 use super::catalog::RateLimitAction;
 use super::target::Target;
-use super::{counters, policies};
+use super::{counters, policies, repair};
 use crate::error::Result;
 
 /// Runs `action` on `target`.
@@ -20,7 +20,7 @@ pub(crate) async fn execute(target: &Target<'_>, action: &RateLimitAction) -> Re
             limit,
             window_ms,
         } => policies::update_policy(target, name, *limit, *window_ms).await,
-        RateLimitAction::RepairStuckKeys {} => counters::repair_stuck_keys(target).await,
+        RateLimitAction::RepairStuckKeys {} => repair::repair_stuck_keys(target).await,
         RateLimitAction::ReseedPolicies {} => policies::reseed_policies(target).await,
     }
 }

@@ -7,13 +7,15 @@
 //!
 //! Layout: `catalog` ([`RateLimitAction`] and what each one does), `target` (the narrow handle an
 //! action gets: Redis, the key prefix, the repair TTL, the last policies seen), `execute` (the
-//! dispatch), `counters` (reset a key's counters, give stuck keys their TTL) and `policies`
-//! (update one window of a policy, write back a lost policy set).
+//! dispatch), `counters` (reset a key's counters, by names computed from the policies),
+//! `repair` (give stuck keys their TTL, in bounded batches) and `policies` (update one window of
+//! a policy, write back a lost policy set).
 
 mod catalog;
 mod counters;
 mod execute;
 mod policies;
+mod repair;
 mod target;
 
 pub use catalog::RateLimitAction;

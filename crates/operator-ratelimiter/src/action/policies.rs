@@ -16,7 +16,7 @@ static PUT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(script
 static SEED: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(scripts::POLICY_SEED));
 
 /// The policies hash as it is in Redis, `None` when absent.
-async fn read_policies(target: &Target<'_>) -> Result<Option<VersionedPolicies>> {
+pub(super) async fn read_policies(target: &Target<'_>) -> Result<Option<VersionedPolicies>> {
     let key = keys::policies_key(target.key_prefix);
     let hash: HashMap<String, String> = target
         .redis

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::history::{held_for, previous_redis};
 use crate::config::Thresholds;
-use crate::observation::{NodeView, Observation};
+use crate::observation::{NodeView, Observation, SkewSource};
 
 /// `config_loaded`: Redis holds a valid policy set and every node serves it.
 pub const CONFIG_LOADED: &str = "config_loaded";
@@ -268,15 +268,22 @@ pub(crate) fn counter_drift(
                     COUNTER_DRIFT,
                     Severity::Warning,
                     format!(
-                        "node {} clock is {} ms {} Redis TIME (threshold {} ms)",
+                        "node {} clock is {} ms {} Redis TIME (threshold {} ms{})",
                         n.label(),
                         skew.abs(),
                         if skew > 0 { "ahead of" } else { "behind" },
-                        t.clock_skew.as_millis()
+                        t.clock_skew.as_millis(),
+                        match n.clock_skew_source {
+                            Some(SkewSource::Node) => ", measured by the node",
+                            _ => "",
+                        }
                     ),
                 )
                 .entity(&n.addr)
-                .evidence(json!({ "node": info.node_id, "skew_ms": skew, "node_now_ms": info.now_ms, "redis_time_ms": o.redis.time_ms })),
+                .evidence(json!({
+                    "node": info.node_id, "skew_ms": skew, "skew_source": n.clock_skew_source,
+                    "node_now_ms": info.now_ms, "redis_time_ms": o.redis.time_ms,
+                })),
             );
         }
     }

@@ -5,27 +5,33 @@
 //! | `redis_healthy` | – | Redis unreachable or not answering in time, PING slower than the threshold twice in a row, evicting keys, near `maxmemory`, a replica, or failing reads |
 //! | `no_stuck_keys` | – | a key under the prefix has no TTL (names a few) |
 //! | `config_loaded` | – / node | policies missing, unparseable or lost by a Redis restart; a node with no policies, or serving other policies than Redis holds past the propagation time |
-//! | `node_down` | node | a configured node unreachable or not ready (not ready *because Redis is down* is left to `redis_healthy`); a registered node, not configured, whose heartbeat stopped |
+//! | `node_down` | node | a configured node unreachable or not ready (not ready *because Redis is down* is left to `redis_healthy`); refusing the monitor for want of the right `--node-token` (warning); a registered node, not configured, whose heartbeat stopped |
 //! | `high_latency` | node | the node's decision p99 since the last observation above the threshold |
-//! | `counter_drift` | – / node | nodes disagreeing on the policies past the propagation time; a node on another key prefix; a node clock skewed from Redis `TIME` |
+//! | `counter_drift` | – / node | nodes disagreeing on the policies past the propagation time; nodes fingerprinting API keys under different identifier secrets; a node on another key prefix; a node clock skewed from Redis `TIME` (as the node measures it, else as the monitor tells it) |
 //! | `over_admission` | policy / node | a counter holding more than its limit in the current window; a node taking at least `failure_ratio` (1 %) of its decisions by its failure mode (shared limiting lost) |
+//! | `abuse_detected` | node | the node blocks clients (key enumeration, a honeypot key) or its memory guard limits new keys in process; one ticket per node, at most 10 clients named |
 //!
 //! Nothing is taken as clear when its source could not be read: [`RateLimiterChecker::unknown`]
 //! names what an observation could not evaluate, and the monitor leaves those alerts as they are.
 //!
 //! One module per concern, each naming the invariants it checks: `redis` (`redis_healthy`,
-//! `no_stuck_keys`), `config` (`config_loaded`, `counter_drift`), `nodes` (`node_down`,
-//! `high_latency`, `over_admission`); `history` finds what the previous observations said. This
+//! `no_stuck_keys`), `config` (`config_loaded`, `counter_drift`), `secret` (`counter_drift` from
+//! the identifier secrets), `nodes` (`node_down`, `high_latency`, `over_admission`), `abuse`
+//! (`abuse_detected`); `history` finds what the previous observations said. This
 //! module declares the invariants and runs the checks; the checks never import it.
 
+mod abuse;
 mod config;
 mod history;
 mod nodes;
 mod redis;
+mod secret;
 
+pub use abuse::{ABUSE_DETECTED, MAX_CLIENTS};
 pub use config::{CONFIG_LOADED, COUNTER_DRIFT};
 pub use nodes::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
 pub use redis::{NO_STUCK_KEYS, REDIS_HEALTHY};
+pub use secret::SECRET_MISMATCH;
 
 use std::time::Duration;
 
@@ -98,8 +104,9 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
             InvariantSpec::new(
                 COUNTER_DRIFT,
                 format!(
-                    "All nodes share one state: same policies (within {} ms of a change), same key prefix, and \
-                     clocks within {} ms of Redis TIME.",
+                    "All nodes share one state: same policies (within {} ms of a change), same identifier \
+                     secret (else one client's limit is split), same key prefix, and clocks within {} ms of \
+                     Redis TIME.",
                     t.policy_propagation.as_millis(),
                     t.clock_skew.as_millis()
                 ),
@@ -114,6 +121,15 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
             )
             .pending(ms(1_000))
             .keep_firing(ms(3_000)),
+            InvariantSpec::new(
+                ABUSE_DETECTED,
+                format!(
+                    "No node is under abuse: no client blocked for key enumeration or for using a honeypot \
+                     key, and no memory guard limiting new keys in process because Redis is near maxmemory. \
+                     One ticket per node, naming at most {MAX_CLIENTS} blocked client fingerprints."
+                ),
+            )
+            .keep_firing(ms(5_000)),
         ]
     }
 
@@ -124,9 +140,11 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
         out.extend(redis::no_stuck_keys(current, t));
         out.extend(config::config_loaded(current, history, t));
         out.extend(config::counter_drift(current, history, t));
+        out.extend(secret::secret_mismatch(current));
         out.extend(nodes::node_down(current, history));
         out.extend(nodes::high_latency(current, history, t));
         out.extend(nodes::over_admission(current, history, t));
+        out.extend(abuse::abuse_detected(current, history));
         out
     }
 
@@ -141,10 +159,16 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
         let redis_clock = current.redis.time_ms.is_some();
         for node in &current.nodes {
             if node.info.is_none() {
-                for inv in [CONFIG_LOADED, COUNTER_DRIFT, OVER_ADMISSION, HIGH_LATENCY] {
+                for inv in [
+                    CONFIG_LOADED,
+                    COUNTER_DRIFT,
+                    OVER_ADMISSION,
+                    HIGH_LATENCY,
+                    ABUSE_DETECTED,
+                ] {
                     out.push(Unknown::entity(inv, &node.addr));
                 }
-            } else if !redis_clock {
+            } else if !redis_clock && node.clock_skew_ms.is_none() {
                 out.push(Unknown::entity(COUNTER_DRIFT, &node.addr));
             }
             if nodes::latency_window(node, history).is_none() {

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::history::{known_node_ids, previous_node};
 use crate::config::Thresholds;
+use crate::error::ErrorKind;
 use crate::histogram::Histogram;
 use crate::observation::{NodeView, Observation};
 
@@ -39,6 +40,18 @@ pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<
                     NODE_DOWN,
                     Severity::Critical,
                     format!("node {} is unreachable: {error}", n.label()),
+                )
+                .entity(&n.addr)
+                .evidence(evidence),
+            );
+        } else if n.error_kind == Some(ErrorKind::Unauthorized) {
+            // It answers, but the monitor cannot read its state: every node alert is blind.
+            let error = n.error.as_deref().unwrap_or("unauthorized");
+            out.push(
+                Violation::new(
+                    NODE_DOWN,
+                    Severity::Warning,
+                    format!("node {} refuses the monitor: {error}", n.label()),
                 )
                 .entity(&n.addr)
                 .evidence(evidence),

@@ -19,12 +19,19 @@
 //! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused | none |
 //! | `node_lost_redis` | `over_admission` | a node deciding by its failure mode while the monitor reaches Redis | none |
 //! | `counter_over_limit` | `over_admission` | counters above their limit in the current window | `reset_counter` per key |
+//! | `node_token_required` | `node_down` | the node answers 401 (or 429) to the monitor's `/v1/node`: `--node-token` missing or wrong | none (pass `--node-token`) |
+//! | `identifier_secret_mismatch` | `counter_drift` | live nodes reporting different identifier secret digests (or some none) | none (same `RATELIMITER_IDENTIFIER_SECRET` everywhere) |
+//! | `key_enumeration` | `abuse_detected` | clients blocked for trying too many distinct API keys | none (the node blocks them) |
+//! | `honeypot_hit` | `abuse_detected` | clients blocked for a honeypot key, honeypot hits growing | none (find the leak) |
+//! | `memory_pressure_from_key_flood` | `abuse_detected` | the memory guard on, new keys decided in process | `repair_stuck_keys` when keys without TTL are reported too |
 //!
 //! Layout: the rules by concern, `outage` (`redis_down`), `redis` (Redis's other troubles),
-//! `policies`, `nodes`; `evidence` (what a rule reads from its context, failure kinds included)
+//! `policies`, `nodes`, `access` (the node token, the identifier secret), `abuse`; `evidence` (what a rule reads from its context, failure kinds included)
 //! and `wording`, which the rules share; `sources`, the extra context, read through the Redis
 //! handle the subject gives. This module lists the rules; the rules never import it.
 
+mod abuse;
+mod access;
 mod evidence;
 mod nodes;
 mod outage;
@@ -43,6 +50,8 @@ pub fn rules() -> Vec<Rule> {
     let mut rules = redis::rules();
     rules.extend(policies::rules());
     rules.extend(nodes::rules());
+    rules.extend(access::rules());
+    rules.extend(abuse::rules());
     rules
 }
 

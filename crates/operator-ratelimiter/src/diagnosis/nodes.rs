@@ -90,6 +90,9 @@ fn node_process_down(ctx: &Context) -> Option<Finding> {
             .filter(|(_, n)| !n.reachable)
             .and_then(|(_, n)| Some((n.error?, n.error_kind)))?,
     };
+    if kind == Some(ErrorKind::Unauthorized) {
+        return None; // it runs: `node_token_required`
+    }
     let (confidence, cause) = match kind {
         Some(ErrorKind::Refused) => (
             0.85,
@@ -112,7 +115,7 @@ fn node_process_down(ctx: &Context) -> Option<Finding> {
                  gone, or the name is wrong"
             ),
         ),
-        Some(ErrorKind::Reset | ErrorKind::Other) | None => {
+        Some(ErrorKind::Reset | ErrorKind::Unauthorized | ErrorKind::Other) | None => {
             (0.5, format!("the node at {addr} is unreachable: {error}"))
         }
     };
@@ -195,8 +198,9 @@ fn clock_skew(ctx: &Context) -> Option<Finding> {
         )
         .cite("ticket.evidence.skew_ms", skew.to_string())
         .risk(
-            "Decisions are timed by Redis TIME and stay correct; what the node times by its own \
-             clock (logs, its reports) is off.",
+            "Shared decisions are timed by Redis TIME and stay correct; what the node times by \
+             its own clock is off: the windows of its `local` failure mode (when Redis fails, \
+             its in-process limits open and close windows early or late), its logs and reports.",
         ),
     )
 }

@@ -141,7 +141,7 @@ fn cause(url: &str, reading: &Reading) -> String {
         Some(ErrorKind::Reset) => format!(
             "Redis at {url} closed its connections ({error}): it stopped, crashed or restarted"
         ),
-        Some(ErrorKind::Dns | ErrorKind::Other) | None => {
+        Some(ErrorKind::Dns | ErrorKind::Unauthorized | ErrorKind::Other) | None => {
             format!("Redis at {url} is unreachable: {error}")
         }
     }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::observation::Observation;
+use crate::redact;
 use crate::redis_handle::RedisHandle;
 
 /// Where the extra context comes from. Build with [`Default`] (no log files, the last 40 lines).
@@ -144,7 +145,8 @@ async fn redis_info(redis: &RedisHandle) -> Value {
     }
 }
 
-/// The last `n` lines of the file at `path` (reading at most its last 256 KiB).
+/// The last `n` lines of the file at `path` (reading at most its last 256 KiB), colour codes
+/// stripped and API keys in clear hidden.
 async fn tail(path: &PathBuf, n: usize) -> std::io::Result<Vec<String>> {
     const WINDOW: u64 = 256 * 1024;
     let mut file = tokio::fs::File::open(path).await?;
@@ -159,7 +161,10 @@ async fn tail(path: &PathBuf, n: usize) -> std::io::Result<Vec<String>> {
         lines.remove(0); // most likely cut in the middle
     }
     let skip = lines.len().saturating_sub(n);
-    Ok(lines[skip..].iter().map(|l| strip_ansi(l)).collect())
+    Ok(lines[skip..]
+        .iter()
+        .map(|l| redact::line(&strip_ansi(l)))
+        .collect())
 }
 
 /// `line` without terminal colour codes (`ESC [ ... m` and the like), which loggers write to

@@ -10,9 +10,36 @@ use crate::observation::NodeView;
 /// Name of the nodes' decision latency histogram.
 const LATENCY_METRIC: &str = "ratelimiter_decision_duration_seconds";
 
-/// Observes the node at `url`. Never fails: what could not be read is `None`, with the error.
-/// Also returns the local instant at which `/v1/node` (and its clock reading) was answered.
-pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Option<Instant>) {
+/// What the monitor says when a node refuses it for want of a token.
+pub(crate) const TOKEN_MISSING: &str =
+    "node requires a token: pass --node-token or OPERATOR_NODE_TOKEN";
+/// What the monitor says when a node refuses the token it was given.
+pub(crate) const TOKEN_REFUSED: &str = "node refused the token: --node-token (OPERATOR_NODE_TOKEN) \
+     must equal the node's --admin-token";
+
+/// A `GET` of the management endpoint `path` (`/v1/...`) of the node at `base`, with
+/// `Authorization: Bearer <token>` when the monitor has one.
+pub(crate) fn v1_get(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let request = http.get(format!("{base}{path}"));
+    match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    }
+}
+
+/// Observes the node at `url`, sending `token` to its management endpoints. Never fails: what
+/// could not be read is `None`, with the error. Also returns the local instant at which
+/// `/v1/node` (and its clock reading) was answered.
+pub(crate) async fn observe(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> (NodeView, Option<Instant>) {
     let base = url.trim_end_matches('/');
     let mut view = NodeView {
         url: url.to_owned(),
@@ -23,8 +50,7 @@ pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Opt
     let (ready, info, metrics) = tokio::join!(
         http.get(format!("{base}/readyz")).send(),
         async {
-            let r = http
-                .get(format!("{base}/v1/node"))
+            let r = v1_get(http, base, "/v1/node", token)
                 .send()
                 .await?
                 .error_for_status()?;
@@ -42,7 +68,7 @@ pub(crate) async fn observe(http: &reqwest::Client, url: &str) -> (NodeView, Opt
     );
     let mut errors: Vec<(String, ErrorKind)> = Vec::new();
     let mut failed = |endpoint: &str, e: &reqwest::Error| {
-        let (text, kind) = describe(e);
+        let (text, kind) = describe(e, token.is_some());
         errors.push((format!("{endpoint}: {text}"), kind));
     };
     match ready {
@@ -125,9 +151,21 @@ fn reason(status: reqwest::StatusCode, body: &str) -> String {
     format!("{status}: {text}")
 }
 
-/// A one-line description of a request error (refused, timed out, or the status), and its
-/// kind.
-fn describe(e: &reqwest::Error) -> (String, ErrorKind) {
+/// A one-line description of a request error (refused, timed out, a missing or refused token,
+/// or the status), and its kind; `with_token` says whether the request carried a token.
+fn describe(e: &reqwest::Error, with_token: bool) -> (String, ErrorKind) {
+    use reqwest::StatusCode;
+    if let Some(s @ (StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS)) = e.status() {
+        // 429 on a management read is the node slowing down repeated wrong tokens.
+        let text = match (with_token, s) {
+            (false, _) => TOKEN_MISSING.to_owned(),
+            (true, StatusCode::UNAUTHORIZED) => TOKEN_REFUSED.to_owned(),
+            (true, _) => {
+                format!("{TOKEN_REFUSED} (refused for a while after repeated wrong tokens)")
+            }
+        };
+        return (text, ErrorKind::Unauthorized);
+    }
     let kind = if e.is_timeout() {
         ErrorKind::TimedOut
     } else {
@@ -139,7 +177,9 @@ fn describe(e: &reqwest::Error) -> (String, ErrorKind) {
             ErrorKind::TimedOut => "timed out".to_owned(),
             ErrorKind::Reset => "connection reset".to_owned(),
             ErrorKind::Dns => "host name does not resolve".to_owned(),
-            ErrorKind::Other => format!("could not connect: {}", innermost(e)),
+            ErrorKind::Unauthorized | ErrorKind::Other => {
+                format!("could not connect: {}", innermost(e))
+            }
         }
     } else if let Some(s) = e.status() {
         format!("status {s}")
@@ -209,11 +249,95 @@ mod tests {
                 ErrorKind::Dns,
             ),
         ] {
-            let (view, answered_at) = observe(&http, &url).await;
+            let (view, answered_at) = observe(&http, &url, None).await;
             assert!(!view.reachable && answered_at.is_none(), "{url}");
             assert_eq!(view.error.as_deref(), Some(error), "{url}");
             assert_eq!(view.error_kind, Some(kind), "{url}");
         }
+    }
+
+    #[test]
+    fn management_requests_carry_the_token_only_when_there_is_one() {
+        let http = reqwest::Client::new();
+        let with = v1_get(&http, "http://127.0.0.1:8001", "/v1/node", Some("t0k"))
+            .build()
+            .unwrap();
+        assert_eq!(with.url().as_str(), "http://127.0.0.1:8001/v1/node");
+        assert_eq!(
+            with.headers().get(reqwest::header::AUTHORIZATION).unwrap(),
+            "Bearer t0k"
+        );
+        let without = v1_get(&http, "http://127.0.0.1:8001", "/v1/node", None)
+            .build()
+            .unwrap();
+        assert!(
+            without
+                .headers()
+                .get(reqwest::header::AUTHORIZATION)
+                .is_none()
+        );
+    }
+
+    /// A listener that answers `/v1/node` 401 and anything else 200, and sends back every
+    /// `Authorization` header it received.
+    async fn refusing_listener() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = conn.read(&mut buf).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                    for line in request.lines() {
+                        if line.to_ascii_lowercase().starts_with("authorization:") {
+                            let _ = tx.send(line.to_owned());
+                        }
+                    }
+                    let status = if request.starts_with("GET /v1/node ") {
+                        "401 Unauthorized"
+                    } else {
+                        "200 OK"
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, rx)
+    }
+
+    #[tokio::test]
+    async fn a_401_is_a_typed_refusal_that_says_what_to_pass_and_the_token_went_on_the_wire() {
+        let http = reqwest::Client::new();
+        let (url, mut seen) = refusing_listener().await;
+        let (view, _) = observe(&http, &url, None).await;
+        assert!(view.reachable && view.info.is_none());
+        assert_eq!(view.error_kind, Some(ErrorKind::Unauthorized));
+        assert_eq!(
+            view.error.as_deref(),
+            Some(format!("/v1/node: {TOKEN_MISSING}").as_str())
+        );
+        assert!(seen.try_recv().is_err(), "no token, no header");
+
+        let (view, _) = observe(&http, &url, Some("wr0ng")).await;
+        assert_eq!(view.error_kind, Some(ErrorKind::Unauthorized));
+        let error = view.error.unwrap();
+        assert!(
+            error.contains(TOKEN_REFUSED) && !error.contains("wr0ng"),
+            "{error}"
+        );
+        let sent: Vec<String> = std::iter::from_fn(|| seen.try_recv().ok()).collect();
+        assert_eq!(
+            sent,
+            ["authorization: Bearer wr0ng"],
+            "only /v1/node gets the token"
+        );
     }
 
     #[test]

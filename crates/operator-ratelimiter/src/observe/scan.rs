@@ -11,6 +11,7 @@ use ratelimiter_schema::{CounterKey, Policy};
 use crate::config::RateLimiterConfig;
 use crate::error::Result;
 use crate::observation::{KeyKind, KeyScan, OverAdmitted, StuckKey};
+use crate::redact;
 use crate::redis_handle::RedisHandle;
 
 /// Most stuck keys remembered (and re-checked) at once; past it, a count is still reported.
@@ -92,7 +93,7 @@ impl ScanState {
             .iter()
             .take(MAX_LISTED)
             .map(|k| StuckKey {
-                key: k.clone(),
+                key: redact::key_name(&config.key_prefix, k),
                 kind: KeyKind::of(&config.key_prefix, k),
             })
             .collect();
@@ -210,7 +211,7 @@ fn over_limit(
         .find(|w| w.window_ms == ck.window_ms)?
         .limit;
     (count > limit).then(|| OverAdmitted {
-        key: ck.user_key.clone(),
+        key: redact::user_key(&ck.user_key),
         policy: ck.policy.clone(),
         window_ms: ck.window_ms,
         count,

@@ -71,6 +71,40 @@ pub struct RateLimitArgs {
         value_name = "PATH"
     )]
     pub node_logs: Vec<PathBuf>,
+    /// The nodes' admin token (their `--admin-token`), sent as `Authorization: Bearer` on every
+    /// request to their management endpoints (`/v1/*`). Never printed.
+    #[arg(
+        long,
+        env = "OPERATOR_NODE_TOKEN",
+        hide_env_values = true,
+        value_parser = NodeToken::parse,
+        value_name = "TOKEN"
+    )]
+    pub node_token: Option<NodeToken>,
+}
+
+/// The node token of `--node-token`: its `Debug` form is `***`, so that printing the flags
+/// never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NodeToken(String);
+
+impl NodeToken {
+    /// Accepts a non-empty token without spaces or control characters.
+    ///
+    /// # Errors
+    /// The reason, which clap shows naming the flag (exit code 2).
+    fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.chars().any(|c| c.is_control() || c == ' ') {
+            return Err("must be non-empty, without spaces or control characters".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for NodeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl RateLimitArgs {
@@ -90,12 +124,15 @@ impl RateLimitArgs {
             key_prefix: self.key_prefix.clone(),
             redis_timeout: self.redis_timeout,
             node_timeout: self.node_timeout,
+            node_token: self.node_token.as_ref().map(|t| t.0.clone()),
             ..RateLimiterConfig::default()
         };
         config.validate().map_err(|e| {
             let msg = e.to_string();
             let flag = if msg.contains("redis url") {
                 "--redis-url"
+            } else if msg.contains("node token") {
+                "--node-token"
             } else if msg.contains("node") && !msg.contains("timeout") {
                 "--nodes"
             } else if msg.contains("prefix") {
@@ -152,5 +189,18 @@ mod tests {
         let args = Cli::try_parse_from(["operator"]).unwrap().ratelimit;
         assert_eq!(args.config().unwrap(), RateLimiterConfig::default());
         assert_eq!(args.thresholds(), Thresholds::default());
+    }
+
+    #[test]
+    fn the_node_token_reaches_the_config_and_is_never_printed() {
+        let args = Cli::try_parse_from(["operator", "--node-token", "s3cret"])
+            .unwrap()
+            .ratelimit;
+        assert_eq!(args.config().unwrap().node_token.as_deref(), Some("s3cret"));
+        let shown = format!("{args:?} {:?}", args.config().unwrap());
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let e = Cli::try_parse_from(["operator", "--node-token", ""]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--node-token"), "{e}");
     }
 }

@@ -1,6 +1,8 @@
 //! Each invariant over hand-written observations (from [`sample`](super::sample)): what fires,
 //! what stays quiet, and what is left unknown. One module per concern, as the checker is.
 
+mod abuse;
+mod access;
 mod config;
 mod nodes;
 mod redis;
@@ -44,7 +46,8 @@ fn specs_cover_every_invariant_with_documented_timing() {
             NODE_DOWN,
             HIGH_LATENCY,
             COUNTER_DRIFT,
-            OVER_ADMISSION
+            OVER_ADMISSION,
+            ABUSE_DETECTED
         ]
     );
     let redis = &specs[0];

@@ -2,6 +2,7 @@
 //! diagnosis names the right cause and recommends only what addresses it. One module per
 //! concern, as the rules are.
 
+mod abuse;
 mod nodes;
 mod policies;
 mod redis;
