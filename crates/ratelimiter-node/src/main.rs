@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::Parser;
-use ratelimiter_node::config::{Config, default_node_id, load_policies_file};
+use ratelimiter_node::config::{Config, default_node_id, load_policies_file, parse_trusted_proxy};
 use ratelimiter_node::{Node, serve};
 use ratelimiter_schema::{FailureMode, PolicySet};
 
@@ -66,9 +66,26 @@ struct Args {
         default_value_t = millis(defaults().redis_timeout)
     )]
     redis_timeout_ms: u64,
-    /// Bearer token required by the mutating management endpoints.
+    /// Bearer token required by every /v1/* management endpoint, reads included (decisions,
+    /// health, readiness and /metrics stay open). Prefer the environment variable: a flag's value
+    /// is visible in the process list.
     #[arg(long, env = "RATELIMITER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    // -- security: trusted proxies and the identifier secret --
+    /// Proxies (CIDR or address, comma-separated) whose X-Forwarded-For / Forwarded headers name
+    /// the client; from any other peer those headers are ignored (default: none).
+    #[arg(
+        long,
+        env = "RATELIMITER_TRUSTED_PROXIES",
+        value_name = "CIDR[,CIDR...]",
+        value_delimiter = ',',
+        value_parser = parse_trusted_proxy
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// Secret under which API keys are fingerprinted (HMAC-SHA-256) before they reach Redis,
+    /// metrics, logs or answers; the same on every node. Prefer the environment variable.
+    #[arg(long, env = "RATELIMITER_IDENTIFIER_SECRET", hide_env_values = true)]
+    identifier_secret: Option<String>,
     /// Fault injection for testing clock-skew detection: shifts the wall clock this node reports
     /// (`now_ms` in /v1/node) by this many ms. Limiting never uses the node's clock.
     #[arg(
@@ -122,6 +139,8 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         admin_token: args.admin_token,
         clock_offset_ms: args.clock_offset_ms,
         policy_poll_interval: Duration::from_millis(args.policy_poll_ms.clamp(10, 500)),
+        trusted_proxies: args.trusted_proxies,
+        identifier_secret: args.identifier_secret,
         ..Config::default()
     };
     config.validate()?;
