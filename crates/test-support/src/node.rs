@@ -51,6 +51,8 @@ pub struct NodeBuilder {
     port: Option<u16>,
     extra: Vec<String>,
     readiness: Readiness,
+    envs: Vec<(String, String)>,
+    log_file: Option<PathBuf>,
 }
 
 impl NodeBuilder {
@@ -63,6 +65,19 @@ impl NodeBuilder {
     /// Adds flags (e.g. `["--failure-mode", "open"]`).
     pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.extra.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable of the node (after the test's `RATELIMITER_*` variables are
+    /// removed): the way to pass a secret, which must not appear in the process's argv.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.envs.push((name.into(), value.into()));
+        self
+    }
+
+    /// Appends the node's log (stderr) to `path` instead of the test's stderr.
+    pub fn log_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.log_file = Some(path.into());
         self
     }
 
@@ -133,6 +148,8 @@ impl NodeProcess {
             port: None,
             extra: Vec::new(),
             readiness: Readiness::Healthy,
+            envs: Vec::new(),
+            log_file: None,
         }
     }
 
@@ -234,6 +251,15 @@ impl NodeProcess {
             if var.to_string_lossy().starts_with("RATELIMITER_") {
                 cmd.env_remove(var);
             }
+        }
+        cmd.envs(c.envs.iter().map(|(k, v)| (k, v)));
+        if let Some(path) = &c.log_file {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap_or_else(|e| panic!("cannot open node log {}: {e}", path.display()));
+            cmd.stderr(file);
         }
         let name = format!("ratelimiter-node:{}", c.id);
         self.guard = Some(ChildGuard::spawn(name, &mut cmd));
