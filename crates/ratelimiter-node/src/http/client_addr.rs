@@ -130,14 +130,16 @@ mod tests {
     }
 
     const LB: &str = "10.0.0.2";
+
+    /// (why, peer, headers, expected client)
+    type Case<'a> = (&'a str, &'a str, &'a [(&'static str, &'a str)], &'a str);
     const TRUSTED: &[&str] = &["10.0.0.0/24", "fd00::/8"];
 
     #[test]
     fn table() {
         let xff = "x-forwarded-for";
         let fwd = "forwarded";
-        let cases: &[(&str, &str, &[(&'static str, &str)], &str)] = &[
-            // (why, peer, headers, client)
+        let cases: &[Case<'_>] = &[
             (
                 "untrusted peer: xff ignored",
                 "1.2.3.4",

@@ -100,7 +100,12 @@ async fn behind_a_trusted_nginx_each_client_has_its_own_limit() {
     // The same forged header sent straight to the node (peer 127.0.0.5, untrusted) is ignored.
     let direct = client_from("127.0.0.5");
     let headers = [("x-forwarded-for", "127.0.0.4")];
-    assert_eq!(get(&direct, &node.url_for("/api/request"), &headers).await.0, 200);
+    assert_eq!(
+        get(&direct, &node.url_for("/api/request"), &headers)
+            .await
+            .0,
+        200
+    );
     assert!(
         all_redis_keys(&mut redis_conn(&redis.url()))
             .contains(&"ratelimit:c:{ip:127.0.0.5}:by-ip:60000".to_owned())
@@ -111,7 +116,12 @@ async fn behind_a_trusted_nginx_each_client_has_its_own_limit() {
 fn a_bad_trusted_proxy_is_refused_at_start_naming_the_flag() {
     for (how, value) in [("flag", "10.0.0.0/33"), ("env", "nginx")] {
         let mut cmd = std::process::Command::new(test_support::workspace_bin("ratelimiter-node"));
-        cmd.args(["--listen", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:1"]);
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--redis-url",
+            "redis://127.0.0.1:1",
+        ]);
         if how == "flag" {
             cmd.args(["--trusted-proxies", &format!("172.28.0.10/32,{value}")]);
         } else {

@@ -42,7 +42,11 @@ async fn no_api_key_is_stored_listed_exported_or_logged_in_clear() {
     let c = client_from("127.0.0.1");
     let mut seen = Vec::new();
     for _ in 0..3 {
-        seen.push(get(&c, &n.url_for("/api/request"), &[("x-api-key", API_KEY)]).await.0);
+        seen.push(
+            get(&c, &n.url_for("/api/request"), &[("x-api-key", API_KEY)])
+                .await
+                .0,
+        );
     }
     // /v1/check with the same key as an `api:` identifier counts on the same counter.
     let r = c
@@ -57,9 +61,15 @@ async fn no_api_key_is_stored_listed_exported_or_logged_in_clear() {
     assert!(!body.contains(API_KEY), "{body}");
     let keys = all_redis_keys(&mut redis_conn(&redis.url()));
     assert!(keys.iter().all(|k| !k.contains("sk-live")), "{keys:?}");
-    let counter = keys.iter().find(|k| k.contains("{api:fp-")).expect("an api:fp- counter");
+    let counter = keys
+        .iter()
+        .find(|k| k.contains("{api:fp-"))
+        .expect("an api:fp- counter");
     let counters = admin_text(&c, &n.url_for("/v1/counters?prefix=api:")).await;
-    assert!(counters.contains("api:fp-") && !counters.contains(API_KEY), "{counters}");
+    assert!(
+        counters.contains("api:fp-") && !counters.contains(API_KEY),
+        "{counters}"
+    );
     assert!(counters.contains(counter.as_str()), "{counters}");
     let metrics = get_text(&c, &n.url_for("/metrics")).await;
     assert!(!metrics.contains(API_KEY), "metrics");
@@ -104,12 +114,23 @@ async fn nodes_with_one_secret_share_an_api_key_limit_and_another_secret_splits_
     let mut seen = Vec::new();
     for i in 0..6 {
         let n = if i % 2 == 0 { &a } else { &b };
-        seen.push(get(&c, &n.url_for("/api/request"), &[("x-api-key", API_KEY)]).await.0);
+        seen.push(
+            get(&c, &n.url_for("/api/request"), &[("x-api-key", API_KEY)])
+                .await
+                .0,
+        );
     }
-    assert_eq!(seen, [200, 200, 200, 200, 429, 429], "one limit across a and b");
+    assert_eq!(
+        seen,
+        [200, 200, 200, 200, 429, 429],
+        "one limit across a and b"
+    );
     let odd = node(&redis, "odd", "another-secret", &policies);
     let (status, _) = get(&c, &odd.url_for("/api/request"), &[("x-api-key", API_KEY)]).await;
-    assert_eq!(status, 200, "a node with another secret counts apart: the limit splits");
+    assert_eq!(
+        status, 200,
+        "a node with another secret counts apart: the limit splits"
+    );
     let digest = |n: &NodeProcess| {
         let n = n.url_for("/v1/node");
         let c = c.clone();
@@ -119,7 +140,11 @@ async fn nodes_with_one_secret_share_an_api_key_limit_and_another_secret_splits_
         }
     };
     assert_eq!(digest(&a).await, digest(&b).await);
-    assert_ne!(digest(&a).await, digest(&odd).await, "the mismatch is visible");
+    assert_ne!(
+        digest(&a).await,
+        digest(&odd).await,
+        "the mismatch is visible"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,7 +186,10 @@ async fn deleting_a_counter_removes_exactly_that_keys_windows_without_scanning()
     assert_eq!(r.status().as_u16(), 200);
     let reset: serde_json::Value = r.json().await.unwrap();
     assert_eq!(reset["deleted"], 2, "{reset}");
-    assert_eq!(reset["candidates"], 3, "default's window and login's two: {reset}");
+    assert_eq!(
+        reset["candidates"], 3,
+        "default's window and login's two: {reset}"
+    );
     assert_eq!(
         reset["redis_keys"],
         serde_json::json!([

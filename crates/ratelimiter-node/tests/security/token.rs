@@ -33,9 +33,14 @@ async fn every_v1_read_needs_the_token_and_decisions_stay_open() {
     for path in READS {
         let r = c.get(node.url_for(path)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 401, "{path} without a token");
-        let challenge = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+        let challenge = r
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
         assert!(
-            challenge.as_deref().is_some_and(|v| v.starts_with("Bearer")),
+            challenge
+                .as_deref()
+                .is_some_and(|v| v.starts_with("Bearer")),
             "{path}: {challenge:?}"
         );
         let body: serde_json::Value = r.json().await.unwrap();
@@ -75,16 +80,35 @@ async fn repeated_wrong_tokens_get_the_address_refused_for_a_while() {
     }
     // Now even the right token is refused from that address...
     let right = format!("Bearer {TOKEN}");
-    let r = guesser.get(&url).header("authorization", &right).send().await.unwrap();
+    let r = guesser
+        .get(&url)
+        .header("authorization", &right)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "too_many_auth_failures", "{body}");
     // ... while another address, and the guesser's decisions, are served.
     assert_eq!(get(&other, &url, &[("authorization", &right)]).await.0, 200);
-    assert_eq!(get(&guesser, &node.url_for("/api/request"), &[]).await.0, 200);
-    let text = guesser.get(node.url_for("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        get(&guesser, &node.url_for("/api/request"), &[]).await.0,
+        200
+    );
+    let text = guesser
+        .get(node.url_for("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(metric(&text, "ratelimiter_auth_failures_total"), Some(10));
     assert_eq!(metric(&text, "ratelimiter_auth_throttled_total"), Some(1));
     assert_eq!(metric(&text, "ratelimiter_auth_blocked_addresses"), Some(1));
