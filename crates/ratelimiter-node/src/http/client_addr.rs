@@ -303,4 +303,35 @@ mod tests {
         let h = headers(&[("x-forwarded-for", &format!("1.2.3.4,{chain}"))]);
         assert_eq!(client_addr(ip(LB), &h, &nets(TRUSTED)), ip("10.0.0.5"));
     }
+
+    proptest::proptest! {
+        /// Any header text: no panic; an untrusted peer is always the client; otherwise the
+        /// client is the peer or an address written in the headers.
+        #[test]
+        fn any_header_text_gives_the_peer_or_an_address_it_holds(
+            xff in proptest::option::of("[0-9a-f.:, \\[\\]\"=;_A-Za-z]{0,60}"),
+            fwd in proptest::option::of("[0-9a-f.:, \\[\\]\"=;_A-Za-z]{0,60}"),
+            trusted_peer in proptest::bool::ANY,
+        ) {
+            let mut h = HeaderMap::new();
+            if let Some(v) = &xff {
+                h.insert("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+            }
+            if let Some(v) = &fwd {
+                h.insert("forwarded", HeaderValue::from_str(v).unwrap());
+            }
+            let peer = if trusted_peer { ip(LB) } else { ip("1.2.3.4") };
+            let got = client_addr(peer, &h, &nets(TRUSTED));
+            if !trusted_peer {
+                proptest::prop_assert_eq!(got, peer);
+            } else if got != peer {
+                let text = format!("{} {}", xff.unwrap_or_default(), fwd.unwrap_or_default());
+                let v4 = got.to_string();
+                proptest::prop_assert!(
+                    text.contains(&v4) || got.is_ipv6(),
+                    "{got} not in {text:?}"
+                );
+            }
+        }
+    }
 }
