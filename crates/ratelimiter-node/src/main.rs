@@ -79,9 +79,9 @@ struct Args {
         env = "RATELIMITER_TRUSTED_PROXIES",
         value_name = "CIDR[,CIDR...]",
         value_delimiter = ',',
-        value_parser = parse_trusted_proxy
+        value_parser = proxy_entry
     )]
-    trusted_proxies: Vec<ipnet::IpNet>,
+    trusted_proxies: Vec<ProxyEntry>,
     /// Secret under which API keys are fingerprinted (HMAC-SHA-256) before they reach Redis,
     /// metrics, logs or answers; the same on every node. Prefer the environment variable.
     #[arg(long, env = "RATELIMITER_IDENTIFIER_SECRET", hide_env_values = true)]
@@ -109,6 +109,17 @@ struct Args {
     /// answers 2xx within 2 s, 1 otherwise. For container health checks without curl.
     #[arg(long, value_name = "URL")]
     probe: Option<String>,
+}
+
+/// One `--trusted-proxies` entry; an empty one (an empty variable, a trailing comma) is none.
+#[derive(Debug, Clone)]
+struct ProxyEntry(Option<ipnet::IpNet>);
+
+fn proxy_entry(text: &str) -> Result<ProxyEntry, String> {
+    if text.trim().is_empty() {
+        return Ok(ProxyEntry(None));
+    }
+    parse_trusted_proxy(text).map(|net| ProxyEntry(Some(net)))
 }
 
 fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
@@ -139,7 +150,11 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         admin_token: args.admin_token,
         clock_offset_ms: args.clock_offset_ms,
         policy_poll_interval: Duration::from_millis(args.policy_poll_ms.clamp(10, 500)),
-        trusted_proxies: args.trusted_proxies,
+        trusted_proxies: args
+            .trusted_proxies
+            .into_iter()
+            .filter_map(|e| e.0)
+            .collect(),
         identifier_secret: args.identifier_secret,
         ..Config::default()
     };

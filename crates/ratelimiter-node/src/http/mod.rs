@@ -113,6 +113,15 @@ async fn serve_in_span(
              could be recovered by guessing; set RATELIMITER_IDENTIFIER_SECRET on every node"
         );
     }
+    if !node.config.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = node
+            .config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(trusted_proxies = %proxies.join(","), "forwarding headers believed from these peers only");
+    }
     // First sync before serving, bounded by the Redis timeout: a node starts even if Redis is down.
     if let Err(error) = node.sync_policies().await {
         tracing::warn!(%error, "redis not reachable at start; serving the seed policies by failure mode");
