@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use ratelimiter_schema::{FailureMode, PolicySet};
 
 use crate::error::ConfigError;
@@ -31,7 +32,7 @@ pub struct Config {
     pub failure_mode: FailureMode,
     /// Longest wait for any one Redis call.
     pub redis_timeout: Duration,
-    /// Bearer token required by the mutating management endpoints, if set.
+    /// Bearer token required by every `/v1/*` management endpoint (reads included), if set.
     pub admin_token: Option<String>,
     /// Shift of the wall clock reported in `/v1/node` (`now_ms`), in ms. A fault-injection knob
     /// for testing clock-skew detection: the node never uses its clock for limiting.
@@ -42,6 +43,14 @@ pub struct Config {
     pub policy_poll_interval: Duration,
     /// How often the node heartbeats (and measures the Redis round trip).
     pub heartbeat_interval: Duration,
+    // -- security (trusted proxies, identifier secret) --
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed (see
+    /// [`crate::http::client_addr`]); empty: the TCP peer is always the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Secret under which `api:` identifiers are fingerprinted before they reach Redis, metrics,
+    /// logs or answers ([`ratelimiter_schema::fingerprint`]); shared by every node of a cluster.
+    /// `None`: the unkeyed fingerprint (nothing in clear, but guessable for weak keys).
+    pub identifier_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -63,6 +72,8 @@ impl Default for Config {
             heartbeat_interval: Duration::from_millis(
                 ratelimiter_schema::wire::HEARTBEAT_INTERVAL_MS,
             ),
+            trusted_proxies: Vec::new(),
+            identifier_secret: None,
         }
     }
 }
@@ -89,8 +100,33 @@ impl Config {
         if self.admin_token.as_deref() == Some("") {
             return Err(ConfigError::EmptyAdminToken);
         }
+        if self.identifier_secret.as_deref() == Some("") {
+            return Err(ConfigError::EmptyIdentifierSecret);
+        }
         Ok(())
     }
+}
+
+impl Config {
+    /// The identifier secret as the fingerprint functions take it.
+    pub fn identifier_secret_bytes(&self) -> Option<&[u8]> {
+        self.identifier_secret.as_deref().map(str::as_bytes)
+    }
+}
+
+/// Parses one `--trusted-proxies` entry: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address
+/// (one host: `/32` or `/128`).
+///
+/// # Errors
+/// A message saying what is wrong with `text`.
+pub fn parse_trusted_proxy(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{text:?} is not a CIDR (e.g. 10.0.0.0/8) or an IP address"))
 }
 
 /// The host name, or `ratelimiter-node` when it cannot be read.
@@ -176,6 +212,10 @@ mod tests {
                 admin_token: Some(String::new()),
                 ..Config::default()
             },
+            Config {
+                identifier_secret: Some(String::new()),
+                ..Config::default()
+            },
         ];
         for c in bad {
             assert!(c.validate().is_err(), "{c:?}");
@@ -185,6 +225,19 @@ mod tests {
             ..Config::default()
         };
         tls.validate().unwrap();
+    }
+
+    #[test]
+    fn trusted_proxies_parse_as_cidrs_or_addresses() {
+        let ok = |s: &str| parse_trusted_proxy(s).unwrap().to_string();
+        assert_eq!(ok("172.28.0.10/32"), "172.28.0.10/32");
+        assert_eq!(ok("10.1.2.3/8"), "10.0.0.0/8");
+        assert_eq!(ok(" 10.0.0.1 "), "10.0.0.1/32");
+        assert_eq!(ok("fd00::1"), "fd00::1/128");
+        for bad in ["", "10.0.0.0/33", "nginx", "10.0.0.0/8/8", "1.2.3"] {
+            let e = parse_trusted_proxy(bad).unwrap_err();
+            assert!(e.contains("CIDR"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

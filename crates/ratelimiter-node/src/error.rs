@@ -26,6 +26,9 @@ pub enum ConfigError {
     /// The admin token is set but empty.
     #[error("--admin-token is set but empty")]
     EmptyAdminToken,
+    /// The identifier secret is set but empty.
+    #[error("--identifier-secret is set but empty")]
+    EmptyIdentifierSecret,
     /// The Redis CA file cannot be read.
     #[error("cannot read --redis-ca-file {path}: {source}")]
     CaRead {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::Parser;
-use ratelimiter_node::config::{Config, default_node_id, load_policies_file};
+use ratelimiter_node::config::{Config, default_node_id, load_policies_file, parse_trusted_proxy};
 use ratelimiter_node::{Node, serve};
 use ratelimiter_schema::{FailureMode, PolicySet};
 
@@ -66,9 +66,26 @@ struct Args {
         default_value_t = millis(defaults().redis_timeout)
     )]
     redis_timeout_ms: u64,
-    /// Bearer token required by the mutating management endpoints.
+    /// Bearer token required by every /v1/* management endpoint, reads included (decisions,
+    /// health, readiness and /metrics stay open). Prefer the environment variable: a flag's value
+    /// is visible in the process list.
     #[arg(long, env = "RATELIMITER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    // -- security: trusted proxies and the identifier secret --
+    /// Proxies (CIDR or address, comma-separated) whose X-Forwarded-For / Forwarded headers name
+    /// the client; from any other peer those headers are ignored (default: none).
+    #[arg(
+        long,
+        env = "RATELIMITER_TRUSTED_PROXIES",
+        value_name = "CIDR[,CIDR...]",
+        value_delimiter = ',',
+        value_parser = proxy_entry
+    )]
+    trusted_proxies: Vec<ProxyEntry>,
+    /// Secret under which API keys are fingerprinted (HMAC-SHA-256) before they reach Redis,
+    /// metrics, logs or answers; the same on every node. Prefer the environment variable.
+    #[arg(long, env = "RATELIMITER_IDENTIFIER_SECRET", hide_env_values = true)]
+    identifier_secret: Option<String>,
     /// Fault injection for testing clock-skew detection: shifts the wall clock this node reports
     /// (`now_ms` in /v1/node) by this many ms. Limiting never uses the node's clock.
     #[arg(
@@ -92,6 +109,17 @@ struct Args {
     /// answers 2xx within 2 s, 1 otherwise. For container health checks without curl.
     #[arg(long, value_name = "URL")]
     probe: Option<String>,
+}
+
+/// One `--trusted-proxies` entry; an empty one (an empty variable, a trailing comma) is none.
+#[derive(Debug, Clone)]
+struct ProxyEntry(Option<ipnet::IpNet>);
+
+fn proxy_entry(text: &str) -> Result<ProxyEntry, String> {
+    if text.trim().is_empty() {
+        return Ok(ProxyEntry(None));
+    }
+    parse_trusted_proxy(text).map(|net| ProxyEntry(Some(net)))
 }
 
 fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
@@ -122,6 +150,12 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         admin_token: args.admin_token,
         clock_offset_ms: args.clock_offset_ms,
         policy_poll_interval: Duration::from_millis(args.policy_poll_ms.clamp(10, 500)),
+        trusted_proxies: args
+            .trusted_proxies
+            .into_iter()
+            .filter_map(|e| e.0)
+            .collect(),
+        identifier_secret: args.identifier_secret,
         ..Config::default()
     };
     config.validate()?;

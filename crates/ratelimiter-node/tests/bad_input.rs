@@ -1,5 +1,5 @@
-//! Bad input gets a 4xx with a JSON `{"error", "detail"}` body, never a 500; mutations need the
-//! admin token when one is set.
+//! Bad input gets a 4xx with a JSON `{"error", "detail"}` body, never a 500; management calls
+//! need the admin token when one is set.
 
 mod support;
 
@@ -245,8 +245,8 @@ async fn the_admin_token_guards_every_mutation() {
     )
     .await;
     assert_eq!(status, 200);
-    // Reads and decisions need no token.
-    assert_eq!(node.get_json(&c, "/v1/policies").await.0, 200);
+    // Reads need the token too (tests/security); decisions do not.
+    assert_eq!(node.get_json(&c, "/v1/policies").await.0, 401);
     assert_eq!(node.check(&c, "user:1").await.0, 200);
 }
 

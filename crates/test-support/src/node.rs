@@ -50,9 +50,9 @@ pub struct NodeBuilder {
     id: String,
     port: Option<u16>,
     extra: Vec<String>,
-    /// Environment variables set for the node (secrets go here, never in its argv).
-    envs: Vec<(String, String)>,
     readiness: Readiness,
+    envs: Vec<(String, String)>,
+    log_file: Option<PathBuf>,
 }
 
 impl NodeBuilder {
@@ -68,10 +68,16 @@ impl NodeBuilder {
         self
     }
 
-    /// Sets an environment variable of the node, e.g. `RATELIMITER_ADMIN_TOKEN` (secrets are
-    /// passed this way, never as flags, so that they are not in the process list).
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.push((key.into(), value.into()));
+    /// Sets an environment variable of the node (after the test's `RATELIMITER_*` variables are
+    /// removed): the way to pass a secret, which must not appear in the process's argv.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.envs.push((name.into(), value.into()));
+        self
+    }
+
+    /// Appends the node's log (stderr) to `path` instead of the test's stderr.
+    pub fn log_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.log_file = Some(path.into());
         self
     }
 
@@ -141,8 +147,9 @@ impl NodeProcess {
             id: id.to_owned(),
             port: None,
             extra: Vec::new(),
-            envs: Vec::new(),
             readiness: Readiness::Healthy,
+            envs: Vec::new(),
+            log_file: None,
         }
     }
 
@@ -246,6 +253,14 @@ impl NodeProcess {
             }
         }
         cmd.envs(c.envs.iter().map(|(k, v)| (k, v)));
+        if let Some(path) = &c.log_file {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap_or_else(|e| panic!("cannot open node log {}: {e}", path.display()));
+            cmd.stderr(file);
+        }
         let name = format!("ratelimiter-node:{}", c.id);
         self.guard = Some(ChildGuard::spawn(name, &mut cmd));
     }

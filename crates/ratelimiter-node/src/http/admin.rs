@@ -1,4 +1,5 @@
-//! Management endpoints: policies and counters. Mutations need the admin token when one is set.
+//! Management endpoints: policies and counters. With an admin token set, every one of them needs
+//! it (checked by [`super::auth`] before any handler runs).
 
 use std::sync::Arc;
 
@@ -6,37 +7,20 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use ratelimiter_schema::keys;
 use ratelimiter_schema::policy::{DEFAULT_POLICY, validate_name};
-use ratelimiter_schema::{ErrorCode, PoliciesResponse, Policy, PolicySpec};
+use ratelimiter_schema::{ErrorCode, PoliciesResponse, Policy, PolicySet, PolicySpec};
 use serde::Deserialize;
 
 use super::check::body_rejection;
 use super::error::ApiError;
+use super::identity::visible_identifier;
 use crate::node::Node;
 
 /// Most counters one page may ask for; larger `count` values are refused, not capped.
 const MAX_PAGE: u64 = 1_000;
-
-/// Refuses the request unless it carries `Authorization: Bearer <admin token>` (when one is set).
-fn require_admin(node: &Node, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(token) = node.config.admin_token.as_deref() else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-        _ => Err(ApiError::unauthorized()),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// `GET /v1/policies`: the set this node has loaded.
 pub(super) async fn list_policies(State(node): State<Arc<Node>>) -> Json<PoliciesResponse> {
@@ -65,10 +49,8 @@ pub(super) async fn get_policy(
 pub(super) async fn put_policy(
     State(node): State<Arc<Node>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    require_admin(&node, &headers)?;
     let body = body.map_err(body_rejection)?;
     let spec: PolicySpec = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(ErrorCode::BadRequest, format!("invalid policy JSON: {e}"))
@@ -113,9 +95,7 @@ pub(super) async fn put_policy(
 pub(super) async fn delete_policy(
     State(node): State<Arc<Node>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    require_admin(&node, &headers)?;
     validate_name(&name)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPolicy, e.to_string()))?;
     if name == DEFAULT_POLICY {
@@ -187,19 +167,84 @@ pub(super) async fn list_counters(
     Ok(Json(page).into_response())
 }
 
-/// `DELETE /v1/counters/{key}`: forgets every counter of one key.
+/// `DELETE /v1/counters/{key}`: forgets every counter of one key that the loaded policies can
+/// have written: for each policy whose pattern matches the key (`default` included), each of its
+/// windows. The key names follow from [`keys::counter_key`], so nothing is scanned. An `api:` key
+/// is fingerprinted first ([`visible_identifier`]). Answers the key as stored, how many counters
+/// were deleted and their Redis keys, and how many names were tried.
 pub(super) async fn reset_counter(
     State(node): State<Arc<Node>>,
     Path(key): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    require_admin(&node, &headers)?;
-    ratelimiter_schema::keys::validate_user_key(&key)
+    keys::validate_user_key(&key)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
+    let key = visible_identifier(node.config.identifier_secret_bytes(), &key);
+    let candidates = counter_names(&node.config.key_prefix, &node.policies().set, &key);
     let deleted = node
         .store
-        .reset_counters(&key)
+        .delete_counters(&candidates)
         .await
         .map_err(|e| ApiError::redis(&e))?;
-    Ok(Json(serde_json::json!({"key": key, "deleted": deleted})).into_response())
+    tracing::info!(key = %key, deleted = deleted.len(), "counters reset");
+    Ok(Json(serde_json::json!({
+        "key": key,
+        "deleted": deleted.len(),
+        "redis_keys": deleted,
+        "candidates": candidates.len(),
+    }))
+    .into_response())
+}
+
+/// Every counter name `key` can have under `set`: each window of each policy matching it.
+fn counter_names(prefix: &str, set: &PolicySet, key: &str) -> Vec<String> {
+    let mut names: Vec<String> = set
+        .sorted()
+        .into_iter()
+        .filter(|p| p.matches(key))
+        .flat_map(|p| {
+            p.windows
+                .iter()
+                .map(|w| keys::counter_key(prefix, key, &p.name, w.window_ms))
+        })
+        .collect();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_names_cover_every_matching_policy_window() {
+        let spec = |pattern: Option<&str>, windows: &[(u64, u64)]| PolicySpec {
+            pattern: pattern.map(str::to_owned),
+            windows: windows
+                .iter()
+                .map(|&(limit, window_ms)| ratelimiter_schema::Window { limit, window_ms })
+                .collect(),
+        };
+        let set = PolicySet::new([
+            Policy::new("default", spec(None, &[(100, 1000)])).unwrap(),
+            Policy::new(
+                "login",
+                spec(Some("login:*"), &[(5, 1000), (50, 3_600_000)]),
+            )
+            .unwrap(),
+            Policy::new("api", spec(Some("api:*"), &[(10, 1000)])).unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(
+            counter_names("rl:", &set, "login:7"),
+            vec![
+                "rl:c:{login:7}:default:1000",
+                "rl:c:{login:7}:login:1000",
+                "rl:c:{login:7}:login:3600000",
+            ]
+        );
+        assert_eq!(
+            counter_names("rl:", &set, "user:1"),
+            vec!["rl:c:{user:1}:default:1000"]
+        );
+    }
 }

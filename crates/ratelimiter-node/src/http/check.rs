@@ -1,6 +1,9 @@
 //! The decision endpoints: `POST /v1/check` and the protected `GET /api/request`.
+//!
+//! Both decide on the [visible identifier](super::identity): an `api:` key is fingerprinted
+//! first, so no API key reaches Redis, a metric, a log line or an answer.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Extension;
@@ -13,8 +16,10 @@ use ratelimiter_schema::keys::validate_user_key;
 use ratelimiter_schema::policy::window_label;
 use ratelimiter_schema::{CheckRequest, CheckResponse, ErrorCode};
 
+use super::client_addr::client_addr;
 use super::error::ApiError;
 use super::headers::rate_limit_headers;
+use super::identity::{api_key_identifier, visible_identifier};
 use crate::decide::Decision;
 use crate::node::Node;
 
@@ -29,7 +34,8 @@ pub(super) async fn check(
     })?;
     validate_user_key(&request.key)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
-    let decision = node.decide(&request.key, request.cost).await?;
+    let key = visible_identifier(node.config.identifier_secret_bytes(), &request.key);
+    let decision = node.decide(&key, request.cost).await?;
     let status = if decision.outcome.allowed {
         StatusCode::OK
     } else {
@@ -38,36 +44,19 @@ pub(super) async fn check(
     Ok(respond(status, &decision, &check_body(&node, &decision)))
 }
 
-/// `GET /api/request`: an endpoint behind the limiter, keyed by `api:<X-API-Key>` or, without
-/// the header, `ip:<client address>`. 200 `{"status": "ok", "node"}`, or 429 like `/v1/check`.
+/// `GET /api/request`: an endpoint behind the limiter, keyed by `api:<fingerprint of
+/// X-API-Key>` or, without the header, `ip:<client address>` (the peer, or what trusted proxies
+/// say: [`client_addr`]). 200 `{"status": "ok", "node"}`, or 429 like `/v1/check`.
 pub(super) async fn api_request(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Response, ApiError> {
-    let key = match headers.get("x-api-key") {
-        Some(v) => {
-            let v = v.to_str().map_err(|_| {
-                ApiError::bad_request(ErrorCode::InvalidKey, "X-API-Key must be visible ASCII")
-            })?;
-            format!("api:{v}")
-        }
-        None => format!(
-            "ip:{}",
-            peer.map_or_else(
-                || "unknown".to_owned(),
-                |Extension(ConnectInfo(a))| a.ip().to_string()
-            )
-        ),
-    };
-    if key.len() <= 4 {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidKey,
-            "X-API-Key is empty",
-        ));
-    }
-    validate_user_key(&key)
-        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
+    let key = request_identifier(
+        &node,
+        &headers,
+        peer.map(|Extension(ConnectInfo(a))| a.ip()),
+    )?;
     let decision = node.decide(&key, None).await?;
     if decision.outcome.allowed {
         let body = serde_json::json!({"status": "ok", "node": node.config.node_id});
@@ -79,6 +68,46 @@ pub(super) async fn api_request(
             &check_body(&node, &decision),
         ))
     }
+}
+
+/// The identifier a protected request is limited by: `api:<fingerprint>` with `X-API-Key`, else
+/// `ip:<client address>`.
+///
+/// # Errors
+/// 400 `invalid_key` for an `X-API-Key` that is empty, not visible ASCII or too long.
+pub(crate) fn request_identifier(
+    node: &Node,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Result<String, ApiError> {
+    let Some(value) = headers.get("x-api-key") else {
+        // Without a peer (a router driven in process, not over a socket) there is no address.
+        return Ok(peer.map_or_else(
+            || "ip:unknown".to_owned(),
+            |peer| {
+                format!(
+                    "ip:{}",
+                    client_addr(peer, headers, &node.config.trusted_proxies)
+                )
+            },
+        ));
+    };
+    let value = value.to_str().map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidKey, "X-API-Key must be visible ASCII")
+    })?;
+    if value.is_empty() {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidKey,
+            "X-API-Key is empty",
+        ));
+    }
+    // The limit on the raw key's length holds as before fingerprinting made every key short.
+    validate_user_key(&format!("api:{value}"))
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
+    Ok(api_key_identifier(
+        node.config.identifier_secret_bytes(),
+        value,
+    ))
 }
 
 fn check_body(node: &Node, d: &Decision) -> CheckResponse {

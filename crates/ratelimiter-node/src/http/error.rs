@@ -84,6 +84,12 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ratelimiter\""),
+            );
+        }
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the oversized body is never read, so this connection cannot carry
             // another request: say so, or a keep-alive client (or load balancer) reuses it and

@@ -4,15 +4,23 @@
 //! |-----------------|------|
 //! | `POST /v1/check` | decide `{"key", "cost"}`: 200 allowed, 429 denied |
 //! | `GET /api/request` | a protected endpoint keyed by `X-API-Key` (or the client address) |
-//! | `GET /v1/policies`, `GET/PUT/DELETE /v1/policies/{name}` | policies (mutations need the admin token) |
+//! | `GET /v1/policies`, `GET/PUT/DELETE /v1/policies/{name}` | policies |
 //! | `GET /v1/counters?prefix=&cursor=&count=`, `DELETE /v1/counters/{key}` | counters |
 //! | `GET /v1/nodes`, `GET /v1/node` | the registry, and this node |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | liveness, readiness, Prometheus |
+//!
+//! With `--admin-token`, every `/v1/*` path but the decision paths needs the token ([`auth`]).
+//! Clients are told apart by [`client_addr`] (the peer, or what trusted proxies say), and
+//! `api:` identifiers are fingerprinted ([`identity`]) before anything stores or shows them.
 
 mod admin;
+pub mod auth;
+mod auth_throttle;
 mod check;
+pub mod client_addr;
 mod error;
 pub mod headers;
+pub mod identity;
 mod status;
 
 use std::future::Future;
@@ -26,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+pub use client_addr::client_addr;
 pub use error::ApiError;
 
 use crate::background;
@@ -34,6 +43,11 @@ use crate::node::Node;
 /// The router of every endpoint, with `node` as state.
 pub fn app(node: Arc<Node>) -> Router {
     let body_limit = node.config.max_body_bytes;
+    let gate = Arc::new(auth::AuthGate::default());
+    let auth_state = auth::AuthState {
+        node: node.clone(),
+        gate: gate.clone(),
+    };
     Router::new()
         .route("/v1/check", post(check::check))
         .route("/api/request", get(check::api_request))
@@ -57,6 +71,11 @@ pub fn app(node: Arc<Node>) -> Router {
         .fallback(status::not_found)
         .method_not_allowed_fallback(status::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            auth_state,
+            auth::require_token,
+        ))
+        .layer(axum::Extension(gate))
         .with_state(node)
 }
 
@@ -88,6 +107,21 @@ async fn serve_in_span(
             .clone()
             .unwrap_or_else(|| local.to_string()),
     );
+    if node.config.identifier_secret.is_none() {
+        tracing::warn!(
+            "no --identifier-secret: API keys are fingerprinted without a key, so a weak key \
+             could be recovered by guessing; set RATELIMITER_IDENTIFIER_SECRET on every node"
+        );
+    }
+    if !node.config.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = node
+            .config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(trusted_proxies = %proxies.join(","), "forwarding headers believed from these peers only");
+    }
     // First sync before serving, bounded by the Redis timeout: a node starts even if Redis is down.
     if let Err(error) = node.sync_policies().await {
         tracing::warn!(%error, "redis not reachable at start; serving the seed policies by failure mode");

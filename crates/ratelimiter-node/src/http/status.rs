@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ratelimiter_schema::{ErrorCode, NodeInfo, NodesResponse};
+use axum::{Extension, Json};
+use ratelimiter_schema::{ErrorCode, NodeInfo, NodesResponse, secret_digest};
 
+use super::auth::AuthGate;
 use super::error::ApiError;
 use crate::node::Node;
 
@@ -20,9 +21,11 @@ pub(super) async fn nodes(State(node): State<Arc<Node>>) -> Result<Json<NodesRes
         .map_err(|e| ApiError::redis(&e))
 }
 
-/// `GET /v1/node`: this node.
+/// `GET /v1/node`: this node, with the digest of its identifier secret (never the secret).
 pub(super) async fn node(State(node): State<Arc<Node>>) -> Json<NodeInfo> {
-    Json(node.info())
+    let mut info = node.info();
+    info.identifier_secret_digest = secret_digest(node.config.identifier_secret_bytes());
+    Json(info)
 }
 
 /// `GET /healthz`: the process is alive.
@@ -53,13 +56,19 @@ pub(super) async fn readyz(State(node): State<Arc<Node>>) -> Response {
     Json(serde_json::json!({"status": "ready", "policy_version": loaded.version})).into_response()
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub(super) async fn metrics(State(node): State<Arc<Node>>) -> Response {
-    let text = node.metrics.render(
+/// `GET /metrics`: Prometheus text format, the node's metrics and the admin token's gate.
+pub(super) async fn metrics(
+    State(node): State<Arc<Node>>,
+    gate: Option<Extension<Arc<AuthGate>>>,
+) -> Response {
+    let mut text = node.metrics.render(
         &node.config.node_id,
         node.policies().version,
         node.up_nodes(),
     );
+    if let Some(Extension(gate)) = gate {
+        text.push_str(&gate.render(&escape_label(&node.config.node_id)));
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -82,4 +91,11 @@ pub(super) async fn method_not_allowed() -> ApiError {
         code: ErrorCode::MethodNotAllowed,
         detail: "method not allowed on this endpoint".into(),
     }
+}
+
+/// A Prometheus label value: `\`, `"` and newlines escaped.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -1,4 +1,4 @@
-//! Counters in Redis: cursor-paginated listing and reset of one user key.
+//! Counters in Redis: cursor-paginated listing, and deletion of named counters (a reset).
 
 use ratelimiter_schema::keys;
 use ratelimiter_schema::{CounterEntry, CountersPage};
@@ -76,37 +76,26 @@ impl Store {
         })
     }
 
-    /// Deletes every counter of `user_key` (all policies and windows); returns how many.
+    /// Deletes the counters named `names` (computed from the policies, see
+    /// [`keys::counter_key`]); returns those that existed. One pipelined call, no scan.
     ///
     /// # Errors
     /// Redis failures or timeouts.
-    pub async fn reset_counters(&self, user_key: &str) -> Result<u64, StoreError> {
-        let mut conn = self.conn();
-        let pattern = keys::counter_scan_pattern_exact(&self.prefix, user_key);
-        let mut cursor = 0u64;
-        let mut deleted = 0u64;
-        loop {
-            let (next, names): (u64, Vec<String>) = self
-                .admin(
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut conn),
-                )
-                .await?;
-            if !names.is_empty() {
-                let n: u64 = self
-                    .admin(redis::cmd("DEL").arg(&names).query_async(&mut conn))
-                    .await?;
-                deleted += n;
-            }
-            if next == 0 {
-                return Ok(deleted);
-            }
-            cursor = next;
+    pub async fn delete_counters(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut conn = self.conn();
+        let mut pipe = redis::pipe();
+        for name in names {
+            pipe.cmd("DEL").arg(name);
+        }
+        let removed: Vec<u64> = self.admin(pipe.query_async(&mut conn)).await?;
+        Ok(names
+            .iter()
+            .zip(removed)
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, _)| name.clone())
+            .collect())
     }
 }
