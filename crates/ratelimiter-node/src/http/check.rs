@@ -54,7 +54,7 @@ pub(super) async fn api_request(
         }
         None => format!(
             "ip:{}",
-            peer.map_or_else(
+            peer.as_ref().map_or_else(
                 || "unknown".to_owned(),
                 |Extension(ConnectInfo(a))| a.ip().to_string()
             )
@@ -68,6 +68,12 @@ pub(super) async fn api_request(
     }
     validate_user_key(&key)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
+    // Abuse screening (crate::abuse): a blocked client gets 429 client_blocked, whatever the key.
+    if let Some(Extension(ConnectInfo(client))) = peer
+        && let Some(blocked) = node.screen_client(client.ip(), &key).await
+    {
+        return Ok(blocked.into_response());
+    }
     let decision = node.decide(&key, None).await?;
     if decision.outcome.allowed {
         let body = serde_json::json!({"status": "ok", "node": node.config.node_id});
