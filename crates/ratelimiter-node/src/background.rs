@@ -97,7 +97,11 @@ pub(crate) async fn sample_once(node: &Node) -> Result<(), crate::error::StoreEr
                 used_memory = memory.used,
                 maxmemory = memory.max,
                 "memory guard {}",
-                if active { "on: new keys limited in process" } else { "off" }
+                if active {
+                    "on: new keys limited in process"
+                } else {
+                    "off"
+                }
             );
         }
     }

@@ -194,7 +194,10 @@ impl Metrics {
             "ratelimiter_abuse_blocks_total",
             "Clients this node blocked, by reason.",
             &[
-                ("reason=\"enumeration\"", get(&self.abuse_blocks_enumeration)),
+                (
+                    "reason=\"enumeration\"",
+                    get(&self.abuse_blocks_enumeration),
+                ),
                 ("reason=\"honeypot\"", get(&self.abuse_blocks_honeypot)),
             ],
         );
@@ -343,12 +346,17 @@ mod tests {
         m.memory_guard_denied.fetch_add(5, Relaxed);
         m.clock_skew_ms.store(-1500, Relaxed);
         let text = m.render("n", 1, 1);
-        assert!(text.contains("ratelimiter_abuse_blocks_total{node=\"n\",reason=\"enumeration\"} 2"));
+        assert!(
+            text.contains("ratelimiter_abuse_blocks_total{node=\"n\",reason=\"enumeration\"} 2")
+        );
         assert!(text.contains("ratelimiter_abuse_blocks_total{node=\"n\",reason=\"honeypot\"} 0"));
         assert!(text.contains(
             "ratelimiter_abuse_memory_guard_decisions_total{node=\"n\",result=\"denied\"} 5"
         ));
         assert!(text.contains("ratelimiter_abuse_memory_guard_active{node=\"n\"} 0"));
-        assert!(text.contains("ratelimiter_clock_skew_seconds{node=\"n\"} -1.5"), "{text}");
+        assert!(
+            text.contains("ratelimiter_clock_skew_seconds{node=\"n\"} -1.5"),
+            "{text}"
+        );
     }
 }

@@ -65,7 +65,10 @@ async fn guessing_keys_gets_a_client_blocked_on_every_node_while_others_are_serv
             assert!((590..=600).contains(&secs), "Retry-After {secs}");
             first_blocked.get_or_insert(i);
         } else {
-            assert!(first_blocked.is_none(), "guess {i} served after the block: {status} {code}");
+            assert!(
+                first_blocked.is_none(),
+                "guess {i} served after the block: {status} {code}"
+            );
         }
     }
     let first = first_blocked.expect("300 guessed keys never blocked the client");
@@ -73,13 +76,29 @@ async fn guessing_keys_gets_a_client_blocked_on_every_node_while_others_are_serv
     assert!((95..=110).contains(&first), "blocked at guess {first}");
 
     let (status, code, _) = api(&attacker, &a, "sk-guess-0000").await;
-    assert_eq!((status, code.as_str()), (429, "client_blocked"), "a key seen before");
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "client_blocked"),
+        "a key seen before"
+    );
     let (status, code, _) = api(&attacker, &b, "sk-never-seen").await;
-    assert_eq!((status, code.as_str()), (429, "client_blocked"), "on the second node");
-    let r = attacker.get(b.url_for("/api/request")).send().await.unwrap();
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "client_blocked"),
+        "on the second node"
+    );
+    let r = attacker
+        .get(b.url_for("/api/request"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 429, "without a key too");
     let (status, code, _) = api(&other, &a, "sk-guess-0001").await;
-    assert_eq!((status, code.as_str()), (200, ""), "another client is served");
+    assert_eq!(
+        (status, code.as_str()),
+        (200, ""),
+        "another client is served"
+    );
     let (status, _, _) = api(&other, &b, "sk-other").await;
     assert_eq!(status, 200);
 
@@ -88,17 +107,26 @@ async fn guessing_keys_gets_a_client_blocked_on_every_node_while_others_are_serv
     let abuse = &info["abuse"];
     assert_eq!(abuse["enumeration_limit"], 100);
     assert_eq!(abuse["enumeration_blocks"], 1, "{abuse}");
-    assert!(abuse["blocked_requests"].as_u64().unwrap() >= 190, "{abuse}");
+    assert!(
+        abuse["blocked_requests"].as_u64().unwrap() >= 190,
+        "{abuse}"
+    );
     let block = &abuse["recent_blocks"][0];
     assert_eq!(block["reason"], "enumeration");
     assert!(block["distinct_keys"].as_u64().unwrap() > 100, "{block}");
     let fp = block["client"].as_str().unwrap();
     assert!(fp.starts_with("ip:fp-"), "{fp}");
-    assert!(!info.to_string().contains("127.0.0.1"), "an address in clear: {info}");
+    assert!(
+        !info.to_string().contains("127.0.0.1"),
+        "an address in clear: {info}"
+    );
     assert!(!info.to_string().contains("sk-guess"), "a key in clear");
     let (_, info_b) = b.get_json(&client, "/v1/node").await;
     assert!(info_b["abuse"]["blocked_requests"].as_u64().unwrap() >= 2);
-    assert_eq!(info_b["abuse"]["enumeration_blocks"], 0, "b only enforced a's block");
+    assert_eq!(
+        info_b["abuse"]["enumeration_blocks"], 0,
+        "b only enforced a's block"
+    );
 
     let metrics = client
         .get(a.url_for("/metrics"))
@@ -109,16 +137,23 @@ async fn guessing_keys_gets_a_client_blocked_on_every_node_while_others_are_serv
         .await
         .unwrap();
     assert!(
-        metrics.contains("ratelimiter_abuse_blocks_total{node=\"abuse-a\",reason=\"enumeration\"} 1"),
+        metrics
+            .contains("ratelimiter_abuse_blocks_total{node=\"abuse-a\",reason=\"enumeration\"} 1"),
         "{metrics}"
     );
     assert!(!metrics.contains("fp-"), "no client in metric labels");
 
     let mut conn = redis_conn(&redis.url());
-    let names: Vec<String> = redis::cmd("KEYS").arg("ratelimit:abuse:*").query(&mut conn).unwrap();
+    let names: Vec<String> = redis::cmd("KEYS")
+        .arg("ratelimit:abuse:*")
+        .query(&mut conn)
+        .unwrap();
     assert!(names.iter().any(|n| n.contains(":abuse:b:{")), "{names:?}");
     for name in names {
-        assert!(!name.contains("127.0.0.1") && !name.contains("sk-"), "{name}");
+        assert!(
+            !name.contains("127.0.0.1") && !name.contains("sk-"),
+            "{name}"
+        );
         let ttl: i64 = redis::cmd("PTTL").arg(&name).query(&mut conn).unwrap();
         assert!(ttl > 0, "{name} has no TTL ({ttl})");
     }
@@ -131,7 +166,12 @@ async fn a_honeypot_key_blocks_at_once_by_value_or_fingerprint() {
     let node = NodeProcess::start(
         &redis.url(),
         "honeypot",
-        &["--honeypot-keys", &format!("trap-1,{fp}"), "--enumeration-block", "30s"],
+        &[
+            "--honeypot-keys",
+            &format!("trap-1,{fp}"),
+            "--enumeration-block",
+            "30s",
+        ],
     );
     let c1 = client_from("127.0.0.3");
     assert_eq!(api(&c1, &node, "real-key").await.0, 200);
@@ -139,19 +179,30 @@ async fn a_honeypot_key_blocks_at_once_by_value_or_fingerprint() {
     assert_eq!((status, code.as_str()), (429, "client_blocked"));
     assert_eq!(retry, "30");
     let (status, code, _) = api(&c1, &node, "real-key").await;
-    assert_eq!((status, code.as_str()), (429, "client_blocked"), "whatever the key");
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "client_blocked"),
+        "whatever the key"
+    );
 
     let c2 = client_from("127.0.0.4");
     assert_eq!(api(&c2, &node, "real-key").await.0, 200);
     let (status, code, _) = api(&c2, &node, "trap-2").await;
-    assert_eq!((status, code.as_str()), (429, "client_blocked"), "by fingerprint");
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "client_blocked"),
+        "by fingerprint"
+    );
 
     let (_, info) = node.get_json(&support::client(), "/v1/node").await;
     let abuse = &info["abuse"];
     assert_eq!(abuse["honeypot_hits"], 2, "{abuse}");
     assert_eq!(abuse["recent_blocks"].as_array().unwrap().len(), 2);
     assert_eq!(abuse["recent_blocks"][0]["reason"], "honeypot");
-    assert!(!info.to_string().contains("trap-"), "a honeypot key in clear: {info}");
+    assert!(
+        !info.to_string().contains("trap-"),
+        "a honeypot key in clear: {info}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +215,10 @@ async fn with_the_limit_off_nothing_is_blocked() {
         assert_eq!((status, code.as_str()), (200, ""), "key {i}");
     }
     let mut conn = redis_conn(&redis.url());
-    let names: Vec<String> = redis::cmd("KEYS").arg("ratelimit:abuse:*").query(&mut conn).unwrap();
+    let names: Vec<String> = redis::cmd("KEYS")
+        .arg("ratelimit:abuse:*")
+        .query(&mut conn)
+        .unwrap();
     assert!(names.is_empty(), "no abuse key written when off: {names:?}");
 }
 

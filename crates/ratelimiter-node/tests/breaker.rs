@@ -41,7 +41,11 @@ async fn skipped(node: &NodeProcess) -> u64 {
 async fn recovers(node: &NodeProcess) -> bool {
     let client = client();
     wait_until(Duration::from_secs(10), || async {
-        node.check(&client, "after").await.1.get("degraded").is_none()
+        node.check(&client, "after")
+            .await
+            .1
+            .get("degraded")
+            .is_none()
     })
     .await
 }
@@ -54,14 +58,20 @@ async fn client_pause_write_keeps_the_breaker_open_until_writes_resume() {
     assert_eq!(redis.cmd(&["CLIENT", "PAUSE", "6000", "WRITE"]), "+OK");
     // 60 decisions over 3 s: PINGs, policy polls and heartbeats' reads all answer meanwhile.
     let (slow, degraded) = decide_many(&node, 60, Duration::from_millis(50)).await;
-    assert_eq!(degraded, 60, "every decision by the failure mode while writes are paused");
+    assert_eq!(
+        degraded, 60,
+        "every decision by the failure mode while writes are paused"
+    );
     assert!(
         slow <= 6,
         "{slow} of 60 decisions waited for the timeout: the breaker did not stay open"
     );
     assert!(skipped(&node).await >= 50);
     assert_eq!(redis.cmd(&["CLIENT", "UNPAUSE"]), "+OK");
-    assert!(recovers(&node).await, "breaker still open after writes resumed");
+    assert!(
+        recovers(&node).await,
+        "breaker still open after writes resumed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,5 +91,8 @@ async fn a_replica_that_refuses_writes_keeps_the_breaker_open() {
         "only {skipped_now} of 60 decisions skipped redis: the breaker flapped on reads"
     );
     assert_eq!(redis.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK");
-    assert!(recovers(&node).await, "breaker still open after the failover back");
+    assert!(
+        recovers(&node).await,
+        "breaker still open after the failover back"
+    );
 }

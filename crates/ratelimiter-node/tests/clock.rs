@@ -26,7 +26,10 @@ async fn the_node_reports_the_skew_of_the_clock_it_uses() {
     let shifted = NodeProcess::start(&redis.url(), "shifted", &["--clock-offset-ms", "-7000"]);
     let plain = NodeProcess::start(&redis.url(), "plain", &[]);
     let skew = reported_skew(&shifted).await;
-    assert!((-7_300..=-6_700).contains(&skew), "skew {skew} for an offset of -7000");
+    assert!(
+        (-7_300..=-6_700).contains(&skew),
+        "skew {skew} for an offset of -7000"
+    );
     let skew = reported_skew(&plain).await;
     assert!(skew.abs() <= 300, "skew {skew} without an offset");
 
@@ -34,7 +37,10 @@ async fn the_node_reports_the_skew_of_the_clock_it_uses() {
     let (_, info) = shifted.get_json(&client(), "/v1/node").await;
     let now = i64::try_from(info["now_ms"].as_u64().unwrap()).unwrap();
     let redis_now = i64::try_from(redis_now_ms(&mut redis_conn(&redis.url()))).unwrap();
-    assert!((now - redis_now + 7_000).abs() <= 1_000, "{now} vs redis {redis_now}");
+    assert!(
+        (now - redis_now + 7_000).abs() <= 1_000,
+        "{now} vs redis {redis_now}"
+    );
     let metrics = client()
         .get(shifted.url_for("/metrics"))
         .send()
@@ -43,5 +49,8 @@ async fn the_node_reports_the_skew_of_the_clock_it_uses() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("ratelimiter_clock_skew_seconds{node=\"shifted\"} -"), "{metrics}");
+    assert!(
+        metrics.contains("ratelimiter_clock_skew_seconds{node=\"shifted\"} -"),
+        "{metrics}"
+    );
 }

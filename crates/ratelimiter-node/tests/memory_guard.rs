@@ -3,6 +3,8 @@
 //! limited in process once the guard is on, and a key that had a counter keeps its exact limit.
 //! (The million-key flood is a benchmark: docs/BENCHMARKS.md, "Memory guard".)
 
+#![allow(clippy::print_stderr)] // the test prints the figures docs/BENCHMARKS.md quotes
+
 mod support;
 
 use std::sync::Arc;
@@ -48,7 +50,11 @@ async fn a_flood_of_unique_keys_leaves_redis_under_maxmemory_and_the_node_answer
     );
     let http = client();
     let ready = wait_until(Duration::from_secs(10), || async {
-        node.check(&http, "existing").await.1.get("degraded").is_none()
+        node.check(&http, "existing")
+            .await
+            .1
+            .get("degraded")
+            .is_none()
     })
     .await;
     assert!(ready, "not deciding with redis");
@@ -93,7 +99,11 @@ async fn a_flood_of_unique_keys_leaves_redis_under_maxmemory_and_the_node_answer
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(other.load(Relaxed), 0, "answers other than 200/429 (or no answer)");
+    assert_eq!(
+        other.load(Relaxed),
+        0,
+        "answers other than 200/429 (or no answer)"
+    );
     assert_eq!(ok.load(Relaxed) + denied.load(Relaxed), FLOOD);
 
     let (used, max) = (info_field(&redis, "used"), info_field(&redis, "max"));
@@ -106,13 +116,19 @@ async fn a_flood_of_unique_keys_leaves_redis_under_maxmemory_and_the_node_answer
     assert_eq!(guard["active"], true, "{guard}");
     let guarded = guard["guarded_decisions"].as_u64().unwrap();
     eprintln!("flood of {FLOOD} keys: redis at {used} of {max} bytes, {guarded} guarded decisions");
-    assert!(guarded > FLOOD / 4, "only {guarded} decisions guarded: {guard}");
+    assert!(
+        guarded > FLOOD / 4,
+        "only {guarded} decisions guarded: {guard}"
+    );
 
     // The key with a counter keeps its exact, shared limit (5 per 10 min; 3 used).
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let (status, body) = node.check(&http, "existing").await;
-        assert!(body.get("degraded").is_none(), "an existing key decided in process: {body}");
+        assert!(
+            body.get("degraded").is_none(),
+            "an existing key decided in process: {body}"
+        );
         statuses.push(status);
     }
     assert_eq!(statuses, [200, 200, 429, 429]);

@@ -115,7 +115,9 @@ impl Clients {
 /// bounded under a flood of addresses. A dropped entry only costs a Redis call later.
 fn entry<'a>(map: &'a mut HashMap<String, Entry>, client: &str, now_ms: u64) -> &'a mut Entry {
     if !map.contains_key(client) && map.len() >= MAX_CLIENTS {
-        map.retain(|_, e| e.blocked_until_ms > now_ms || now_ms - e.checked_ms.min(now_ms) < 60_000);
+        map.retain(|_, e| {
+            e.blocked_until_ms > now_ms || now_ms - e.checked_ms.min(now_ms) < 60_000
+        });
         if map.len() >= MAX_CLIENTS {
             let mut seen = 0usize;
             map.retain(|_, _| {
@@ -162,7 +164,10 @@ mod tests {
     fn a_block_is_answered_locally_until_it_ends() {
         let c = Clients::default();
         c.record_block("a", 11_000, 1_000);
-        assert_eq!(c.lookup("a", Some(9), 4_000), Known::Blocked { retry_ms: 7_000 });
+        assert_eq!(
+            c.lookup("a", Some(9), 4_000),
+            Known::Blocked { retry_ms: 7_000 }
+        );
         assert_eq!(c.lookup("a", None, 11_000), Known::Check);
     }
 
@@ -176,7 +181,10 @@ mod tests {
         for k in 0..(MAX_KEYS_PER_CLIENT as u64 * 2) {
             c.record_clear("x", Some(k), 5_000);
         }
-        assert_eq!(c.lookup("x", Some(MAX_KEYS_PER_CLIENT as u64 + 1), 5_001), Known::Count);
+        assert_eq!(
+            c.lookup("x", Some(MAX_KEYS_PER_CLIENT as u64 + 1), 5_001),
+            Known::Count
+        );
     }
 
     #[test]

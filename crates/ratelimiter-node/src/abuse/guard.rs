@@ -97,11 +97,17 @@ mod tests {
         for k in ["api:trap-1", "api:trap-2", "api:trap-3"] {
             assert!(g.is_honeypot(&g.key_id(k)), "{k}");
         }
-        assert!(g.is_honeypot(&format!("api:{fp}")), "an identifier fingerprinted before");
+        assert!(
+            g.is_honeypot(&format!("api:{fp}")),
+            "an identifier fingerprinted before"
+        );
         assert!(!g.is_honeypot(&g.key_id("api:real")));
         assert!(!format!("{g:?}").contains("trap-1"));
         let client = g.client_id("10.0.0.1".parse().unwrap());
-        assert!(client.starts_with("ip:fp-") && !client.contains("10.0.0.1"), "{client}");
+        assert!(
+            client.starts_with("ip:fp-") && !client.contains("10.0.0.1"),
+            "{client}"
+        );
     }
 
     #[test]

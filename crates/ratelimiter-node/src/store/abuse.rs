@@ -144,7 +144,12 @@ mod tests {
                 distinct_keys: None
             }
         );
-        for bad in [&[0, 0, 0][..], &[3, 0, 0, 5], &[1, -5, 0, 5], &[0, 0, 0, -1]] {
+        for bad in [
+            &[0, 0, 0][..],
+            &[3, 0, 0, 5],
+            &[1, -5, 0, 5],
+            &[0, 0, 0, -1],
+        ] {
             assert!(parse_abuse_reply(bad).is_err(), "{bad:?}");
         }
     }

@@ -74,7 +74,11 @@ impl Store {
         }
         let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
-            .call(CallKind::Decision, self.timeout, inv.invoke_async(&mut conn))
+            .call(
+                CallKind::Decision,
+                self.timeout,
+                inv.invoke_async(&mut conn),
+            )
             .await?;
         if guard && reply == [-1] {
             return Ok(None);
