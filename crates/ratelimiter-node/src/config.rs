@@ -37,7 +37,6 @@ pub struct Config {
     /// `/v1/node` (`now_ms`, `clock_skew_ms`). A fault-injection knob for testing clock-skew
     /// detection; shared limiting uses Redis time only.
     pub clock_offset_ms: i64,
-
     /// Abuse protection: enumeration, honeypot keys, memory guard ([`crate::abuse`]).
     pub abuse: crate::abuse::AbuseConfig,
     /// Largest request body accepted, in bytes.
@@ -62,7 +61,6 @@ impl Default for Config {
             redis_timeout: Duration::from_millis(50),
             admin_token: None,
             clock_offset_ms: 0,
-
             abuse: crate::abuse::AbuseConfig::default(),
             max_body_bytes: 16 * 1024,
             policy_poll_interval: Duration::from_millis(250),
@@ -95,7 +93,6 @@ impl Config {
         if self.admin_token.as_deref() == Some("") {
             return Err(ConfigError::EmptyAdminToken);
         }
-
         self.abuse.validate()?;
         Ok(())
     }

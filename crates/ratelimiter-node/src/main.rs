@@ -140,7 +140,6 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         admin_token: args.admin_token,
         clock_offset_ms: args.clock_offset_ms,
         policy_poll_interval: Duration::from_millis(args.policy_poll_ms.clamp(10, 500)),
-
         abuse: ratelimiter_node::abuse::AbuseConfig {
             enumeration_limit: args.enumeration_limit,
             enumeration_block: args.enumeration_block,
