@@ -1,8 +1,11 @@
-//! The node's background loops: policy polling and heartbeats. Both are off the decision path,
-//! both stop when `shutdown` flips, and a failed iteration is logged and never ends a loop.
+//! The node's background loops: policy polling, heartbeats, and sampling Redis (memory for the
+//! memory guard, `TIME` for the clock skew; run beside the heartbeats by [`heartbeat_loop`]).
+//! All are off the decision path, all stop when `shutdown` flips, and a failed iteration is
+//! logged and never ends a loop.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use ratelimiter_schema::NodeState;
 use tokio::sync::watch;
@@ -46,10 +49,63 @@ async fn poll_policies(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
 
 /// Heartbeats every `heartbeat_interval`: measures the Redis round trip, registers the node,
 /// counts the Up nodes (the `local` failure mode divides limits by it), and now and then
-/// refreshes the TTL of the policies.
+/// refreshes the TTL of the policies. Beside it, every `abuse.sample_interval`, samples Redis
+/// memory and clock ([`sample_once`]).
 pub(crate) async fn heartbeat_loop(node: Arc<Node>, shutdown: watch::Receiver<bool>) {
     let span = tracing::info_span!("heartbeat_loop", node = %node.config.node_id);
-    heartbeat(node, shutdown).instrument(span).await;
+    let beats = heartbeat(node.clone(), shutdown.clone());
+    let samples = sample(node, shutdown);
+    async move { tokio::join!(beats, samples) }
+        .instrument(span)
+        .await;
+}
+
+async fn sample(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(node.config.abuse.sample_interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(error) = sample_once(&node).await {
+            tracing::debug!(%error, "sampling redis failed; will retry");
+        }
+    }
+}
+
+/// One sample: the clock skew (the node's clock at the midpoint of a `TIME` round trip minus
+/// Redis time) and, with the memory guard enabled, `INFO memory`, which may turn it on or off.
+///
+/// # Errors
+/// Redis failures or timeouts.
+pub(crate) async fn sample_once(node: &Node) -> Result<(), crate::error::StoreError> {
+    let before = node.clock_ms();
+    let t = node.store.time().await?;
+    let mid = before.saturating_add(u64::try_from(t.rtt.as_millis() / 2).unwrap_or(0));
+    let skew = i64::try_from(mid).unwrap_or(i64::MAX) - i64::try_from(t.redis_ms).unwrap_or(0);
+    // A slow round trip makes the midpoint a guess: keep the last good reading instead.
+    if t.rtt <= Duration::from_millis(100) || node.metrics.clock_skew().is_none() {
+        node.metrics.clock_skew_ms.store(skew, Relaxed);
+    }
+    if node.memory_guard.enabled() {
+        let memory = node.store.memory().await?;
+        if let Some(active) = node.memory_guard.update(memory) {
+            node.metrics.memory_guard_active.store(active, Relaxed);
+            tracing::warn!(
+                active,
+                used_memory = memory.used,
+                maxmemory = memory.max,
+                "memory guard {}",
+                if active {
+                    "on: new keys limited in process"
+                } else {
+                    "off"
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn heartbeat(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {

@@ -34,9 +34,12 @@ pub struct Config {
     pub redis_timeout: Duration,
     /// Bearer token required by every `/v1/*` management endpoint (reads included), if set.
     pub admin_token: Option<String>,
-    /// Shift of the wall clock reported in `/v1/node` (`now_ms`), in ms. A fault-injection knob
-    /// for testing clock-skew detection: the node never uses its clock for limiting.
+    /// Shift of the node's clock, in ms: the clock of the `local` failure mode, reported in
+    /// `/v1/node` (`now_ms`, `clock_skew_ms`). A fault-injection knob for testing clock-skew
+    /// detection; shared limiting uses Redis time only.
     pub clock_offset_ms: i64,
+    /// Abuse protection: enumeration, honeypot keys, memory guard ([`crate::abuse`]).
+    pub abuse: crate::abuse::AbuseConfig,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// How often the node checks the policy version in Redis.
@@ -67,6 +70,7 @@ impl Default for Config {
             redis_timeout: Duration::from_millis(50),
             admin_token: None,
             clock_offset_ms: 0,
+            abuse: crate::abuse::AbuseConfig::default(),
             max_body_bytes: 16 * 1024,
             policy_poll_interval: Duration::from_millis(250),
             heartbeat_interval: Duration::from_millis(
@@ -103,6 +107,7 @@ impl Config {
         if self.identifier_secret.as_deref() == Some("") {
             return Err(ConfigError::EmptyIdentifierSecret);
         }
+        self.abuse.validate()?;
         Ok(())
     }
 }

@@ -116,8 +116,10 @@ impl Node {
                 got: cost,
             });
         }
-        let result = match self.store.check(key, &policy, cost).await {
-            Ok(reply) => {
+        let guard = self.memory_guard.is_active();
+        let result = match self.store.check_guarded(key, &policy, cost, guard).await {
+            Ok(None) => Ok(self.decide_guarded(key, policy, cost)),
+            Ok(Some(reply)) => {
                 let counter = if reply.outcome.allowed {
                     &self.metrics.allowed
                 } else {
@@ -146,6 +148,27 @@ impl Node {
         }
         self.metrics.observe_latency(start.elapsed());
         result
+    }
+
+    /// A key with no counter while Redis is near `maxmemory`: decided in process at this
+    /// node's share of each limit (never unlimited, never all denied), so the flood of unique
+    /// keys creates no Redis key. Keys with a counter keep their exact shared limit.
+    fn decide_guarded(&self, key: &str, policy: Policy, cost: u64) -> Decision {
+        let (outcome, windows) =
+            self.guard_local
+                .decide(key, &policy, cost, self.up_nodes(), self.clock_ms());
+        let counter = if outcome.allowed {
+            &self.metrics.memory_guard_allowed
+        } else {
+            &self.metrics.memory_guard_denied
+        };
+        counter.fetch_add(1, Relaxed);
+        Decision {
+            policy,
+            windows,
+            outcome,
+            degraded: Some(FailureMode::Local),
+        }
     }
 
     fn decide_degraded(
@@ -183,7 +206,7 @@ impl Node {
             FailureMode::Local => {
                 let (outcome, windows) =
                     self.local
-                        .decide(key, &policy, cost, self.up_nodes(), self.local_clock_ms());
+                        .decide(key, &policy, cost, self.up_nodes(), self.clock_ms());
                 self.metrics.count_failure(mode, outcome.allowed);
                 Ok(Decision {
                     policy,

@@ -64,6 +64,9 @@ pub enum ConfigError {
         #[source]
         source: PolicyError,
     },
+    /// An abuse setting (`--enumeration-*`, `--honeypot-keys`, `--memory-guard-ratio`).
+    #[error(transparent)]
+    Abuse(#[from] crate::abuse::AbuseConfigError),
 }
 
 /// A Redis call that failed or ran past the timeout.

@@ -12,9 +12,11 @@
 //! - [`decide`]: one decision ([`Decision`], and the window it [`Reported`]): policy selection,
 //!   Redis, failure mode.
 //! - [`algorithm`]: the sliding-window arithmetic as a pure function (mirrors `lua/check.lua`).
-//! - [`local`]: the in-process limiter of the `local` failure mode.
+//! - [`local`]: the in-process limiter of the `local` failure mode (and of the memory guard).
+//! - [`abuse`]: enumeration and honeypot blocks, and the memory guard against key floods.
 //! - [`store`]: every Redis call, each bounded by a timeout.
-//! - `sync` and `background`: policy polling/seeding and heartbeats.
+//! - `sync` and `background`: policy polling/seeding, heartbeats, and sampling Redis memory and
+//!   clock (memory guard, clock skew).
 //! - [`http`]: the axum API, [`app`] and [`serve`]; every error answer is an [`http::ApiError`]
 //!   whose code is a [`ratelimiter_schema::ErrorCode`].
 //! - [`metrics`]: counters and their Prometheus rendering.
@@ -29,6 +31,7 @@
 //! debug level so that it costs nothing under the default filter, `decide` (with the `policy`
 //! and whether it was `allowed`). Errors are in an `error` field.
 
+pub mod abuse;
 pub mod algorithm;
 mod background;
 pub mod config;

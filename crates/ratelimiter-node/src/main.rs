@@ -86,8 +86,9 @@ struct Args {
     /// metrics, logs or answers; the same on every node. Prefer the environment variable.
     #[arg(long, env = "RATELIMITER_IDENTIFIER_SECRET", hide_env_values = true)]
     identifier_secret: Option<String>,
-    /// Fault injection for testing clock-skew detection: shifts the wall clock this node reports
-    /// (`now_ms` in /v1/node) by this many ms. Limiting never uses the node's clock.
+    /// Fault injection for testing clock-skew detection: shifts this node's clock (the clock of
+    /// the `local` failure mode, reported as `now_ms` and `clock_skew_ms` in /v1/node) by this
+    /// many ms. Shared limiting uses Redis time only.
     #[arg(
         long,
         env = "RATELIMITER_CLOCK_OFFSET_MS",
@@ -95,6 +96,23 @@ struct Args {
         allow_negative_numbers = true
     )]
     clock_offset_ms: i64,
+    // -- abuse protection (docs/ABUSE.md) --
+    /// Distinct API keys one client address may use per minute on /api/request before it is
+    /// blocked (0: off).
+    #[arg(long, env = "RATELIMITER_ENUMERATION_LIMIT", default_value_t = defaults().abuse.enumeration_limit)]
+    enumeration_limit: u64,
+    /// How long a client that enumerated keys or used a honeypot key stays blocked (e.g. 10m,
+    /// 30s, 1h).
+    #[arg(long, env = "RATELIMITER_ENUMERATION_BLOCK", default_value = "10m", value_parser = humantime::parse_duration)]
+    enumeration_block: Duration,
+    /// Honeypot API keys, comma-separated, as values or fingerprints (fp-...): using one blocks
+    /// the client at once.
+    #[arg(long, env = "RATELIMITER_HONEYPOT_KEYS", hide_env_values = true)]
+    honeypot_keys: Option<String>,
+    /// Above this share of Redis maxmemory, keys without a counter are limited in process at
+    /// this node's share (0: off).
+    #[arg(long, env = "RATELIMITER_MEMORY_GUARD_RATIO", default_value_t = defaults().abuse.memory_guard_ratio)]
+    memory_guard_ratio: f64,
     /// Runtime worker threads (default: one per CPU).
     #[arg(long, env = "RATELIMITER_WORKER_THREADS")]
     worker_threads: Option<usize>,
@@ -156,6 +174,17 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
             .filter_map(|e| e.0)
             .collect(),
         identifier_secret: args.identifier_secret,
+        abuse: ratelimiter_node::abuse::AbuseConfig {
+            enumeration_limit: args.enumeration_limit,
+            enumeration_block: args.enumeration_block,
+            honeypot_keys: args
+                .honeypot_keys
+                .as_deref()
+                .map(ratelimiter_node::abuse::parse_honeypot_keys)
+                .unwrap_or_default(),
+            memory_guard_ratio: args.memory_guard_ratio,
+            ..defaults().abuse.clone()
+        },
         ..Config::default()
     };
     config.validate()?;

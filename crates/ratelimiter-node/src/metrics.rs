@@ -1,7 +1,7 @@
 //! Counters of what the node decided, and their Prometheus text rendering.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use ratelimiter_schema::FailureMode;
@@ -40,6 +40,22 @@ pub struct Metrics {
     pub redis_ok: AtomicBool,
     /// Last measured Redis round trip in µs (`u64::MAX`: never measured).
     pub redis_rtt_us: AtomicU64,
+    /// Requests refused because their client was blocked (by any node).
+    pub abuse_blocked_requests: AtomicU64,
+    /// Clients this node blocked for enumeration.
+    pub abuse_blocks_enumeration: AtomicU64,
+    /// Clients this node blocked for using a honeypot key.
+    pub abuse_blocks_honeypot: AtomicU64,
+    /// Requests that used a honeypot key.
+    pub abuse_honeypot_hits: AtomicU64,
+    /// New keys allowed in process because the memory guard was on.
+    pub memory_guard_allowed: AtomicU64,
+    /// New keys denied in process because the memory guard was on.
+    pub memory_guard_denied: AtomicU64,
+    /// Whether the memory guard is on.
+    pub memory_guard_active: AtomicBool,
+    /// The node's clock minus Redis `TIME`, ms (`i64::MIN`: never measured).
+    pub clock_skew_ms: AtomicI64,
     latency: Histogram,
 }
 
@@ -55,6 +71,7 @@ impl Metrics {
     pub fn new() -> Self {
         let m = Self::default();
         m.redis_rtt_us.store(u64::MAX, Relaxed);
+        m.clock_skew_ms.store(i64::MIN, Relaxed);
         m
     }
 
@@ -96,6 +113,7 @@ impl Metrics {
         let node = escape_label(node);
         let mut out = String::with_capacity(4096);
         self.render_counters(&mut out, &node);
+        self.render_abuse(&mut out, &node);
         self.latency.render(&mut out, &node);
         self.render_gauges(&mut out, &node, policy_version, up_nodes);
         out
@@ -154,6 +172,66 @@ impl Metrics {
             "Policy loads from Redis.",
             &[("", get(&self.policy_reloads))],
         );
+    }
+
+    /// Abuse counters: every label set is fixed (`reason`, `result`), so cardinality stays
+    /// bounded whatever the clients do; clients themselves are only in `/v1/node`.
+    fn render_abuse(&self, out: &mut String, node: &str) {
+        let get = |a: &AtomicU64| a.load(Relaxed);
+        let mut counter = |name: &str, help: &str, rows: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (labels, v) in rows {
+                let sep = if labels.is_empty() { "" } else { "," };
+                let _ = writeln!(out, "{name}{{node=\"{node}\"{sep}{labels}}} {v}");
+            }
+        };
+        counter(
+            "ratelimiter_abuse_blocked_requests_total",
+            "Requests refused with client_blocked (the client was blocked by any node).",
+            &[("", get(&self.abuse_blocked_requests))],
+        );
+        counter(
+            "ratelimiter_abuse_blocks_total",
+            "Clients this node blocked, by reason.",
+            &[
+                (
+                    "reason=\"enumeration\"",
+                    get(&self.abuse_blocks_enumeration),
+                ),
+                ("reason=\"honeypot\"", get(&self.abuse_blocks_honeypot)),
+            ],
+        );
+        counter(
+            "ratelimiter_abuse_honeypot_hits_total",
+            "Requests that used a honeypot key.",
+            &[("", get(&self.abuse_honeypot_hits))],
+        );
+        counter(
+            "ratelimiter_abuse_memory_guard_decisions_total",
+            "Decisions of keys without a counter taken in process while Redis was near maxmemory.",
+            &[
+                ("result=\"allowed\"", get(&self.memory_guard_allowed)),
+                ("result=\"denied\"", get(&self.memory_guard_denied)),
+            ],
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ratelimiter_abuse_memory_guard_active 1 while the memory guard is on.\n# TYPE ratelimiter_abuse_memory_guard_active gauge\nratelimiter_abuse_memory_guard_active{{node=\"{node}\"}} {}",
+            u8::from(self.memory_guard_active.load(Relaxed))
+        );
+        let skew = self.clock_skew_ms.load(Relaxed);
+        if skew != i64::MIN {
+            let _ = writeln!(
+                out,
+                "# HELP ratelimiter_clock_skew_seconds The node's clock (the local failure mode's) minus Redis TIME.\n# TYPE ratelimiter_clock_skew_seconds gauge\nratelimiter_clock_skew_seconds{{node=\"{node}\"}} {}",
+                skew as f64 / 1e3
+            );
+        }
+    }
+
+    /// The clock skew last measured, if any.
+    pub fn clock_skew(&self) -> Option<i64> {
+        Some(self.clock_skew_ms.load(Relaxed)).filter(|&s| s != i64::MIN)
     }
 
     fn render_gauges(&self, out: &mut String, node: &str, policy_version: u64, up_nodes: usize) {
@@ -258,5 +336,27 @@ mod tests {
         assert!(text.contains("ratelimiter_decision_duration_seconds_count{node=\"n\\\"1\"} 3"));
         assert!(text.contains("ratelimiter_policy_version{node=\"n\\\"1\"} 7"));
         assert!(!text.contains("redis_rtt"), "no round trip measured yet");
+        assert!(!text.contains("clock_skew"), "no skew measured yet");
+    }
+
+    #[test]
+    fn renders_abuse_counters_with_fixed_labels() {
+        let m = Metrics::new();
+        m.abuse_blocks_enumeration.fetch_add(2, Relaxed);
+        m.memory_guard_denied.fetch_add(5, Relaxed);
+        m.clock_skew_ms.store(-1500, Relaxed);
+        let text = m.render("n", 1, 1);
+        assert!(
+            text.contains("ratelimiter_abuse_blocks_total{node=\"n\",reason=\"enumeration\"} 2")
+        );
+        assert!(text.contains("ratelimiter_abuse_blocks_total{node=\"n\",reason=\"honeypot\"} 0"));
+        assert!(text.contains(
+            "ratelimiter_abuse_memory_guard_decisions_total{node=\"n\",result=\"denied\"} 5"
+        ));
+        assert!(text.contains("ratelimiter_abuse_memory_guard_active{node=\"n\"} 0"));
+        assert!(
+            text.contains("ratelimiter_clock_skew_seconds{node=\"n\"} -1.5"),
+            "{text}"
+        );
     }
 }

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ratelimiter_schema::{FailureDecisions, NodeInfo, PolicySet};
+use ratelimiter_schema::{AbuseInfo, FailureDecisions, NodeInfo, PolicySet};
 
+use crate::abuse::{AbuseGuard, MemoryGuard};
 use crate::config::Config;
 use crate::error::ConfigError;
 use crate::local::LocalLimiter;
@@ -46,6 +47,12 @@ pub struct Node {
     pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) local: LocalLimiter,
+    /// Enumeration and honeypot screening of the protected endpoints.
+    pub(crate) abuse: AbuseGuard,
+    /// Whether Redis is near `maxmemory` (new keys are then limited in process).
+    pub(crate) memory_guard: MemoryGuard,
+    /// The in-process limiter of keys decided under the memory guard.
+    pub(crate) guard_local: LocalLimiter,
     policies: RwLock<Arc<LoadedPolicies>>,
     started: Instant,
     pub(crate) up_nodes: AtomicUsize,
@@ -66,6 +73,7 @@ impl Node {
             &config.redis_url,
             config.redis_ca_pem.as_deref(),
             &config.key_prefix,
+            &config.node_id,
             config.redis_timeout,
             metrics.clone(),
         )
@@ -74,11 +82,16 @@ impl Node {
             source,
         })?;
         let seed = LoadedPolicies::new(config.seed_policies.clone(), 0, false);
+        let abuse = AbuseGuard::new(&config.abuse, identifier_secret(&config));
+        let memory_guard = MemoryGuard::new(config.abuse.memory_guard_ratio);
         Ok(Arc::new(Self {
             config,
             store,
             metrics,
             local: LocalLimiter::default(),
+            abuse,
+            memory_guard,
+            guard_local: LocalLimiter::default(),
             policies: RwLock::new(Arc::new(seed)),
             started: Instant::now(),
             up_nodes: AtomicUsize::new(1),
@@ -118,9 +131,10 @@ impl Node {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(loaded);
     }
 
-    /// Unix ms by this node's clock, shifted by `--clock-offset-ms`. Only reported, never used
-    /// for limiting.
-    pub fn now_ms(&self) -> u64 {
+    /// Unix ms by this node's clock: the clock of the `local` failure mode and of the memory
+    /// guard's in-process limiting, shifted by `--clock-offset-ms` (a fault-injection knob, so
+    /// a skew test shifts the clock the node really uses). `now_ms` in `/v1/node`.
+    pub fn clock_ms(&self) -> u64 {
         let real = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
@@ -128,11 +142,9 @@ impl Node {
         u64::try_from(real.saturating_add(self.config.clock_offset_ms)).unwrap_or(0)
     }
 
-    /// The node's own clock for the in-process fallback limiter (not shifted).
-    pub(crate) fn local_clock_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    /// The same as [`Node::clock_ms`] (the name `/v1/node` reports it under).
+    pub fn now_ms(&self) -> u64 {
+        self.clock_ms()
     }
 
     /// Nodes Up as last read from the registry (at least 1).
@@ -149,8 +161,14 @@ impl Node {
             closed: get(&m.failure_closed),
             local: get(&m.failure_local_allowed) + get(&m.failure_local_denied),
         };
-        let allowed = get(&m.allowed) + get(&m.failure_open) + get(&m.failure_local_allowed);
-        let denied = get(&m.denied) + get(&m.failure_closed) + get(&m.failure_local_denied);
+        let allowed = get(&m.allowed)
+            + get(&m.failure_open)
+            + get(&m.failure_local_allowed)
+            + get(&m.memory_guard_allowed);
+        let denied = get(&m.denied)
+            + get(&m.failure_closed)
+            + get(&m.failure_local_denied)
+            + get(&m.memory_guard_denied);
         let policies = self.policies();
         let rtt = get(&m.redis_rtt_us);
         NodeInfo {
@@ -177,8 +195,29 @@ impl Node {
             key_prefix: self.config.key_prefix.clone(),
             failure_mode: self.config.failure_mode,
             identifier_secret_digest: None,
-            clock_skew_ms: None,
-            abuse: ratelimiter_schema::AbuseInfo::default(),
+            clock_skew_ms: m.clock_skew(),
+            abuse: self.abuse_info(),
         }
     }
+
+    /// The `abuse` part of `/v1/node`.
+    fn abuse_info(&self) -> AbuseInfo {
+        let m = &self.metrics;
+        let get = |a: &AtomicU64| a.load(Relaxed);
+        AbuseInfo {
+            enumeration_limit: self.config.abuse.enumeration_limit,
+            enumeration_blocks: get(&m.abuse_blocks_enumeration),
+            honeypot_hits: get(&m.abuse_honeypot_hits),
+            blocked_requests: get(&m.abuse_blocked_requests),
+            recent_blocks: self.abuse.recent.list(),
+            memory_guard: self
+                .memory_guard
+                .info(get(&m.memory_guard_allowed) + get(&m.memory_guard_denied)),
+        }
+    }
+}
+
+/// The identifier secret clients and keys are fingerprinted under (`--identifier-secret`).
+fn identifier_secret(config: &Config) -> Option<&[u8]> {
+    config.identifier_secret_bytes()
 }

@@ -8,6 +8,9 @@
 //! | `P` `c:{` *enc(user key)* `}:` *policy* `:` *window_ms* | hash | `w`: index of the current fixed window (`floor(redis_ms / window_ms)`), `c`: cost counted in window `w`, `p`: cost counted in window `w - 1` | `2 × window_ms`, set by every write | the check script, on each admitted request |
 //! | `P` `policies` | hash | `version`: integer, only increases (seeded at Redis time in ms, +1 per change, so it also increases across a Redis restart); `policy:<name>`: [`PolicySpec`](crate::PolicySpec) JSON | [`LONG_TTL_MS`] (7 days), refreshed by every policy write and by every node every minute | the policy scripts (put, delete, seed), atomically with the version bump |
 //! | `P` `nodes` | hash | `<node id>`: [`NodeRecord`](crate::NodeRecord) JSON, times from Redis `TIME` | [`LONG_TTL_MS`], refreshed by every heartbeat | each node's heartbeat (every second); removed on graceful shutdown |
+//! | `P` `abuse:b:{` *client fingerprint* `}` | string | why the client is blocked (`enumeration` or `honeypot`) | `--enumeration-block` (10 min), set with the block | the abuse script of any node |
+//! | `P` `abuse:k:{` *client fingerprint* `}:` *minute* | HyperLogLog | fingerprints of the API keys the client used in that minute (`floor(node ms / 60000)`) | 2 minutes, set when it grows | the abuse script, on `/api/request` |
+//! | `P` `probe:{` *node id* `}` | hash | a check-script counter written by the circuit breaker's half-open probe | 2 s (`2 × 1000 ms`), set by the probe | the probe of one node |
 //!
 //! **Counters.** One hash per (user key, policy, window). The sliding-window estimate at Redis
 //! time `now` is `p × (1 − elapsed / window_ms) + c`, with `elapsed = now − w × window_ms` (when
@@ -137,6 +140,33 @@ pub fn nodes_key(prefix: &str) -> String {
     format!("{prefix}nodes")
 }
 
+/// The block of one client (its fingerprint, e.g. `ip:fp-...`): exists while it is blocked.
+pub fn abuse_block_key(prefix: &str, client: &str) -> String {
+    let mut out = format!("{prefix}abuse:b:{{");
+    encode_into(client, &mut out);
+    out.push('}');
+    out
+}
+
+/// The HyperLogLog of the API keys `client` used in `minute` (Unix ms / 60 000); same hash
+/// tag as [`abuse_block_key`], so one script may touch both.
+pub fn abuse_keys_key(prefix: &str, client: &str, minute: u64) -> String {
+    let mut out = format!("{prefix}abuse:k:{{");
+    encode_into(client, &mut out);
+    out.push_str("}:");
+    out.push_str(&minute.to_string());
+    out
+}
+
+/// The key the circuit breaker's half-open probe of node `node_id` writes (a short-lived
+/// counter hash; it never parses as a counter key).
+pub fn probe_key(prefix: &str, node_id: &str) -> String {
+    let mut out = format!("{prefix}probe:{{");
+    encode_into(node_id, &mut out);
+    out.push('}');
+    out
+}
+
 /// Reads a counter key name back into its parts; `None` for any other key.
 pub fn parse_counter_key(prefix: &str, name: &str) -> Option<CounterKey> {
     let rest = name.strip_prefix(prefix)?.strip_prefix("c:{")?;
@@ -243,6 +273,19 @@ mod tests {
         "*?[]\\^",
         "   spaces   ",
     ];
+
+    #[test]
+    fn abuse_and_probe_keys_share_a_tag_and_never_parse_as_counters() {
+        let b = abuse_block_key("ratelimit:", "ip:fp-00");
+        let k = abuse_keys_key("ratelimit:", "ip:fp-00", 29_000_000);
+        assert_eq!(b, "ratelimit:abuse:b:{ip:fp-00}");
+        assert_eq!(k, "ratelimit:abuse:k:{ip:fp-00}:29000000");
+        let p = probe_key("ratelimit:", "node}1");
+        assert_eq!(p, "ratelimit:probe:{node%7D1}");
+        for name in [b, k, p] {
+            assert!(parse_counter_key("ratelimit:", &name).is_none(), "{name}");
+        }
+    }
 
     #[test]
     fn counter_keys_round_trip_for_nasty_user_keys() {

@@ -57,6 +57,13 @@ pub(super) async fn api_request(
         &headers,
         peer.map(|Extension(ConnectInfo(a))| a.ip()),
     )?;
+    // Abuse screening (crate::abuse): a blocked client gets 429 client_blocked, whatever the key.
+    if let Some(Extension(ConnectInfo(peer))) = peer {
+        let client = client_addr(peer.ip(), &headers, &node.config.trusted_proxies);
+        if let Some(blocked) = node.screen_client(client, &key).await {
+            return Ok(blocked.into_response());
+        }
+    }
     let decision = node.decide(&key, None).await?;
     if decision.outcome.allowed {
         let body = serde_json::json!({"status": "ok", "node": node.config.node_id});

@@ -5,6 +5,9 @@
 -- ARGV[1]        cost of the request (>= 1)
 -- ARGV[2i]       limit of window i
 -- ARGV[2i+1]     length of window i in ms
+-- ARGV[2n+2]     optional: '1' while the memory guard is on: a key with no counter yet is not
+--                created (Redis is near maxmemory), the script answers {-1} ("absent") and the
+--                node decides it in process
 --
 -- Returns {allowed (1/0), reported window (1-based), retry_after_ms, redis_now_ms,
 --          remaining_1, reset_after_ms_1, ..., remaining_n, reset_after_ms_n}.
@@ -13,6 +16,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cost = tonumber(ARGV[1])
 local n = #KEYS
+if ARGV[2 * n + 2] == '1' and redis.call('EXISTS', unpack(KEYS)) == 0 then
+  return {-1}
+end
 local idx, cur, prev, used, reset = {}, {}, {}, {}, {}
 local denied, worst, worst_wait = false, 0, -1
 

@@ -6,8 +6,13 @@
 //! failed [`FAILURES_TO_OPEN`] times in a row *and* none has succeeded for a cool-down, the
 //! breaker *opens*: decisions go straight to the
 //! failure mode, and once per cool-down one of them starts a probe of Redis in the background
-//! (*half-open*) without waiting for it. Any successful Redis call (a probe, a heartbeat, a
-//! policy poll) closes the breaker, so shared limiting resumes as soon as Redis answers.
+//! (*half-open*) without waiting for it. Only a successful *decision* closes the breaker: a
+//! check-script call, or the probe, which is the check script on a probe key with a 2 s TTL (a
+//! write, like every decision). Reads (a heartbeat's `PING`, a policy poll, `/readyz`) never
+//! close it: a Redis that answers reads but stalls or refuses writes (`CLIENT PAUSE WRITE`, a
+//! read-only replica after a failover, `OOM` under `noeviction`) would otherwise make it flap,
+//! and every decision would wait for the timeout again. Shared limiting resumes as soon as a
+//! decision succeeds.
 //!
 //! The logic is pure: callers pass the time (milliseconds since the store was made), which keeps
 //! it testable without a clock.
@@ -81,7 +86,7 @@ impl Breaker {
         }
     }
 
-    /// A Redis call succeeded at `now_ms`: closed. (Reads first: on the healthy path little is
+    /// A decision (check script or probe) succeeded at `now_ms`: closed. (Reads first: on the healthy path little is
     /// written, at most once per millisecond, so the decisions of every thread do not contend
     /// for the breaker's cache line.)
     pub fn record_success(&self, now_ms: u64) {
@@ -96,7 +101,7 @@ impl Breaker {
         }
     }
 
-    /// A Redis call failed at `now_ms`: opens after [`FAILURES_TO_OPEN`] in a row with no
+    /// A call of the decision path failed at `now_ms`: opens after [`FAILURES_TO_OPEN`] in a row with no
     /// success for a cool-down.
     pub fn record_failure(&self, now_ms: u64) {
         let failures = self.failures.fetch_add(1, AcqRel).saturating_add(1);
@@ -179,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn any_success_closes_it() {
+    fn a_decision_success_closes_it() {
         let b = breaker();
         fail(&b, FAILURES_TO_OPEN, 1_500);
         assert!(b.is_open());

@@ -1,10 +1,11 @@
 //! The decision path's one Redis command: `EVALSHA` of `lua/check.lua` (reloaded transparently
-//! on `NOSCRIPT`), skipped while the breaker is open, and its reply read strictly.
+//! on `NOSCRIPT`), skipped while the breaker is open, and its reply read strictly. Its success is
+//! the only thing that closes the breaker.
 
 use ratelimiter_schema::{Policy, keys};
 
 use super::breaker::Admission;
-use super::handle::Store;
+use super::handle::{CallKind, Store};
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
 
@@ -29,6 +30,24 @@ impl Store {
         policy: &Policy,
         cost: u64,
     ) -> Result<CheckReply, StoreError> {
+        self.check_guarded(user_key, policy, cost, false)
+            .await?
+            .ok_or_else(|| StoreError::Reply("check script answered absent unasked".into()))
+    }
+
+    /// [`Store::check`], and with `guard` (the memory guard is on) the script creates no new
+    /// key: `None` when `user_key` has no counter of `policy` yet (the caller decides it in
+    /// process).
+    ///
+    /// # Errors
+    /// As [`Store::check`].
+    pub async fn check_guarded(
+        &self,
+        user_key: &str,
+        policy: &Policy,
+        cost: u64,
+        guard: bool,
+    ) -> Result<Option<CheckReply>, StoreError> {
         let mut inv = self.check.prepare_invoke();
         for w in &policy.windows {
             inv.key(keys::counter_key(
@@ -42,6 +61,9 @@ impl Store {
         for w in &policy.windows {
             inv.arg(w.limit).arg(w.window_ms);
         }
+        if guard {
+            inv.arg(1);
+        }
         match self.breaker.admit(self.now_ms()) {
             Admission::Call => {}
             Admission::Probe => {
@@ -52,9 +74,16 @@ impl Store {
         }
         let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
-            .bounded(self.timeout, inv.invoke_async(&mut conn))
+            .call(
+                CallKind::Decision,
+                self.timeout,
+                inv.invoke_async(&mut conn),
+            )
             .await?;
-        parse_check_reply(&reply, policy.windows.len())
+        if guard && reply == [-1] {
+            return Ok(None);
+        }
+        parse_check_reply(&reply, policy.windows.len()).map(Some)
     }
 }
 

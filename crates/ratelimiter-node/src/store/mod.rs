@@ -13,14 +13,20 @@
 //! - `policies`: load, poll the version, seed, put and delete (atomically with the version bump).
 //! - `registry`: heartbeats, deregistration and the list of nodes.
 //! - `counters`: cursor-paginated listing and reset of counters.
+//! - `abuse`: the abuse script (client blocks, distinct API keys per client and minute).
+//! - `server_info`: Redis memory and clock, sampled in the background.
 
+mod abuse;
 pub mod breaker;
 mod check;
 mod counters;
 mod handle;
 mod policies;
 mod registry;
+mod server_info;
 
+pub use abuse::{AbuseAsk, AbuseReply, AbuseState, KEYS_HLL_TTL_MS};
 pub use check::CheckReply;
 pub use handle::Store;
 pub use policies::StoredPolicies;
+pub use server_info::{RedisMemory, RedisTime, parse_memory};
