@@ -34,13 +34,9 @@ async fn the_token_is_sent_and_a_refusal_says_what_to_pass() {
     assert!(view.info.is_some(), "observed with the token: {view:?}");
     assert_eq!((view.error.as_deref(), view.error_kind), (None, None));
 
-    // Does this node guard its management reads (it does from the hardening on)?
+    // The node guards its management reads: without the token, 401.
     let (status, _) = http::get(node.port, "/v1/node").unwrap();
-    let guarded = status == 401;
-    assert!(
-        guarded || status == 200,
-        "GET /v1/node without a token: {status}"
-    );
+    assert_eq!(status, 401, "GET /v1/node without a token");
     for (token, says) in [
         (
             None,
@@ -50,11 +46,6 @@ async fn the_token_is_sent_and_a_refusal_says_what_to_pass() {
     ] {
         let o = subject(&redis, &node, token).observe().await.unwrap();
         let view = &o.nodes[0];
-        if !guarded {
-            // An older node: reads are open, whatever the token.
-            assert!(view.info.is_some(), "{view:?}");
-            continue;
-        }
         assert!(view.reachable && view.info.is_none(), "{view:?}");
         assert_eq!(view.error_kind, Some(ErrorKind::Unauthorized), "{view:?}");
         let error = view.error.as_deref().unwrap_or_default();
