@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -51,8 +51,9 @@ pub(super) async fn list_policies(State(node): State<Arc<Node>>) -> Json<Policie
 /// `GET /v1/policies/{name}`.
 pub(super) async fn get_policy(
     State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Policy>, ApiError> {
+    let Path(name) = name?;
     node.policies()
         .set
         .get(&name)
@@ -64,10 +65,11 @@ pub(super) async fn get_policy(
 /// `PUT /v1/policies/{name}` with a [`PolicySpec`] body: creates or replaces, bumping the version.
 pub(super) async fn put_policy(
     State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(name) = name?;
     require_admin(&node, &headers)?;
     let body = body.map_err(body_rejection)?;
     let spec: PolicySpec = serde_json::from_slice(&body).map_err(|e| {
@@ -112,9 +114,10 @@ pub(super) async fn put_policy(
 /// `DELETE /v1/policies/{name}`: 404 for an unknown policy; `default` cannot be deleted.
 pub(super) async fn delete_policy(
     State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Path(name) = name?;
     require_admin(&node, &headers)?;
     validate_name(&name)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPolicy, e.to_string()))?;
@@ -190,9 +193,10 @@ pub(super) async fn list_counters(
 /// `DELETE /v1/counters/{key}`: forgets every counter of one key.
 pub(super) async fn reset_counter(
     State(node): State<Arc<Node>>,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Path(key) = key?;
     require_admin(&node, &headers)?;
     ratelimiter_schema::keys::validate_user_key(&key)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
