@@ -7,9 +7,9 @@ mod raw_http;
 mod strategies;
 mod toml_file;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -56,7 +56,10 @@ fn serve_node(rt: &Runtime, redis: &RedisServer, id: &str, token: Option<&str>) 
         }));
         let health = request(b"GET", b"/healthz", &[], b"");
         for _ in 0..100 {
-            if exchange(addr, &health).await.is_some_and(|r| r.status == 200) {
+            if exchange(addr, &health)
+                .await
+                .is_some_and(|r| r.status == 200)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -75,7 +78,8 @@ impl ServedNode {
             let _ = stop.send(());
         }
         if let Some(served) = self.served.take() {
-            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), served).await });
+            let _ =
+                rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), served).await });
         }
     }
 }
@@ -113,7 +117,13 @@ fn check_answer(method: &[u8], raw: &[u8], reply: Option<Reply>) -> Result<(), T
         return Err(TestCaseError::fail(format!("no answer to {shown:?}")));
     };
     let body = String::from_utf8_lossy(&reply.body);
-    prop_assert!(reply.status < 500, "{} for {:?}: {}", reply.status, shown, body);
+    prop_assert!(
+        reply.status < 500,
+        "{} for {:?}: {}",
+        reply.status,
+        shown,
+        body
+    );
     if reply.status < 400 || method == b"HEAD" {
         return Ok(());
     }
@@ -146,10 +156,7 @@ fn assert_every_key_expires(redis: &RedisServer) {
         .expect("redis url")
         .get_connection()
         .expect("redis connection");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query(&mut conn)
-        .expect("KEYS");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
     assert!(!keys.is_empty(), "the decisions wrote counters");
     for key in keys {
         let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).expect("PTTL");
@@ -170,7 +177,10 @@ fn arbitrary_requests_never_get_a_5xx_and_errors_are_json() {
     let mut guarded = serve_node(&rt, &redis, "fuzz-guarded", Some(TOKEN));
     // Keys ending in `hot` (which the generators use often) allow 1 per hour, so denials occur.
     let hot = br#"{"match": "*hot", "windows": [{"limit": 1, "window_ms": 3600000}]}"#;
-    let put = rt.block_on(exchange(open.addr, &request(b"PUT", b"/v1/policies/hot", &[], hot)));
+    let put = rt.block_on(exchange(
+        open.addr,
+        &request(b"PUT", b"/v1/policies/hot", &[], hot),
+    ));
     assert_eq!(put.map(|r| r.status), Some(200), "the hot policy is stored");
     let mut results = Vec::new();
     let statuses: Mutex<BTreeMap<u16, usize>> = Mutex::default();
@@ -217,7 +227,10 @@ fn arbitrary_requests_never_get_a_5xx_and_errors_are_json() {
     // The generators reach every kind of answer (else they test nothing).
     let statuses = statuses.into_inner().unwrap();
     for status in [200, 400, 401, 404, 405, 429] {
-        assert!(statuses.contains_key(&status), "no {status} among {statuses:?}");
+        assert!(
+            statuses.contains_key(&status),
+            "no {status} among {statuses:?}"
+        );
     }
     assert!(
         garbage_answers.into_inner() > 50,

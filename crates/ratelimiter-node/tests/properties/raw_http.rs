@@ -59,7 +59,11 @@ fn parse(buf: &[u8]) -> Option<Reply> {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
     Some(Reply {
         status,
         headers,
@@ -97,7 +101,12 @@ pub fn percent_encode(bytes: &[u8]) -> String {
 
 /// A request: method, target, headers (raw bytes each), body; `Host`, `Content-Length` and
 /// `Connection: close` are added.
-pub fn request(method: &[u8], target: &[u8], headers: &[(String, Vec<u8>)], body: &[u8]) -> Vec<u8> {
+pub fn request(
+    method: &[u8],
+    target: &[u8],
+    headers: &[(String, Vec<u8>)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + body.len());
     out.extend_from_slice(method);
     out.push(b' ');

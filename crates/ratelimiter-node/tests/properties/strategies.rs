@@ -21,7 +21,12 @@ pub struct Case {
 impl Case {
     /// The request as sent.
     pub fn bytes(&self) -> Vec<u8> {
-        request(&self.method, self.target.as_bytes(), &self.headers, &self.body)
+        request(
+            &self.method,
+            self.target.as_bytes(),
+            &self.headers,
+            &self.body,
+        )
     }
 }
 
@@ -72,8 +77,17 @@ fn path() -> impl Strategy<Value = String> {
 fn query() -> impl Strategy<Value = String> {
     let value = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..20).prop_map(|b| percent_encode(&b)),
-        prop::sample::select(vec!["0", "-1", "1", "1000", "1001", "18446744073709551616", "abc", ""])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "0",
+            "-1",
+            "1",
+            "1000",
+            "1001",
+            "18446744073709551616",
+            "abc",
+            ""
+        ])
+        .prop_map(str::to_owned),
     ];
     let pair = (
         prop::sample::select(vec!["prefix", "cursor", "count", "key", "x"]),
@@ -161,9 +175,27 @@ fn cost_text() -> impl Strategy<Value = String> {
         any::<u64>().prop_map(|c| c.to_string()),
         any::<i64>().prop_map(|c| c.to_string()),
         prop::sample::select(vec![
-            "0", "1", "50", "100", "-1", "1.5", "1e3", "1e400", "-0", "NaN", "Infinity", "-Infinity",
-            "18446744073709551616", "99999999999999999999999999", "\"1\"", "null", "true", "[]",
-            "{}", "0x10", "01",
+            "0",
+            "1",
+            "50",
+            "100",
+            "-1",
+            "1.5",
+            "1e3",
+            "1e400",
+            "-0",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "18446744073709551616",
+            "99999999999999999999999999",
+            "\"1\"",
+            "null",
+            "true",
+            "[]",
+            "{}",
+            "0x10",
+            "01",
         ])
         .prop_map(str::to_owned),
     ]
@@ -173,8 +205,17 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     let key = prop_oneof![
         any::<String>().prop_map(|k| serde_json::Value::from(k).to_string()),
         "[ -~]{505,520}".prop_map(|k| serde_json::Value::from(k).to_string()),
-        prop::sample::select(vec!["\"hot\"", "\"hot\"", "42", "null", "[]", "\"\"", "\"a\\u0000b\"", "\"\\ud800\""])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "\"hot\"",
+            "\"hot\"",
+            "42",
+            "null",
+            "[]",
+            "\"\"",
+            "\"a\\u0000b\"",
+            "\"\\ud800\""
+        ])
+        .prop_map(str::to_owned),
     ];
     let check = (key, prop::option::of(cost_text())).prop_map(|(k, c)| {
         let cost = c.map_or_else(String::new, |c| format!(", \"cost\": {c}"));
@@ -205,7 +246,8 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 
 /// A method with a path it serves.
 fn endpoint() -> impl Strategy<Value = (Vec<u8>, String)> {
-    let on = |m: &'static str, p: BoxedStrategy<String>| p.prop_map(move |p| (m.as_bytes().to_vec(), p));
+    let on =
+        |m: &'static str, p: BoxedStrategy<String>| p.prop_map(move |p| (m.as_bytes().to_vec(), p));
     let fixed = |p: &'static str| Just(p.to_owned()).boxed();
     prop_oneof![
         3 => on("POST", fixed("/v1/check")),
@@ -242,7 +284,12 @@ pub fn garbage() -> impl Strategy<Value = Vec<u8>> {
         bytes(60).prop_map(|b| [b"/api/request?".to_vec(), b].concat()),
     ];
     let header = (
-        prop::sample::select(vec!["X-API-Key", "X-Forwarded-For", "Forwarded", "Authorization"]),
+        prop::sample::select(vec![
+            "X-API-Key",
+            "X-Forwarded-For",
+            "Forwarded",
+            "Authorization",
+        ]),
         bytes(60),
     )
         .prop_map(|(n, v)| (n.to_owned(), v));

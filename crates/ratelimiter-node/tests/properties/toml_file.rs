@@ -16,7 +16,8 @@ fn spec() -> impl Strategy<Value = PolicySpec> {
                 .map(|(window_ms, limit)| Window { limit, window_ms })
                 .collect::<Vec<_>>()
         });
-    let pattern = any::<String>().prop_filter("1 to 256 bytes", |s| !s.is_empty() && s.len() <= 256);
+    let pattern =
+        any::<String>().prop_filter("1 to 256 bytes", |s| !s.is_empty() && s.len() <= 256);
     (pattern, windows).prop_map(|(p, windows)| PolicySpec {
         pattern: Some(p),
         windows,
