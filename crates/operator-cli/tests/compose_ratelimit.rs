@@ -14,11 +14,11 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::compose::{CORE_SERVICES, Project, docker_or_say_so, engine, images, repo_root};
+use support::compose::{ADMIN_TOKEN, CORE_SERVICES, Project, docker_or_say_so, engine, images, repo_root};
 use support::{DEADLINE, Monitor};
 use test_support::docker::{compose_command, run};
 use test_support::free_ports;
-use test_support::http::request as http;
+use test_support::http::{request as http, request_with};
 
 fn check(lb: u16, key: &str) -> (u16, serde_json::Value) {
     let (status, body) = http(
@@ -58,11 +58,16 @@ fn the_compose_stack_runs_on_local_images_and_the_operator_sees_redis_die_and_re
 
     // Exact shared limits through the load balancer.
     let policy = r#"{"match":"compose:*","windows":[{"limit":20,"window_ms":3600000}]}"#;
-    let (status, body) = http(lb, "PUT", "/v1/policies/compose", Some(policy)).unwrap();
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let (status, _) = http(lb, "PUT", "/v1/policies/compose", Some(policy)).unwrap();
+    assert_eq!(status, 401, "management needs the compose stack's token");
+    let (status, body) =
+        request_with(lb, "PUT", "/v1/policies/compose", Some(policy), &auth).unwrap();
     assert!((200..300).contains(&status), "{status} {body}");
     // Every node picks the change up within its policy poll (documented: within a second).
     let version = |port: u16| -> u64 {
-        let (_, body) = http(port, "GET", "/v1/node", None).unwrap();
+        let (_, body) = request_with(port, "GET", "/v1/node", None, &auth).unwrap();
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["policy_version"]
             .as_u64()
             .unwrap()
@@ -95,7 +100,11 @@ fn the_compose_stack_runs_on_local_images_and_the_operator_sees_redis_die_and_re
     let nodes_flag = [n1, n2, n3]
         .map(|p| format!("http://127.0.0.1:{p}"))
         .join(",");
-    let mut m = Monitor::start_on(&format!("redis://127.0.0.1:{redis_port}"), &nodes_flag, &[]);
+    let mut m = Monitor::start_on(
+        &format!("redis://127.0.0.1:{redis_port}"),
+        &nodes_flag,
+        &["--node-token", ADMIN_TOKEN],
+    );
     let redis = project.container("redis");
     assert!(
         run(Command::new("docker").args(["kill", &redis]))
@@ -147,7 +156,26 @@ fn the_compose_file_is_valid_with_defaults_and_with_substituted_images() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let public = config(&[]);
+    let secrets = [
+        ("RATELIMITER_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("RATELIMITER_IDENTIFIER_SECRET", "compose-test-identifier-secret"),
+    ];
+    // Without the token and the secret, compose refuses the file and names what is missing.
+    let bare = run(Command::new(&program)
+        .args(&lead)
+        .arg("-f")
+        .arg(repo_root().join("docker-compose.ratelimit.yml"))
+        .args(["config"])
+        .current_dir(repo_root())
+        .env_remove("RATELIMITER_ADMIN_TOKEN")
+        .env_remove("RATELIMITER_IDENTIFIER_SECRET"));
+    assert!(
+        !bare.status.success()
+            && String::from_utf8_lossy(&bare.stderr).contains("RATELIMITER_ADMIN_TOKEN"),
+        "compose config without the secrets must fail naming them: {}",
+        String::from_utf8_lossy(&bare.stderr)
+    );
+    let public = config(&secrets);
     for image in [
         "redis:7.2-alpine",
         "nginx:1.27-alpine",
@@ -165,6 +193,8 @@ fn the_compose_file_is_valid_with_defaults_and_with_substituted_images() {
         "Redis is published on loopback only"
     );
     let local = config(&[
+        secrets[0],
+        secrets[1],
         ("REDIS_IMAGE", "local/redis:x"),
         ("RATELIMITER_IMAGE", "local/node:x"),
     ]);

@@ -23,10 +23,28 @@ pub fn request(
     path: &str,
     json: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    request_with(port, method, path, json, &[])
+}
+
+/// [`request`] with extra headers, e.g. `("Authorization", "Bearer ...")` for a node's `/v1/*`
+/// management endpoints when it runs with an admin token.
+///
+/// # Errors
+/// I/O errors, or a response that is not HTTP.
+pub fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let body = json.unwrap_or("");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
     if json.is_some() {
         req.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",

@@ -15,6 +15,9 @@ use test_support::docker::{
 use test_support::workspace_bin;
 
 /// The services a registry-less engine can run: no Prometheus, no Grafana.
+/// The admin token the tests' compose stacks run with (a test value, not a secret).
+pub const ADMIN_TOKEN: &str = "compose-test-admin-token";
+
 pub const CORE_SERVICES: [&str; 5] = [
     "redis",
     "ratelimiter-1",
@@ -65,12 +68,15 @@ pub struct Images {
 }
 
 impl Images {
-    /// The image variables of the compose file, pointing at these images.
+    /// The environment a user gives `compose up`: the images built here, and the admin token and
+    /// identifier secret the compose file requires (test values, not secrets).
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("RATELIMITER_IMAGE".into(), self.node.clone()),
             ("REDIS_IMAGE".into(), self.redis.clone()),
             ("NGINX_IMAGE".into(), self.nginx.clone()),
+            ("RATELIMITER_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+            ("RATELIMITER_IDENTIFIER_SECRET".into(), "compose-test-identifier-secret".into()),
         ]
     }
 

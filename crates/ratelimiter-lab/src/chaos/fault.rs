@@ -256,8 +256,20 @@ impl fmt::Display for Fault {
     }
 }
 
-/// `3s`, `500ms`, `1m`, or a bare number of seconds.
+/// `3s`, `500ms`, `1m`, `1m30s` (as reports print a duration of a minute or more), or a bare
+/// number of seconds.
 fn parse_duration(s: &str) -> Option<Duration> {
+    if let Some((m, sec)) = s.split_once('m')
+        && let (Ok(m), Some(Ok(sec))) = (
+            m.parse::<u64>(),
+            sec.strip_suffix('s').map(str::parse::<u64>),
+        )
+    {
+        let secs = m.checked_mul(60)?.checked_add(sec)?;
+        return (1..=3600)
+            .contains(&secs)
+            .then(|| Duration::from_secs(secs));
+    }
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map_or((s, "s"), |i| s.split_at(i));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -35,8 +35,9 @@ pub(super) async fn list_policies(State(node): State<Arc<Node>>) -> Json<Policie
 /// `GET /v1/policies/{name}`.
 pub(super) async fn get_policy(
     State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Policy>, ApiError> {
+    let Path(name) = name?;
     node.policies()
         .set
         .get(&name)
@@ -48,9 +49,10 @@ pub(super) async fn get_policy(
 /// `PUT /v1/policies/{name}` with a [`PolicySpec`] body: creates or replaces, bumping the version.
 pub(super) async fn put_policy(
     State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(name) = name?;
     let body = body.map_err(body_rejection)?;
     let spec: PolicySpec = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(ErrorCode::BadRequest, format!("invalid policy JSON: {e}"))
@@ -94,8 +96,9 @@ pub(super) async fn put_policy(
 /// `DELETE /v1/policies/{name}`: 404 for an unknown policy; `default` cannot be deleted.
 pub(super) async fn delete_policy(
     State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(name) = name?;
     validate_name(&name)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPolicy, e.to_string()))?;
     if name == DEFAULT_POLICY {
@@ -174,8 +177,9 @@ pub(super) async fn list_counters(
 /// were deleted and their Redis keys, and how many names were tried.
 pub(super) async fn reset_counter(
     State(node): State<Arc<Node>>,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(key) = key?;
     keys::validate_user_key(&key)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
     let key = visible_identifier(node.config.identifier_secret_bytes(), &key);

@@ -56,6 +56,14 @@ impl ApiError {
     }
 }
 
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    /// A path segment that does not decode (`/v1/policies/%80`: not UTF-8) is a bad request,
+    /// answered as JSON like every other error, not with axum's plain-text rejection.
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        Self::bad_request(ErrorCode::BadRequest, rejection.body_text())
+    }
+}
+
 impl From<DecideError> for ApiError {
     fn from(e: DecideError) -> Self {
         match e {
