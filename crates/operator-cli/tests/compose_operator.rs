@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::compose::{
-    CORE_SERVICES, Project, compose_file, docker_or_say_so, engine, images, operator_with,
+    ADMIN_TOKEN, CORE_SERVICES, Project, compose_file, docker_or_say_so, engine, images,
+    operator_with,
 };
 use support::{DEADLINE, Monitor};
 use test_support::free_ports;
@@ -71,7 +72,7 @@ fn operator_stack_up_chaos_and_down_act_on_the_containers() {
     let [redis_port, n1, n2, n3, lb] = <[u16; 5]>::try_from(free_ports(5)).expect("five ports");
     let name = format!("opsstack{}", std::process::id());
     // Whatever happens, the project goes (declared after the images: dropped before them).
-    let project = Project::new(&name, images.env());
+    let project = Project::new(&name, images.env_with_subnet("172.28.1"));
     let file = compose_file().display().to_string();
     let (r, ns, l) = (
         redis_port.to_string(),
@@ -79,7 +80,7 @@ fn operator_stack_up_chaos_and_down_act_on_the_containers() {
         lb.to_string(),
     );
     let out = operator_with(
-        &images.env(),
+        &images.env_with_subnet("172.28.1"),
         &[
             "--json",
             "stack",
@@ -144,7 +145,11 @@ fn operator_stack_up_chaos_and_down_act_on_the_containers() {
     let nodes = [n1, n2, n3]
         .map(|p| format!("http://127.0.0.1:{p}"))
         .join(",");
-    let mut m = Monitor::start_on(&format!("redis://127.0.0.1:{redis_port}"), &nodes, &[]);
+    let mut m = Monitor::start_on(
+        &format!("redis://127.0.0.1:{redis_port}"),
+        &nodes,
+        &["--node-token", ADMIN_TOKEN],
+    );
     m.collect_for(Duration::from_secs(2));
 
     // Killed: `docker kill` is a manual stop, the restart policy leaves it down.
@@ -239,7 +244,7 @@ fn the_demo_runs_on_compose_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let [redis_port, n1, n2, n3, lb] = <[u16; 5]>::try_from(free_ports(5)).expect("five ports");
     let name = format!("opsdemo{}", std::process::id());
-    let project = Project::new(&name, images.env());
+    let project = Project::new(&name, images.env_with_subnet("172.28.2"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_operator"));
     cmd.arg("--json")
         .arg("--db")
@@ -258,7 +263,7 @@ fn the_demo_runs_on_compose_and_leaves_nothing() {
         .args(["--redis-port", &redis_port.to_string()])
         .args(["--node-ports", &format!("{n1},{n2},{n3}")])
         .args(["--lb-port", &lb.to_string()])
-        .envs(images.env())
+        .envs(images.env_with_subnet("172.28.2"))
         .env("OPERATOR_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -14,7 +14,9 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::compose::{ADMIN_TOKEN, CORE_SERVICES, Project, docker_or_say_so, engine, images, repo_root};
+use support::compose::{
+    ADMIN_TOKEN, CORE_SERVICES, Project, docker_or_say_so, engine, images, repo_root,
+};
 use support::{DEADLINE, Monitor};
 use test_support::docker::{compose_command, run};
 use test_support::free_ports;
@@ -158,7 +160,10 @@ fn the_compose_file_is_valid_with_defaults_and_with_substituted_images() {
     };
     let secrets = [
         ("RATELIMITER_ADMIN_TOKEN", ADMIN_TOKEN),
-        ("RATELIMITER_IDENTIFIER_SECRET", "compose-test-identifier-secret"),
+        (
+            "RATELIMITER_IDENTIFIER_SECRET",
+            "compose-test-identifier-secret",
+        ),
     ];
     // Without the token and the secret, compose refuses the file and names what is missing.
     let bare = run(Command::new(&program)

@@ -76,8 +76,19 @@ impl Images {
             ("REDIS_IMAGE".into(), self.redis.clone()),
             ("NGINX_IMAGE".into(), self.nginx.clone()),
             ("RATELIMITER_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
-            ("RATELIMITER_IDENTIFIER_SECRET".into(), "compose-test-identifier-secret".into()),
+            (
+                "RATELIMITER_IDENTIFIER_SECRET".into(),
+                "compose-test-identifier-secret".into(),
+            ),
         ]
+    }
+
+    /// [`env`](Self::env) on the network `<prefix>.0/24` (`RATELIMIT_SUBNET_PREFIX`): stacks
+    /// running at once need subnets of their own, as Docker refuses overlapping ones.
+    pub fn env_with_subnet(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut env = self.env();
+        env.push(("RATELIMIT_SUBNET_PREFIX".into(), prefix.into()));
+        env
     }
 
     fn build() -> Self {
