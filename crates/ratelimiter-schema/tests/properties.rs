@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use strum::VariantArray as _;
 use ratelimiter_schema::fingerprint::{fingerprint, is_fingerprint};
 use ratelimiter_schema::keys::{
     counter_key, decode_user_key, encode_user_key, parse_counter_key, validate_prefix,
@@ -16,6 +15,7 @@ use ratelimiter_schema::{
     CheckRequest, ErrorBody, ErrorCode, NodeInfo, Policy, PolicyError, PolicySet, PolicySpec,
     Window, fingerprint_identifier, secret_digest,
 };
+use strum::VariantArray as _;
 
 fn config() -> ProptestConfig {
     ProptestConfig::with_cases(256)
@@ -69,11 +69,19 @@ fn reordered_json(spec: &PolicySpec) -> String {
     let windows: Vec<String> = spec
         .windows
         .iter()
-        .map(|w| format!("{{ \"window_ms\" : {} , \"limit\" : {} }}", w.window_ms, w.limit))
+        .map(|w| {
+            format!(
+                "{{ \"window_ms\" : {} , \"limit\" : {} }}",
+                w.window_ms, w.limit
+            )
+        })
         .collect();
     let mut out = format!("{{ \"windows\" : [ {} ]", windows.join(" , "));
     if let Some(p) = &spec.pattern {
-        out.push_str(&format!(" , \"match\" : {}", serde_json::to_string(p).unwrap()));
+        out.push_str(&format!(
+            " , \"match\" : {}",
+            serde_json::to_string(p).unwrap()
+        ));
     }
     out.push_str(" }\n");
     out
@@ -159,10 +167,11 @@ proptest! {
             .map(|(l, w)| serde_json::json!({"limit": l, "window_ms": w}))
             .collect();
         obj.insert("windows".into(), ws.into());
-        if let Some(x) = &extra {
-            if x != "match" && x != "windows" {
-                obj.insert(x.clone(), 1.into());
-            }
+        if let Some(x) = &extra
+            && x != "match"
+            && x != "windows"
+        {
+            obj.insert(x.clone(), 1.into());
         }
         let json = serde_json::Value::Object(obj).to_string();
         let got = Policy::from_json("p", &json);
