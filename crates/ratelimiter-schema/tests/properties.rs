@@ -167,10 +167,11 @@ proptest! {
             .map(|(l, w)| serde_json::json!({"limit": l, "window_ms": w}))
             .collect();
         obj.insert("windows".into(), ws.into());
-        if let Some(x) = &extra {
-            if x != "match" && x != "windows" {
-                obj.insert(x.clone(), 1.into());
-            }
+        if let Some(x) = &extra
+            && x != "match"
+            && x != "windows"
+        {
+            obj.insert(x.clone(), 1.into());
         }
         let json = serde_json::Value::Object(obj).to_string();
         let got = Policy::from_json("p", &json);

@@ -261,16 +261,24 @@ fn endpoint() -> impl Strategy<Value = (Vec<u8>, String)> {
     ]
 }
 
-/// Well-formed requests; `token` is the admin token some of them carry.
+/// Well-formed requests; `token` is the admin token some of them carry. One in ten is a plain
+/// decision of the key `hot`, so that denials occur too.
 pub fn well_formed(token: &'static str) -> impl Strategy<Value = Case> {
-    (endpoint(), query(), headers(token), body()).prop_map(
+    let any_case = (endpoint(), query(), headers(token), body()).prop_map(
         |((method, path), query, headers, body)| Case {
             method,
             target: format!("{path}{query}"),
             headers,
             body,
         },
-    )
+    );
+    let hot = Case {
+        method: b"POST".to_vec(),
+        target: "/v1/check".to_owned(),
+        headers: vec![("Content-Type".to_owned(), b"application/json".to_vec())],
+        body: br#"{"key": "hot"}"#.to_vec(),
+    };
+    prop_oneof![9 => any_case, 1 => Just(hot)]
 }
 
 /// Bytes that are barely (or not at all) HTTP: control bytes, invalid UTF-8 and stray CR/LF in
