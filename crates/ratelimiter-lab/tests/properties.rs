@@ -67,6 +67,7 @@ fn stack_state() -> impl Strategy<Value = StackState> {
                 key_prefix,
                 failure_mode,
                 components,
+                secrets: Default::default(),
             },
         )
 }
@@ -104,6 +105,7 @@ fn compose_state() -> impl Strategy<Value = ComposeState> {
                     redis_port,
                     node_ports,
                     key_prefix,
+                    secrets: Default::default(),
                 }
             },
         )
