@@ -280,7 +280,19 @@ fn parse_duration(s: &str) -> Option<Duration> {
         "m" => n * 60.0,
         _ => return None,
     };
-    (secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs))
+    if !(secs > 0.0 && secs <= 3600.0) {
+        return None;
+    }
+    // Kept at the precision reports print (`human::duration`: ms below 1 s, 10 ms below a
+    // minute, whole seconds above), so that a fault read back from a report is the same fault.
+    let ms = (secs * 1000.0).round() as u64;
+    let ms = match ms {
+        0 => return None,
+        1..1_000 => ms,
+        1_000..60_000 => (ms + 5) / 10 * 10,
+        _ => (ms + 500) / 1_000 * 1_000,
+    };
+    Some(Duration::from_millis(ms))
 }
 
 #[cfg(test)]
