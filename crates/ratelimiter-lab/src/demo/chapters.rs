@@ -315,9 +315,13 @@ pub(crate) async fn node_killed(ctx: &mut Ctx<'_>, node: usize) -> Result<Chapte
     ));
     let restart = ctx.during(chaos::undo(env, kill)).await??;
     ctx.fault(&restart);
+    // A node started afresh may answer its first decisions slowly (connections, script loads)
+    // on a loaded machine: a high_latency warning on that node alone does not fail the chapter.
+    let warmup = format!("high_latency[{addr}]");
     let resolved = ctx
         .until(ctx.deadline, |c| {
-            c.find(from, |s| s.is_resolved(&what)).is_some() && c.still_open(from).is_empty()
+            c.find(from, |s| s.is_resolved(&what)).is_some()
+                && c.still_open(from).iter().all(|w| *w == warmup)
         })
         .await?;
     if let Some(seen) = ctx.find(from, |s| s.is_resolved(&what)) {
