@@ -39,7 +39,7 @@ pub struct Config {
     /// detection; shared limiting uses Redis time only.
     pub clock_offset_ms: i64,
     /// Abuse protection: enumeration, honeypot keys, memory guard ([`crate::abuse`]).
-    pub abuse: crate::abuse::AbuseConfig,
+    pub abuse: crate::abuse::config::AbuseConfig,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// How often the node checks the policy version in Redis.
@@ -70,7 +70,7 @@ impl Default for Config {
             redis_timeout: Duration::from_millis(50),
             admin_token: None,
             clock_offset_ms: 0,
-            abuse: crate::abuse::AbuseConfig::default(),
+            abuse: crate::abuse::config::AbuseConfig::default(),
             max_body_bytes: 16 * 1024,
             policy_poll_interval: Duration::from_millis(250),
             heartbeat_interval: Duration::from_millis(

@@ -66,7 +66,7 @@ pub enum ConfigError {
     },
     /// An abuse setting (`--enumeration-*`, `--honeypot-keys`, `--memory-guard-ratio`).
     #[error(transparent)]
-    Abuse(#[from] crate::abuse::AbuseConfigError),
+    Abuse(#[from] crate::abuse::config::AbuseConfigError),
 }
 
 /// A Redis call that failed or ran past the timeout.

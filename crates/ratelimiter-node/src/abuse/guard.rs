@@ -8,8 +8,8 @@ use std::time::Duration;
 use ratelimiter_schema::fingerprint::fingerprint_identifier;
 
 use super::clients::Clients;
-use super::config::AbuseConfig;
 use super::recent::RecentBlocks;
+use crate::abuse::config::AbuseConfig;
 
 /// The abuse guard of one node.
 pub struct AbuseGuard {

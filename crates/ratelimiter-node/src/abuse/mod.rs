@@ -19,7 +19,7 @@
 //! the guard fails open: it never blocks everyone because it cannot count.
 
 mod clients;
-mod config;
+pub(crate) mod config;
 mod guard;
 mod memory;
 mod recent;
