@@ -33,6 +33,7 @@
 //! seeds them again from its `--policies` file (or the built-in default).
 
 use crate::error::KeyError;
+use crate::policy::Policy;
 
 /// TTL of the long-lived keys (`policies`, `nodes`): 7 days, refreshed by the nodes.
 pub const LONG_TTL_MS: u64 = 7 * 24 * 3_600_000;
@@ -103,6 +104,27 @@ pub fn counter_key(prefix: &str, user_key: &str, policy: &str, window_ms: u64) -
     out.push(':');
     out.push_str(&window_ms.to_string());
     out
+}
+
+/// Every counter name `user_key` can have under `policies`: each window of each policy whose
+/// pattern matches it (`default` matches every key), in the order of the policies and their
+/// windows, each name once. A counter reset deletes exactly these, with no walk of the keyspace.
+pub fn counter_keys_of<'a>(
+    prefix: &str,
+    user_key: &str,
+    policies: impl IntoIterator<Item = &'a Policy>,
+) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    policies
+        .into_iter()
+        .filter(|p| p.matches(user_key))
+        .flat_map(|p| {
+            p.windows
+                .iter()
+                .map(|w| counter_key(prefix, user_key, &p.name, w.window_ms))
+        })
+        .filter(|name| seen.insert(name.clone()))
+        .collect()
 }
 
 /// The `SCAN MATCH` pattern of every counter whose user key starts with `user_key_prefix`

@@ -17,16 +17,9 @@ use crate::redact;
 /// whose pattern matches it, and `default` (a key matched by no other policy falls to it).
 /// Policies of both sets are taken, so counters written under the previous policies go too.
 pub(crate) fn counter_names(prefix: &str, key: &str, policies: &[&Policy]) -> Vec<String> {
-    let names: BTreeSet<String> = policies
-        .iter()
-        .filter(|p| p.matches(key))
-        .flat_map(|p| {
-            p.windows
-                .iter()
-                .map(|w| keys::counter_key(prefix, key, &p.name, w.window_ms))
-        })
-        .collect();
-    names.into_iter().collect()
+    let mut names = keys::counter_keys_of(prefix, key, policies.iter().copied());
+    names.sort();
+    names
 }
 
 /// Refuses an API key given in clear: the nodes store only its fingerprint (`api:fp-...`), and

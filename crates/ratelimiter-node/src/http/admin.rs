@@ -201,18 +201,7 @@ pub(super) async fn reset_counter(
 
 /// Every counter name `key` can have under `set`: each window of each policy matching it.
 fn counter_names(prefix: &str, set: &PolicySet, key: &str) -> Vec<String> {
-    let mut names: Vec<String> = set
-        .sorted()
-        .into_iter()
-        .filter(|p| p.matches(key))
-        .flat_map(|p| {
-            p.windows
-                .iter()
-                .map(|w| keys::counter_key(prefix, key, &p.name, w.window_ms))
-        })
-        .collect();
-    names.dedup();
-    names
+    keys::counter_keys_of(prefix, key, set.sorted())
 }
 
 #[cfg(test)]
