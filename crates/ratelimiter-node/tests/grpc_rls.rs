@@ -286,3 +286,44 @@ async fn a_changed_file_applies_under_load_and_a_broken_one_keeps_the_limits() {
     let served = load.await.unwrap();
     assert!(served > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_over_tls_with_the_given_certificate() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_config(dir.path(), YAML);
+    let tls = test_support::TlsFiles::generate(dir.path());
+    let (_node, port) = grpc_node(
+        &redis,
+        "tls",
+        &file,
+        &[
+            "--grpc-tls-cert",
+            tls.cert.to_str().unwrap(),
+            "--grpc-tls-key",
+            tls.key.to_str().unwrap(),
+        ],
+    );
+    let ca = tonic::transport::Certificate::from_pem(std::fs::read(&tls.ca).unwrap());
+    let config = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(ca)
+        .domain_name("127.0.0.1");
+    let endpoint = Channel::from_shared(format!("https://127.0.0.1:{port}"))
+        .unwrap()
+        .tls_config(config)
+        .unwrap();
+    let mut connected = None;
+    for _ in 0..100 {
+        if let Ok(ch) = endpoint.connect().await {
+            connected = Some(ch);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut c = RateLimitServiceClient::new(connected.expect("a TLS connection"));
+    let r = ask(&mut c, req("edge", &[&[("user", "tls")]], 0)).await;
+    assert_eq!((r.overall_code, r.statuses[0].limit_remaining), (OK, 9));
+    // Plain text is refused on the TLS port.
+    let mut plain = RateLimitServiceClient::connect(format!("http://127.0.0.1:{port}")).await.unwrap();
+    assert!(plain.should_rate_limit(req("edge", &[&[("user", "tls")]], 0)).await.is_err());
+}
