@@ -42,10 +42,47 @@ struct Counts {
     shadow_mode: u64,
 }
 
+/// The series: domain, then descriptor (looked up without allocating on the hot path).
+#[derive(Debug, Default)]
+struct Series {
+    map: HashMap<String, HashMap<String, Counts>>,
+    len: usize,
+}
+
+impl Series {
+    fn counts(&mut self, domain: &str, descriptor: &str) -> &mut Counts {
+        let known = self
+            .map
+            .get(domain)
+            .is_some_and(|d| d.contains_key(descriptor));
+        let label = if known || self.len < MAX_SERIES {
+            descriptor
+        } else {
+            OVERFLOW_LABEL
+        };
+        if !self.map.get(domain).is_some_and(|d| d.contains_key(label)) {
+            self.len += 1;
+        }
+        if !self.map.contains_key(domain) {
+            self.map.insert(domain.to_owned(), HashMap::new());
+        }
+        let by_descriptor = self
+            .map
+            .get_mut(domain)
+            .unwrap_or_else(|| unreachable!("inserted above"));
+        if !by_descriptor.contains_key(label) {
+            by_descriptor.insert(label.to_owned(), Counts::default());
+        }
+        by_descriptor
+            .get_mut(label)
+            .unwrap_or_else(|| unreachable!("inserted above"))
+    }
+}
+
 /// The counters, keyed by (domain, descriptor).
 #[derive(Debug, Default)]
 pub struct RlsMetrics {
-    series: Mutex<HashMap<(String, String), Counts>>,
+    series: Mutex<Series>,
 }
 
 impl RlsMetrics {
@@ -56,11 +93,7 @@ impl RlsMetrics {
             .series
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut key = (domain.to_owned(), descriptor.to_owned());
-        if !series.contains_key(&key) && series.len() >= MAX_SERIES {
-            key.1 = OVERFLOW_LABEL.to_owned();
-        }
-        let c = series.entry(key).or_default();
+        let c = series.counts(domain, descriptor);
         c.total_hits += hits;
         match kind {
             HitKind::Within => c.within_limit += hits,
@@ -82,8 +115,12 @@ impl RlsMetrics {
             .series
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut rows: Vec<(&(String, String), &Counts)> = series.iter().collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
+        let mut rows: Vec<((&String, &String), &Counts)> = series
+            .map
+            .iter()
+            .flat_map(|(d, m)| m.iter().map(move |(k, c)| ((d, k), c)))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         let metrics: [(&str, &str, fn(&Counts) -> u64); 5] = [
             ("total_hits", "Hits (cost) of descriptors that matched a limit.", |c| c.total_hits),
             ("over_limit", "Hits over their limit (shadow mode included).", |c| c.over_limit),
