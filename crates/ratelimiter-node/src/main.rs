@@ -133,10 +133,20 @@ struct Args {
     #[arg(long, env = "RATELIMITER_GRPC_LISTEN", value_name = "ADDR")]
     grpc_listen: Option<SocketAddr>,
     /// PEM certificate (chain) for gRPC over TLS; needs --grpc-tls-key.
-    #[arg(long, env = "RATELIMITER_GRPC_TLS_CERT", value_name = "FILE", requires = "grpc_tls_key")]
+    #[arg(
+        long,
+        env = "RATELIMITER_GRPC_TLS_CERT",
+        value_name = "FILE",
+        requires = "grpc_tls_key"
+    )]
     grpc_tls_cert: Option<PathBuf>,
     /// PEM private key for gRPC over TLS; needs --grpc-tls-cert.
-    #[arg(long, env = "RATELIMITER_GRPC_TLS_KEY", value_name = "FILE", requires = "grpc_tls_cert")]
+    #[arg(
+        long,
+        env = "RATELIMITER_GRPC_TLS_KEY",
+        value_name = "FILE",
+        requires = "grpc_tls_cert"
+    )]
     grpc_tls_key: Option<PathBuf>,
     /// Add RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset to the gRPC answers'
     /// response_headers_to_add (as envoyproxy/ratelimit's LIMIT_RESPONSE_HEADERS_ENABLED).
@@ -145,7 +155,12 @@ struct Args {
     /// envoyproxy/ratelimit YAML configuration file (one domain each; repeatable, or
     /// comma-separated in the variable). Loaded into the policies, reloaded when it changes; a bad
     /// file keeps the last good content.
-    #[arg(long, env = "RATELIMITER_ENVOY_CONFIG", value_name = "FILE", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "RATELIMITER_ENVOY_CONFIG",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
     envoy_config: Vec<PathBuf>,
 }
 

@@ -85,7 +85,11 @@ async fn in_process_decisions_follow_the_file_exactly() {
         .should_rate_limit(&request("shop", &[&[("user", "bob")]], 3))
         .await
         .unwrap();
-    assert_eq!((b.overall, b.statuses[0].remaining), (RlsCode::Ok, 2), "hits_addend 3");
+    assert_eq!(
+        (b.overall, b.statuses[0].remaining),
+        (RlsCode::Ok, 2),
+        "hits_addend 3"
+    );
 
     // Several descriptors: one over its limit denies the request and consumes nothing.
     let both = request("shop", &[&[("user", "carol")], &[("path", "/checkout")]], 2);
@@ -199,7 +203,10 @@ async fn policies_land_in_redis_with_a_ttl_and_the_same_content_writes_nothing()
         .await
         .unwrap();
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(!keys[0].contains("alice") && keys[0].contains("rls:rls-"), "{keys:?}");
+    assert!(
+        !keys[0].contains("alice") && keys[0].contains("rls:rls-"),
+        "{keys:?}"
+    );
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&keys[0])
         .query_async(&mut conn)
@@ -208,7 +215,11 @@ async fn policies_land_in_redis_with_a_ttl_and_the_same_content_writes_nothing()
     assert!(ttl > 0);
 
     // A changed file replaces the domain's policies in one version bump.
-    std::fs::write(&path, YAML.replace("requests_per_unit: 5", "requests_per_unit: 7")).unwrap();
+    std::fs::write(
+        &path,
+        YAML.replace("requests_per_unit: 5", "requests_per_unit: 7"),
+    )
+    .unwrap();
     a.load_envoy_files();
     a.sync_rls_policies().await.unwrap();
     assert_eq!(a.policies().version, version + 1);
@@ -234,13 +245,20 @@ async fn a_broken_edit_keeps_the_last_good_content_and_names_the_line() {
     node.load_envoy_files();
     let status = node.rls().files().remove(0);
     let error = status.error.expect("the error is kept");
-    assert!(error.contains("line 4") && error.contains("fortnight"), "{error}");
+    assert!(
+        error.contains("line 4") && error.contains("fortnight"),
+        "{error}"
+    );
     assert_eq!(status.domain.as_deref(), Some("shop"));
     let a = node
         .should_rate_limit(&request("shop", &[&[("user", "u")]], 5))
         .await
         .unwrap();
-    assert_eq!(a.statuses[0].limit.unwrap().requests_per_unit, 5, "old limits in force");
+    assert_eq!(
+        a.statuses[0].limit.unwrap().requests_per_unit,
+        5,
+        "old limits in force"
+    );
 }
 
 /// The node's `/v1/node`, as JSON.
@@ -289,7 +307,11 @@ fn a_node_reports_a_broken_file_and_refuses_writes_to_its_policies() {
         assert_eq!(body["error"], "policy_owned_by_file");
     }
 
-    std::fs::write(&path, "domain: shop\ndescriptors:\n  - key: user\n    rate_limit: { unit: week }\n").unwrap();
+    std::fs::write(
+        &path,
+        "domain: shop\ndescriptors:\n  - key: user\n    rate_limit: { unit: week }\n",
+    )
+    .unwrap();
     let seen = test_support::wait_for(Duration::from_secs(5), || {
         node_info(&node)["envoy_config"][0]["error"]
             .as_str()
@@ -311,5 +333,8 @@ fn a_bad_file_at_start_is_a_usage_error_naming_the_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--envoy-config") && stderr.contains("line 4") && stderr.contains("bogus"), "{stderr}");
+    assert!(
+        stderr.contains("--envoy-config") && stderr.contains("line 4") && stderr.contains("bogus"),
+        "{stderr}"
+    );
 }

@@ -1,6 +1,8 @@
 //! Envoy's rate-limit service over gRPC: a real tonic client (the generated client of
 //! `envoy-types`, as Envoy's own stubs) against two real node processes on one real Redis.
 
+#![allow(clippy::print_stderr)] // the reload test reports how long the new limit took
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -73,7 +75,10 @@ fn req(domain: &str, descriptors: &[&[(&str, &str)]], hits: u32) -> RateLimitReq
 }
 
 async fn ask(c: &mut RateLimitServiceClient<Channel>, r: RateLimitRequest) -> RateLimitResponse {
-    c.should_rate_limit(r).await.expect("a gRPC answer").into_inner()
+    c.should_rate_limit(r)
+        .await
+        .expect("a gRPC answer")
+        .into_inner()
 }
 
 fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
@@ -108,33 +113,68 @@ async fn two_nodes_share_exact_limits_and_answer_every_descriptor() {
     assert_eq!(allowed, 10);
 
     // Per-descriptor statuses, hits_addend, the RateLimit headers.
-    let r = ask(&mut a, req("edge", &[&[("user", "bob")], &[("path", "/pay"), ("user", "bob")]], 2)).await;
+    let r = ask(
+        &mut a,
+        req(
+            "edge",
+            &[&[("user", "bob")], &[("path", "/pay"), ("user", "bob")]],
+            2,
+        ),
+    )
+    .await;
     assert_eq!(r.overall_code, OK);
     let s = &r.statuses;
     assert_eq!(s.len(), 2);
     let limit = s[0].current_limit.as_ref().unwrap();
-    assert_eq!((limit.requests_per_unit, limit.unit, s[0].limit_remaining), (10, 2, 8));
+    assert_eq!(
+        (limit.requests_per_unit, limit.unit, s[0].limit_remaining),
+        (10, 2, 8)
+    );
     assert_eq!(s[1].current_limit.as_ref().unwrap().requests_per_unit, 2);
     assert_eq!(s[1].limit_remaining, 0);
     let reset = s[0].duration_until_reset.unwrap();
-    assert!(reset.seconds <= 60 && (reset.seconds > 0 || reset.nanos > 0), "{reset:?}");
+    assert!(
+        reset.seconds <= 60 && (reset.seconds > 0 || reset.nanos > 0),
+        "{reset:?}"
+    );
     let headers: Vec<(String, String)> = r
         .response_headers_to_add
         .iter()
         .map(|h| (h.key.clone(), h.value.clone()))
         .collect();
-    assert!(headers.contains(&("RateLimit-Limit".into(), "2".into())), "{headers:?}");
-    assert!(headers.contains(&("RateLimit-Remaining".into(), "0".into())), "{headers:?}");
+    assert!(
+        headers.contains(&("RateLimit-Limit".into(), "2".into())),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&("RateLimit-Remaining".into(), "0".into())),
+        "{headers:?}"
+    );
     // One over: the request is over, the other descriptor OK, nothing consumed from it.
-    let r = ask(&mut b, req("edge", &[&[("user", "bob")], &[("path", "/pay"), ("user", "bob")]], 1)).await;
+    let r = ask(
+        &mut b,
+        req(
+            "edge",
+            &[&[("user", "bob")], &[("path", "/pay"), ("user", "bob")]],
+            1,
+        ),
+    )
+    .await;
     assert_eq!(r.overall_code, OVER);
     assert_eq!((r.statuses[0].code, r.statuses[1].code), (OK, OVER));
-    assert_eq!(r.statuses[0].limit_remaining, 8, "bob's user limit is untouched");
+    assert_eq!(
+        r.statuses[0].limit_remaining, 8,
+        "bob's user limit is untouched"
+    );
 
     // Unknown descriptors and domains: OK with no limit; domains keep their keys apart.
     for r in [
         req("edge", &[&[("nothing", "x")]], 0),
-        req("edge", &[&[("path", "/pay"), ("user", "bob"), ("more", "x")]], 0),
+        req(
+            "edge",
+            &[&[("path", "/pay"), ("user", "bob"), ("more", "x")]],
+            0,
+        ),
         req("other", &[&[("user", "alice")]], 0),
     ] {
         let answer = ask(&mut a, r.clone()).await;
@@ -150,7 +190,9 @@ async fn two_nodes_share_exact_limits_and_answer_every_descriptor() {
     }
     let (_, metrics) = test_support::http::get(_b.port, "/metrics").unwrap();
     assert!(
-        metrics.contains("ratelimiter_rls_shadow_mode{node=\"b\",domain=\"edge\",descriptor=\"canary\"} 2"),
+        metrics.contains(
+            "ratelimiter_rls_shadow_mode{node=\"b\",domain=\"edge\",descriptor=\"canary\"} 2"
+        ),
         "{metrics}"
     );
 }
@@ -169,11 +211,20 @@ async fn bad_requests_are_invalid_argument_and_health_answers() {
         req("edge", &[&[("", "v")]], 0),
     ] {
         let status = c.should_rate_limit(bad.clone()).await.unwrap_err();
-        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{bad:?}: {status}");
+        assert_eq!(
+            status.code(),
+            tonic::Code::InvalidArgument,
+            "{bad:?}: {status}"
+        );
         assert!(!status.message().is_empty());
     }
     // Still serving after them.
-    assert_eq!(ask(&mut c, req("edge", &[&[("user", "a")]], 0)).await.overall_code, OK);
+    assert_eq!(
+        ask(&mut c, req("edge", &[&[("user", "a")]], 0))
+            .await
+            .overall_code,
+        OK
+    );
 
     let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
@@ -189,7 +240,11 @@ async fn bad_requests_are_invalid_argument_and_health_answers() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
+        assert_eq!(
+            r.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
     }
     drop(node);
 }
@@ -211,10 +266,19 @@ async fn redis_down_applies_the_failure_mode_as_for_http() {
     let user = || req("edge", &[&[("user", "zed")]], 0);
     for _ in 0..3 {
         assert_eq!(ask(&mut o, user()).await.overall_code, OK, "open allows");
-        assert_eq!(ask(&mut c, user()).await.overall_code, OVER, "closed denies");
+        assert_eq!(
+            ask(&mut c, user()).await.overall_code,
+            OVER,
+            "closed denies"
+        );
     }
     // Unlimited descriptors stay OK in every mode.
-    assert_eq!(ask(&mut c, req("edge", &[&[("nothing", "x")]], 0)).await.overall_code, OK);
+    assert_eq!(
+        ask(&mut c, req("edge", &[&[("nothing", "x")]], 0))
+            .await
+            .overall_code,
+        OK
+    );
     // Local: decided in process at this node's share of 10 (one node Up: all 10).
     let mut allowed = 0;
     for _ in 0..15 {
@@ -225,9 +289,11 @@ async fn redis_down_applies_the_failure_mode_as_for_http() {
     assert!((1..=10).contains(&allowed), "local allowed {allowed}");
     // The same modes on HTTP: closed answers 503, open 200.
     let body = r#"{"key":"user:zed"}"#;
-    let (status, _) = test_support::http::request(closed.port, "POST", "/v1/check", Some(body)).unwrap();
+    let (status, _) =
+        test_support::http::request(closed.port, "POST", "/v1/check", Some(body)).unwrap();
     assert_eq!(status, 503);
-    let (status, _) = test_support::http::request(open.port, "POST", "/v1/check", Some(body)).unwrap();
+    let (status, _) =
+        test_support::http::request(open.port, "POST", "/v1/check", Some(body)).unwrap();
     assert_eq!(status, 200);
     drop(local);
 }
@@ -255,11 +321,20 @@ async fn a_changed_file_applies_under_load_and_a_broken_one_keeps_the_limits() {
             n
         })
     };
-    let limit_of = |r: &RateLimitResponse| r.statuses[0].current_limit.as_ref().map(|l| l.requests_per_unit);
+    let limit_of = |r: &RateLimitResponse| {
+        r.statuses[0]
+            .current_limit
+            .as_ref()
+            .map(|l| l.requests_per_unit)
+    };
     let probe = || req("edge", &[&[("user", "probe")]], 0);
     assert_eq!(limit_of(&ask(&mut c, probe()).await), Some(10));
 
-    std::fs::write(&file, YAML.replace("requests_per_unit: 10", "requests_per_unit: 42")).unwrap();
+    std::fs::write(
+        &file,
+        YAML.replace("requests_per_unit: 10", "requests_per_unit: 42"),
+    )
+    .unwrap();
     let changed = Instant::now();
     let mut applied = None;
     while changed.elapsed() < Duration::from_secs(10) {
@@ -277,10 +352,16 @@ async fn a_changed_file_applies_under_load_and_a_broken_one_keeps_the_limits() {
     let said = test_support::wait_for(Duration::from_secs(5), || {
         let (_, body) = test_support::http::get(node.port, "/v1/node").unwrap();
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v["envoy_config"][0]["error"].as_str().is_some_and(|e| e.contains("line 4"))
+        v["envoy_config"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("line 4"))
     });
     assert!(said, "the error is reported in /v1/node");
-    assert_eq!(limit_of(&ask(&mut c, probe()).await), Some(42), "last good limits kept");
+    assert_eq!(
+        limit_of(&ask(&mut c, probe()).await),
+        Some(42),
+        "last good limits kept"
+    );
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let served = load.await.unwrap();
@@ -324,6 +405,13 @@ async fn grpc_over_tls_with_the_given_certificate() {
     let r = ask(&mut c, req("edge", &[&[("user", "tls")]], 0)).await;
     assert_eq!((r.overall_code, r.statuses[0].limit_remaining), (OK, 9));
     // Plain text is refused on the TLS port.
-    let mut plain = RateLimitServiceClient::connect(format!("http://127.0.0.1:{port}")).await.unwrap();
-    assert!(plain.should_rate_limit(req("edge", &[&[("user", "tls")]], 0)).await.is_err());
+    let mut plain = RateLimitServiceClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    assert!(
+        plain
+            .should_rate_limit(req("edge", &[&[("user", "tls")]], 0))
+            .await
+            .is_err()
+    );
 }

@@ -140,7 +140,11 @@ mod tests {
         };
         let answer = RlsAnswer {
             overall: RlsCode::OverLimit,
-            statuses: vec![open, limited(7, 10, RlsCode::Ok), limited(0, 3, RlsCode::OverLimit)],
+            statuses: vec![
+                open,
+                limited(7, 10, RlsCode::Ok),
+                limited(0, 3, RlsCode::OverLimit),
+            ],
             degraded: None,
         };
         let r = response_to_proto(&answer, true);
@@ -160,8 +164,16 @@ mod tests {
             .collect();
         assert_eq!(
             h,
-            vec![(LIMIT_HEADER, "3"), (REMAINING_HEADER, "0"), (RESET_HEADER, "2")]
+            vec![
+                (LIMIT_HEADER, "3"),
+                (REMAINING_HEADER, "0"),
+                (RESET_HEADER, "2")
+            ]
         );
-        assert!(response_to_proto(&answer, false).response_headers_to_add.is_empty());
+        assert!(
+            response_to_proto(&answer, false)
+                .response_headers_to_add
+                .is_empty()
+        );
     }
 }

@@ -53,7 +53,8 @@ pub async fn serve_grpc(
                 source,
             })
         };
-        let identity = Identity::from_pem(read("--grpc-tls-cert", cert)?, read("--grpc-tls-key", key)?);
+        let identity =
+            Identity::from_pem(read("--grpc-tls-cert", cert)?, read("--grpc-tls-key", key)?);
         builder = builder.tls_config(ServerTlsConfig::new().identity(identity))?;
     }
     let addr = listener.local_addr().ok();
@@ -61,7 +62,10 @@ pub async fn serve_grpc(
     builder
         .add_service(health)
         .add_service(RateLimitServiceServer::new(RlsGrpc::new(node)))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await?;
     Ok(())
 }

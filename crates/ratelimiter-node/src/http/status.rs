@@ -31,7 +31,10 @@ pub(super) async fn node(State(node): State<Arc<Node>>) -> Json<serde_json::Valu
     if !files.is_empty()
         && let Some(map) = body.as_object_mut()
     {
-        map.insert("envoy_config".into(), serde_json::to_value(files).unwrap_or_default());
+        map.insert(
+            "envoy_config".into(),
+            serde_json::to_value(files).unwrap_or_default(),
+        );
     }
     Json(body)
 }

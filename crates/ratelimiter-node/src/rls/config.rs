@@ -134,10 +134,7 @@ impl TryFrom<RawDescriptor> for DescriptorConfig {
                 raw.key
             ));
         }
-        let rate_limit = raw
-            .rate_limit
-            .map(|r| r.validate(&raw.key))
-            .transpose()?;
+        let rate_limit = raw.rate_limit.map(|r| r.validate(&raw.key)).transpose()?;
         Ok(Self {
             key: raw.key,
             value: raw.value,
@@ -332,12 +329,36 @@ descriptors:
     #[test]
     fn bad_files_name_their_line() {
         let cases = [
-            ("domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: week, requests_per_unit: 1 }\n", 4, "week"),
-            ("domain: a\ndescriptors:\n  - key: k\n    replaces: []\n", 3, "replaces"),
-            ("domain: a\ndescriptors:\n  - key: k\n    rate_limit:\n      unit: second\n", 3, "requests_per_unit"),
-            ("domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: second, requests_per_unit: 0 }\n", 3, "between 1"),
-            ("domain: a\ndescriptors:\n  - key: k\n  - key: k\n", 3, "duplicate"),
-            ("domain: a\ndescriptors:\n  - key: k\n    value: ab*\n", 3, "wildcard"),
+            (
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: week, requests_per_unit: 1 }\n",
+                4,
+                "week",
+            ),
+            (
+                "domain: a\ndescriptors:\n  - key: k\n    replaces: []\n",
+                3,
+                "replaces",
+            ),
+            (
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit:\n      unit: second\n",
+                3,
+                "requests_per_unit",
+            ),
+            (
+                "domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: second, requests_per_unit: 0 }\n",
+                3,
+                "between 1",
+            ),
+            (
+                "domain: a\ndescriptors:\n  - key: k\n  - key: k\n",
+                3,
+                "duplicate",
+            ),
+            (
+                "domain: a\ndescriptors:\n  - key: k\n    value: ab*\n",
+                3,
+                "wildcard",
+            ),
             ("domain: a\ndescriptors: [\n", 3, ""),
             ("domain: [1\n", 1, "sequence"),
         ];

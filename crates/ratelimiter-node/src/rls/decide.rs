@@ -97,7 +97,8 @@ impl Node {
     ) -> Result<RlsAnswer, RlsRequestError> {
         request.validate()?;
         let cost = request.cost();
-        let mut statuses: Vec<RlsStatus> = vec![RlsStatus::unlimited(None); request.descriptors.len()];
+        let mut statuses: Vec<RlsStatus> =
+            vec![RlsStatus::unlimited(None); request.descriptors.len()];
         let Some(rules) = self.rls.domain(&request.domain) else {
             return Ok(RlsAnswer {
                 overall: RlsCode::Ok,
@@ -141,7 +142,11 @@ impl Node {
             counter.fetch_add(1, Relaxed);
         }
         Ok(RlsAnswer {
-            overall: if over { RlsCode::OverLimit } else { RlsCode::Ok },
+            overall: if over {
+                RlsCode::OverLimit
+            } else {
+                RlsCode::Ok
+            },
             statuses,
             degraded,
         })
@@ -215,7 +220,13 @@ impl Node {
             },
             FailureMode::Local => {
                 self.local
-                    .decide(&l.user_key, l.policy, cost, self.up_nodes(), self.clock_ms())
+                    .decide(
+                        &l.user_key,
+                        l.policy,
+                        cost,
+                        self.up_nodes(),
+                        self.clock_ms(),
+                    )
                     .0
             }
         };
@@ -225,7 +236,9 @@ impl Node {
 
     /// The status of a limited descriptor, counted in the metrics.
     fn status_of(&self, l: &Limited<'_>, outcome: &Outcome, cost: u64, domain: &str) -> RlsStatus {
-        let i = outcome.reported.min(outcome.windows.len().saturating_sub(1));
+        let i = outcome
+            .reported
+            .min(outcome.windows.len().saturating_sub(1));
         let (remaining, reset_after_ms) = outcome.windows.get(i).copied().unwrap_or((0, 0));
         let limit = l.policy.windows.get(i).map_or(0, |w| w.limit);
         let shadowed = !outcome.allowed && l.rule.shadow_mode;

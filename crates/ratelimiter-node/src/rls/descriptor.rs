@@ -28,7 +28,9 @@ pub struct Descriptor {
 
 impl Descriptor {
     /// A descriptor from `(key, value)` pairs.
-    pub fn new<K: Into<String>, V: Into<String>>(entries: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn new<K: Into<String>, V: Into<String>>(
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
             entries: entries
                 .into_iter()
@@ -178,12 +180,12 @@ mod tests {
         let c = Descriptor::new([("ab", "c")]);
         let d = Descriptor::new([("a", "bc")]);
         let key = a.counter_user_key("rls-x", Some(b"s"));
-        assert!(key.starts_with("rls:rls-x:fp-") && !key.contains("alice"), "{key}");
-        assert_ne!(key, b.counter_user_key("rls-x", Some(b"s")));
-        assert_ne!(
-            c.counter_user_key("p", None),
-            d.counter_user_key("p", None)
+        assert!(
+            key.starts_with("rls:rls-x:fp-") && !key.contains("alice"),
+            "{key}"
         );
+        assert_ne!(key, b.counter_user_key("rls-x", Some(b"s")));
+        assert_ne!(c.counter_user_key("p", None), d.counter_user_key("p", None));
         assert_eq!(key, a.counter_user_key("rls-x", Some(b"s")));
         assert_ne!(key, a.counter_user_key("rls-x", Some(b"t")));
     }

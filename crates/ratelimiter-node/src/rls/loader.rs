@@ -42,12 +42,17 @@ impl Node {
     ///
     /// # Errors
     /// [`RlsConfigError`]: the previous content of `origin` stays in force.
-    pub fn load_envoy_config(&self, origin: &str, text: &str) -> Result<LoadOutcome, RlsConfigError> {
+    pub fn load_envoy_config(
+        &self,
+        origin: &str,
+        text: &str,
+    ) -> Result<LoadOutcome, RlsConfigError> {
         let result = DomainConfig::from_yaml(origin, text).and_then(|config| {
             let rules = DomainRules::compile(&config);
-            let clash = self.rls.files().into_iter().find(|f| {
-                f.path != origin && f.domain.as_deref() == Some(rules.domain.as_str())
-            });
+            let clash =
+                self.rls.files().into_iter().find(|f| {
+                    f.path != origin && f.domain.as_deref() == Some(rules.domain.as_str())
+                });
             match clash {
                 Some(other) => Err(RlsConfigError::DuplicateDomain {
                     origin: origin.to_owned(),

@@ -42,6 +42,9 @@ struct Counts {
     shadow_mode: u64,
 }
 
+/// One metric of the rendering: name, help, and its counter.
+type Column = (&'static str, &'static str, fn(&Counts) -> u64);
+
 /// The series: domain, then descriptor (looked up without allocating on the hot path).
 #[derive(Debug, Default)]
 struct Series {
@@ -121,12 +124,30 @@ impl RlsMetrics {
             .flat_map(|(d, m)| m.iter().map(move |(k, c)| ((d, k), c)))
             .collect();
         rows.sort_by(|a, b| a.0.cmp(&b.0));
-        let metrics: [(&str, &str, fn(&Counts) -> u64); 5] = [
-            ("total_hits", "Hits (cost) of descriptors that matched a limit.", |c| c.total_hits),
-            ("over_limit", "Hits over their limit (shadow mode included).", |c| c.over_limit),
-            ("near_limit", "Hits within their limit that left at most 20 % of it.", |c| c.near_limit),
-            ("within_limit", "Hits within their limit.", |c| c.within_limit),
-            ("shadow_mode", "Hits over their limit allowed by shadow mode.", |c| c.shadow_mode),
+        let metrics: [Column; 5] = [
+            (
+                "total_hits",
+                "Hits (cost) of descriptors that matched a limit.",
+                |c| c.total_hits,
+            ),
+            (
+                "over_limit",
+                "Hits over their limit (shadow mode included).",
+                |c| c.over_limit,
+            ),
+            (
+                "near_limit",
+                "Hits within their limit that left at most 20 % of it.",
+                |c| c.near_limit,
+            ),
+            ("within_limit", "Hits within their limit.", |c| {
+                c.within_limit
+            }),
+            (
+                "shadow_mode",
+                "Hits over their limit allowed by shadow mode.",
+                |c| c.shadow_mode,
+            ),
         ];
         for (name, help, get) in metrics {
             let name = format!("ratelimiter_rls_{name}");

@@ -287,6 +287,10 @@ descriptors:
         assert_ne!(r.digest, other.digest);
         assert_eq!(r.policy_prefix, other.policy_prefix);
         assert_ne!(domain_prefix("a"), domain_prefix("b"));
-        assert_ne!(domain_prefix("a b"), domain_prefix("a_b"), "slugs collide, hashes do not");
+        assert_ne!(
+            domain_prefix("a b"),
+            domain_prefix("a_b"),
+            "slugs collide, hashes do not"
+        );
     }
 }

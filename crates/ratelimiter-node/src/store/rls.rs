@@ -114,7 +114,11 @@ impl Store {
 }
 
 fn parse_rls_reply(reply: &[i64], sizes: &[usize]) -> Result<RlsReply, StoreError> {
-    let bad = || StoreError::Reply(format!("rls script returned {reply:?} for groups {sizes:?}"));
+    let bad = || {
+        StoreError::Reply(format!(
+            "rls script returned {reply:?} for groups {sizes:?}"
+        ))
+    };
     let want = 2 + sizes.iter().map(|n| 3 + 2 * n).sum::<usize>();
     if reply.len() != want {
         return Err(bad());
@@ -158,8 +162,17 @@ mod tests {
         assert!(r.outcomes[0].allowed && !r.outcomes[1].allowed);
         assert_eq!(r.outcomes[1].retry_after_ms, 700);
         assert_eq!(r.outcomes[0].windows, vec![(4, 500)]);
-        assert!(parse_rls_reply(&[1, 99, 0, 1, 0, 4], &[1]).is_err(), "short");
-        assert!(parse_rls_reply(&[1, 99, 0, 2, 0, 4, 5], &[1]).is_err(), "window");
-        assert!(parse_rls_reply(&[1, 99, 0, 1, 0, -4, 5], &[1]).is_err(), "negative");
+        assert!(
+            parse_rls_reply(&[1, 99, 0, 1, 0, 4], &[1]).is_err(),
+            "short"
+        );
+        assert!(
+            parse_rls_reply(&[1, 99, 0, 2, 0, 4, 5], &[1]).is_err(),
+            "window"
+        );
+        assert!(
+            parse_rls_reply(&[1, 99, 0, 1, 0, -4, 5], &[1]).is_err(),
+            "negative"
+        );
     }
 }
