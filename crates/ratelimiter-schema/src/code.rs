@@ -92,6 +92,7 @@ mod tests {
                 "not_ready",
                 "client_blocked",
                 "too_many_auth_failures",
+                "policy_owned_by_file",
             ]
         );
         for code in ErrorCode::VARIANTS {
