@@ -338,3 +338,60 @@ fn a_bad_file_at_start_is_a_usage_error_naming_the_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn per_descriptor_mode_checks_each_descriptor_alone_and_detailed_metrics_hide_values() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.yaml");
+    std::fs::write(
+        &path,
+        YAML.replace(
+            "  - key: user\n",
+            "  - key: user\n    detailed_metric: true\n",
+        ),
+    )
+    .unwrap();
+    let node = Node::new(Config {
+        redis_url: redis.url(),
+        node_id: "cluster-like".into(),
+        redis_timeout: Duration::from_millis(500),
+        envoy_config: vec![path.clone()],
+        rls_per_descriptor: true,
+        ..Config::default()
+    })
+    .unwrap();
+    node.sync_policies().await.unwrap();
+    node.load_envoy_files();
+    node.sync_rls_policies().await.unwrap();
+
+    let both = request(
+        "shop",
+        &[&[("user", "dave-secret")], &[("path", "/checkout")]],
+        2,
+    );
+    assert_eq!(
+        node.should_rate_limit(&both).await.unwrap().overall,
+        RlsCode::Ok
+    );
+    let a = node.should_rate_limit(&both).await.unwrap();
+    assert_eq!(codes(&a), vec![RlsCode::Ok, RlsCode::OverLimit]);
+    // Unlike the atomic path, the user descriptor was consumed by the denied request: 5 - 2 - 2.
+    let dave = node
+        .should_rate_limit(&request("shop", &[&[("user", "dave-secret")]], 1))
+        .await
+        .unwrap();
+    assert_eq!(dave.statuses[0].remaining, 0);
+
+    let text = node.metrics().render("n", 0, 1);
+    assert!(
+        !text.contains("dave"),
+        "no value in clear on /metrics:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ratelimiter_rls_total_hits{")
+                && l.contains("descriptor=\"user:fp-")),
+        "{text}"
+    );
+}
