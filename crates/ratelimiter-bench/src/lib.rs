@@ -15,9 +15,12 @@
 //!   connection), each drawing its keys from `keys` (a per-worker PRNG) and connecting to a
 //!   `target` (the `http://host:port` base URLs, also checked by [`LoadConfig::validate`]).
 //! - [`redis_stats`]: Redis `INFO commandstats` parsing, for commands per decision.
+//! - [`grpc`]: the same closed loop over gRPC (Envoy's `ShouldRateLimit`, [`grpc::run_grpc`]),
+//!   so one run compares gRPC and HTTP decisions/s.
 
 pub mod config;
 mod error;
+pub mod grpc;
 mod keys;
 pub mod redis_stats;
 pub mod report;

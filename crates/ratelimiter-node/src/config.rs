@@ -54,6 +54,18 @@ pub struct Config {
     /// logs or answers ([`ratelimiter_schema::fingerprint`]); shared by every node of a cluster.
     /// `None`: the unkeyed fingerprint (nothing in clear, but guessable for weak keys).
     pub identifier_secret: Option<String>,
+    // -- rate-limit service (gRPC, envoy configuration files) --
+    /// Where to serve Envoy's rate-limit service over gRPC (`--grpc-listen`); off when `None`.
+    pub grpc_listen: Option<SocketAddr>,
+    /// PEM certificate and key files for gRPC over TLS (`--grpc-tls-cert`, `--grpc-tls-key`).
+    pub grpc_tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Put the RateLimit headers in `response_headers_to_add` (`--rls-response-headers`).
+    pub rls_response_headers: bool,
+    /// envoyproxy/ratelimit YAML files, one domain each (`--envoy-config`).
+    pub envoy_config: Vec<std::path::PathBuf>,
+    /// Check a request's descriptors one script call each instead of one atomic call (on a Redis
+    /// Cluster, where their counters live on different slots).
+    pub rls_per_descriptor: bool,
 }
 
 impl Default for Config {
@@ -78,6 +90,11 @@ impl Default for Config {
             ),
             trusted_proxies: Vec::new(),
             identifier_secret: None,
+            grpc_listen: None,
+            grpc_tls: None,
+            rls_response_headers: false,
+            envoy_config: Vec::new(),
+            rls_per_descriptor: false,
         }
     }
 }

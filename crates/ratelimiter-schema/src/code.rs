@@ -43,6 +43,8 @@ pub enum ErrorCode {
     /// Too many wrong admin tokens from this address: refused for a while, even with the right
     /// one.
     TooManyAuthFailures,
+    /// `PUT`/`DELETE` of a policy that an envoy configuration file owns (409): change the file.
+    PolicyOwnedByFile,
 }
 
 impl ErrorCode {
@@ -90,6 +92,7 @@ mod tests {
                 "not_ready",
                 "client_blocked",
                 "too_many_auth_failures",
+                "policy_owned_by_file",
             ]
         );
         for code in ErrorCode::VARIANTS {

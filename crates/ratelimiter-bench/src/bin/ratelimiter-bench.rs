@@ -6,6 +6,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
+use ratelimiter_bench::grpc::{GrpcLoadConfig, run_grpc};
 use ratelimiter_bench::redis_stats::{delta, parse_commandstats};
 use ratelimiter_bench::{
     Burst, DEFAULT_HOT_KEY, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, run,
@@ -59,6 +60,17 @@ struct Args {
     /// Do not print a line per second.
     #[arg(long)]
     quiet: bool,
+    /// After the HTTP run, run the same closed loop (concurrency, duration, keys, cost) over gRPC
+    /// against this node's Envoy rate-limit service (`http://host:port` of its --grpc-listen),
+    /// and print both and their ratio.
+    #[arg(long, value_name = "URL")]
+    grpc_target: Option<String>,
+    /// The domain of the gRPC requests (a domain of the node's --envoy-config).
+    #[arg(long, default_value = "bench")]
+    grpc_domain: String,
+    /// The key of the gRPC requests' one descriptor entry (its value is the load's key).
+    #[arg(long, default_value = "key")]
+    grpc_descriptor_key: String,
 }
 
 /// The keys of `--keys` `hot[:KEY]`, `many:N` or `mixed:FRACTION:N`.
@@ -176,16 +188,71 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         (Some(url), Some(before)) => Some(delta(&before, &commandstats(url)?)),
         _ => None,
     };
+    let grpc = match &args.grpc_target {
+        Some(target) => Some(grpc_run(&args, target).await?),
+        None => None,
+    };
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(r) = &redis {
             value["redis_commands"] = serde_json::to_value(r)?;
         }
+        if let Some(g) = &grpc {
+            value["grpc"] = serde_json::to_value(g)?;
+            value["grpc_over_http"] =
+                (g.decisions_per_sec / report.decisions_per_sec.max(1e-9)).into();
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_summary(&args, &report, redis.as_ref());
+        if let Some(g) = &grpc {
+            println!(
+                "--- grpc {} (domain {}, descriptor key {})",
+                args.grpc_target.as_deref().unwrap_or(""),
+                args.grpc_domain,
+                args.grpc_descriptor_key
+            );
+            println!("decisions/s   {:.0}", g.decisions_per_sec);
+            println!(
+                "decisions     {} (allowed {}, denied {})",
+                g.decisions(),
+                g.allowed,
+                g.denied
+            );
+            println!("errors        {} {:?}", g.errors, g.error_kinds);
+            let l = &g.latency;
+            println!(
+                "latency (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
+            );
+            println!(
+                "grpc/http     {:.2}x decisions/s",
+                g.decisions_per_sec / report.decisions_per_sec.max(1e-9)
+            );
+        }
     }
     Ok(())
+}
+
+/// The gRPC phase: the HTTP run's closed loop, keys and cost over Envoy's `ShouldRateLimit`.
+async fn grpc_run(args: &Args, target: &str) -> anyhow::Result<LoadReport> {
+    if args.rate.is_some() {
+        bail!("--grpc-target runs a closed loop only; drop --rate");
+    }
+    let config = GrpcLoadConfig {
+        target: target.to_owned(),
+        concurrency: args.concurrency,
+        duration: args.duration.into(),
+        keys: keys(&args.keys)?,
+        domain: args.grpc_domain.clone(),
+        descriptor_key: args.grpc_descriptor_key.clone(),
+        hits: u32::try_from(args.cost.unwrap_or(0)).context("--cost for gRPC")?,
+        request_timeout: LoadConfig::default().request_timeout,
+    };
+    Ok(run_grpc(config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?)
 }
 
 fn print_summary(
