@@ -54,6 +54,13 @@ pub struct Config {
     /// logs or answers ([`ratelimiter_schema::fingerprint`]); shared by every node of a cluster.
     /// `None`: the unkeyed fingerprint (nothing in clear, but guessable for weak keys).
     pub identifier_secret: Option<String>,
+    // -- forward-auth (GET /v1/forward-auth, crate::http::forward_auth) --
+    /// The request header whose value keys a forward-auth request (fingerprinted as an API key);
+    /// without it, the client address.
+    pub forward_auth_header: String,
+    /// The status of a forward-auth denial (400 to 599; nginx `auth_request` passes only 401
+    /// and 403, so its configuration uses 403).
+    pub forward_auth_deny_status: u16,
 }
 
 impl Default for Config {
@@ -78,9 +85,16 @@ impl Default for Config {
             ),
             trusted_proxies: Vec::new(),
             identifier_secret: None,
+            forward_auth_header: DEFAULT_FORWARD_AUTH_HEADER.to_owned(),
+            forward_auth_deny_status: DEFAULT_FORWARD_AUTH_DENY_STATUS,
         }
     }
 }
+
+/// The default of [`Config::forward_auth_header`].
+pub const DEFAULT_FORWARD_AUTH_HEADER: &str = "X-API-Key";
+/// The default of [`Config::forward_auth_deny_status`]: 429 Too Many Requests.
+pub const DEFAULT_FORWARD_AUTH_DENY_STATUS: u16 = 429;
 
 impl Config {
     /// Checks every field that can be checked without a network.
@@ -108,6 +122,16 @@ impl Config {
             return Err(ConfigError::EmptyIdentifierSecret);
         }
         self.abuse.validate()?;
+        if axum::http::HeaderName::from_bytes(self.forward_auth_header.as_bytes()).is_err() {
+            return Err(ConfigError::ForwardAuthHeader(
+                self.forward_auth_header.clone(),
+            ));
+        }
+        if !(400..=599).contains(&self.forward_auth_deny_status) {
+            return Err(ConfigError::ForwardAuthDenyStatus(
+                self.forward_auth_deny_status,
+            ));
+        }
         Ok(())
     }
 }
@@ -219,6 +243,14 @@ mod tests {
             },
             Config {
                 identifier_secret: Some(String::new()),
+                ..Config::default()
+            },
+            Config {
+                forward_auth_header: "X API Key".into(),
+                ..Config::default()
+            },
+            Config {
+                forward_auth_deny_status: 200,
                 ..Config::default()
             },
         ];
