@@ -61,6 +61,18 @@ pub struct Config {
     /// The status of a forward-auth denial (400 to 599; nginx `auth_request` passes only 401
     /// and 403, so its configuration uses 403).
     pub forward_auth_deny_status: u16,
+    // -- rate-limit service (gRPC, envoy configuration files) --
+    /// Where to serve Envoy's rate-limit service over gRPC (`--grpc-listen`); off when `None`.
+    pub grpc_listen: Option<SocketAddr>,
+    /// PEM certificate and key files for gRPC over TLS (`--grpc-tls-cert`, `--grpc-tls-key`).
+    pub grpc_tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Put the RateLimit headers in `response_headers_to_add` (`--rls-response-headers`).
+    pub rls_response_headers: bool,
+    /// envoyproxy/ratelimit YAML files, one domain each (`--envoy-config`).
+    pub envoy_config: Vec<std::path::PathBuf>,
+    /// Check a request's descriptors one script call each instead of one atomic call (on a Redis
+    /// Cluster, where their counters live on different slots).
+    pub rls_per_descriptor: bool,
 }
 
 impl Default for Config {
@@ -87,6 +99,11 @@ impl Default for Config {
             identifier_secret: None,
             forward_auth_header: DEFAULT_FORWARD_AUTH_HEADER.to_owned(),
             forward_auth_deny_status: DEFAULT_FORWARD_AUTH_DENY_STATUS,
+            grpc_listen: None,
+            grpc_tls: None,
+            rls_response_headers: false,
+            envoy_config: Vec::new(),
+            rls_per_descriptor: false,
         }
     }
 }

@@ -21,6 +21,8 @@
 //!   whose code is a [`ratelimiter_schema::ErrorCode`].
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
+//! - [`rls`]: Envoy's rate-limit service as a library ([`Node::should_rate_limit`]) and
+//!   envoyproxy/ratelimit's YAML configuration; [`grpc`]: its gRPC server ([`grpc::serve_grpc`]).
 //!
 //! The Redis key schema, the wire types and the API's error codes are in the shared crate
 //! [`ratelimiter_schema`].
@@ -37,11 +39,13 @@ mod background;
 pub mod config;
 pub mod decide;
 mod error;
+pub mod grpc;
 pub mod http;
 pub mod local;
 pub mod metrics;
 pub mod node;
 pub mod probe;
+pub mod rls;
 pub mod store;
 mod sync;
 

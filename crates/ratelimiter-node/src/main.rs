@@ -145,6 +145,26 @@ struct Args {
     /// answers 2xx within 2 s, 1 otherwise. For container health checks without curl.
     #[arg(long, value_name = "URL")]
     probe: Option<String>,
+    // -- Envoy's rate-limit service (docs/ENVOY.md) --
+    /// Serve Envoy's rate-limit service (envoy.service.ratelimit.v3) and grpc.health.v1 over
+    /// gRPC on this address (e.g. 127.0.0.1:8081); off when unset.
+    #[arg(long, env = "RATELIMITER_GRPC_LISTEN", value_name = "ADDR")]
+    grpc_listen: Option<SocketAddr>,
+    /// PEM certificate (chain) for gRPC over TLS; needs --grpc-tls-key.
+    #[arg(long, env = "RATELIMITER_GRPC_TLS_CERT", value_name = "FILE", requires = "grpc_tls_key")]
+    grpc_tls_cert: Option<PathBuf>,
+    /// PEM private key for gRPC over TLS; needs --grpc-tls-cert.
+    #[arg(long, env = "RATELIMITER_GRPC_TLS_KEY", value_name = "FILE", requires = "grpc_tls_cert")]
+    grpc_tls_key: Option<PathBuf>,
+    /// Add RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset to the gRPC answers'
+    /// response_headers_to_add (as envoyproxy/ratelimit's LIMIT_RESPONSE_HEADERS_ENABLED).
+    #[arg(long, env = "RATELIMITER_RLS_RESPONSE_HEADERS")]
+    rls_response_headers: bool,
+    /// envoyproxy/ratelimit YAML configuration file (one domain each; repeatable, or
+    /// comma-separated in the variable). Loaded into the policies, reloaded when it changes; a bad
+    /// file keeps the last good content.
+    #[arg(long, env = "RATELIMITER_ENVOY_CONFIG", value_name = "FILE", value_delimiter = ',')]
+    envoy_config: Vec<PathBuf>,
 }
 
 /// One `--trusted-proxies` entry; an empty one (an empty variable, a trailing comma) is none.
@@ -194,6 +214,10 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         identifier_secret: args.identifier_secret,
         forward_auth_header: args.forward_auth_header,
         forward_auth_deny_status: args.forward_auth_deny_status,
+        grpc_listen: args.grpc_listen,
+        grpc_tls: args.grpc_tls_cert.zip(args.grpc_tls_key),
+        rls_response_headers: args.rls_response_headers,
+        envoy_config: args.envoy_config,
         abuse: ratelimiter_node::abuse::AbuseConfig {
             enumeration_limit: args.enumeration_limit,
             enumeration_block: args.enumeration_block,
@@ -230,6 +254,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A bad --envoy-config at start is a usage error (later, a bad edit keeps the last good one).
+    for path in &config.envoy_config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --envoy-config {}: {e}", path.display()))
+            .and_then(|text| {
+                ratelimiter_node::rls::DomainConfig::from_yaml(&path.display().to_string(), &text)
+                    .map_err(|e| format!("--envoy-config: {e}"))
+            });
+        if let Err(e) = text {
+            eprintln!("ratelimiter-node: {e}");
+            return ExitCode::from(2);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -259,11 +296,37 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
+    let grpc_listen = config.grpc_listen;
     let node = Node::new(config)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    serve(listener, node, shutdown_signal()).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let grpc = async {
+        let Some(addr) = grpc_listen else {
+            return Ok(());
+        };
+        let grpc_listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on --grpc-listen {addr}: {e}"))?;
+        ratelimiter_node::grpc::serve_grpc(grpc_listener, node.clone(), stopped(stop_rx.clone()))
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let http = async {
+        serve(listener, node.clone(), stopped(stop_rx.clone()))
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    // A gRPC server that cannot start (a bad certificate) stops the node with its error.
+    tokio::try_join!(http, grpc)?;
     Ok(())
 }
 

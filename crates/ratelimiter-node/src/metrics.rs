@@ -57,6 +57,8 @@ pub struct Metrics {
     /// The node's clock minus Redis `TIME`, ms (`i64::MIN`: never measured).
     pub clock_skew_ms: AtomicI64,
     latency: Histogram,
+    /// The rate-limit service's counters (envoyproxy/ratelimit style).
+    pub rls: crate::rls::metrics::RlsMetrics,
 }
 
 #[derive(Debug, Default)]
@@ -116,6 +118,7 @@ impl Metrics {
         self.render_abuse(&mut out, &node);
         self.latency.render(&mut out, &node);
         self.render_gauges(&mut out, &node, policy_version, up_nodes);
+        self.rls.render(&mut out, &node);
         out
     }
 

@@ -58,6 +58,8 @@ pub struct Node {
     pub(crate) up_nodes: AtomicUsize,
     pub(crate) started_redis_ms: AtomicU64,
     pub(crate) advertise: OnceLock<String>,
+    /// The rate-limit service: envoy configuration domains and file statuses.
+    pub(crate) rls: crate::rls::RlsState,
 }
 
 impl Node {
@@ -97,6 +99,7 @@ impl Node {
             up_nodes: AtomicUsize::new(1),
             started_redis_ms: AtomicU64::new(0),
             advertise: OnceLock::new(),
+            rls: crate::rls::RlsState::default(),
         }))
     }
 
@@ -113,6 +116,11 @@ impl Node {
     /// The counters.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The rate-limit service's domains and configuration files.
+    pub fn rls(&self) -> &crate::rls::RlsState {
+        &self.rls
     }
 
     /// The policies currently loaded.

@@ -43,6 +43,8 @@ pub enum ErrorCode {
     /// Too many wrong admin tokens from this address: refused for a while, even with the right
     /// one.
     TooManyAuthFailures,
+    /// `PUT`/`DELETE` of a policy that an envoy configuration file owns (409): change the file.
+    PolicyOwnedByFile,
 }
 
 impl ErrorCode {

@@ -53,6 +53,7 @@ pub(super) async fn put_policy(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(name) = name?;
+    refuse_file_owned(&name)?;
     let body = body.map_err(body_rejection)?;
     let spec: PolicySpec = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(ErrorCode::BadRequest, format!("invalid policy JSON: {e}"))
@@ -99,6 +100,7 @@ pub(super) async fn delete_policy(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(name) = name?;
+    refuse_file_owned(&name)?;
     validate_name(&name)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPolicy, e.to_string()))?;
     if name == DEFAULT_POLICY {
@@ -122,6 +124,23 @@ pub(super) async fn delete_policy(
         }
         _ => Err(unknown_policy(&name)),
     }
+}
+
+/// 409 for a policy name an envoy configuration file owns (`rls-*`): the file is the source of
+/// truth, and its next load would undo the change.
+fn refuse_file_owned(name: &str) -> Result<(), ApiError> {
+    if !name.starts_with(crate::rls::RLS_POLICY_PREFIX) {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::CONFLICT,
+        code: ErrorCode::PolicyOwnedByFile,
+        detail: format!(
+            "policy {name:?} is owned by an envoy configuration file (names starting with {:?} \
+             are reserved for --envoy-config): change the file instead",
+            crate::rls::RLS_POLICY_PREFIX
+        ),
+    })
 }
 
 fn unknown_policy(name: &str) -> ApiError {

@@ -129,10 +129,15 @@ async fn serve_in_span(
     if let Err(error) = node.sync_policies().await {
         tracing::warn!(%error, "redis not reachable at start; serving the seed policies by failure mode");
     }
+    node.load_envoy_files();
+    if let Err(error) = node.sync_rls_policies().await {
+        tracing::warn!(%error, "envoy config policies not written to redis yet; will retry");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let loops = [
         tokio::spawn(background::policy_loop(node.clone(), stop_rx.clone())),
-        tokio::spawn(background::heartbeat_loop(node.clone(), stop_rx)),
+        tokio::spawn(background::heartbeat_loop(node.clone(), stop_rx.clone())),
+        tokio::spawn(crate::rls::watch_envoy_configs(node.clone(), stop_rx)),
     ];
     tracing::info!(addr = %local, "serving");
     let served = axum::serve(

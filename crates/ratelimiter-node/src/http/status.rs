@@ -21,11 +21,19 @@ pub(super) async fn nodes(State(node): State<Arc<Node>>) -> Result<Json<NodesRes
         .map_err(|e| ApiError::redis(&e))
 }
 
-/// `GET /v1/node`: this node, with the digest of its identifier secret (never the secret).
-pub(super) async fn node(State(node): State<Arc<Node>>) -> Json<NodeInfo> {
-    let mut info = node.info();
+/// `GET /v1/node`: this node, with the digest of its identifier secret (never the secret), and
+/// with `--envoy-config`, the status of each file (`envoy_config`).
+pub(super) async fn node(State(node): State<Arc<Node>>) -> Json<serde_json::Value> {
+    let mut info: NodeInfo = node.info();
     info.identifier_secret_digest = secret_digest(node.config.identifier_secret_bytes());
-    Json(info)
+    let mut body = serde_json::to_value(info).unwrap_or_default();
+    let files = node.rls().files();
+    if !files.is_empty()
+        && let Some(map) = body.as_object_mut()
+    {
+        map.insert("envoy_config".into(), serde_json::to_value(files).unwrap_or_default());
+    }
+    Json(body)
 }
 
 /// `GET /healthz`: the process is alive.

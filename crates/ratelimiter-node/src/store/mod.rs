@@ -15,6 +15,8 @@
 //! - `counters`: cursor-paginated listing and reset of counters.
 //! - `abuse`: the abuse script (client blocks, distinct API keys per client and minute).
 //! - `server_info`: Redis memory and clock, sampled in the background.
+//! - `rls`: the rate-limit service's atomic multi-descriptor check and the replacement of an
+//!   envoy configuration domain's policies.
 
 mod abuse;
 pub mod breaker;
@@ -23,10 +25,12 @@ mod counters;
 mod handle;
 mod policies;
 mod registry;
+mod rls;
 mod server_info;
 
 pub use abuse::{AbuseAsk, AbuseReply, AbuseState, KEYS_HLL_TTL_MS};
 pub use check::CheckReply;
 pub use handle::Store;
 pub use policies::StoredPolicies;
+pub use rls::{RlsAsk, RlsReply};
 pub use server_info::{RedisMemory, RedisTime, parse_memory};
