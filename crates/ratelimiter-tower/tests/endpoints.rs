@@ -89,9 +89,16 @@ async fn a_thousand_concurrent_users_get_exactly_each_endpoints_limit() {
             }
         }
     }
-    assert!(wrong.is_empty(), "(user, endpoint) → allowed, not the limit: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "(user, endpoint) → allowed, not the limit: {wrong:?}"
+    );
     let expected: u64 = (0..ENDPOINTS).map(limit).sum::<u64>() * USERS as u64;
-    assert_eq!(reached.load(Ordering::Relaxed), expected, "only allowed requests reach the app");
+    assert_eq!(
+        reached.load(Ordering::Relaxed),
+        expected,
+        "only allowed requests reach the app"
+    );
 
     // The answers are the node's: 429 with /v1/check's body and the RateLimit headers.
     let bearer = format!("Bearer {}", token("u0", SECRET));
@@ -102,7 +109,10 @@ async fn a_thousand_concurrent_users_get_exactly_each_endpoints_limit() {
     assert_eq!(h["x-ratelimit-remaining"], "0");
     assert!(h.contains_key("retry-after"));
     let policy = h["ratelimit-policy"].to_str().unwrap().to_owned();
-    assert!(policy.starts_with("\"rls-shop-") && policy.ends_with("/1h\";q=3;w=3600"), "{policy}");
+    assert!(
+        policy.starts_with("\"rls-shop-") && policy.ends_with("/1h\";q=3;w=3600"),
+        "{policy}"
+    );
     let body = json(r).await;
     assert_eq!(body["allowed"], false);
     assert_eq!(body["limit"], 3);
@@ -110,7 +120,12 @@ async fn a_thousand_concurrent_users_get_exactly_each_endpoints_limit() {
     assert_eq!(body["node"], "tower-test");
     // A user on an endpoint without a limit: passes, with no RateLimit headers.
     let app_more = support::app(limiter(&redis, &dir).await, ENDPOINTS + 1, reached.clone());
-    let r = call(&app_more, &format!("/e{ENDPOINTS}"), &[("authorization", &bearer)]).await;
+    let r = call(
+        &app_more,
+        &format!("/e{ENDPOINTS}"),
+        &[("authorization", &bearer)],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(!r.headers().contains_key("ratelimit-policy"));
 }
@@ -127,7 +142,7 @@ async fn bad_expired_and_missing_tokens_are_401_json_and_never_reach_the_app() {
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &serde_json::json!({"sub": "u1", "exp": 1_000_000}),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap(),
     )
     .unwrap();
     for (what, auth) in [
@@ -137,17 +152,35 @@ async fn bad_expired_and_missing_tokens_are_401_json_and_never_reach_the_app() {
         ("not a JWT", Some("Bearer nope".to_owned())),
         ("missing", None),
     ] {
-        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
         let r = call(&app, "/e0", &headers).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{what}");
-        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
         assert_eq!(r.headers()["content-type"], "application/json");
         let body = json(r).await;
         assert_eq!(body["error"], "unauthorized", "{what}: {body}");
-        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{what}: {body}"
+        );
     }
-    assert_eq!(reached.load(Ordering::Relaxed), 0, "no refused request reached the app");
+    assert_eq!(
+        reached.load(Ordering::Relaxed),
+        0,
+        "no refused request reached the app"
+    );
     let good = format!("Bearer {}", token("u1", SECRET));
-    assert_eq!(call(&app, "/e0", &[("authorization", &good)]).await.status(), StatusCode::OK);
+    assert_eq!(
+        call(&app, "/e0", &[("authorization", &good)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
     assert_eq!(reached.load(Ordering::Relaxed), 1);
 }

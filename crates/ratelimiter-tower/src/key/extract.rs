@@ -53,8 +53,9 @@ impl Extractor {
     pub fn extract(&self, parts: &Parts, ctx: &ExtractContext) -> Result<Option<String>, KeyError> {
         match self {
             Self::Header(name) => header(parts, name).map(|v| v.map(str::to_owned)),
-            Self::ApiKey(name) => Ok(header(parts, name)?
-                .map(|v| fingerprint(ctx.identifier_secret.as_deref(), v))),
+            Self::ApiKey(name) => {
+                Ok(header(parts, name)?.map(|v| fingerprint(ctx.identifier_secret.as_deref(), v)))
+            }
             Self::ClientAddr => Ok(Some(
                 parts
                     .extensions
@@ -62,8 +63,7 @@ impl Extractor {
                     .map_or_else(
                         || "unknown".to_owned(),
                         |ConnectInfo(peer)| {
-                            client_addr(peer.ip(), &parts.headers, &ctx.trusted_proxies)
-                                .to_string()
+                            client_addr(peer.ip(), &parts.headers, &ctx.trusted_proxies).to_string()
                         },
                     ),
             )),
@@ -116,13 +116,23 @@ mod tests {
             .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5000))));
         let p = parts(req);
         let get = |e: Extractor| e.extract(&p, &ctx).unwrap();
-        assert_eq!(get(Extractor::Header(HeaderName::from_static("x-tenant"))).as_deref(), Some("acme"));
+        assert_eq!(
+            get(Extractor::Header(HeaderName::from_static("x-tenant"))).as_deref(),
+            Some("acme")
+        );
         let fp = get(Extractor::ApiKey(HeaderName::from_static("x-api-key"))).unwrap();
         assert!(fp.starts_with("fp-") && !fp.contains("sk-1"), "{fp}");
-        assert_eq!(get(Extractor::ClientAddr).as_deref(), Some("203.0.113.9"), "trusted proxy");
+        assert_eq!(
+            get(Extractor::ClientAddr).as_deref(),
+            Some("203.0.113.9"),
+            "trusted proxy"
+        );
         assert_eq!(get(Extractor::Path).as_deref(), Some("/orders/7"));
         assert_eq!(get(Extractor::Method).as_deref(), Some("POST"));
-        assert_eq!(get(Extractor::Header(HeaderName::from_static("x-none"))), None);
+        assert_eq!(
+            get(Extractor::Header(HeaderName::from_static("x-none"))),
+            None
+        );
         assert_eq!(
             Extractor::JwtSubject.extract(&p, &ctx),
             Err(KeyError::NoJwtKey)
@@ -132,16 +142,25 @@ mod tests {
     #[test]
     fn an_untrusted_peer_is_the_client_and_no_peer_is_unknown() {
         let ctx = ExtractContext::default();
-        let mut req = Request::get("/").header("x-forwarded-for", "1.2.3.4").body(()).unwrap();
+        let mut req = Request::get("/")
+            .header("x-forwarded-for", "1.2.3.4")
+            .body(())
+            .unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 1], 1))));
         assert_eq!(
-            Extractor::ClientAddr.extract(&parts(req), &ctx).unwrap().as_deref(),
+            Extractor::ClientAddr
+                .extract(&parts(req), &ctx)
+                .unwrap()
+                .as_deref(),
             Some("192.0.2.1")
         );
         let req = Request::get("/").body(()).unwrap();
         assert_eq!(
-            Extractor::ClientAddr.extract(&parts(req), &ctx).unwrap().as_deref(),
+            Extractor::ClientAddr
+                .extract(&parts(req), &ctx)
+                .unwrap()
+                .as_deref(),
             Some("unknown")
         );
         let req = Request::get("/").header("x-tenant", "").body(()).unwrap();

@@ -39,10 +39,9 @@ impl JwtVerifier {
         if secret.is_empty() {
             return Err(ConfigError::JwtKey("the HMAC secret is empty".into()));
         }
-        Ok(Self::new(
-            DecodingKey::from_secret(secret),
-            Algorithm::HS256,
-        ))
+        let key =
+            DecodingKey::from_secret(secret).map_err(|e| ConfigError::JwtKey(e.to_string()))?;
+        Ok(Self::new(key, Algorithm::HS256))
     }
 
     /// Tokens signed with RSA (`RS256`) by the private key of the PEM public key `pem`.
@@ -50,8 +49,7 @@ impl JwtVerifier {
     /// # Errors
     /// [`ConfigError::JwtKey`] when `pem` is not an RSA public key.
     pub fn rs256_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let key =
-            DecodingKey::from_rsa_pem(pem).map_err(|e| ConfigError::JwtKey(e.to_string()))?;
+        let key = DecodingKey::from_rsa_pem(pem).map_err(|e| ConfigError::JwtKey(e.to_string()))?;
         Ok(Self::new(key, Algorithm::RS256))
     }
 
@@ -122,7 +120,7 @@ mod tests {
         encode(
             &Header::new(Algorithm::HS256),
             claims,
-            &EncodingKey::from_secret(secret),
+            &EncodingKey::from_secret(secret).unwrap(),
         )
         .unwrap()
     }
@@ -148,11 +146,17 @@ mod tests {
         let cases = [
             (
                 "wrong key",
-                with_bearer(&token(b"k2", &serde_json::json!({"sub": "42", "exp": far()}))),
+                with_bearer(&token(
+                    b"k2",
+                    &serde_json::json!({"sub": "42", "exp": far()}),
+                )),
             ),
             (
                 "expired",
-                with_bearer(&token(b"k1", &serde_json::json!({"sub": "42", "exp": 1000}))),
+                with_bearer(&token(
+                    b"k1",
+                    &serde_json::json!({"sub": "42", "exp": 1000}),
+                )),
             ),
             (
                 "no exp",
@@ -177,7 +181,10 @@ mod tests {
         assert!(v.subject(&with_bearer(&tampered)).is_err());
         assert_eq!(v.subject(&HeaderMap::new()), Err(KeyError::MissingToken));
         let mut basic = HeaderMap::new();
-        basic.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic eA=="));
+        basic.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic eA=="),
+        );
         assert_eq!(v.subject(&basic), Err(KeyError::MissingToken));
     }
 

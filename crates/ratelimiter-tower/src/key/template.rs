@@ -32,7 +32,6 @@ pub struct KeyTemplate {
     entries: Vec<(String, Value)>,
 }
 
-
 impl fmt::Display for KeyTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -53,18 +52,24 @@ impl KeyTemplate {
         };
         let parts: Vec<&str> = text.split(':').collect();
         if text.is_empty() || parts.len() % 2 != 0 {
-            return Err(bad("use name:value entries joined by `:`, e.g. user:{sub}:endpoint:{path}".into()));
+            return Err(bad(
+                "use name:value entries joined by `:`, e.g. user:{sub}:endpoint:{path}".into(),
+            ));
         }
         let mut entries = Vec::new();
         for pair in parts.chunks(2) {
             let (name, value) = (pair[0], pair[1]);
             if name.is_empty() || name.contains(['{', '}']) {
-                return Err(bad(format!("entry name {name:?} must be a non-empty literal")));
+                return Err(bad(format!(
+                    "entry name {name:?} must be a non-empty literal"
+                )));
             }
             let value = match value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
                 Some(var) => Value::Var(variable(var, vars).map_err(&bad)?),
                 None if value.is_empty() || value.contains(['{', '}']) => {
-                    return Err(bad(format!("value {value:?} of {name:?} is neither a literal nor one {{variable}}")));
+                    return Err(bad(format!(
+                        "value {value:?} of {name:?} is neither a literal nor one {{variable}}"
+                    )));
                 }
                 None => Value::Literal(value.to_owned()),
             };
@@ -180,13 +185,29 @@ mod tests {
 
     #[test]
     fn a_request_gives_a_descriptor_and_a_flat_key() {
-        let t = KeyTemplate::parse("tenant:{header.x-tenant}:endpoint:{path}:m:{method}:tier:free", &none()).unwrap();
+        let t = KeyTemplate::parse(
+            "tenant:{header.x-tenant}:endpoint:{path}:m:{method}:tier:free",
+            &none(),
+        )
+        .unwrap();
         let ctx = ExtractContext::default();
-        let p = Request::get("/a/b?q").header("x-tenant", "acme").body(()).unwrap().into_parts().0;
+        let p = Request::get("/a/b?q")
+            .header("x-tenant", "acme")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
         let d = t.descriptor(&p, &ctx).unwrap().unwrap();
         assert_eq!(flat_key(&d), "tenant:acme:endpoint:/a/b:m:GET:tier:free");
-        assert_eq!((d.entries[0].key.as_str(), d.entries[0].value.as_str()), ("tenant", "acme"));
+        assert_eq!(
+            (d.entries[0].key.as_str(), d.entries[0].value.as_str()),
+            ("tenant", "acme")
+        );
         let p = Request::get("/a").body(()).unwrap().into_parts().0;
-        assert_eq!(t.descriptor(&p, &ctx).unwrap(), None, "no x-tenant: not applied");
+        assert_eq!(
+            t.descriptor(&p, &ctx).unwrap(),
+            None,
+            "no x-tenant: not applied"
+        );
     }
 }

@@ -44,7 +44,7 @@ pub fn token(sub: &str, secret: &[u8]) -> String {
     encode(
         &Header::new(Algorithm::HS256),
         &serde_json::json!({"sub": sub, "exp": exp}),
-        &EncodingKey::from_secret(secret),
+        &EncodingKey::from_secret(secret).unwrap(),
     )
     .unwrap()
 }
