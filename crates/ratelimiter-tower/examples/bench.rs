@@ -37,8 +37,11 @@ fn var(name: &str, default: u64) -> u64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (concurrency, seconds, users) =
-        (var("CONCURRENCY", 64), var("SECONDS", 10), var("USERS", 1000));
+    let (concurrency, seconds, users) = (
+        var("CONCURRENCY", 64),
+        var("SECONDS", 10),
+        var("USERS", 1000),
+    );
     let dir = tempfile::tempdir()?;
     let mut yaml = String::from("domain: bench\ndescriptors:\n  - key: user\n    descriptors:\n");
     for i in 0..ENDPOINTS {

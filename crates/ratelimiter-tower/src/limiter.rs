@@ -20,7 +20,7 @@ use ratelimiter_node::{Config, Decision, Node};
 use ratelimiter_schema::{ErrorCode, FailureMode};
 use tokio::sync::watch;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, KeyError};
 use crate::key::{ExtractContext, Extractor, JwtVerifier, KeyTemplate};
 use crate::response;
 
@@ -187,14 +187,12 @@ impl Limiter {
     /// The request of `parts` to the rate-limit service; `None` when no template applies.
     ///
     /// # Errors
-    /// The answer to give instead: 400 for a bad header, 401 for a missing or bad token.
-    pub fn request(&self, parts: &Parts) -> Result<Option<RlsRequest>, Response<Body>> {
+    /// [`KeyError`] for a bad header (answered 400) or a missing or bad token (401).
+    pub fn request(&self, parts: &Parts) -> Result<Option<RlsRequest>, KeyError> {
         let mut descriptors = Vec::with_capacity(self.keys.len());
         for template in &self.keys {
-            match template.descriptor(parts, &self.ctx) {
-                Ok(Some(d)) => descriptors.push(d),
-                Ok(None) => {}
-                Err(e) => return Err(response::key_error(&e)),
+            if let Some(d) = template.descriptor(parts, &self.ctx)? {
+                descriptors.push(d);
             }
         }
         Ok((!descriptors.is_empty()).then(|| RlsRequest {
@@ -209,7 +207,7 @@ impl Limiter {
         let request = match self.request(parts) {
             Ok(Some(r)) => r,
             Ok(None) => return Verdict::Allow(HeaderMap::new()),
-            Err(answer) => return Verdict::Reject(answer),
+            Err(e) => return Verdict::Reject(response::key_error(&e)),
         };
         let answer = match self.node.should_rate_limit(&request).await {
             Ok(a) => a,

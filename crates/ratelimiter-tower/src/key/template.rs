@@ -51,7 +51,7 @@ impl KeyTemplate {
             why,
         };
         let parts: Vec<&str> = text.split(':').collect();
-        if text.is_empty() || parts.len() % 2 != 0 {
+        if text.is_empty() || !parts.len().is_multiple_of(2) {
             return Err(bad(
                 "use name:value entries joined by `:`, e.g. user:{sub}:endpoint:{path}".into(),
             ));
