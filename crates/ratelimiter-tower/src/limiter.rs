@@ -171,6 +171,7 @@ impl Limiter {
     /// Reloads the configuration files when they change (and re-asserts their policies in
     /// Redis every [`ratelimiter_node::rls::RECHECK`]) until `shutdown` completes. A file that
     /// breaks is refused with its reason in the log; its last good content stays in force.
+    /// Without configuration files it returns at once.
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         let (stop, stopped) = watch::channel(false);
         let watching = watch_envoy_configs(self.node.clone(), stopped);

@@ -156,3 +156,70 @@ fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
     );
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratelimiter_node::rls::{RateLimitConfig, Unit};
+
+    fn status(policy: &str, rpu: u64, remaining: u64, code: RlsCode) -> RlsStatus {
+        RlsStatus {
+            code,
+            limit: Some(RateLimitConfig {
+                unit: Unit::Minute,
+                requests_per_unit: rpu,
+                unlimited: false,
+            }),
+            policy: Some(policy.to_owned()),
+            remaining,
+            reset_after_ms: 1_500,
+            retry_after_ms: if code == RlsCode::Ok { 0 } else { 2_500 },
+            shadowed: false,
+        }
+    }
+
+    #[test]
+    fn several_descriptors_list_every_window_and_report_the_tightest_or_the_denial() {
+        let ok = [
+            status("a", 10, 7, RlsCode::Ok),
+            status("b", 5, 1, RlsCode::Ok),
+        ];
+        let decisions: Vec<Decision> = ok.iter().filter_map(|s| decision(s, None)).collect();
+        let h = headers(&decisions);
+        assert_eq!(
+            h["ratelimit-policy"],
+            "\"a/1m\";q=10;w=60, \"b/1m\";q=5;w=60"
+        );
+        assert_eq!(h["ratelimit"], "\"a/1m\";r=7;t=2, \"b/1m\";r=1;t=2");
+        assert_eq!(h["x-ratelimit-limit"], "5", "the tightest");
+        assert!(!h.contains_key("retry-after"));
+        let denied = [
+            status("a", 10, 7, RlsCode::Ok),
+            status("b", 5, 0, RlsCode::OverLimit),
+        ];
+        let decisions: Vec<Decision> = denied.iter().filter_map(|s| decision(s, None)).collect();
+        assert_eq!(reported(&decisions).unwrap().policy.name, "b");
+        let r = too_many_requests("n1", &decisions);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "3");
+        let unlimited = RlsStatus {
+            limit: None,
+            policy: None,
+            ..status("x", 1, 0, RlsCode::Ok)
+        };
+        assert!(
+            decision(&unlimited, None).is_none(),
+            "no limit: no decision"
+        );
+    }
+
+    #[test]
+    fn key_errors_are_400_or_401_with_the_node_bodies() {
+        let r = key_error(&KeyError::MissingToken);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
+        let r = key_error(&KeyError::BadHeader("x-tenant".into(), "is empty"));
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(unavailable(&"down").headers()[header::RETRY_AFTER], "1");
+    }
+}
