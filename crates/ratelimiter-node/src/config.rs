@@ -54,6 +54,13 @@ pub struct Config {
     /// logs or answers ([`ratelimiter_schema::fingerprint`]); shared by every node of a cluster.
     /// `None`: the unkeyed fingerprint (nothing in clear, but guessable for weak keys).
     pub identifier_secret: Option<String>,
+    // -- forward-auth (GET /v1/forward-auth, crate::http::forward_auth) --
+    /// The request header whose value keys a forward-auth request (fingerprinted as an API key);
+    /// without it, the client address.
+    pub forward_auth_header: String,
+    /// The status of a forward-auth denial (400 to 599; nginx `auth_request` passes only 401
+    /// and 403, so its configuration uses 403).
+    pub forward_auth_deny_status: u16,
     // -- rate-limit service (gRPC, envoy configuration files) --
     /// Where to serve Envoy's rate-limit service over gRPC (`--grpc-listen`); off when `None`.
     pub grpc_listen: Option<SocketAddr>,
@@ -90,6 +97,8 @@ impl Default for Config {
             ),
             trusted_proxies: Vec::new(),
             identifier_secret: None,
+            forward_auth_header: DEFAULT_FORWARD_AUTH_HEADER.to_owned(),
+            forward_auth_deny_status: DEFAULT_FORWARD_AUTH_DENY_STATUS,
             grpc_listen: None,
             grpc_tls: None,
             rls_response_headers: false,
@@ -98,6 +107,11 @@ impl Default for Config {
         }
     }
 }
+
+/// The default of [`Config::forward_auth_header`].
+pub const DEFAULT_FORWARD_AUTH_HEADER: &str = "X-API-Key";
+/// The default of [`Config::forward_auth_deny_status`]: 429 Too Many Requests.
+pub const DEFAULT_FORWARD_AUTH_DENY_STATUS: u16 = 429;
 
 impl Config {
     /// Checks every field that can be checked without a network.
@@ -125,6 +139,16 @@ impl Config {
             return Err(ConfigError::EmptyIdentifierSecret);
         }
         self.abuse.validate()?;
+        if axum::http::HeaderName::from_bytes(self.forward_auth_header.as_bytes()).is_err() {
+            return Err(ConfigError::ForwardAuthHeader(
+                self.forward_auth_header.clone(),
+            ));
+        }
+        if !(400..=599).contains(&self.forward_auth_deny_status) {
+            return Err(ConfigError::ForwardAuthDenyStatus(
+                self.forward_auth_deny_status,
+            ));
+        }
         Ok(())
     }
 }
@@ -236,6 +260,14 @@ mod tests {
             },
             Config {
                 identifier_secret: Some(String::new()),
+                ..Config::default()
+            },
+            Config {
+                forward_auth_header: "X API Key".into(),
+                ..Config::default()
+            },
+            Config {
+                forward_auth_deny_status: 200,
                 ..Config::default()
             },
         ];

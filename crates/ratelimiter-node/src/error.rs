@@ -67,6 +67,12 @@ pub enum ConfigError {
     /// An abuse setting (`--enumeration-*`, `--honeypot-keys`, `--memory-guard-ratio`).
     #[error(transparent)]
     Abuse(#[from] crate::abuse::config::AbuseConfigError),
+    /// The forward-auth header is not a valid HTTP header name.
+    #[error("invalid --forward-auth-header {0:?}: not an HTTP header name")]
+    ForwardAuthHeader(String),
+    /// The forward-auth deny status is not a 4xx or 5xx.
+    #[error("invalid --forward-auth-deny-status {0}: use 400 to 599")]
+    ForwardAuthDenyStatus(u16),
 }
 
 /// A Redis call that failed or ran past the timeout.

@@ -123,6 +123,24 @@ struct Args {
         default_value_t = millis(defaults().policy_poll_interval)
     )]
     policy_poll_ms: u64,
+    // -- forward-auth (GET /v1/forward-auth, docs/GATEWAYS.md) --
+    /// Request header that keys a GET /v1/forward-auth request (its value fingerprinted like
+    /// X-API-Key on /api/request); without it, the client address (see --trusted-proxies).
+    #[arg(
+        long,
+        env = "RATELIMITER_FORWARD_AUTH_HEADER",
+        default_value_t = defaults().forward_auth_header.clone()
+    )]
+    forward_auth_header: String,
+    /// Status of a GET /v1/forward-auth denial, 400 to 599 (for nginx auth_request, which
+    /// passes only 401 and 403: 403 with `error_page 403 =429`).
+    #[arg(
+        long,
+        env = "RATELIMITER_FORWARD_AUTH_DENY_STATUS",
+        default_value_t = defaults().forward_auth_deny_status,
+        value_parser = clap::value_parser!(u16).range(400..=599)
+    )]
+    forward_auth_deny_status: u16,
     /// Do not serve: GET this URL once (e.g. `http://127.0.0.1:8080/readyz`) and exit 0 if it
     /// answers 2xx within 2 s, 1 otherwise. For container health checks without curl.
     #[arg(long, value_name = "URL")]
@@ -209,6 +227,8 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
             .filter_map(|e| e.0)
             .collect(),
         identifier_secret: args.identifier_secret,
+        forward_auth_header: args.forward_auth_header,
+        forward_auth_deny_status: args.forward_auth_deny_status,
         grpc_listen: args.grpc_listen,
         grpc_tls: args.grpc_tls_cert.zip(args.grpc_tls_key),
         rls_response_headers: args.rls_response_headers,

@@ -14,7 +14,7 @@ use test_support::docker::{
 };
 use test_support::workspace_bin;
 
-/// The services a registry-less engine can run: no Prometheus, no Grafana.
+/// The core services (compose_prometheus.rs adds Prometheus on a local image; Grafana has none).
 /// The admin token the tests' compose stacks run with (a test value, not a secret).
 pub const ADMIN_TOKEN: &str = "compose-test-admin-token";
 

@@ -87,7 +87,21 @@ pub(crate) fn request_identifier(
     headers: &HeaderMap,
     peer: Option<IpAddr>,
 ) -> Result<String, ApiError> {
-    let Some(value) = headers.get("x-api-key") else {
+    identifier_by_header(node, headers, peer, "X-API-Key")
+}
+
+/// [`request_identifier`] keyed by the header `name` instead of `X-API-Key` (forward-auth's
+/// `--forward-auth-header`): its value fingerprinted as an API key, else the client address.
+///
+/// # Errors
+/// 400 `invalid_key` for a value that is empty, not visible ASCII or too long.
+pub(super) fn identifier_by_header(
+    node: &Node,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    name: &str,
+) -> Result<String, ApiError> {
+    let Some(value) = headers.get(name) else {
         // Without a peer (a router driven in process, not over a socket) there is no address.
         return Ok(peer.map_or_else(
             || "ip:unknown".to_owned(),
@@ -100,12 +114,15 @@ pub(crate) fn request_identifier(
         ));
     };
     let value = value.to_str().map_err(|_| {
-        ApiError::bad_request(ErrorCode::InvalidKey, "X-API-Key must be visible ASCII")
+        ApiError::bad_request(
+            ErrorCode::InvalidKey,
+            format!("{name} must be visible ASCII"),
+        )
     })?;
     if value.is_empty() {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidKey,
-            "X-API-Key is empty",
+            format!("{name} is empty"),
         ));
     }
     // The limit on the raw key's length holds as before fingerprinting made every key short.
@@ -117,7 +134,7 @@ pub(crate) fn request_identifier(
     ))
 }
 
-fn check_body(node: &Node, d: &Decision) -> CheckResponse {
+pub(super) fn check_body(node: &Node, d: &Decision) -> CheckResponse {
     let reported = d.reported();
     CheckResponse {
         allowed: d.outcome.allowed,
@@ -133,7 +150,11 @@ fn check_body(node: &Node, d: &Decision) -> CheckResponse {
     }
 }
 
-fn respond(status: StatusCode, decision: &Decision, body: &impl serde::Serialize) -> Response {
+pub(super) fn respond(
+    status: StatusCode,
+    decision: &Decision,
+    body: &impl serde::Serialize,
+) -> Response {
     // Serializing plain structs cannot fail; an empty body would be the only consequence.
     let json = serde_json::to_vec(body).unwrap_or_default();
     let mut response = (

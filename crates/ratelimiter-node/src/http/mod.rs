@@ -4,6 +4,7 @@
 //! |-----------------|------|
 //! | `POST /v1/check` | decide `{"key", "cost"}`: 200 allowed, 429 denied |
 //! | `GET /api/request` | a protected endpoint keyed by `X-API-Key` (or the client address) |
+//! | `GET /v1/forward-auth` | a gateway's subrequest (Traefik, nginx): 200 or the deny status ([`forward_auth`]) |
 //! | `GET /v1/policies`, `GET/PUT/DELETE /v1/policies/{name}` | policies |
 //! | `GET /v1/counters?prefix=&cursor=&count=`, `DELETE /v1/counters/{key}` | counters |
 //! | `GET /v1/nodes`, `GET /v1/node` | the registry, and this node |
@@ -19,6 +20,7 @@ mod auth_throttle;
 mod check;
 pub mod client_addr;
 mod error;
+mod forward_auth;
 pub mod headers;
 pub mod identity;
 mod status;
@@ -51,6 +53,7 @@ pub fn app(node: Arc<Node>) -> Router {
     Router::new()
         .route("/v1/check", post(check::check))
         .route("/api/request", get(check::api_request))
+        .route("/v1/forward-auth", get(forward_auth::forward_auth))
         .route("/v1/policies", get(admin::list_policies))
         .route(
             "/v1/policies/{name}",
