@@ -13,6 +13,8 @@
 //! - [`notifier`]: [`Notifier`], the book and the queues together, fed by the caller.
 //! - [`metrics`]: [`Metrics`], the operator's counters, gauges and histogram in Prometheus' text
 //!   format, and [`metrics::serve`], its `GET /metrics` endpoint.
+//! - [`outlets`]: [`Outlets`], the notifier and the metrics endpoint of one command, fed and
+//!   stopped together.
 //!
 //! Failures: a delivery that fails is retried, then counted
 //! (`operator_notifications_failed_total`) and logged with the receiver's scheme and host only (a
@@ -25,6 +27,7 @@ mod deliver;
 mod error;
 pub mod metrics;
 pub mod notifier;
+pub mod outlets;
 pub mod webhook;
 
 pub use book::{AlertState, Book, Notice, NoticeKind};
@@ -33,3 +36,4 @@ pub use deliver::ReceiverKind;
 pub use error::{Error, Result};
 pub use metrics::Metrics;
 pub use notifier::Notifier;
+pub use outlets::Outlets;

@@ -11,10 +11,13 @@ use operator_core::{
 };
 use serde_json::json;
 
-use crate::args::{GlobalArgs, RetentionArgs};
+use crate::args::{GlobalArgs, NotifyArgs, RetentionArgs};
 use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
+
+/// How long queued notifications may still go out after the monitor stopped.
+const NOTIFY_GRACE: Duration = Duration::from_secs(3);
 
 /// Flags of `operator monitor`.
 #[derive(Debug, Args)]
@@ -40,6 +43,9 @@ pub struct MonitorArgs {
     /// How long resolved tickets are kept.
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Notifications and metrics (continuous mode).
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// The subject and its connection (last, so its help headings close the list).
     #[command(flatten)]
     pub target: SubjectArgs,
@@ -84,6 +90,11 @@ impl WithSubject for Monitor {
         C: InvariantChecker<S::Observation>,
     {
         let config = self.config(&checker, profile)?;
+        let mut outlets = if self.args.once {
+            None
+        } else {
+            Some(self.args.notify.start()?)
+        };
         let name = subject.name().to_owned();
         let mut monitor = MonitorLoop::new(subject, checker, self.store, config)?;
         if self.args.once {
@@ -108,8 +119,14 @@ impl WithSubject for Monitor {
                 for event in &report.events {
                     print_event(report, event, json);
                 }
+                if let Some(o) = &mut outlets {
+                    o.tick(report);
+                }
             })
             .await;
+        if let Some(o) = outlets {
+            o.finish(tokio::time::sleep(NOTIFY_GRACE)).await;
+        }
         eprintln!(
             "operator: stopped after {} observations ({} failed)",
             summary.ticks, summary.failed_observations
