@@ -9,6 +9,8 @@
 //!   binaries a local stack runs.
 //! - [`diagnosis`]: [`DiagnosisArgs`], who diagnoses and with what budget.
 //! - [`retention`]: [`RetentionArgs`], how long resolved tickets are kept.
+//! - [`monitor_loop`]: [`LoopArgs`], the monitor loop's interval, timeout and alert timings
+//!   (`monitor` and `dashboard`).
 //! - [`notify`]: [`NotifyArgs`], notifications (Alertmanager, webhooks) and the operator's own
 //!   metrics.
 //!
@@ -18,6 +20,7 @@ pub mod default_text;
 pub mod diagnosis;
 pub mod env;
 pub mod global;
+pub mod monitor_loop;
 pub mod notify;
 pub mod retention;
 pub mod stack;
@@ -26,6 +29,7 @@ pub mod subject;
 pub use self::diagnosis::DiagnosisArgs;
 pub use self::env::{ComposeArgs, EnvArgs};
 pub use self::global::GlobalArgs;
+pub use self::monitor_loop::LoopArgs;
 pub use self::notify::NotifyArgs;
 pub use self::retention::RetentionArgs;
 pub use self::stack::{StackArgs, StateDirArgs};
