@@ -70,7 +70,10 @@ impl LoopArgs {
         let mut specs = checker.invariants();
         specs.push(InvariantSpec::new(SUBJECT_UNREACHABLE, ""));
         let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        for (flag, overrides) in [("--pending", &self.pending), ("--keep-firing", &self.keep_firing)] {
+        for (flag, overrides) in [
+            ("--pending", &self.pending),
+            ("--keep-firing", &self.keep_firing),
+        ] {
             for (name, d) in overrides {
                 let Some(spec) = specs.iter().find(|s| &s.name == name) else {
                     return Err(CliError::flag(
@@ -78,10 +81,14 @@ impl LoopArgs {
                         format!("unknown invariant {name:?} (known: {})", known.join(", ")),
                     ));
                 };
-                let mut t = config.timing_overrides.get(name).copied().unwrap_or(Timing {
-                    pending: spec.pending,
-                    keep_firing: spec.keep_firing,
-                });
+                let mut t = config
+                    .timing_overrides
+                    .get(name)
+                    .copied()
+                    .unwrap_or(Timing {
+                        pending: spec.pending,
+                        keep_firing: spec.keep_firing,
+                    });
                 if flag == "--pending" {
                     t.pending = *d;
                 } else {
