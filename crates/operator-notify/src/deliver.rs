@@ -11,26 +11,8 @@ use tokio::task::JoinHandle;
 use crate::alertmanager::AmAlert;
 use crate::config::NotifyConfig;
 use crate::metrics::{Delivery, Metrics};
+use crate::receiver::ReceiverKind;
 use crate::webhook::WebhookBody;
-
-/// The kind of a receiver, as the metrics and logs name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ReceiverKind {
-    /// Alertmanager's API v2.
-    Alertmanager,
-    /// A webhook.
-    Webhook,
-}
-
-impl ReceiverKind {
-    /// `alertmanager` or `webhook`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReceiverKind::Alertmanager => "alertmanager",
-            ReceiverKind::Webhook => "webhook",
-        }
-    }
-}
 
 /// One message for a receiver.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 //!   tick report and agent session into [`Notice`]s, with the periodic re-send.
 //! - [`alertmanager`]: the API v2 alerts of a notice (labels, annotations, `startsAt`/`endsAt`).
 //! - [`webhook`]: the JSON body of a notice for a webhook, with a Slack-compatible `text`.
+//! - `receiver`: [`ReceiverKind`], `alertmanager` or `webhook`, as metrics and logs name them.
 //! - `deliver`: one bounded queue per receiver, drained by a background task with retries and
 //!   backoff; a full queue drops (and counts), so nothing waits on the network.
 //! - [`notifier`]: [`Notifier`], the book and the queues together, fed by the caller.
@@ -28,12 +29,13 @@ mod error;
 pub mod metrics;
 pub mod notifier;
 pub mod outlets;
+mod receiver;
 pub mod webhook;
 
 pub use book::{AlertState, Book, Notice, NoticeKind};
 pub use config::NotifyConfig;
-pub use deliver::ReceiverKind;
 pub use error::{Error, Result};
 pub use metrics::Metrics;
 pub use notifier::Notifier;
 pub use outlets::Outlets;
+pub use receiver::ReceiverKind;

@@ -13,9 +13,10 @@ use tokio::task::JoinHandle;
 use crate::alertmanager::alerts_of;
 use crate::book::{Book, Notice};
 use crate::config::{NotifyConfig, parse_url, redacted};
-use crate::deliver::{self, Payload, Queue, ReceiverKind};
+use crate::deliver::{self, Payload, Queue};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::receiver::ReceiverKind;
 use crate::webhook::body_of;
 
 /// Notifications of one subject's tickets to Alertmanager and webhooks.

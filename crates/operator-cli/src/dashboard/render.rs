@@ -84,7 +84,7 @@ fn draw_entities(frame: &mut Frame<'_>, area: Rect, d: &Dashboard) {
         cells.extend(r.cells.iter().map(|c| Cell::from(c.clone())));
         Row::new(cells)
     });
-    let mut widths = vec![Constraint::Length(34), Constraint::Length(30)];
+    let mut widths = vec![Constraint::Length(34), Constraint::Length(40)];
     widths.extend(d.entities.headers.iter().map(|h| {
         if h == "detail" {
             Constraint::Min(20)

@@ -8,7 +8,7 @@ use operator_core::TickReport;
 use operator_core::agent::SessionReport;
 
 use super::text::{family, sample};
-use crate::deliver::ReceiverKind;
+use crate::receiver::ReceiverKind;
 
 /// Upper bounds (seconds) of the observation duration histogram's buckets.
 pub const OBSERVATION_BUCKETS: [f64; 11] = [
