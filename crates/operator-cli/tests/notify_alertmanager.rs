@@ -174,3 +174,57 @@ fn an_alertmanager_that_never_answers_slows_nothing() {
     assert_eq!(sent, Some(0.0), "{text}");
     assert!(with.is_running() && without.is_running());
 }
+
+/// The agent's verified repair ends the alert (the webhook says the agent resolved it), and
+/// its action is counted in the metrics.
+#[test]
+fn the_agent_resolving_a_ticket_ends_its_alert() {
+    let stack = LocalStack::start(1, |_| vec![]);
+    let am = Alertmanager::start();
+    let mut hook = Webhook::start();
+    let metrics_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_operator"));
+    cmd.arg("--db")
+        .arg(dir.path().join("t.db"))
+        .args(["agent", "--mode", "execute", "--allow", "repair_stuck_keys"])
+        .args(["--interval", "300ms", "--alertmanager-url", &am.url()])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .args(["--subject", "ratelimit", "--redis-url", &stack.redis.url()])
+        .args(["--nodes", &stack.nodes_flag()])
+        // The webhook's URL through the environment, as a secret should be passed.
+        .env("OPERATOR_WEBHOOK_URL", hook.url())
+        .env("OPERATOR_LOG", "error")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    let _agent = test_support::ChildGuard::spawn("operator agent", &mut cmd);
+
+    assert_eq!(stack.redis.cmd(&["SET", "ratelimit:leftover", "1"]), "+OK");
+    let opened = hook.wait("opened", "no_stuck_keys", DEADLINE);
+    let resolved = hook.wait("resolved", "no_stuck_keys", DEADLINE);
+    assert_eq!(resolved["ticket"], opened["ticket"]);
+    assert_eq!(resolved["resolved_by_agent"], true, "{resolved:#}");
+    assert!(
+        resolved["text"]
+            .as_str()
+            .unwrap()
+            .contains("RESOLVED by the agent")
+    );
+    am.wait_gone("no_stuck_keys", DEADLINE, |a| {
+        a["labels"]["alertname"] == "no_stuck_keys"
+    });
+    let text = scrape(metrics_port);
+    let actions = r#"operator_agent_actions_total{subject="ratelimit",action="repair_stuck_keys",result="ok"}"#;
+    assert_eq!(sample(&text, actions), Some(1.0), "{text}");
+    let sessions = r#"operator_agent_sessions_total{subject="ratelimit",outcome="resolved"}"#;
+    assert_eq!(sample(&text, sessions), Some(1.0), "{text}");
+    let (ok, lint) = promtool_check(&text);
+    assert!(ok, "{lint}");
+    // Not re-sent as firing while the monitor waits to see it clear.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !am.alerts()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "no_stuck_keys")
+    );
+}

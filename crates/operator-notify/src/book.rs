@@ -1,7 +1,7 @@
 //! [`Book`]: which tickets have an alert out, and what each tick of the monitor or session of the
 //! agent changes about them. Pure: the caller passes the time, and gets back the notices to send.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -95,6 +95,9 @@ impl Notice {
 #[derive(Debug, Clone)]
 pub struct Book {
     alerts: BTreeMap<i64, AlertState>,
+    /// Tickets the agent resolved that the monitor may still list as firing until it sees the
+    /// violation clear: not to be picked up again.
+    closed: BTreeSet<i64>,
     resend: TimeDelta,
     last_resend: Option<DateTime<Utc>>,
 }
@@ -104,6 +107,7 @@ impl Book {
     pub fn new(resend: Duration) -> Self {
         Self {
             alerts: BTreeMap::new(),
+            closed: BTreeSet::new(),
             resend: TimeDelta::from_std(resend).unwrap_or(TimeDelta::MAX),
             last_resend: None,
         }
@@ -164,7 +168,10 @@ impl Book {
             .firing
             .iter()
             .filter_map(|a| a.ticket.map(|t| (t, &a.violation)))
+            .filter(|(t, _)| !self.closed.contains(t))
             .collect();
+        self.closed
+            .retain(|t| report.firing.iter().any(|a| a.ticket == Some(*t)));
         for (&ticket, &violation) in &firing {
             match self.alerts.get_mut(&ticket) {
                 Some(alert) => alert.summary.clone_from(&violation.message),
@@ -219,6 +226,7 @@ impl Book {
         }
         let kind = match report.outcome {
             Outcome::Resolved => {
+                self.closed.insert(report.ticket);
                 let alert = self.alerts.remove(&report.ticket);
                 return alert
                     .map(|a| notice(NoticeKind::Resolved { by_agent: true }, a, at))
