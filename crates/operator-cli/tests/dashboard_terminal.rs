@@ -154,3 +154,66 @@ fn q_quits_and_restores_the_terminal() {
 fn ctrl_c_quits_and_restores_the_terminal() {
     dashboard_ends_with("C-c", "ctrl-c");
 }
+
+/// `--read-only` shows the tickets another monitor opened in the same database, and writes
+/// none of its own.
+#[test]
+fn read_only_shows_another_monitors_tickets() {
+    let ports = test_support::free_ports(2);
+    let (redis, nodes) = (
+        format!("redis://127.0.0.1:{}", ports[0]),
+        format!("http://127.0.0.1:{}", ports[1]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db = db.to_str().unwrap();
+    let target = [
+        "--subject",
+        "ratelimit",
+        "--redis-url",
+        &redis,
+        "--nodes",
+        &nodes,
+    ];
+    let once = Command::new(env!("CARGO_BIN_EXE_operator"))
+        .args(["--db", db, "monitor", "--once"])
+        .args(target)
+        .output()
+        .unwrap();
+    assert_eq!(
+        once.status.code(),
+        Some(1),
+        "nothing runs there: violations"
+    );
+    let exit = dir.path().join("exit");
+    let tmux = Tmux::start("read-only");
+    tmux.session(&format!(
+        "{} --db {db} dashboard --read-only {}; echo $? > {}; sleep 60",
+        env!("CARGO_BIN_EXE_operator"),
+        target.join(" "),
+        exit.display()
+    ));
+    let screen = tmux.wait_screen("the other monitor's tickets", |s| {
+        s.contains("open tickets (2)") && s.contains("observation #")
+    });
+    assert!(
+        screen.contains("[read-only]") && screen.contains("FIRING"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("redis_healthy") && screen.contains("node_down["),
+        "{screen}"
+    );
+    tmux.run(&["send-keys", "-t", "main", "q"]);
+    assert_eq!(wait_file(&exit).trim(), "0");
+    let list = Command::new(env!("CARGO_BIN_EXE_operator"))
+        .args(["--db", db, "--json", "tickets", "list"])
+        .output()
+        .unwrap();
+    let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let n = tickets
+        .as_array()
+        .map(Vec::len)
+        .or_else(|| tickets["tickets"].as_array().map(Vec::len));
+    assert_eq!(n, Some(2), "the dashboard wrote no ticket: {tickets:#}");
+}
