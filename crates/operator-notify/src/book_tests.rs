@@ -188,7 +188,10 @@ fn the_agent_resolves_or_hands_over_an_alert() {
     // The monitor lists it as firing until it sees it clear: it is not picked up again.
     let both = [(7, Severity::Warning), (8, Severity::Warning)];
     assert!(book.on_tick(&report(5, &both, vec![])).is_empty());
-    assert!(book.on_tick(&report(6, &[(7, Severity::Warning)], vec![])).is_empty());
+    assert!(
+        book.on_tick(&report(6, &[(7, Severity::Warning)], vec![]))
+            .is_empty()
+    );
     // Re-sends are not changes: a webhook is not told.
     let n = book.on_tick(&report(100, &[(7, Severity::Warning)], vec![]));
     assert_eq!(kinds(&n), [(7, NoticeKind::Firing)]);
