@@ -126,42 +126,8 @@ impl Book {
         let subject = report.subject.as_str();
         let mut out = Vec::new();
         for event in &report.events {
-            match event {
-                Event::Opened {
-                    ticket,
-                    violation,
-                    since,
-                } => {
-                    let alert = AlertState::new(subject, *ticket, violation, *since);
-                    self.alerts.insert(*ticket, alert.clone());
-                    out.push(notice(NoticeKind::Opened, alert, at));
-                }
-                Event::Escalated {
-                    ticket,
-                    from,
-                    violation,
-                } => {
-                    let mut alert = AlertState::new(subject, *ticket, violation, at);
-                    let from_since = match self.alerts.get(ticket) {
-                        Some(old) => {
-                            alert.diagnosis.clone_from(&old.diagnosis);
-                            old.starts_at
-                        }
-                        None => at,
-                    };
-                    self.alerts.insert(*ticket, alert.clone());
-                    let kind = NoticeKind::Escalated {
-                        from: *from,
-                        from_since,
-                    };
-                    out.push(notice(kind, alert, at));
-                }
-                Event::Resolved { ticket, .. } => {
-                    if let Some(alert) = self.alerts.remove(ticket) {
-                        out.push(notice(NoticeKind::Resolved { by_agent: false }, alert, at));
-                    }
-                }
-                Event::ClearedWhileHeld { .. } => {}
+            if let Some(n) = self.apply(subject, event, at) {
+                out.push(n);
             }
         }
         let firing: BTreeMap<i64, &Violation> = report
@@ -207,6 +173,46 @@ impl Book {
             }
         }
         out
+    }
+
+    /// What one ticket event of a tick changes.
+    fn apply(&mut self, subject: &str, event: &Event, at: DateTime<Utc>) -> Option<Notice> {
+        match event {
+            Event::Opened {
+                ticket,
+                violation,
+                since,
+            } => {
+                let alert = AlertState::new(subject, *ticket, violation, *since);
+                self.alerts.insert(*ticket, alert.clone());
+                Some(notice(NoticeKind::Opened, alert, at))
+            }
+            Event::Escalated {
+                ticket,
+                from,
+                violation,
+            } => {
+                let mut alert = AlertState::new(subject, *ticket, violation, at);
+                let from_since = match self.alerts.get(ticket) {
+                    Some(old) => {
+                        alert.diagnosis.clone_from(&old.diagnosis);
+                        old.starts_at
+                    }
+                    None => at,
+                };
+                self.alerts.insert(*ticket, alert.clone());
+                let kind = NoticeKind::Escalated {
+                    from: *from,
+                    from_since,
+                };
+                Some(notice(kind, alert, at))
+            }
+            Event::Resolved { ticket, .. } => self
+                .alerts
+                .remove(ticket)
+                .map(|alert| notice(NoticeKind::Resolved { by_agent: false }, alert, at)),
+            Event::ClearedWhileHeld { .. } => None,
+        }
     }
 
     /// What one session of the agent changes, at `at`: its diagnosis (an annotation), a

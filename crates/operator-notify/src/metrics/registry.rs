@@ -173,53 +173,58 @@ impl Metrics {
             ];
             sample(&mut out, "operator_open_tickets", &labels, n);
         }
-        for (what, name, help) in [
-            (
-                Delivery::Sent,
-                "operator_notifications_sent_total",
-                "Notifications accepted by a receiver.",
-            ),
-            (
-                Delivery::Failed,
-                "operator_notifications_failed_total",
-                "Notifications given up after every attempt, or refused.",
-            ),
-            (
-                Delivery::Dropped,
-                "operator_notifications_dropped_total",
-                "Notifications dropped because a receiver's queue was full.",
-            ),
-        ] {
-            family(&mut out, name, "counter", help);
-            for ((kind, _), n) in s.notifications.iter().filter(|((_, d), _)| *d == what) {
-                sample(&mut out, name, &[("receiver", kind.as_str())], n);
-            }
-        }
-        family(
-            &mut out,
-            "operator_agent_actions_total",
-            "counter",
-            "Actions run by the agent, by result (ok or error).",
-        );
-        for ((subject, action, result), n) in &s.actions {
-            let labels = [
-                ("subject", subject.as_str()),
-                ("action", action),
-                ("result", result),
-            ];
-            sample(&mut out, "operator_agent_actions_total", &labels, n);
-        }
-        family(
-            &mut out,
-            "operator_agent_sessions_total",
-            "counter",
-            "Agent sessions by outcome.",
-        );
-        for ((subject, outcome), n) in &s.sessions {
-            let labels = [("subject", subject.as_str()), ("outcome", outcome.as_str())];
-            sample(&mut out, "operator_agent_sessions_total", &labels, n);
-        }
+        render_outcomes(&mut out, &s);
         out
+    }
+}
+
+/// The notification and agent families.
+fn render_outcomes(out: &mut String, s: &State) {
+    for (what, name, help) in [
+        (
+            Delivery::Sent,
+            "operator_notifications_sent_total",
+            "Notifications accepted by a receiver.",
+        ),
+        (
+            Delivery::Failed,
+            "operator_notifications_failed_total",
+            "Notifications given up after every attempt, or refused.",
+        ),
+        (
+            Delivery::Dropped,
+            "operator_notifications_dropped_total",
+            "Notifications dropped because a receiver's queue was full.",
+        ),
+    ] {
+        family(out, name, "counter", help);
+        for ((kind, _), n) in s.notifications.iter().filter(|((_, d), _)| *d == what) {
+            sample(out, name, &[("receiver", kind.as_str())], n);
+        }
+    }
+    family(
+        out,
+        "operator_agent_actions_total",
+        "counter",
+        "Actions run by the agent, by result (ok or error).",
+    );
+    for ((subject, action, result), n) in &s.actions {
+        let labels = [
+            ("subject", subject.as_str()),
+            ("action", action),
+            ("result", result),
+        ];
+        sample(out, "operator_agent_actions_total", &labels, n);
+    }
+    family(
+        out,
+        "operator_agent_sessions_total",
+        "counter",
+        "Agent sessions by outcome.",
+    );
+    for ((subject, outcome), n) in &s.sessions {
+        let labels = [("subject", subject.as_str()), ("outcome", outcome.as_str())];
+        sample(out, "operator_agent_sessions_total", &labels, n);
     }
 }
 
