@@ -6,7 +6,9 @@
 use clap::{Parser, Subcommand};
 
 use crate::args::GlobalArgs;
-use crate::commands::{agent, audit, chaos, demo, diagnose, load, monitor, stack, tickets};
+use crate::commands::{
+    agent, audit, chaos, dashboard, demo, diagnose, load, monitor, stack, tickets,
+};
 use crate::exit::CliResult;
 
 const EXIT_CODES: &str = "\
@@ -81,6 +83,13 @@ pub enum Command {
     /// Break the recorded stack on purpose (`list` the faults), verify the effect, and undo it.
     #[command(after_help = chaos::FAULTS_HELP)]
     Chaos(chaos::ChaosArgs),
+    /// A live view in the terminal: the subject's entities, every invariant with its alert state
+    /// (ok, pending, firing, since when), the open tickets and the selected one's offline
+    /// diagnosis; ↑/↓ select, Enter opens, Esc closes, q quits.
+    ///
+    /// It runs the monitor loop itself, with the flags and ticket database of `monitor` (so
+    /// pending states are live), or shows another monitor's tickets with --read-only.
+    Dashboard(Box<dashboard::DashboardArgs>),
     /// Send steady or bursty decisions to the nodes and report allowed, denied and errors every
     /// second.
     Load(load::LoadArgs),
@@ -99,5 +108,6 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Stack(cmd) => stack::run(global, cmd).await,
         Command::Chaos(args) => chaos::run(global, args).await,
         Command::Load(args) => load::run(global, args).await,
+        Command::Dashboard(args) => dashboard::run(global, *args).await,
     }
 }

@@ -13,6 +13,8 @@
 //!   subject and its connection, `--env` and the compose flags, the stack's flags, diagnosis),
 //!   each turning flags into a library's configuration; and [`WithSubject`](args::WithSubject),
 //!   the generic bounds every subject command is written against.
+//! - [`dashboard`]: the live terminal view of `operator dashboard` (a pure view model and its
+//!   rendering, and the terminal shell).
 //! - [`exit`]: exit codes, [`CliError`](exit::CliError), and every library error mapped to it;
 //!   [`output`]: the text formats commands share.
 
@@ -21,16 +23,22 @@
 mod args;
 mod cli;
 mod commands;
+mod dashboard;
 mod exit;
 mod output;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(&cli.global.log_level);
+    // Logs on the terminal the dashboard draws on would scribble over it.
+    let quiet =
+        matches!(cli.command, cli::Command::Dashboard(_)) && std::io::stderr().is_terminal();
+    init_tracing(&cli.global.log_level, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,12 +59,17 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, so stdout carries only results (and stays valid JSON with `--json`).
-fn init_tracing(level: &str) {
+/// `quiet` discards them (the dashboard on a terminal).
+fn init_tracing(level: &str, quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(if quiet {
+            BoxMakeWriter::new(std::io::sink)
+        } else {
+            BoxMakeWriter::new(std::io::stderr)
+        })
         .init();
 }

@@ -9,6 +9,10 @@
 //!   binaries a local stack runs.
 //! - [`diagnosis`]: [`DiagnosisArgs`], who diagnoses and with what budget.
 //! - [`retention`]: [`RetentionArgs`], how long resolved tickets are kept.
+//! - [`monitor_loop`]: [`LoopArgs`], the monitor loop's interval, timeout and alert timings
+//!   (`monitor` and `dashboard`).
+//! - [`notify`]: [`NotifyArgs`], notifications (Alertmanager, webhooks) and the operator's own
+//!   metrics.
 //!
 //! Every default a flag shows is the library's `Default`, rendered by [`default_text`].
 
@@ -16,6 +20,8 @@ pub mod default_text;
 pub mod diagnosis;
 pub mod env;
 pub mod global;
+pub mod monitor_loop;
+pub mod notify;
 pub mod retention;
 pub mod stack;
 pub mod subject;
@@ -23,6 +29,8 @@ pub mod subject;
 pub use self::diagnosis::DiagnosisArgs;
 pub use self::env::{ComposeArgs, EnvArgs};
 pub use self::global::GlobalArgs;
+pub use self::monitor_loop::LoopArgs;
+pub use self::notify::NotifyArgs;
 pub use self::retention::RetentionArgs;
 pub use self::stack::{StackArgs, StateDirArgs};
 pub use self::subject::{Profile, SubjectArgs, WithSubject, from_ticket};

@@ -11,7 +11,7 @@ use operator_core::{
 };
 
 use crate::args::GlobalArgs;
-use crate::args::{DiagnosisArgs, RetentionArgs, default_text};
+use crate::args::{DiagnosisArgs, NotifyArgs, RetentionArgs, default_text};
 use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{self, print_json};
@@ -89,6 +89,10 @@ pub struct AgentArgs {
     /// How long resolved tickets are kept (in continuous mode, which runs the monitor).
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Notifications and metrics (continuous mode: the monitor's tickets and the agent's
+    /// resolutions and escalations).
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// The subject and its connection (last, so its help headings close the list).
     #[command(flatten)]
     pub target: SubjectArgs,
@@ -191,6 +195,7 @@ impl WithSubject for AgentRun {
         }
 
         let interval = args.interval.unwrap_or(profile.interval);
+        let mut outlets = args.notify.start()?;
         let monitor_config = MonitorConfig::default()
             .interval(interval)
             .observe_timeout(profile.observe_timeout)
@@ -210,24 +215,31 @@ impl WithSubject for AgentRun {
         let mut sessions = 0u64;
         loop {
             let pass = async {
-                if let Err(e) = monitor.tick().await {
+                let tick = monitor.tick().await;
+                if let Err(e) = &tick {
                     tracing::error!(error = %e, "monitor tick failed");
                 }
                 let (subject, checker) = (monitor.subject(), monitor.checker());
-                agent.pass(subject, checker).await
+                (tick.ok(), agent.pass(subject, checker).await)
             };
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                result = pass => match result {
-                    Ok(reports) => {
-                        for r in &reports {
-                            sessions += 1;
-                            print_session(r, json);
-                        }
+                (tick, result) = pass => {
+                    if let Some(report) = &tick {
+                        outlets.tick(report);
                     }
-                    Err(e) => tracing::error!(error = %e, "agent pass failed"),
-                },
+                    match result {
+                        Ok(reports) => {
+                            for r in &reports {
+                                sessions += 1;
+                                print_session(r, json);
+                                outlets.session(monitor.subject().name(), r, chrono::Utc::now());
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "agent pass failed"),
+                    }
+                }
             }
             tokio::select! {
                 biased;
@@ -235,6 +247,9 @@ impl WithSubject for AgentRun {
                 () = tokio::time::sleep(interval) => {}
             }
         }
+        outlets
+            .finish(tokio::time::sleep(Duration::from_secs(3)))
+            .await;
         eprintln!("operator: agent stopped after {sessions} sessions");
         Ok(exit::OK)
     }

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod audit;
 pub mod chaos;
+pub mod dashboard;
 pub mod demo;
 pub mod diagnose;
 pub mod load;

@@ -4,56 +4,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use operator_core::alert::Timing;
-use operator_core::monitor::{Active, SUBJECT_UNREACHABLE};
-use operator_core::{
-    Event, InvariantChecker, MonitorConfig, MonitorLoop, Subject, TickReport, TicketStore,
-};
+use operator_core::monitor::Active;
+use operator_core::{Event, InvariantChecker, MonitorLoop, Subject, TickReport, TicketStore};
 use serde_json::json;
 
-use crate::args::{GlobalArgs, RetentionArgs};
+use crate::args::{GlobalArgs, LoopArgs, NotifyArgs, RetentionArgs};
 use crate::args::{Profile, SubjectArgs, WithSubject};
-use crate::exit::{self, CliError, CliResult};
+use crate::exit::{self, CliResult};
 use crate::output::{self, print_json};
+
+/// How long queued notifications may still go out after the monitor stopped.
+const NOTIFY_GRACE: Duration = Duration::from_secs(3);
 
 /// Flags of `operator monitor`.
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
-    /// Time between observations, e.g. `500ms`, `5s` [default: the subject's]
-    #[arg(long, env = "OPERATOR_INTERVAL", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    pub interval: Option<Duration>,
-    /// Longest an observation may take before it counts as failed (`subject_unreachable`)
-    /// [default: the subject's]
-    #[arg(long, env = "OPERATOR_OBSERVE_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    pub timeout: Option<Duration>,
+    /// How the loop observes and when alerts fire.
+    #[command(flatten)]
+    pub schedule: LoopArgs,
     /// Observe once, report what fails now (no pending periods), and exit 0 if healthy, 1 if not.
     #[arg(long)]
     pub once: bool,
-    /// Override an invariant's pending period (how long it must hold before firing), e.g.
-    /// `high_latency=30s`. Repeatable.
-    #[arg(long, value_parser = parse_timing, value_name = "INVARIANT=DURATION")]
-    pub pending: Vec<(String, Duration)>,
-    /// Override an invariant's keep-firing period (how long it stays firing after clearing), e.g.
-    /// `node_down=10s`. Repeatable.
-    #[arg(long, value_parser = parse_timing, value_name = "INVARIANT=DURATION")]
-    pub keep_firing: Vec<(String, Duration)>,
     /// How long resolved tickets are kept.
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Notifications and metrics (continuous mode).
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// The subject and its connection (last, so its help headings close the list).
     #[command(flatten)]
     pub target: SubjectArgs,
-}
-
-fn parse_timing(s: &str) -> Result<(String, Duration), String> {
-    let (name, d) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected INVARIANT=DURATION, got {s:?}"))?;
-    if name.is_empty() {
-        return Err("missing invariant name before '='".into());
-    }
-    let d = humantime::parse_duration(d).map_err(|e| format!("{d:?}: {e}"))?;
-    Ok((name.to_owned(), d))
 }
 
 /// Runs `operator monitor`.
@@ -83,7 +63,15 @@ impl WithSubject for Monitor {
         S: Subject,
         C: InvariantChecker<S::Observation>,
     {
-        let config = self.config(&checker, profile)?;
+        let config =
+            self.args
+                .schedule
+                .config(&checker, profile, self.args.once, &self.args.retention)?;
+        let mut outlets = if self.args.once {
+            None
+        } else {
+            Some(self.args.notify.start()?)
+        };
         let name = subject.name().to_owned();
         let mut monitor = MonitorLoop::new(subject, checker, self.store, config)?;
         if self.args.once {
@@ -96,7 +84,7 @@ impl WithSubject for Monitor {
                 exit::FAILURE
             });
         }
-        let interval = self.args.interval.unwrap_or(profile.interval);
+        let interval = self.args.schedule.interval(profile);
         eprintln!(
             "operator: monitoring {name} every {} (tickets in {}); Ctrl-C to stop",
             output::duration(interval),
@@ -108,61 +96,19 @@ impl WithSubject for Monitor {
                 for event in &report.events {
                     print_event(report, event, json);
                 }
+                if let Some(o) = &mut outlets {
+                    o.tick(report);
+                }
             })
             .await;
+        if let Some(o) = outlets {
+            o.finish(tokio::time::sleep(NOTIFY_GRACE)).await;
+        }
         eprintln!(
             "operator: stopped after {} observations ({} failed)",
             summary.ticks, summary.failed_observations
         );
         Ok(exit::OK)
-    }
-}
-
-impl Monitor {
-    fn config<O, C: InvariantChecker<O>>(
-        &self,
-        checker: &C,
-        profile: Profile,
-    ) -> Result<MonitorConfig, CliError> {
-        let mut config = MonitorConfig::default()
-            .interval(self.args.interval.unwrap_or(profile.interval))
-            .observe_timeout(self.args.timeout.unwrap_or(profile.observe_timeout))
-            .immediate(self.args.once)
-            .retention(self.args.retention.retention.0);
-        let mut specs = checker.invariants();
-        specs.push(operator_core::InvariantSpec::new(SUBJECT_UNREACHABLE, ""));
-        let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        for (flag, overrides) in [
-            ("--pending", &self.args.pending),
-            ("--keep-firing", &self.args.keep_firing),
-        ] {
-            for (name, d) in overrides {
-                let Some(spec) = specs.iter().find(|s| &s.name == name) else {
-                    return Err(CliError::flag(
-                        flag,
-                        format!("unknown invariant {name:?} (known: {})", known.join(", ")),
-                    ));
-                };
-                let mut t = config
-                    .timing_overrides
-                    .get(name)
-                    .copied()
-                    .unwrap_or(Timing {
-                        pending: spec.pending,
-                        keep_firing: spec.keep_firing,
-                    });
-                if flag == "--pending" {
-                    t.pending = *d;
-                } else {
-                    t.keep_firing = *d;
-                }
-                config = config.timing(name.clone(), t);
-            }
-        }
-        config
-            .validate()
-            .map_err(|e| CliError::flag("--interval/--timeout", e))?;
-        Ok(config)
     }
 }
 
@@ -280,21 +226,5 @@ fn print_event(report: &TickReport, event: &Event, json: bool) {
             "{at} {subject} CLEARED   #{ticket} {} (held: stays open)",
             output::what(&key.invariant, key.entity.as_deref())
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_timing;
-
-    #[test]
-    fn timing_overrides_parse() {
-        assert_eq!(
-            parse_timing("node_down=10s").unwrap(),
-            ("node_down".into(), std::time::Duration::from_secs(10))
-        );
-        assert!(parse_timing("node_down").is_err());
-        assert!(parse_timing("=1s").is_err());
-        assert!(parse_timing("x=soon").is_err());
     }
 }

@@ -279,5 +279,6 @@ pub fn violated(doc: &Value) -> Vec<String> {
 /// A generous deadline for a fault to be detected or cleared.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
+pub mod alertmanager;
 pub mod compose;
 pub mod diagnosis;

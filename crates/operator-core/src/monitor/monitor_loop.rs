@@ -140,7 +140,9 @@ where
 
     async fn tick_at(&mut self, clock: Clock) -> Result<TickReport> {
         self.summary.ticks += 1;
+        let observe_started = Instant::now();
         let observed = self.observe().await;
+        let observation_duration = observe_started.elapsed();
         let observed_ok = observed.observation.is_some();
         let seen_keys: BTreeSet<ViolationKey> = observed.seen.iter().map(Violation::key).collect();
         let (config, specs, unknown) = (&self.config, &self.specs, &observed.unknown);
@@ -164,6 +166,7 @@ where
             subject: self.subject.name().to_owned(),
             observed_at: clock.utc,
             observation_error: observed.error,
+            observation_duration,
             firing: Vec::new(),
             pending: Vec::new(),
             events: Vec::new(),

@@ -1,5 +1,7 @@
 //! What one tick of the monitor loop reports.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -15,6 +17,10 @@ pub struct TickReport {
     pub observed_at: DateTime<Utc>,
     /// Why the observation failed, if it did.
     pub observation_error: Option<String>,
+    /// How long the observation took (up to the timeout when it timed out), for the operator's
+    /// own metrics.
+    #[serde(skip)]
+    pub observation_duration: Duration,
     /// Violations firing now (including those within their keep-firing period).
     pub firing: Vec<Active>,
     /// Violations seen but still within their pending period.
