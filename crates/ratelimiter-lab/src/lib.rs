@@ -31,6 +31,8 @@
 //! - [`demo`]: `operator demo ratelimit` as a library: on any environment the caller brought
 //!   up, steady load, the monitor loop driven in-process, five chapters of faults, measured and
 //!   narrated.
+//! - [`eval`]: `operator eval` as a library: repeated fault trials on the demo's running
+//!   context, each judged against its fault's expectation; win rate, MTTD, MTTR, false tickets.
 //! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis (without
 //!   starting the packaged service).
 //! - [`probe`]: bounded probes of Redis and the nodes.
@@ -46,6 +48,7 @@ pub mod chaos;
 pub mod compose;
 pub mod demo;
 pub mod environment;
+pub mod eval;
 mod error;
 pub mod human;
 pub mod local;
@@ -58,6 +61,7 @@ pub mod state_file;
 pub use chaos::{Check, Fault, FaultReport};
 pub use compose::{ComposeConfig, ComposeEnv, ComposeState};
 pub use demo::{DemoConfig, DemoOutcome};
+pub use eval::{EvalConfig, EvalReport};
 pub use environment::{
     Component, ComponentStatus, DownReport, Endpoints, EnvKind, Environment, PauseStyle,
 };

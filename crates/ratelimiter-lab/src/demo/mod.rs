@@ -22,9 +22,9 @@
 //! table), `load` (the background load).
 
 mod chapters;
-mod load;
+pub(crate) mod load;
 pub mod narrate;
-mod story;
+pub(crate) mod story;
 pub mod summary;
 
 use std::future::Future;
