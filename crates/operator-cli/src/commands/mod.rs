@@ -7,6 +7,7 @@ pub mod audit;
 pub mod chaos;
 pub mod demo;
 pub mod diagnose;
+pub mod eval;
 pub mod load;
 pub mod monitor;
 pub mod stack;
