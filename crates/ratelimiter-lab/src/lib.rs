@@ -48,8 +48,8 @@ pub mod chaos;
 pub mod compose;
 pub mod demo;
 pub mod environment;
-pub mod eval;
 mod error;
+pub mod eval;
 pub mod human;
 pub mod local;
 pub mod ports;
@@ -61,11 +61,11 @@ pub mod state_file;
 pub use chaos::{Check, Fault, FaultReport};
 pub use compose::{ComposeConfig, ComposeEnv, ComposeState};
 pub use demo::{DemoConfig, DemoOutcome};
-pub use eval::{EvalConfig, EvalReport};
 pub use environment::{
     Component, ComponentStatus, DownReport, Endpoints, EnvKind, Environment, PauseStyle,
 };
 pub use error::{Error, Result};
+pub use eval::{EvalConfig, EvalReport};
 pub use local::{LocalEnv, StackConfig, StackState};
 pub use recorded::{open, recorded_endpoints};
 pub use secret::{NodeSecrets, Secret};

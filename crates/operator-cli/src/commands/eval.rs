@@ -128,10 +128,7 @@ pub async fn run(global: &GlobalArgs, args: EvalArgs) -> CliResult {
     for t in report.lost() {
         print_lost(t);
     }
-    eprintln!(
-        "operator: eval took {}",
-        human::duration(started.elapsed())
-    );
+    eprintln!("operator: eval took {}", human::duration(started.elapsed()));
     let mut failures = Vec::new();
     if let Some(why) = &report.stopped {
         failures.push(why.clone());
@@ -166,7 +163,11 @@ async fn on(env: &dyn Environment, config: EvalConfig) -> Result<(EvalReport, bo
     let mut progress = |p: Progress<'_>| match p {
         Progress::Soak { healthy, opened } => eprintln!(
             "operator: soak done{}: {} false ticket{}{}",
-            if healthy { "" } else { " (never healthy first)" },
+            if healthy {
+                ""
+            } else {
+                " (never healthy first)"
+            },
             opened.len(),
             plural(opened.len()),
             if opened.is_empty() {

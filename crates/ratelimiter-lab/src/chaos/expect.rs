@@ -246,8 +246,14 @@ mod tests {
             e.classify("high_latency[127.0.0.1:8002]", Some(&key)),
             TicketClass::Side
         );
-        assert_eq!(e.classify("redis_healthy", Some(&key)), TicketClass::Unexpected);
-        assert_eq!(Fault::KillNode(4).expectation().fires.unwrap().key(addr), None);
+        assert_eq!(
+            e.classify("redis_healthy", Some(&key)),
+            TicketClass::Unexpected
+        );
+        assert_eq!(
+            Fault::KillNode(4).expectation().fires.unwrap().key(addr),
+            None
+        );
     }
 
     #[test]
@@ -256,11 +262,21 @@ mod tests {
         let key = e.fires.and_then(|x| x.key(|_| None)).unwrap();
         assert_eq!(key, "redis_healthy");
         assert_eq!(e.fires.unwrap().cause, "redis_down");
-        assert_eq!(e.classify("redis_healthy", Some(&key)), TicketClass::Expected);
-        for side in ["over_admission[127.0.0.1:8001]", "config_loaded", "node_down[x]"] {
+        assert_eq!(
+            e.classify("redis_healthy", Some(&key)),
+            TicketClass::Expected
+        );
+        for side in [
+            "over_admission[127.0.0.1:8001]",
+            "config_loaded",
+            "node_down[x]",
+        ] {
             assert_eq!(e.classify(side, Some(&key)), TicketClass::Side, "{side}");
         }
-        assert_eq!(e.classify("no_stuck_keys", Some(&key)), TicketClass::Unexpected);
+        assert_eq!(
+            e.classify("no_stuck_keys", Some(&key)),
+            TicketClass::Unexpected
+        );
         assert_eq!(e.remedy, Remedy::Undo);
     }
 

@@ -89,7 +89,9 @@ impl EvalConfig {
 pub fn default_agent() -> AgentConfig {
     SAFE_ACTIONS
         .iter()
-        .fold(AgentConfig::default().mode(Mode::Execute), |c, a| c.allow(*a))
+        .fold(AgentConfig::default().mode(Mode::Execute), |c, a| {
+            c.allow(*a)
+        })
 }
 
 /// The arguments a fault of the catalog is tried with when none are given: node 2, 20 stuck
@@ -174,12 +176,17 @@ mod tests {
 
     #[test]
     fn a_fault_list_takes_names_alone_or_with_arguments() {
-        let fs = parse_faults("kill-redis, kill-node, stuck-keys 5,pause-redis 1s,kill-node 2")
-            .unwrap();
+        let fs =
+            parse_faults("kill-redis, kill-node, stuck-keys 5,pause-redis 1s,kill-node 2").unwrap();
         let shown: Vec<String> = fs.iter().map(Fault::to_string).collect();
         assert_eq!(
             shown,
-            ["kill-redis", "kill-node 2", "stuck-keys 5", "pause-redis 1s"]
+            [
+                "kill-redis",
+                "kill-node 2",
+                "stuck-keys 5",
+                "pause-redis 1s"
+            ]
         );
         for bad in ["", " , ", "flushall", "kill-node zero", "kill-redis now"] {
             assert!(parse_faults(bad).is_err(), "{bad:?}");

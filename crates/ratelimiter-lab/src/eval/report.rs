@@ -268,7 +268,11 @@ mod tests {
             verdict: Verdict {
                 won,
                 reasons: if won { vec![] } else { vec!["x".into()] },
-                unexpected: if won { vec![] } else { vec!["no_stuck_keys".into()] },
+                unexpected: if won {
+                    vec![]
+                } else {
+                    vec!["no_stuck_keys".into()]
+                },
                 diagnosis_correct: won && detected.is_some(),
             },
             timeline: Vec::new(),
@@ -317,7 +321,10 @@ mod tests {
         ]);
         assert!(!r.ok());
         let k = &r.faults[0];
-        assert_eq!((k.trials, k.won, k.diagnosis_correct, k.false_tickets), (2, 1, 1, 1));
+        assert_eq!(
+            (k.trials, k.won, k.diagnosis_correct, k.false_tickets),
+            (2, 1, 1, 1)
+        );
         assert_eq!(k.mttd_ms.unwrap().max, 900);
         assert_eq!(k.mttr_ms.unwrap().median, 3_000);
         let v = serde_json::to_value(&r).unwrap();
@@ -344,7 +351,10 @@ mod tests {
         let t = r.table();
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5, "{t}");
-        assert!(lines[3].contains("1/2") && lines[3].contains("400ms / 900ms / 900ms"), "{t}");
+        assert!(
+            lines[3].contains("1/2") && lines[3].contains("400ms / 900ms / 900ms"),
+            "{t}"
+        );
         assert!(lines[4].contains("2/2") && lines[4].contains(" - "), "{t}");
         let md = r.markdown();
         assert!(md.contains("| kill-redis | 2 | 1/2 |"), "{md}");

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use operator_core::{Agent, Diagnosable, MonitorConfig, MonitorLoop, OfflineDiagnoser, TicketStore};
+use operator_core::{
+    Agent, Diagnosable, MonitorConfig, MonitorLoop, OfflineDiagnoser, TicketStore,
+};
 use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject};
 use ratelimiter_bench::KeyPattern;
 

@@ -44,7 +44,10 @@ mod tests {
         let t = Timeline::default();
         let mut w = t.clone();
         writeln!(w, "\nChapter 1: trial 1\n  opened #3 redis_healthy   ").unwrap();
-        assert_eq!(t.take(), ["Chapter 1: trial 1", "  opened #3 redis_healthy"]);
+        assert_eq!(
+            t.take(),
+            ["Chapter 1: trial 1", "  opened #3 redis_healthy"]
+        );
         assert!(t.take().is_empty());
         write!(w, "half").unwrap();
         writeln!(w, " a line").unwrap();

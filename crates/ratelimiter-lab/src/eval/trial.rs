@@ -59,7 +59,12 @@ pub(crate) async fn run(
         ),
         None => "its heal verified, no lasting ticket".to_owned(),
     };
-    ctx.begin(n, &format!("{fault}, trial {n}"), &fault.to_string(), &expect);
+    ctx.begin(
+        n,
+        &format!("{fault}, trial {n}"),
+        &fault.to_string(),
+        &expect,
+    );
     let mut facts = TrialFacts {
         expected: expected.clone(),
         ..TrialFacts::default()
@@ -71,9 +76,27 @@ pub(crate) async fn run(
     let from = ctx.seen.len();
     let mut state = State::default();
     if facts.healthy_before {
-        inject_and_repair(ctx, tools, fault, &expectation, &mut facts, &mut state, from).await?;
+        inject_and_repair(
+            ctx,
+            tools,
+            fault,
+            &expectation,
+            &mut facts,
+            &mut state,
+            from,
+        )
+        .await?;
     }
-    cleanup(ctx, tools, fault, &expectation, &mut facts, &mut state, from).await?;
+    cleanup(
+        ctx,
+        tools,
+        fault,
+        &expectation,
+        &mut facts,
+        &mut state,
+        from,
+    )
+    .await?;
     facts.opened = ctx.seen[from..]
         .iter()
         .filter(|s| matches!(s.event, Event::Opened { .. }))

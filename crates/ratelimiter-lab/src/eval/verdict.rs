@@ -75,10 +75,9 @@ pub fn judge(expectation: &Expectation, facts: &TrialFacts) -> Verdict {
         } else {
             match &facts.diagnosis {
                 Some(Some(rule)) if rule == x.cause => diagnosis_correct = true,
-                Some(Some(rule)) => reasons.push(format!(
-                    "the diagnosis named {rule}, expected {}",
-                    x.cause
-                )),
+                Some(Some(rule)) => {
+                    reasons.push(format!("the diagnosis named {rule}, expected {}", x.cause))
+                }
                 Some(None) => reasons.push(format!(
                     "no diagnosis rule explained it, expected {}",
                     x.cause
@@ -207,7 +206,10 @@ mod tests {
         f.inject_failed_checks = vec!["the policies are in Redis: still missing".into()];
         let v = judge(&e, &f);
         assert!(!v.won);
-        assert!(v.reasons[0].starts_with("its heal was not verified"), "{v:?}");
+        assert!(
+            v.reasons[0].starts_with("its heal was not verified"),
+            "{v:?}"
+        );
         f.inject_failed_checks.clear();
         f.opened.push("no_stuck_keys".into());
         f.opened.push("no_stuck_keys".into());
