@@ -2,13 +2,12 @@
 //! driven in-process, the soak, then every trial of every fault, reported as it ends.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use operator_core::{
     Agent, Diagnosable, MonitorConfig, MonitorLoop, OfflineDiagnoser, TicketStore,
 };
-use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject};
+use operator_ratelimiter::RateLimiterChecker;
 use ratelimiter_bench::KeyPattern;
 
 use super::config::EvalConfig;
@@ -17,7 +16,7 @@ use super::timeline::Timeline;
 use super::trial::{self, Tools};
 use crate::demo::TextNarrator;
 use crate::demo::load::{self, Load};
-use crate::demo::story::Ctx;
+use crate::demo::story::{Ctx, remove_db, subject};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::human;
@@ -193,18 +192,6 @@ async fn soak(ctx: &mut Ctx<'_>, config: &EvalConfig) -> Result<(bool, Vec<Strin
     Ok((healthy, opened))
 }
 
-/// The rate-limiter subject of the stack of `env`.
-fn subject(env: &dyn Environment) -> Result<RateLimiterSubject> {
-    let e = env.endpoints();
-    Ok(RateLimiterSubject::new(RateLimiterConfig {
-        redis_url: e.redis_url.clone(),
-        nodes: e.nodes.clone(),
-        key_prefix: e.key_prefix.clone(),
-        node_token: e.node_token.as_ref().map(|t| t.expose().to_owned()),
-        ..RateLimiterConfig::default()
-    })?)
-}
-
 fn settings(config: &EvalConfig, env: &str) -> Settings {
     Settings {
         subject: "ratelimit".to_owned(),
@@ -225,14 +212,5 @@ fn settings(config: &EvalConfig, env: &str) -> Settings {
         load_rate: config.load_rate,
         interval_ms: human::millis(config.interval),
         deadline_ms: human::millis(config.deadline),
-    }
-}
-
-/// Deletes the ticket database and its journal files.
-fn remove_db(db: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = db.to_path_buf().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
     }
 }
