@@ -170,40 +170,7 @@ async fn inject_and_repair(
         }
         Err(e) => ctx.note(format!("diagnosis failed: {e}")),
     }
-    let mut resolved_at = None;
-    if let Some(agent) = tools.agent.as_mut() {
-        let ticket = tools.store.call(move |s| s.get(id)).await?;
-        let session = ctx
-            .during(agent.handle(&tools.subject, &tools.checker, &ticket))
-            .await?;
-        let asked = match expectation.remedy {
-            Remedy::Action(a) => {
-                agent.config().mode == Mode::Execute && agent.config().allow.contains(a)
-            }
-            Remedy::Itself | Remedy::Undo => false,
-        };
-        match session {
-            Ok(s) => {
-                let line = format!("{}: {}", s.outcome.as_str(), s.detail);
-                ctx.note(format!("agent session #{}: {line}", s.session));
-                if s.outcome == Outcome::Resolved {
-                    resolved_at = Some(Instant::now());
-                    state.agent_resolved.push(id);
-                }
-                if asked {
-                    facts.agent_repaired = Some(s.outcome == Outcome::Resolved);
-                    facts.agent_detail = Some(line);
-                }
-            }
-            Err(e) => {
-                ctx.note(format!("agent session failed: {e}"));
-                if asked {
-                    facts.agent_repaired = Some(false);
-                    facts.agent_detail = Some(e.to_string());
-                }
-            }
-        }
-    }
+    let resolved_at = agent_session(ctx, tools, expectation, id, facts, state).await?;
     if resolved_at.is_none() && expectation.remedy != Remedy::Itself {
         undo(ctx, fault, facts, state).await?;
     }
@@ -216,6 +183,55 @@ async fn inject_and_repair(
         facts.resolved_ms = Some(Ctx::between(seen.instant, at));
     }
     Ok(())
+}
+
+/// The agent's session on ticket `id`, if there is an agent: the instant it resolved the ticket
+/// after verifying its repair, if it did. Whether it had to repair it (execute mode, the
+/// fault's action allowed) goes into `facts`.
+async fn agent_session(
+    ctx: &mut Ctx<'_>,
+    tools: &mut Tools,
+    expectation: &Expectation,
+    id: i64,
+    facts: &mut TrialFacts,
+    state: &mut State,
+) -> Result<Option<Instant>> {
+    let Some(agent) = tools.agent.as_mut() else {
+        return Ok(None);
+    };
+    let ticket = tools.store.call(move |s| s.get(id)).await?;
+    let session = ctx
+        .during(agent.handle(&tools.subject, &tools.checker, &ticket))
+        .await?;
+    let asked = match expectation.remedy {
+        Remedy::Action(a) => {
+            agent.config().mode == Mode::Execute && agent.config().allow.contains(a)
+        }
+        Remedy::Itself | Remedy::Undo => false,
+    };
+    let mut resolved_at = None;
+    match session {
+        Ok(s) => {
+            let line = format!("{}: {}", s.outcome.as_str(), s.detail);
+            ctx.note(format!("agent session #{}: {line}", s.session));
+            if s.outcome == Outcome::Resolved {
+                resolved_at = Some(Instant::now());
+                state.agent_resolved.push(id);
+            }
+            if asked {
+                facts.agent_repaired = Some(s.outcome == Outcome::Resolved);
+                facts.agent_detail = Some(line);
+            }
+        }
+        Err(e) => {
+            ctx.note(format!("agent session failed: {e}"));
+            if asked {
+                facts.agent_repaired = Some(false);
+                facts.agent_detail = Some(e.to_string());
+            }
+        }
+    }
+    Ok(resolved_at)
 }
 
 /// Runs the fault's undo, and records a failed one as the stack not whole.
