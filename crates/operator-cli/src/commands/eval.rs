@@ -161,21 +161,33 @@ enum Planned {
 /// was left behind.
 async fn on(env: &dyn Environment, config: EvalConfig) -> Result<(EvalReport, bool), CliError> {
     let mut progress = |p: Progress<'_>| match p {
-        Progress::Soak { healthy, opened } => eprintln!(
-            "operator: soak done{}: {} false ticket{}{}",
-            if healthy {
-                ""
-            } else {
-                " (never healthy first)"
-            },
-            opened.len(),
-            plural(opened.len()),
-            if opened.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", opened.join(", "))
+        Progress::Soak {
+            healthy,
+            opened,
+            timeline,
+        } => {
+            eprintln!(
+                "operator: soak done{}: {} false ticket{}{}",
+                if healthy {
+                    ""
+                } else {
+                    " (never healthy first)"
+                },
+                opened.len(),
+                plural(opened.len()),
+                if opened.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", opened.join(", "))
+                }
+            );
+            // What the false tickets said, for whoever has to find out why.
+            if !opened.is_empty() || !healthy {
+                for line in timeline {
+                    eprintln!("  {line}");
+                }
             }
-        ),
+        }
         Progress::Trial(t) => eprintln!("operator: {}", trial_line(t)),
     };
     let report = eval::run(

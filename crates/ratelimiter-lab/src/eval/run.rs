@@ -30,6 +30,9 @@ pub enum Progress<'a> {
         healthy: bool,
         /// Tickets opened, `invariant[entity]`.
         opened: &'a [String],
+        /// What happened meanwhile, one line per step (the tickets' events with their
+        /// messages), as the demo tells it.
+        timeline: &'a [String],
     },
     /// A trial ended.
     Trial(&'a TrialRecord),
@@ -149,12 +152,13 @@ async fn body(
     );
     if !config.soak.is_zero() {
         let (healthy, opened) = soak(&mut ctx, config).await?;
-        let _ = tools.timeline.take();
+        let timeline = tools.timeline.take();
         report.soak_unhealthy = !healthy;
         report.false_tickets = opened.len();
         progress(Progress::Soak {
             healthy,
             opened: &opened,
+            timeline: &timeline,
         });
         report.soak_tickets = opened;
     }
