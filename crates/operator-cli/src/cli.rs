@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::args::GlobalArgs;
 use crate::commands::{
-    agent, audit, chaos, dashboard, demo, diagnose, load, monitor, stack, tickets,
+    agent, audit, chaos, dashboard, demo, diagnose, eval, load, monitor, stack, tickets,
 };
 use crate::exit::CliResult;
 
@@ -76,6 +76,11 @@ pub enum Command {
     /// expected.
     #[command(after_help = demo::DEMO_HELP)]
     Demo(demo::DemoArgs),
+    /// Put a stack of its own through repeated fault trials under load (local processes, or
+    /// compose containers with --env compose): win rate, time to detect and to resolve,
+    /// diagnoses right, false tickets; exit 0 only when every trial was won.
+    #[command(after_help = eval::EVAL_HELP)]
+    Eval(Box<crate::args::eval::EvalArgs>),
     /// Run a rate-limiter stack (Redis and three nodes), as local processes on 127.0.0.1 or as
     /// the services of docker-compose.ratelimit.yml (--env compose): up, status, down.
     #[command(subcommand)]
@@ -105,6 +110,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Agent(args) => agent::run(global, *args).await,
         Command::Audit(cmd) => audit::run(global, cmd),
         Command::Demo(args) => demo::run(global, args).await,
+        Command::Eval(args) => eval::run(global, *args).await,
         Command::Stack(cmd) => stack::run(global, cmd).await,
         Command::Chaos(args) => chaos::run(global, args).await,
         Command::Load(args) => load::run(global, args).await,

@@ -31,6 +31,8 @@
 //! - [`demo`]: `operator demo ratelimit` as a library: on any environment the caller brought
 //!   up, steady load, the monitor loop driven in-process, five chapters of faults, measured and
 //!   narrated.
+//! - [`eval`]: `operator eval` as a library: repeated fault trials on the demo's running
+//!   context, each judged against its fault's expectation; win rate, MTTD, MTTR, false tickets.
 //! - [`binaries`]: finding `redis-server` and `ratelimiter-node`, installing Redis (without
 //!   starting the packaged service).
 //! - [`probe`]: bounded probes of Redis and the nodes.
@@ -47,6 +49,7 @@ pub mod compose;
 pub mod demo;
 pub mod environment;
 mod error;
+pub mod eval;
 pub mod human;
 pub mod local;
 pub mod ports;
@@ -62,6 +65,7 @@ pub use environment::{
     Component, ComponentStatus, DownReport, Endpoints, EnvKind, Environment, PauseStyle,
 };
 pub use error::{Error, Result};
+pub use eval::{EvalConfig, EvalReport};
 pub use local::{LocalEnv, StackConfig, StackState};
 pub use recorded::{open, recorded_endpoints};
 pub use secret::{NodeSecrets, Secret};

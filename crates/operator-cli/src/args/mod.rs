@@ -7,6 +7,7 @@
 //! - [`env`](mod@env): [`EnvArgs`] (`--env local|compose`) and [`ComposeArgs`], the compose flags.
 //! - [`stack`]: [`StateDirArgs`], [`StackArgs`] (ports, failure mode, policies) and the
 //!   binaries a local stack runs.
+//! - [`eval`]: [`EvalArgs`](eval::EvalArgs), the flags of `operator eval`.
 //! - [`diagnosis`]: [`DiagnosisArgs`], who diagnoses and with what budget.
 //! - [`retention`]: [`RetentionArgs`], how long resolved tickets are kept.
 //! - [`monitor_loop`]: [`LoopArgs`], the monitor loop's interval, timeout and alert timings
@@ -19,6 +20,7 @@
 pub mod default_text;
 pub mod diagnosis;
 pub mod env;
+pub mod eval;
 pub mod global;
 pub mod monitor_loop;
 pub mod notify;

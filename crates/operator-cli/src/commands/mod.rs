@@ -8,6 +8,7 @@ pub mod chaos;
 pub mod dashboard;
 pub mod demo;
 pub mod diagnose;
+pub mod eval;
 pub mod load;
 pub mod monitor;
 pub mod stack;

@@ -10,11 +10,13 @@
 //! - A partition (`partition-node`, `partition-redis`) needs an environment with a network of
 //!   its own (compose); it undoes itself after its duration, and the undo is verified.
 //!
-//! Layout: `fault` ([`Fault`], its catalog and parsing), `report` ([`Check`] and
+//! Layout: `fault` ([`Fault`], its catalog and parsing), `expect` (what a trial of each fault
+//! expects: [`Expectation`]), `report` ([`Check`] and
 //! [`FaultReport`], what every step reports), `redis_faults`, `node_faults`, `key_faults`,
 //! `partition_faults` (the faults, by what they act on), and `verify` (checks shared by faults
 //! and undos). This module runs a fault or its undo; the faults never import it.
 
+mod expect;
 mod fault;
 mod key_faults;
 mod node_faults;
@@ -28,6 +30,7 @@ use tokio::time::Instant;
 use crate::environment::{Component, Environment};
 use crate::error::Result;
 
+pub use expect::{Expectation, Expected, Remedy, TicketClass};
 pub use fault::{Fault, FaultSpec};
 pub use key_faults::STUCK_KEY_INFIX;
 pub use report::{Check, FaultReport};
@@ -83,4 +86,10 @@ pub async fn undo(env: &dyn Environment, fault: Fault) -> Result<FaultReport> {
         }
     };
     Ok(report.finish(started))
+}
+
+/// Verifies that the stack is whole: Redis answers and holds the policies, every node is ready
+/// (each waited for up to the verification timeout).
+pub async fn verify_whole(env: &dyn Environment) -> Vec<Check> {
+    verify::whole(env).await
 }

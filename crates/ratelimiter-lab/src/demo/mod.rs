@@ -22,9 +22,9 @@
 //! table), `load` (the background load).
 
 mod chapters;
-mod load;
+pub(crate) mod load;
 pub mod narrate;
-mod story;
+pub(crate) mod story;
 pub mod summary;
 
 use std::future::Future;
@@ -35,7 +35,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use operator_core::{MonitorConfig, MonitorLoop, TicketStore};
-use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject};
+use operator_ratelimiter::RateLimiterChecker;
 use tokio::time::Instant;
 
 pub use narrate::{JsonNarrator, Narration, Narrator, TextNarrator};
@@ -223,11 +223,7 @@ pub async fn run(
     }
     let started = Instant::now();
     if config.fresh_db {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = config.db.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
-        }
+        story::remove_db(&config.db);
     }
     let store = Arc::new(TicketStore::open(&config.db)?);
     let load_config = load::config(&nodes, config.load_rate);
@@ -312,14 +308,7 @@ async fn story(
     pacer: &mut dyn Pacer,
     results: &mut Vec<ChapterResult>,
 ) -> Result<()> {
-    let endpoints = env.endpoints();
-    let subject = RateLimiterSubject::new(RateLimiterConfig {
-        redis_url: endpoints.redis_url.clone(),
-        nodes: endpoints.nodes.clone(),
-        key_prefix: endpoints.key_prefix.clone(),
-        node_token: endpoints.node_token.as_ref().map(|t| t.expose().to_owned()),
-        ..RateLimiterConfig::default()
-    })?;
+    let subject = story::subject(env)?;
     let monitor_config = MonitorConfig::default()
         .interval(config.interval)
         .observe_timeout(config.observe_timeout);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use operator_core::{ActionReport, Event, MonitorLoop, Subject, TickReport};
-use operator_ratelimiter::{RateLimitAction, RateLimiterChecker, RateLimiterSubject};
+use operator_ratelimiter::{
+    RateLimitAction, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject,
+};
 use tokio::time::Instant;
 
 use super::load::Load;
@@ -16,6 +18,30 @@ use crate::chaos::FaultReport;
 use crate::environment::Environment;
 use crate::error::Result;
 use crate::human;
+
+/// The rate-limiter subject of the stack of `env`, with its admin token.
+///
+/// # Errors
+/// When the endpoints do not make a valid subject configuration.
+pub(crate) fn subject(env: &dyn Environment) -> Result<RateLimiterSubject> {
+    let e = env.endpoints();
+    Ok(RateLimiterSubject::new(RateLimiterConfig {
+        redis_url: e.redis_url.clone(),
+        nodes: e.nodes.clone(),
+        key_prefix: e.key_prefix.clone(),
+        node_token: e.node_token.as_ref().map(|t| t.expose().to_owned()),
+        ..RateLimiterConfig::default()
+    })?)
+}
+
+/// Deletes a ticket database of the demo's (or the eval's) own, with its journal files.
+pub(crate) fn remove_db(db: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.to_path_buf().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+    }
+}
 
 /// A ticket event and when the demo saw it.
 #[derive(Debug, Clone)]
