@@ -91,12 +91,11 @@ impl Store {
         if route.breaker.is_open() {
             return Err(StoreError::Skipped);
         }
-        let mut conn = self.conn();
         let reply: Vec<i64> = self
             .call(
                 CallKind::DecisionPath(&route.breaker),
                 self.timeout,
-                call.invoke(&mut conn, &self.metrics),
+                self.invoke_routed(&call, &route),
             )
             .await?;
         parse_abuse_reply(&reply)

@@ -74,12 +74,11 @@ impl Store {
             }
             Admission::Skip => return Err(self.skipped()),
         }
-        let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
             .call(
                 CallKind::Decision(&route.breaker),
                 self.timeout,
-                call.invoke(&mut conn, &self.metrics),
+                self.invoke_routed(&call, &route),
             )
             .await?;
         if guard && reply == [-1] {

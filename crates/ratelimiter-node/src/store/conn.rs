@@ -48,8 +48,9 @@ pub struct ConnectOptions<'a> {
 pub enum RedisConn {
     /// One `redis-server`.
     Single(ConnectionManager),
-    /// A Redis Cluster, connected on first use.
-    Cluster(Arc<Lazy<ClusterConnection>>),
+    /// A Redis Cluster, connected on first use; and direct connections to each primary, for
+    /// the decision path.
+    Cluster(Arc<Lazy<ClusterConnection>>, Arc<Primaries>),
     /// The primary named by Redis Sentinel, resolved on first use and after failures; and the
     /// sentinel client, to ask which primary they name now.
     Sentinel(
@@ -85,7 +86,7 @@ impl RedisConn {
     pub fn mode(&self) -> RedisMode {
         match self {
             Self::Single(_) => RedisMode::Single,
-            Self::Cluster(_) => RedisMode::Cluster,
+            Self::Cluster(..) => RedisMode::Cluster,
             Self::Sentinel(..) => RedisMode::Sentinel,
         }
     }
@@ -93,7 +94,19 @@ impl RedisConn {
     /// The cluster connection, once made (cluster mode only).
     pub(super) fn cluster(&self) -> Option<ClusterConnection> {
         match self {
-            Self::Cluster(lazy) => lazy.current(),
+            Self::Cluster(lazy, _) => lazy.current(),
+            _ => None,
+        }
+    }
+
+    /// Cluster mode: a direct connection to the primary at `address` (`host:port`), made on
+    /// first use and kept. Decisions go straight to the primary owning their slot on it, so a
+    /// dead primary (whose requests fail or wait) never holds up the others' in the cluster
+    /// client's recovery; a redirect falls back to the cluster connection
+    /// ([`is_redirect`]).
+    pub(super) fn primary(&self, address: &str) -> Option<RedisConn> {
+        match self {
+            Self::Cluster(_, primaries) => primaries.get(address).map(RedisConn::Single),
             _ => None,
         }
     }
@@ -133,6 +146,10 @@ fn single(
         Some(certs) => redis::Client::build_with_tls(url, certs)?,
         None => redis::Client::open(url)?,
     };
+    single_from(client, timeout)
+}
+
+fn single_from(client: redis::Client, timeout: Duration) -> RedisResult<RedisConn> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout.max(Duration::from_millis(500))))
         .set_response_timeout(Some(timeout.max(Duration::from_secs(1))))
@@ -155,15 +172,25 @@ fn cluster(
         .retries(3)
         .min_retry_wait(10)
         .max_retry_wait(200);
+    let certs_copy = certs.clone();
     if let Some(certs) = certs {
         builder = builder.certs(certs);
     }
     let client = builder.build()?;
+    let primaries = Arc::new(Primaries {
+        template: urls.first().copied().unwrap_or_default().into_connection_info()?,
+        certs: certs_copy,
+        timeout,
+        conns: RwLock::new(std::collections::HashMap::new()),
+    });
     let connect: Connector<ClusterConnection> = Arc::new(move || {
         let client = client.clone();
         Box::pin(async move { Ok((client.get_async_connection().await?, String::new())) })
     });
-    Ok(RedisConn::Cluster(Arc::new(Lazy::new(connect, false))))
+    Ok(RedisConn::Cluster(
+        Arc::new(Lazy::new(connect, false)),
+        primaries,
+    ))
 }
 
 fn sentinel(
@@ -233,6 +260,63 @@ fn sentinel(
         Arc::new(Lazy::new(connect, true)),
         for_refresh,
     ))
+}
+
+/// Cluster mode: one reconnecting connection per primary, with the seeds' credentials and TLS.
+pub struct Primaries {
+    template: redis::ConnectionInfo,
+    certs: Option<redis::TlsCertificates>,
+    timeout: Duration,
+    conns: RwLock<std::collections::HashMap<String, ConnectionManager>>,
+}
+
+impl Primaries {
+    fn get(&self, address: &str) -> Option<ConnectionManager> {
+        if let Some(c) = self
+            .conns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(address)
+        {
+            return Some(c.clone());
+        }
+        let (host, port) = address.rsplit_once(':')?;
+        let port: u16 = port.parse().ok()?;
+        let addr = match self.template.addr() {
+            redis::ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => redis::ConnectionAddr::TcpTls {
+                host: host.to_owned(),
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => redis::ConnectionAddr::Tcp(host.to_owned(), port),
+        };
+        let info = self.template.clone().set_addr(addr);
+        let client = match &self.certs {
+            Some(certs) => redis::Client::build_with_tls(info, certs.clone()).ok()?,
+            None => redis::Client::open(info).ok()?,
+        };
+        let RedisConn::Single(manager) = single_from(client, self.timeout).ok()? else {
+            return None;
+        };
+        let mut conns = self.conns.write().unwrap_or_else(|e| e.into_inner());
+        Some(conns.entry(address.to_owned()).or_insert(manager).clone())
+    }
+}
+
+/// Whether `e` is a cluster redirect or a transient cluster state (`MOVED`, `ASK`, `TRYAGAIN`,
+/// `CLUSTERDOWN`): the call is worth sending again through the cluster connection, which
+/// follows redirects and refreshes its slot map.
+pub fn is_redirect(e: &RedisError) -> bool {
+    use redis::ServerErrorKind as K;
+    matches!(
+        e.kind(),
+        ErrorKind::Server(K::Moved | K::Ask | K::TryAgain | K::ClusterDown)
+    )
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -343,7 +427,7 @@ impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(lazy) => lazy.command(cmd),
+            Self::Cluster(lazy, _) => lazy.command(cmd),
             Self::Sentinel(lazy, _) => lazy.command(cmd),
         }
     }
@@ -356,7 +440,7 @@ impl ConnectionLike for RedisConn {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(c) => c.req_packed_commands(pipe, offset, count),
-            Self::Cluster(lazy) => lazy.commands(pipe, offset, count),
+            Self::Cluster(lazy, _) => lazy.commands(pipe, offset, count),
             Self::Sentinel(lazy, _) => lazy.commands(pipe, offset, count),
         }
     }
@@ -364,7 +448,7 @@ impl ConnectionLike for RedisConn {
     fn get_db(&self) -> i64 {
         match self {
             Self::Single(c) => c.get_db(),
-            Self::Cluster(_) => 0,
+            Self::Cluster(..) => 0,
             Self::Sentinel(lazy, _) => lazy.current().map_or(0, |c| c.get_db()),
         }
     }

@@ -16,8 +16,8 @@ use ratelimiter_schema::{RedisMode, ShardInfo, keys};
 use redis::RedisResult;
 
 use super::breaker::Breaker;
-use super::conn::{ConnectOptions, RedisConn};
-use super::script::LuaScript;
+use super::conn::{ConnectOptions, RedisConn, is_redirect};
+use super::script::{LuaScript, ScriptCall};
 use super::shards::{Route, Shards, salt_for};
 use crate::error::StoreError;
 use crate::metrics::Metrics;
@@ -165,7 +165,8 @@ impl Store {
             None => Some(keys::probe_key(&self.prefix, &self.node_id)),
         };
         let Some(key) = key else { return };
-        let mut conn = self.conn.clone();
+        let direct = route.shard.as_ref().and_then(|s| self.conn.primary(&s.address));
+        let mut conn = direct.unwrap_or_else(|| self.conn.clone());
         let (breaker, epoch, timeout) = (Arc::clone(&route.breaker), self.epoch, self.timeout);
         let (script, metrics) = (self.check.clone(), Arc::clone(&self.metrics));
         tokio::spawn(async move {
@@ -177,6 +178,28 @@ impl Store {
                 _ => breaker.record_failure(ms_since(epoch)),
             }
         });
+    }
+
+    /// Runs `call` on the primary of `route`: on a cluster straight over that primary's own
+    /// connection, falling back to the cluster connection (which follows `MOVED`/`ASK` and
+    /// waits out `TRYAGAIN`) on a redirect; elsewhere over the one connection.
+    pub(super) async fn invoke_routed<T: redis::FromRedisValue>(
+        &self,
+        call: &ScriptCall<'_>,
+        route: &Route,
+    ) -> RedisResult<T> {
+        if let Some(mut direct) = route
+            .shard
+            .as_ref()
+            .and_then(|s| self.conn.primary(&s.address))
+        {
+            match call.invoke(&mut direct, &self.metrics).await {
+                Err(e) if is_redirect(&e) => {}
+                other => return other,
+            }
+        }
+        let mut conn = self.conn.clone();
+        call.invoke(&mut conn, &self.metrics).await
     }
 
     /// Milliseconds since the store was made, for the breaker.
