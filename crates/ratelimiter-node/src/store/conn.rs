@@ -19,7 +19,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ratelimiter_schema::RedisMode;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
@@ -178,7 +180,11 @@ fn cluster(
     }
     let client = builder.build()?;
     let primaries = Arc::new(Primaries {
-        template: urls.first().copied().unwrap_or_default().into_connection_info()?,
+        template: urls
+            .first()
+            .copied()
+            .unwrap_or_default()
+            .into_connection_info()?,
         certs: certs_copy,
         timeout,
         conns: RwLock::new(std::collections::HashMap::new()),
@@ -376,8 +382,7 @@ impl<C: Clone> Lazy<C> {
             return Ok(c);
         }
         let (conn, address) = (self.connect)().await?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((conn.clone(), address));
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some((conn.clone(), address));
         Ok(conn)
     }
 
@@ -387,7 +392,10 @@ impl<C: Clone> Lazy<C> {
             || e.is_connection_dropped()
             || e.is_timeout()
             || e.is_connection_refusal()
-            || matches!(e.kind(), ErrorKind::Server(redis::ServerErrorKind::ReadOnly));
+            || matches!(
+                e.kind(),
+                ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+            );
         if self.drop_on_error && lost {
             self.invalidate();
         }
