@@ -146,6 +146,26 @@ async fn three_nodes_decide_exactly_spread_keys_over_every_primary_and_set_every
         let n = keys.lines().filter(|l| !l.is_empty()).count();
         assert!(n > 30, "primary {port} holds {n} of 300 user counters");
     }
+    // GET /v1/counters walks every primary.
+    let mut cursor = "0".to_owned();
+    let mut listed = std::collections::BTreeSet::new();
+    for _ in 0..1000 {
+        let path = format!("/v1/counters?prefix=user:&count=50&cursor={cursor}");
+        let (status, page) = nodes[0].get_json(&client, &path).await;
+        assert_eq!(status, 200, "{page}");
+        for c in page["counters"].as_array().unwrap() {
+            listed.insert(c["key"].as_str().unwrap().to_owned());
+        }
+        cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(
+        (cursor.as_str(), listed.len()),
+        ("0", 300),
+        "every user counter listed once"
+    );
     // Every key on every shard has a TTL (policies and nodes included).
     let no_ttl = "local n = 0 for _, k in ipairs(redis.call('KEYS', '*')) do \
                   if redis.call('PTTL', k) < 0 then n = n + 1 end end return n";
