@@ -257,6 +257,7 @@ async fn a_sigkilled_primary_fails_over_under_load_without_5xx_and_exact_limits_
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let (reloaded_before, _) = script_reloads(&nodes, &client()).await;
     cluster.kill(old);
     let new = cluster.wait_for_failover(slot, old, Duration::from_secs(30));
     assert_ne!(new, old);
@@ -294,6 +295,38 @@ async fn a_sigkilled_primary_fails_over_under_load_without_5xx_and_exact_limits_
         before,
         "no failure-mode decision meanwhile"
     );
+    // The promoted replica never saw the scripts (Redis replicates their effects): its first
+    // decisions answered NOSCRIPT and the node sent the body (EVAL) to it.
+    let (reloaded, failed) = script_reloads(&nodes, &client).await;
+    assert!(
+        reloaded > reloaded_before,
+        "scripts reloaded on the promoted replica"
+    );
+    assert_eq!(failed, 0, "every reload worked");
+}
+
+/// `ratelimiter_script_reloads_total` summed over the nodes: (ok, failed).
+async fn script_reloads(nodes: &[NodeProcess], client: &reqwest::Client) -> (u64, u64) {
+    let (mut ok, mut failed) = (0, 0);
+    for node in nodes {
+        let text = client
+            .get(node.url_for("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |result: &str| -> u64 {
+            text.lines()
+                .find(|l| l.starts_with("ratelimiter_script_reloads_total") && l.contains(result))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        ok += value("result=\"ok\"");
+        failed += value("result=\"failed\"");
+    }
+    (ok, failed)
 }
 
 /// Each node's count of `local` failure-mode decisions.
