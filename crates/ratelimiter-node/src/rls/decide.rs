@@ -12,6 +12,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use ratelimiter_schema::cluster::RedisMode;
 use ratelimiter_schema::{FailureMode, Policy};
 
 use crate::algorithm::Outcome;
@@ -161,7 +162,9 @@ impl Node {
         if limited.is_empty() {
             return (Vec::new(), None);
         }
-        if self.config.rls_per_descriptor {
+        // A request's descriptors have different hash tags: on a cluster they live on different
+        // slots, so no single script may touch them all.
+        if self.config.rls_per_descriptor || self.config.redis_mode == RedisMode::Cluster {
             let mut outcomes = Vec::with_capacity(limited.len());
             let mut degraded = None;
             for l in limited {

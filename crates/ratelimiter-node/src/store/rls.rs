@@ -7,17 +7,17 @@ use std::sync::LazyLock;
 
 use ratelimiter_schema::keys::{self, LONG_TTL_MS};
 use ratelimiter_schema::{Policy, keys::POLICY_FIELD_PREFIX};
-use redis::Script;
 
 use super::breaker::Admission;
 use super::handle::{CallKind, Store};
+use super::script::LuaScript;
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
 
-static RLS_CHECK: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/rls_check.lua")));
-static RLS_DOMAIN: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/rls_domain.lua")));
+static RLS_CHECK: LazyLock<LuaScript> =
+    LazyLock::new(|| LuaScript::new(include_str!("../lua/rls_check.lua")));
+static RLS_DOMAIN: LazyLock<LuaScript> =
+    LazyLock::new(|| LuaScript::new(include_str!("../lua/rls_domain.lua")));
 
 /// One descriptor of an atomic check: its counter key, policy and whether it is in shadow mode.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +47,7 @@ impl Store {
     /// [`StoreError::Timeout`], [`StoreError::Redis`], [`StoreError::Skipped`] while the
     /// breaker is open, [`StoreError::Reply`] for an unreadable answer.
     pub async fn check_rls(&self, asks: &[RlsAsk<'_>], cost: u64) -> Result<RlsReply, StoreError> {
-        let mut inv = RLS_CHECK.prepare_invoke();
+        let mut inv = RLS_CHECK.call();
         for ask in asks {
             for w in &ask.policy.windows {
                 inv.key(keys::counter_key(
@@ -65,20 +65,20 @@ impl Store {
                 inv.arg(w.limit).arg(w.window_ms);
             }
         }
-        match self.breaker.admit(self.now_ms()) {
+        let route = self.shards.route(inv.first_key());
+        match route.breaker.admit(self.now_ms()) {
             Admission::Call => {}
             Admission::Probe => {
-                self.spawn_probe();
+                self.spawn_probe(&route);
                 return Err(self.skipped());
             }
             Admission::Skip => return Err(self.skipped()),
         }
-        let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
             .call(
-                CallKind::Decision,
+                CallKind::Decision(&route.breaker),
                 self.timeout,
-                inv.invoke_async(&mut conn),
+                self.invoke_routed(&inv, &route),
             )
             .await?;
         let sizes: Vec<usize> = asks.iter().map(|a| a.policy.windows.len()).collect();
@@ -96,7 +96,7 @@ impl Store {
         name_prefix: &str,
         policies: &[Policy],
     ) -> Result<Option<Option<u64>>, StoreError> {
-        let mut inv = RLS_DOMAIN.prepare_invoke();
+        let mut inv = RLS_DOMAIN.call();
         inv.key(keys::policies_key(&self.prefix))
             .arg(LONG_TTL_MS)
             .arg(format!("{POLICY_FIELD_PREFIX}{name_prefix}"));
@@ -104,7 +104,7 @@ impl Store {
             inv.arg(keys::policy_field(&p.name)).arg(p.to_json());
         }
         let mut conn = self.conn();
-        let v: i64 = self.admin(inv.invoke_async(&mut conn)).await?;
+        let v: i64 = self.admin(inv.invoke(&mut conn, &self.metrics)).await?;
         Ok(match v {
             -1 => None,
             0 => Some(None),
