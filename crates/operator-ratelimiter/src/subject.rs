@@ -15,11 +15,11 @@ use operator_core::{Action, ActionReport, Diagnosable, Subject};
 use tokio::time::Instant;
 
 use crate::action::{self, RateLimitAction, Target, VersionedPolicies};
-use crate::config::{RateLimiterConfig, redact_url};
+use crate::config::{RateLimiterConfig, RedisMode};
 use crate::diagnosis::{self, ContextSources};
 use crate::error::{Error, Result};
 use crate::observation::{NodeView, Observation, RedisView, SkewSource};
-use crate::observe::{self, RedisClock, ScanState};
+use crate::observe::{self, ClusterMemory, RedisClock, ScanState};
 use crate::redis_handle::RedisHandle;
 
 /// Name of the subject, as in `--subject ratelimit` and in tickets.
@@ -36,6 +36,8 @@ pub struct RateLimiterSubject {
     last_policies: Mutex<Option<VersionedPolicies>>,
     /// Where the extra diagnosis context comes from.
     context_sources: ContextSources,
+    /// `--redis-mode cluster`: the instances' handles and scans, the last topology.
+    cluster: tokio::sync::Mutex<ClusterMemory>,
 }
 
 impl RateLimiterSubject {
@@ -51,7 +53,12 @@ impl RateLimiterSubject {
             .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
-        let redis = RedisHandle::new(&config.redis_url, config.redis_timeout)?;
+        let redis = match config.redis_mode {
+            RedisMode::Cluster => RedisHandle::cluster(&config.redis_urls(), config.redis_timeout)?,
+            RedisMode::Single | RedisMode::Sentinel => {
+                RedisHandle::new(&config.redis_url, config.redis_timeout)?
+            }
+        };
         Ok(Self {
             config,
             redis,
@@ -59,6 +66,7 @@ impl RateLimiterSubject {
             http,
             last_policies: Mutex::new(None),
             context_sources: ContextSources::default(),
+            cluster: tokio::sync::Mutex::new(ClusterMemory::default()),
         })
     }
 
@@ -119,7 +127,7 @@ impl Subject for RateLimiterSubject {
              allow, closed: deny, local: in-process limits at its share).",
             self.config.nodes.len(),
             self.config.nodes.join(", "),
-            redact_url(&self.config.redis_url),
+            self.config.redis_url_redacted(),
             self.config.key_prefix
         )
     }
@@ -130,8 +138,18 @@ impl Subject for RateLimiterSubject {
             self.config.nodes.iter().map(|url| {
                 observe::observe_node(&self.http, url, self.config.node_token.as_deref())
             });
+        let redis_side = async {
+            match self.config.redis_mode {
+                RedisMode::Cluster => {
+                    observe::observe_on_cluster(&self.redis, &self.cluster, &self.config).await
+                }
+                RedisMode::Single | RedisMode::Sentinel => {
+                    observe::observe_redis(&self.redis, &self.scan, &self.config).await
+                }
+            }
+        };
         let ((redis, redis_clock), nodes) = tokio::join!(
-            observe::observe_redis(&self.redis, &self.scan, &self.config),
+            redis_side,
             futures::future::join_all(node_futures)
         );
         self.remember_policies(&redis);
