@@ -4,6 +4,9 @@
 //! - [`redis`]: a real `redis-server` on a free port in a temporary directory ([`RedisServer`]),
 //!   started from one command line ([`RedisBuilder`]: a given port, a password, TLS, extra
 //!   arguments); [`resp`] speaks to it without a client library.
+//! - [`redis_cluster`]: a real 3+3 Redis Cluster on six consecutive ports ([`RedisCluster`]),
+//!   with helpers to find, kill and restart the primary of a key's slot and to migrate a slot;
+//!   [`redis_sentinel`]: a primary, a replica and three sentinels ([`RedisSentinels`]).
 //! - [`node`]: a real `ratelimiter-node` process ([`NodeProcess`], [`NodeBuilder`]): the one way
 //!   tests start a node.
 //! - [`stack`]: a local rate-limiter stack, Redis and `n` nodes ([`LocalStack`]).
@@ -25,6 +28,8 @@ pub mod node;
 pub mod ports;
 pub mod process;
 pub mod redis;
+pub mod redis_cluster;
+pub mod redis_sentinel;
 pub mod resp;
 pub mod stack;
 pub mod tls;
@@ -35,6 +40,8 @@ pub use node::{NodeBuilder, NodeProcess};
 pub use ports::{free_port, free_ports};
 pub use process::ChildGuard;
 pub use redis::{RedisBuilder, RedisServer};
+pub use redis_cluster::{ClusterPorts, RedisCluster};
+pub use redis_sentinel::RedisSentinels;
 pub use stack::LocalStack;
 pub use tls::TlsFiles;
 pub use wait::wait_for;
