@@ -1,0 +1,134 @@
+//! The cluster invariants over hand-written topologies.
+
+use operator_core::Severity;
+
+use super::{check, names};
+use crate::checker::sample::healthy;
+use crate::info::RedisInfo;
+use crate::observation::Observation;
+use crate::topology::{ClusterView, Failover, InstanceView, Role, SlotRange};
+
+fn instance(port: u16, role: Role, primary: Option<u16>, slots: &[(u16, u16)]) -> InstanceView {
+    InstanceView {
+        addr: format!("127.0.0.1:{port}"),
+        id: format!("id{port}"),
+        role,
+        primary_id: primary.map(|p| format!("id{p}")),
+        failed: false,
+        suspected: false,
+        slots: slots
+            .iter()
+            .map(|&(start, end)| SlotRange { start, end })
+            .collect(),
+        reachable: true,
+        error: None,
+        error_kind: None,
+        ping_us: Some(200),
+        info: Some(RedisInfo {
+            run_id: format!("run{port}"),
+            role: if role == Role::Primary { "master" } else { "slave" }.into(),
+            ..Default::default()
+        }),
+        keys: Some(400),
+        clock_offset_ms: Some(3),
+    }
+}
+
+/// A healthy 3+3 cluster: primaries 7000-7002, replicas 7003-7005.
+fn on_cluster(t: i64) -> Observation {
+    let mut o = healthy(t);
+    o.redis.info = None;
+    let slots = [(0, 5460), (5461, 10922), (10923, 16383)];
+    let mut instances: Vec<InstanceView> = (0..3)
+        .map(|i| instance(7000 + i, Role::Primary, None, &[slots[usize::from(i)]]))
+        .collect();
+    instances.extend((0..3).map(|i| instance(7003 + i, Role::Replica, Some(7000 + i), &[])));
+    o.redis.cluster = Some(ClusterView {
+        seen_from: Some("127.0.0.1:7000".into()),
+        state: Some("ok".into()),
+        slots_assigned: Some(16384),
+        slots_fail: Some(0),
+        instances,
+        ..Default::default()
+    });
+    o
+}
+
+fn cluster_mut(o: &mut Observation) -> &mut ClusterView {
+    o.redis.cluster.as_mut().unwrap()
+}
+
+#[test]
+fn a_healthy_cluster_has_no_violation_and_replicas_are_no_cause() {
+    assert!(check(&on_cluster(1000), vec![on_cluster(0)]).is_empty());
+}
+
+#[test]
+fn a_dead_primary_is_named_and_its_slots_are_uncovered() {
+    let mut o = on_cluster(1000);
+    let c = cluster_mut(&mut o);
+    c.state = Some("fail".into());
+    c.instances[1].reachable = false;
+    c.instances[1].failed = true;
+    c.instances[1].error = Some("connection refused".into());
+    c.uncovered = vec![SlotRange { start: 5461, end: 10922 }];
+    let v = check(&o, vec![on_cluster(0)]);
+    assert_eq!(
+        names(&v),
+        ["cluster_ok", "redis_healthy[127.0.0.1:7001]"],
+        "{v:#?}"
+    );
+    assert!(v.iter().all(|v| v.severity == Severity::Critical));
+    assert!(
+        v[0].message.contains("slots 5461-10922 served by no live primary")
+            && v[0].message.contains("127.0.0.1:7001"),
+        "{}",
+        v[0].message
+    );
+    // A dead replica is a warning on it and leaves its primary without a live replica.
+    let mut o = on_cluster(1000);
+    cluster_mut(&mut o).instances[4].reachable = false;
+    let v = check(&o, vec![on_cluster(0)]);
+    assert_eq!(
+        names(&v),
+        ["replica_live[127.0.0.1:7001]", "redis_healthy[127.0.0.1:7004]"]
+    );
+    assert!(v.iter().all(|v| v.severity == Severity::Warning));
+}
+
+#[test]
+fn a_failover_names_the_old_and_the_new_primary() {
+    let mut o = on_cluster(1000);
+    cluster_mut(&mut o).failovers = vec![Failover {
+        slots: vec![SlotRange { start: 5461, end: 10922 }],
+        old_primary: "127.0.0.1:7009".into(),
+        new_primary: "127.0.0.1:7001".into(),
+        at: o.observed_at,
+    }];
+    let v = check(&o, vec![on_cluster(0)]);
+    assert_eq!(names(&v), ["failover_detected[127.0.0.1:7009]"]);
+    for part in ["127.0.0.1:7009", "127.0.0.1:7001", "5461-10922", "gone from the cluster"] {
+        assert!(v[0].message.contains(part), "{part}: {}", v[0].message);
+    }
+}
+
+#[test]
+fn an_unequal_shard_and_a_skewed_primary_clock_are_warnings() {
+    let mut o = on_cluster(1000);
+    let c = cluster_mut(&mut o);
+    c.instances[0].keys = Some(9_000);
+    c.instances[2].clock_offset_ms = Some(2_000);
+    let v = check(&o, vec![on_cluster(0)]);
+    assert_eq!(
+        names(&v),
+        ["shard_balance[127.0.0.1:7000]", "counter_drift[127.0.0.1:7002]"]
+    );
+    assert!(v[0].message.contains("9000 of the cluster's 9800 keys"), "{}", v[0].message);
+    // Few keys: shares are not compared.
+    let mut o = on_cluster(1000);
+    cluster_mut(&mut o).instances[0].keys = Some(50);
+    for i in &mut cluster_mut(&mut o).instances[1..3] {
+        i.keys = Some(0);
+    }
+    assert!(check(&o, vec![on_cluster(0)]).is_empty());
+}
