@@ -3,56 +3,9 @@
 use operator_core::Severity;
 
 use super::{check, names};
-use crate::checker::sample::healthy;
-use crate::info::RedisInfo;
+use crate::checker::sample::on_cluster;
 use crate::observation::Observation;
-use crate::topology::{ClusterView, Failover, InstanceView, Role, SlotRange};
-
-fn instance(port: u16, role: Role, primary: Option<u16>, slots: &[(u16, u16)]) -> InstanceView {
-    InstanceView {
-        addr: format!("127.0.0.1:{port}"),
-        id: format!("id{port}"),
-        role,
-        primary_id: primary.map(|p| format!("id{p}")),
-        failed: false,
-        suspected: false,
-        slots: slots
-            .iter()
-            .map(|&(start, end)| SlotRange { start, end })
-            .collect(),
-        reachable: true,
-        error: None,
-        error_kind: None,
-        ping_us: Some(200),
-        info: Some(RedisInfo {
-            run_id: format!("run{port}"),
-            role: if role == Role::Primary { "master" } else { "slave" }.into(),
-            ..Default::default()
-        }),
-        keys: Some(400),
-        clock_offset_ms: Some(3),
-    }
-}
-
-/// A healthy 3+3 cluster: primaries 7000-7002, replicas 7003-7005.
-fn on_cluster(t: i64) -> Observation {
-    let mut o = healthy(t);
-    o.redis.info = None;
-    let slots = [(0, 5460), (5461, 10922), (10923, 16383)];
-    let mut instances: Vec<InstanceView> = (0..3)
-        .map(|i| instance(7000 + i, Role::Primary, None, &[slots[usize::from(i)]]))
-        .collect();
-    instances.extend((0..3).map(|i| instance(7003 + i, Role::Replica, Some(7000 + i), &[])));
-    o.redis.cluster = Some(ClusterView {
-        seen_from: Some("127.0.0.1:7000".into()),
-        state: Some("ok".into()),
-        slots_assigned: Some(16384),
-        slots_fail: Some(0),
-        instances,
-        ..Default::default()
-    });
-    o
-}
+use crate::topology::{ClusterView, Failover, SlotRange};
 
 fn cluster_mut(o: &mut Observation) -> &mut ClusterView {
     o.redis.cluster.as_mut().unwrap()
