@@ -97,14 +97,31 @@ impl RateLimiterSubject {
         }
     }
 
-    /// What an action may act on.
-    fn target(&self) -> Target<'_> {
-        Target {
+    /// What an action may act on. On a cluster, the primaries known from the last observation.
+    ///
+    /// # Errors
+    /// [`Error::Cluster`] on a cluster not observed yet (its primaries are unknown).
+    async fn target(&self) -> Result<Target<'_>> {
+        let shards = match self.config.redis_mode {
+            RedisMode::Cluster => {
+                let shards = self.cluster.lock().await.primaries();
+                if shards.is_empty() {
+                    return Err(Error::Cluster(
+                        "the primaries are not known yet: no observation has read the topology"
+                            .into(),
+                    ));
+                }
+                shards
+            }
+            RedisMode::Single | RedisMode::Sentinel => Vec::new(),
+        };
+        Ok(Target {
             redis: &self.redis,
             key_prefix: &self.config.key_prefix,
             repair_ttl: self.config.repair_ttl,
             last_policies: self.last_policies.lock().ok().and_then(|l| l.clone()),
-        }
+            shards,
+        })
     }
 }
 
@@ -162,7 +179,7 @@ impl Subject for RateLimiterSubject {
     }
 
     async fn execute(&self, action: &RateLimitAction) -> Result<ActionReport> {
-        let report = action::execute(&self.target(), action).await?;
+        let report = action::execute(&self.target().await?, action).await?;
         tracing::info!(
             subject = SUBJECT_NAME,
             action = action.name(),

@@ -11,7 +11,7 @@ use operator_ratelimiter::checker::{
 };
 use operator_ratelimiter::topology::Role;
 use operator_ratelimiter::{
-    Observation, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, RedisMode,
+    Observation, RateLimitAction, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, RedisMode,
 };
 use test_support::RedisCluster;
 
@@ -124,6 +124,16 @@ async fn the_monitor_names_a_killed_primary_and_the_failover_then_clears() {
     for inv in [CLUSTER_OK, REPLICA_LIVE, FAILOVER_DETECTED, REDIS_HEALTHY] {
         assert!(fired(&v, inv).is_empty(), "{inv}: {:?}", names(&v));
     }
+    // repair_stuck_keys walks every primary: the key gets a TTL wherever it lives.
+    let report = monitor
+        .subject
+        .execute(&RateLimitAction::RepairStuckKeys {})
+        .await
+        .unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(report.details["shards"].as_array().map(Vec::len), Some(3), "{report:?}");
+    let pttl = cluster.cmd(cluster.primary_of_key(stuck), &["PTTL", stuck]);
+    assert!(pttl.trim_start_matches(':').parse::<i64>().unwrap() > 0, "{pttl}");
 
     // SIGKILL the primary of a hot key's slot.
     let hot = "ratelimit:{user:42}:x";

@@ -47,6 +47,17 @@ impl ClusterMemory {
     }
 }
 
+impl ClusterMemory {
+    /// The primaries serving slots at the last observation, each with its handle.
+    pub(crate) fn primaries(&self) -> Vec<(String, Arc<RedisHandle>)> {
+        self.last
+            .iter()
+            .filter(|i| i.role == Role::Primary && !i.slots.is_empty())
+            .filter_map(|i| Some((i.addr.clone(), self.handles.get(&i.addr)?.clone())))
+            .collect()
+    }
+}
+
 /// `seed` with its host and port replaced by `addr`'s.
 fn instance_url(seed: &str, addr: &str) -> Result<String> {
     let bad = |what: &str| Error::Config(format!("cluster instance {addr:?}: {what}"));
