@@ -155,16 +155,21 @@ impl Subject for RateLimiterSubject {
             self.config.nodes.iter().map(|url| {
                 observe::observe_node(&self.http, url, self.config.node_token.as_deref())
             });
-        let redis_side = async {
+        // Boxed: the cluster's gatherers nest deep, and callers that hold an observation in
+        // their own futures (the lab's demo) would otherwise pass the compiler's layout limit.
+        let redis_side: std::pin::Pin<Box<dyn Future<Output = _> + Send + '_>> =
             match self.config.redis_mode {
-                RedisMode::Cluster => {
-                    observe::observe_on_cluster(&self.redis, &self.cluster, &self.config).await
-                }
-                RedisMode::Single | RedisMode::Sentinel => {
-                    observe::observe_redis(&self.redis, &self.scan, &self.config).await
-                }
-            }
-        };
+                RedisMode::Cluster => Box::pin(observe::observe_on_cluster(
+                    &self.redis,
+                    &self.cluster,
+                    &self.config,
+                )),
+                RedisMode::Single | RedisMode::Sentinel => Box::pin(observe::observe_redis(
+                    &self.redis,
+                    &self.scan,
+                    &self.config,
+                )),
+            };
         let ((redis, redis_clock), nodes) = tokio::join!(
             redis_side,
             futures::future::join_all(node_futures)
