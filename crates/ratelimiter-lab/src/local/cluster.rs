@@ -2,7 +2,8 @@
 //! members on consecutive ports from `redis_port` (each also binding its port + 10000 for the
 //! cluster bus), joined by `redis-cli --cluster create` into 3 primaries with a replica each.
 //! Failover is made fast and certain on a laptop: `cluster-node-timeout 2000` and
-//! `cluster-replica-validity-factor 0` (a freshly synced replica may take over).
+//! `cluster-replica-validity-factor 0` (a freshly synced replica may take over);
+//! `cluster-require-full-coverage no`, so the other shards keep answering meanwhile.
 
 use std::path::Path;
 use std::time::Duration;
@@ -71,6 +72,9 @@ pub(super) fn member_records(config: &StackConfig, dir: &Path) -> Vec<ProcessRec
                 &CLUSTER_NODE_TIMEOUT_MS.to_string(),
                 "--cluster-replica-validity-factor",
                 "0",
+                // The healthy shards keep answering while one is failed over.
+                "--cluster-require-full-coverage",
+                "no",
                 "--save",
                 "",
                 "--appendonly",
