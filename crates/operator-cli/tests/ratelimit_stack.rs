@@ -115,7 +115,7 @@ fn policies_deleted_from_redis_fire_until_the_nodes_restore_them() {
     for n in &stack.nodes {
         n.signal(libc_sig::STOP);
     }
-    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:policies"]), ":1");
+    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]), ":1");
     let v = m.wait("opened", "config_loaded", None, DEADLINE);
     assert_eq!(v["severity"], "critical");
     assert!(
@@ -132,7 +132,7 @@ fn policies_deleted_from_redis_fire_until_the_nodes_restore_them() {
     assert_eq!(
         stack
             .redis
-            .cmd(&["HEXISTS", "ratelimit:policies", "version"]),
+            .cmd(&["HEXISTS", "ratelimit:{shared}:policies", "version"]),
         ":1",
         "restored by the nodes"
     );
@@ -146,7 +146,7 @@ fn policy_changed_behind_the_nodes_back_is_stale_config_until_the_version_moves(
     assert_eq!(
         stack
             .redis
-            .cmd(&["HSET", "ratelimit:policies", "policy:default", spec]),
+            .cmd(&["HSET", "ratelimit:{shared}:policies", "policy:default", spec]),
         ":0"
     );
     let v = m.wait("opened", "config_loaded", Some(&addr(&stack, 1)), DEADLINE);
@@ -158,7 +158,7 @@ fn policy_changed_behind_the_nodes_back_is_stale_config_until_the_version_moves(
     assert!(
         stack
             .redis
-            .cmd(&["HINCRBY", "ratelimit:policies", "version", "1"])
+            .cmd(&["HINCRBY", "ratelimit:{shared}:policies", "version", "1"])
             .starts_with(':')
     );
     for i in 0..3 {

@@ -29,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     let policy = r#"{"windows":[{"limit":100,"window_ms":1000},{"limit":1000,"window_ms":60000}]}"#;
     redis.cmd(&[
         "HSET",
-        "ratelimit:policies",
+        "ratelimit:{shared}:policies",
         "version",
         "1",
         "policy:default",

@@ -237,8 +237,8 @@ mod tests {
         let counter = keys::counter_key(p, "user:1", "default", 1_000);
         let kinds = [
             (counter.as_str(), KeyKind::Counter, "counter"),
-            ("ratelimit:policies", KeyKind::Policies, "policies"),
-            ("ratelimit:nodes", KeyKind::Nodes, "nodes"),
+            ("ratelimit:{shared}:policies", KeyKind::Policies, "policies"),
+            ("ratelimit:{shared}:nodes", KeyKind::Nodes, "nodes"),
             ("ratelimit:junk", KeyKind::Other, "other"),
         ];
         for (key, kind, name) in kinds {

@@ -162,14 +162,14 @@ async fn reseed_policies_restores_the_last_set_seen_even_with_every_node_frozen(
     );
     let before = stack
         .redis
-        .cmd(&["HGET", "ratelimit:policies", "policy:default"]);
+        .cmd(&["HGET", "ratelimit:{shared}:policies", "policy:default"]);
     assert!(before.contains("\"windows\""), "{before}");
     s.observe().await.unwrap(); // the subject remembers the valid set it saw
 
     for n in &stack.nodes {
         n.signal(19); // SIGSTOP: no node can restore them
     }
-    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:policies"]), ":1");
+    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]), ":1");
     let report = s.execute(&RateLimitAction::ReseedPolicies {}).await;
     for n in &stack.nodes {
         n.signal(18); // SIGCONT
@@ -179,11 +179,11 @@ async fn reseed_policies_restores_the_last_set_seen_even_with_every_node_frozen(
     assert_eq!(
         stack
             .redis
-            .cmd(&["HGET", "ratelimit:policies", "policy:default"]),
+            .cmd(&["HGET", "ratelimit:{shared}:policies", "policy:default"]),
         before
     );
     assert!(
-        pttl(&stack, "ratelimit:policies") > 0,
+        pttl(&stack, "ratelimit:{shared}:policies") > 0,
         "the restored set has its TTL"
     );
     assert!(

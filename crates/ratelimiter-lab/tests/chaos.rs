@@ -146,7 +146,7 @@ async fn dropped_policies_are_restored_by_the_running_nodes() {
     assert!(same.detail.contains("back within"), "{same:?}");
     let exists: bool = stack
         .redis()
-        .query(redis::cmd("EXISTS").arg("ratelimit:policies"))
+        .query(redis::cmd("EXISTS").arg("ratelimit:{shared}:policies"))
         .await
         .unwrap();
     assert!(exists);

@@ -74,18 +74,33 @@ async fn sample(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One sample: the clock skew (the node's clock at the midpoint of a `TIME` round trip minus
-/// Redis time) and, with the memory guard enabled, `INFO memory`, which may turn it on or off.
+/// One sample: every primary's `TIME` (and on a cluster the slot map, in sentinel mode the
+/// current primary; see [`crate::store::Store::sample_primaries`]), giving the clock skew (the
+/// node's clock at the midpoint of a round trip minus Redis time; on a cluster the largest
+/// among the primaries) and, with the memory guard enabled, `INFO memory`, which may turn it on
+/// or off.
 ///
 /// # Errors
-/// Redis failures or timeouts.
+/// Redis failures or timeouts (when no primary answered).
 pub(crate) async fn sample_once(node: &Node) -> Result<(), crate::error::StoreError> {
-    let before = node.clock_ms();
-    let t = node.store.time().await?;
-    let mid = before.saturating_add(u64::try_from(t.rtt.as_millis() / 2).unwrap_or(0));
-    let skew = i64::try_from(mid).unwrap_or(i64::MAX) - i64::try_from(t.redis_ms).unwrap_or(0);
+    let readings = node.store.sample_primaries(|| node.clock_ms()).await;
+    let mut first_error = None;
+    let mut worst: Option<(i64, Duration)> = None;
+    for (_, reading) in readings {
+        match reading {
+            Ok((t, skew)) => {
+                if worst.is_none_or(|(w, _)| skew.abs() > w.abs()) {
+                    worst = Some((skew, t.rtt));
+                }
+            }
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    let Some((skew, rtt)) = worst else {
+        return Err(first_error.unwrap_or(crate::error::StoreError::Skipped));
+    };
     // A slow round trip makes the midpoint a guess: keep the last good reading instead.
-    if t.rtt <= Duration::from_millis(100) || node.metrics.clock_skew().is_none() {
+    if rtt <= Duration::from_millis(100) || node.metrics.clock_skew().is_none() {
         node.metrics.clock_skew_ms.store(skew, Relaxed);
     }
     if node.memory_guard.enabled() {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use ratelimiter_schema::{FailureMode, PolicySet};
+use ratelimiter_schema::{FailureMode, PolicySet, RedisMode};
 
 use crate::error::ConfigError;
 
@@ -17,8 +17,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Address to advertise in the node registry; the bound address when `None`.
     pub advertise: Option<String>,
-    /// `redis://[:password@]host:port[/db]` or `rediss://...` for TLS.
+    /// `redis://[:password@]host:port[/db]` or `rediss://...` for TLS; in cluster mode the
+    /// seed nodes and in sentinel mode the sentinels, comma-separated.
     pub redis_url: String,
+    /// How Redis is reached: one server, a Redis Cluster, or the primary named by Sentinel.
+    pub redis_mode: RedisMode,
+    /// The primary set the sentinels watch (sentinel mode only).
+    pub sentinel_master: Option<String>,
     /// PEM root certificate(s) to trust for `rediss://` instead of the built-in web roots (for a
     /// Redis with a private CA).
     pub redis_ca_pem: Option<Vec<u8>>,
@@ -62,6 +67,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             advertise: None,
             redis_url: "redis://127.0.0.1:6379".to_owned(),
+            redis_mode: RedisMode::Single,
+            sentinel_master: None,
             redis_ca_pem: None,
             node_id: default_node_id(),
             key_prefix: "ratelimit:".to_owned(),
@@ -88,10 +95,7 @@ impl Config {
     /// # Errors
     /// The first [`ConfigError`] found.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        redis::Client::open(self.redis_url.as_str()).map_err(|source| ConfigError::RedisUrl {
-            url: mask_password(&self.redis_url),
-            source,
-        })?;
+        self.validate_redis()?;
         ratelimiter_schema::keys::validate_prefix(&self.key_prefix)?;
         let id = &self.node_id;
         if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
@@ -113,6 +117,34 @@ impl Config {
 }
 
 impl Config {
+    /// Checks `redis_url`, `redis_mode` and `sentinel_master` together: one URL in single
+    /// mode, at least one in the others, each parsing; a master name in sentinel mode only.
+    fn validate_redis(&self) -> Result<(), ConfigError> {
+        let urls: Vec<&str> = self.redis_url.split(',').map(str::trim).collect();
+        if urls.iter().any(|u| u.is_empty()) {
+            return Err(ConfigError::RedisUrlList(mask_password(&self.redis_url)));
+        }
+        if self.redis_mode == RedisMode::Single && urls.len() > 1 {
+            return Err(ConfigError::SeveralUrlsInSingleMode(urls.len()));
+        }
+        for url in &urls {
+            redis::Client::open(*url).map_err(|source| ConfigError::RedisUrl {
+                url: mask_password(url),
+                source,
+            })?;
+        }
+        match (&self.sentinel_master, self.redis_mode) {
+            (None, RedisMode::Sentinel) => Err(ConfigError::SentinelMasterMissing),
+            (Some(name), RedisMode::Sentinel) if name.trim().is_empty() => {
+                Err(ConfigError::SentinelMasterMissing)
+            }
+            (Some(_), mode @ (RedisMode::Single | RedisMode::Cluster)) => {
+                Err(ConfigError::SentinelMasterOutsideSentinel(mode))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The identifier secret as the fingerprint functions take it.
     pub fn identifier_secret_bytes(&self) -> Option<&[u8]> {
         self.identifier_secret.as_deref().map(str::as_bytes)

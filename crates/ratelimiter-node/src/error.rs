@@ -14,6 +14,20 @@ pub enum ConfigError {
         #[source]
         source: redis::RedisError,
     },
+    /// `--redis-url` has an empty entry (`a,,b`, a trailing comma).
+    #[error("invalid --redis-url {0:?}: an empty entry in the comma-separated list")]
+    RedisUrlList(String),
+    /// Several URLs given in single mode.
+    #[error(
+        "--redis-url lists {0} URLs but --redis-mode is single: give one URL, or --redis-mode cluster|sentinel"
+    )]
+    SeveralUrlsInSingleMode(usize),
+    /// Sentinel mode without a master name.
+    #[error("--redis-mode sentinel needs --sentinel-master NAME (the primary set the sentinels watch)")]
+    SentinelMasterMissing,
+    /// A master name outside sentinel mode.
+    #[error("--sentinel-master is only used with --redis-mode sentinel (not {0})")]
+    SentinelMasterOutsideSentinel(ratelimiter_schema::RedisMode),
     /// The key prefix is unusable.
     #[error("invalid --key-prefix: {0}")]
     KeyPrefix(#[from] KeyError),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use ratelimiter_node::config::{Config, default_node_id, load_policies_file, parse_trusted_proxy};
 use ratelimiter_node::{Node, serve};
-use ratelimiter_schema::{FailureMode, PolicySet};
+use ratelimiter_schema::{FailureMode, PolicySet, RedisMode};
 
 // Many small allocations per request (JSON, headers, Redis frames): mimalloc keeps them cheap
 // and thread-local instead of contending in glibc's arenas.
@@ -40,9 +40,20 @@ struct Args {
     /// Address other nodes and the operator should use for this node (default: the bound address).
     #[arg(long, env = "RATELIMITER_ADVERTISE")]
     advertise: Option<String>,
-    /// Redis URL: redis://[:password@]host:port[/db], or rediss:// for TLS.
+    /// Redis URL: redis://[:password@]host:port[/db], or rediss:// for TLS. With --redis-mode
+    /// cluster: seed nodes of the cluster, comma-separated; with sentinel: the sentinels,
+    /// comma-separated (their password, if any, is also the primary's).
     #[arg(long, env = "RATELIMITER_REDIS_URL", default_value_t = defaults().redis_url.clone())]
     redis_url: String,
+    /// How Redis is reached: single (one server), cluster (a Redis Cluster; keys are routed by
+    /// slot, one circuit breaker per primary) or sentinel (the primary the sentinels name,
+    /// followed across failovers).
+    #[arg(long, env = "RATELIMITER_REDIS_MODE", default_value_t = defaults().redis_mode)]
+    redis_mode: RedisMode,
+    /// With --redis-mode sentinel: the name of the primary set the sentinels watch (`sentinel
+    /// monitor NAME ...`).
+    #[arg(long, env = "RATELIMITER_SENTINEL_MASTER", value_name = "NAME")]
+    sentinel_master: Option<String>,
     /// PEM file of the CA to trust for rediss:// (default: the built-in web roots).
     #[arg(long, env = "RATELIMITER_REDIS_CA_FILE")]
     redis_ca_file: Option<PathBuf>,
@@ -160,6 +171,8 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         redis_ca_pem,
         advertise: args.advertise,
         redis_url: args.redis_url,
+        redis_mode: args.redis_mode,
+        sentinel_master: args.sentinel_master,
         node_id: args.node_id.unwrap_or_else(default_node_id),
         key_prefix: args.key_prefix,
         seed_policies: seed,

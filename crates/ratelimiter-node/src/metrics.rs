@@ -36,6 +36,10 @@ pub struct Metrics {
     pub redis_skipped: AtomicU64,
     /// Policy (re)loads from Redis.
     pub policy_reloads: AtomicU64,
+    /// Scripts sent again (`EVAL`) after a Redis node answered `NOSCRIPT`.
+    pub script_reloads: AtomicU64,
+    /// Of those, the ones that failed.
+    pub script_reload_failures: AtomicU64,
     /// Whether the last Redis call succeeded.
     pub redis_ok: AtomicBool,
     /// Last measured Redis round trip in µs (`u64::MAX`: never measured).
@@ -166,6 +170,14 @@ impl Metrics {
             "ratelimiter_redis_skipped_total",
             "Decisions that did not call Redis because it kept failing (circuit open).",
             &[("", get(&self.redis_skipped))],
+        );
+        counter(
+            "ratelimiter_script_reloads_total",
+            "Scripts sent again with their body after a Redis node answered NOSCRIPT, by result.",
+            &[
+                ("result=\"ok\"", get(&self.script_reloads).saturating_sub(get(&self.script_reload_failures))),
+                ("result=\"failed\"", get(&self.script_reload_failures)),
+            ],
         );
         counter(
             "ratelimiter_policy_reloads_total",

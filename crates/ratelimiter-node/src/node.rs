@@ -69,14 +69,14 @@ impl Node {
     pub fn new(config: Config) -> Result<Arc<Self>, ConfigError> {
         config.validate()?;
         let metrics = Arc::new(Metrics::new());
-        let store = Store::new(
-            &config.redis_url,
-            config.redis_ca_pem.as_deref(),
-            &config.key_prefix,
-            &config.node_id,
-            config.redis_timeout,
-            metrics.clone(),
-        )
+        let connect = crate::store::ConnectOptions {
+            mode: config.redis_mode,
+            urls: &config.redis_url,
+            ca_pem: config.redis_ca_pem.as_deref(),
+            sentinel_master: config.sentinel_master.as_deref(),
+            timeout: config.redis_timeout,
+        };
+        let store = Store::new(connect, &config.key_prefix, &config.node_id, metrics.clone())
         .map_err(|source| ConfigError::RedisUrl {
             url: crate::config::mask_password(&config.redis_url),
             source,
@@ -197,6 +197,8 @@ impl Node {
             identifier_secret_digest: None,
             clock_skew_ms: m.clock_skew(),
             abuse: self.abuse_info(),
+            redis_mode: self.config.redis_mode,
+            shards: self.store.shard_report(),
         }
     }
 

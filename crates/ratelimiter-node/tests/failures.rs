@@ -57,7 +57,7 @@ async fn assert_recovers_exactly(redis: &mut RedisServer, node: &NodeProcess) {
     assert!(ready, "node not ready after redis came back");
     let mut conn = redis_conn(&redis.url());
     let version: Option<u64> = redis::cmd("HGET")
-        .arg("ratelimit:policies")
+        .arg("ratelimit:{shared}:policies")
         .arg("version")
         .query(&mut conn)
         .unwrap();

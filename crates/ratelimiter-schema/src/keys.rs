@@ -6,11 +6,12 @@
 //! | key | type | content | TTL | written by |
 //! |-----|------|---------|-----|------------|
 //! | `P` `c:{` *enc(user key)* `}:` *policy* `:` *window_ms* | hash | `w`: index of the current fixed window (`floor(redis_ms / window_ms)`), `c`: cost counted in window `w`, `p`: cost counted in window `w - 1` | `2 × window_ms`, set by every write | the check script, on each admitted request |
-//! | `P` `policies` | hash | `version`: integer, only increases (seeded at Redis time in ms, +1 per change, so it also increases across a Redis restart); `policy:<name>`: [`PolicySpec`](crate::PolicySpec) JSON | [`LONG_TTL_MS`] (7 days), refreshed by every policy write and by every node every minute | the policy scripts (put, delete, seed), atomically with the version bump |
-//! | `P` `nodes` | hash | `<node id>`: [`NodeRecord`](crate::NodeRecord) JSON, times from Redis `TIME` | [`LONG_TTL_MS`], refreshed by every heartbeat | each node's heartbeat (every second); removed on graceful shutdown |
+//! | `P` `{shared}:policies` | hash | `version`: integer, only increases (seeded at Redis time in ms, +1 per change, so it also increases across a Redis restart); `policy:<name>`: [`PolicySpec`](crate::PolicySpec) JSON | [`LONG_TTL_MS`] (7 days), refreshed by every policy write and by every node every minute | the policy scripts (put, delete, seed), atomically with the version bump |
+//! | `P` `{shared}:nodes` | hash | `<node id>`: [`NodeRecord`](crate::NodeRecord) JSON, times from Redis `TIME` | [`LONG_TTL_MS`], refreshed by every heartbeat | each node's heartbeat (every second); removed on graceful shutdown |
 //! | `P` `abuse:b:{` *client fingerprint* `}` | string | why the client is blocked (`enumeration` or `honeypot`) | `--enumeration-block` (10 min), set with the block | the abuse script of any node |
 //! | `P` `abuse:k:{` *client fingerprint* `}:` *minute* | HyperLogLog | fingerprints of the API keys the client used in that minute (`floor(node ms / 60000)`) | 2 minutes, set when it grows | the abuse script, on `/api/request` |
 //! | `P` `probe:{` *node id* `}` | hash | a check-script counter written by the circuit breaker's half-open probe | 2 s (`2 × 1000 ms`), set by the probe | the probe of one node |
+//! | `P` `probe:{` *node id* `:` *n* `}` | hash | the same, for the probe of one cluster shard (`n` picked so the key falls in that shard's slots) | 2 s | the probe of one node, per shard |
 //!
 //! **Counters.** One hash per (user key, policy, window). The sliding-window estimate at Redis
 //! time `now` is `p × (1 − elapsed / window_ms) + c`, with `elapsed = now − w × window_ms` (when
@@ -27,6 +28,20 @@
 //! percent-encoded (`%7B`, `%7D`, `%25`, ...); everything else, `:` included, is kept as is, so
 //! `user:42` becomes `ratelimit:c:{user:42}:default:1000`. Policy names are `[A-Za-z0-9_-]`, so
 //! the suffix after `}` splits on `:` without doubt.
+//!
+//! **Hash tags on a Redis Cluster.** Every key of one decision shares its user key's tag (one
+//! slot, one script call). The keys every node shares, `policies` and `nodes`, carry the one
+//! tag [`SHARED_TAG`] (`{shared}`), so they live in one slot together: any script may touch
+//! both and stays single-slot on a cluster. (Deployments with different prefixes on one cluster
+//! put their shared keys in that same slot; they are two small hashes each.) Abuse keys share
+//! the client's tag, a probe key its node's.
+//!
+//! **Layout change (the shared tag).** Before the cluster work these two keys were `P policies`
+//! and `P nodes` ([`legacy_policies_key`], [`legacy_nodes_key`]). A node in `single` or
+//! `sentinel` mode migrates them on start: `RENAMENX` of each old key to its new name (kept
+//! when the new one already exists; `RENAMENX` keeps the TTL). Cluster mode never had the old
+//! layout. Older nodes and operators do not read the new names: upgrade every node and the
+//! operator together (a documented break of the key schema, version 2 of it).
 //!
 //! **Lifetime of the long-lived keys.** `policies` and `nodes` live 7 days past the last refresh.
 //! If every node stays down longer than that, the policies are gone and the first node to start
@@ -147,9 +162,22 @@ pub fn all_keys_pattern(prefix: &str) -> String {
     format!("{}*", glob_escape(prefix))
 }
 
-/// The hash of policies and their version.
+/// The hash tag of the keys every node shares (`policies`, `nodes`): one slot on a cluster.
+pub const SHARED_TAG: &str = "{shared}";
+
+/// The hash of policies and their version: `P{shared}:policies`.
 pub fn policies_key(prefix: &str) -> String {
+    format!("{prefix}{SHARED_TAG}:policies")
+}
+
+/// The name of the policies hash before the shared hash tag (`P policies`), migrated on start.
+pub fn legacy_policies_key(prefix: &str) -> String {
     format!("{prefix}policies")
+}
+
+/// The name of the node registry before the shared hash tag (`P nodes`), migrated on start.
+pub fn legacy_nodes_key(prefix: &str) -> String {
+    format!("{prefix}nodes")
 }
 
 /// The `policies` hash field of the policy `name`.
@@ -157,9 +185,9 @@ pub fn policy_field(name: &str) -> String {
     format!("{POLICY_FIELD_PREFIX}{name}")
 }
 
-/// The hash of registered nodes.
+/// The hash of registered nodes: `P{shared}:nodes`.
 pub fn nodes_key(prefix: &str) -> String {
-    format!("{prefix}nodes")
+    format!("{prefix}{SHARED_TAG}:nodes")
 }
 
 /// The block of one client (its fingerprint, e.g. `ip:fp-...`): exists while it is blocked.
@@ -185,6 +213,17 @@ pub fn abuse_keys_key(prefix: &str, client: &str, minute: u64) -> String {
 pub fn probe_key(prefix: &str, node_id: &str) -> String {
     let mut out = format!("{prefix}probe:{{");
     encode_into(node_id, &mut out);
+    out.push('}');
+    out
+}
+
+/// The probe key of node `node_id` for one cluster shard: `salt` is chosen by the caller so
+/// that the key's slot ([`crate::cluster::key_slot`]) falls in that shard.
+pub fn probe_key_salted(prefix: &str, node_id: &str, salt: u32) -> String {
+    let mut out = format!("{prefix}probe:{{");
+    encode_into(node_id, &mut out);
+    out.push(':');
+    out.push_str(&salt.to_string());
     out.push('}');
     out
 }
@@ -336,6 +375,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn shared_keys_live_in_one_slot_and_probe_salts_move_the_slot() {
+        use crate::cluster::key_slot;
+        for prefix in ["ratelimit:", "other:"] {
+            let (p, n) = (policies_key(prefix), nodes_key(prefix));
+            assert_eq!(hash_tag(&p), Some("shared"));
+            assert_eq!(key_slot(p.as_bytes()), key_slot(n.as_bytes()));
+            assert_ne!(p, legacy_policies_key(prefix));
+            assert!(p.starts_with(prefix), "still under the prefix");
+        }
+        assert_eq!(policies_key("ratelimit:"), "ratelimit:{shared}:policies");
+        let slots: std::collections::HashSet<u16> = (0..64)
+            .map(|salt| key_slot(probe_key_salted("rl:", "n1", salt).as_bytes()))
+            .collect();
+        assert!(slots.len() > 32, "salts spread the probe over slots");
+        assert!(parse_counter_key("rl:", &probe_key_salted("rl:", "n1", 7)).is_none());
+    }
+
     /// Redis Cluster's rule: the text between the first `{` and the next `}`, if not empty.
     fn hash_tag(name: &str) -> Option<&str> {
         let open = name.find('{')?;
@@ -355,8 +412,9 @@ mod tests {
     #[test]
     fn other_keys_do_not_parse_as_counters() {
         for name in [
+            "ratelimit:{shared}:policies",
+            "ratelimit:{shared}:nodes",
             "ratelimit:policies",
-            "ratelimit:nodes",
             "other:c:{x}:p:1",
             "ratelimit:c:{x}:p:",
             "ratelimit:c:{x}:p:1x",

@@ -20,8 +20,11 @@
 //!   the identifier secret the nodes publish, so no API key is ever kept in clear.
 //! - [`ErrorCode`]: the stable codes of the node's error answers (`"error"` of an [`ErrorBody`]).
 //! - [`FailureMode`]: what a node does when Redis cannot answer.
+//! - [`cluster`]: how a node reaches Redis ([`RedisMode`]: single, cluster, sentinel), what it
+//!   reports per shard ([`ShardInfo`]), and the cluster slot of a key ([`cluster::key_slot`]).
 
 pub mod abuse;
+pub mod cluster;
 mod code;
 mod error;
 mod failure;
@@ -33,6 +36,7 @@ pub mod scripts;
 pub mod wire;
 
 pub use abuse::{AbuseInfo, BlockReason, BlockedClient, MemoryGuardInfo};
+pub use cluster::{RedisMode, ShardInfo};
 pub use code::ErrorCode;
 pub use error::{KeyError, PolicyError};
 pub use failure::FailureMode;

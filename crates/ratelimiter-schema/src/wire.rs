@@ -134,6 +134,13 @@ pub struct NodeInfo {
     /// nodes.
     #[serde(default)]
     pub abuse: AbuseInfo,
+    /// How the node reaches Redis (`--redis-mode`). Absent from older nodes (single).
+    #[serde(default)]
+    pub redis_mode: crate::RedisMode,
+    /// One entry per Redis primary the node decides on (one outside cluster mode), with its
+    /// slots, round trip and health. Absent from older nodes.
+    #[serde(default)]
+    pub shards: Vec<crate::ShardInfo>,
 }
 
 /// Up or Down, from the age of a node's last heartbeat.

@@ -1,6 +1,7 @@
 //! A real Redis Cluster for tests: 3 primaries and 3 replicas of `redis-server` on six
 //! consecutive loopback ports ([`RedisCluster`]), created with `redis-cli --cluster create`, with
-//! a short `cluster-node-timeout` so that a killed primary is replaced within seconds.
+//! a short `cluster-node-timeout` so that a killed primary is replaced within seconds, and
+//! `cluster-require-full-coverage no` so that the other shards keep serving meanwhile.
 //!
 //! Every member is killed when the cluster is dropped, including during a panic.
 
@@ -72,7 +73,8 @@ struct Member {
 }
 
 /// A real Redis Cluster of six `redis-server` processes (3 primaries + 3 replicas,
-/// `cluster-node-timeout 2000`, `cluster-replica-validity-factor 0`, no persistence), each in its
+/// `cluster-node-timeout 2000`, `cluster-replica-validity-factor 0`,
+/// `cluster-require-full-coverage no`, no persistence), each in its
 /// own temporary directory; killed when dropped.
 #[derive(Debug)]
 pub struct RedisCluster {
@@ -471,6 +473,9 @@ fn spawn_member(port: u16, dir: &Path) -> ChildGuard {
             &CLUSTER_NODE_TIMEOUT_MS.to_string(),
         ])
         .args(["--cluster-replica-validity-factor", "0"])
+        // Healthy shards keep serving while one is failed over (the default, `yes`, makes every
+        // member answer CLUSTERDOWN until every slot is covered again).
+        .args(["--cluster-require-full-coverage", "no"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir)

@@ -199,7 +199,7 @@ mod tests {
             2_000
         );
         assert_eq!(
-            repair_ttl(p, "ratelimit:policies", Duration::ZERO),
+            repair_ttl(p, "ratelimit:{shared}:policies", Duration::ZERO),
             LONG_TTL_MS
         );
         assert_eq!(

@@ -43,7 +43,7 @@ pub(crate) fn config_loaded(
 /// The policies hash in Redis: missing, invalid, or lost by a restart.
 fn redis_policies(o: &Observation, history: &History<Observation>) -> Option<Violation> {
     let p = o.redis.policies.as_ref()?;
-    let key = format!("{}policies", o.key_prefix);
+    let key = ratelimiter_schema::keys::policies_key(&o.key_prefix);
     if !p.present {
         let node_versions: BTreeMap<&str, serde_json::Value> = o
             .nodes

@@ -52,6 +52,8 @@ pub(crate) fn node(port: u16) -> NodeView {
             identifier_secret_digest: None,
             clock_skew_ms: None,
             abuse: Default::default(),
+            redis_mode: Default::default(),
+            shards: Vec::new(),
         }),
         latency: Some(Histogram {
             bounds: vec![0.001, 0.01, 0.1],

@@ -161,10 +161,9 @@ fn policies_deleted(ctx: &Context) -> Option<Finding> {
             .filter(|p| p.present)
             .map(|p| (*i, p.version.unwrap_or(0), p.policies.len()))
     });
-    let key = format!(
-        "{}policies",
+    let key = ratelimiter_schema::keys::policies_key(
         obs.last()
-            .map_or("ratelimit:", |(_, _, _, o)| o.key_prefix.as_str())
+            .map_or("ratelimit:", |(_, _, _, o)| o.key_prefix.as_str()),
     );
     let symptom = ctx.ticket.invariant == NODE_DOWN;
     let mut summary = format!(

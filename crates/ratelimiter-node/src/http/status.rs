@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use ratelimiter_schema::{ErrorCode, NodeInfo, NodesResponse, secret_digest};
+use ratelimiter_schema::{
+    ErrorCode, FailureMode, NodeInfo, NodesResponse, RedisMode, ShardInfo, secret_digest,
+};
 
 use super::auth::AuthGate;
 use super::error::ApiError;
@@ -33,8 +35,13 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: 200 only when Redis answers now, holds the policies, and this node has loaded
-/// them from Redis; 503 with the reason otherwise.
+/// `GET /readyz`. On one Redis (`single`): 200 only when Redis answers now, holds the
+/// policies, and this node has loaded them from Redis; 503 with the reason otherwise. On a
+/// cluster or Sentinel: 200 while every key can be decided, exactly or (for the shards being
+/// failed over) by the failure mode, naming those shards and the reason; 503 before the
+/// policies were first loaded from Redis, or when shards are unreachable and the failure mode
+/// is `closed` (their keys would all be denied). So a failover does not take every node out of
+/// the load balancer at once.
 pub(super) async fn readyz(State(node): State<Arc<Node>>) -> Response {
     let not_ready = |detail: String| {
         ApiError {
@@ -44,6 +51,26 @@ pub(super) async fn readyz(State(node): State<Arc<Node>>) -> Response {
         }
         .into_response()
     };
+    let mode = node.store.mode();
+    if mode != RedisMode::Single {
+        let loaded = node.policies();
+        let shards = node.store.shard_report();
+        return match sharded_readiness(node.config.failure_mode, loaded.from_redis, &shards) {
+            Ok(degraded) => Json(serde_json::json!({
+                "status": "ready",
+                "policy_version": loaded.version,
+                "redis_mode": mode,
+                "degraded_shards": degraded,
+                "reason": (!degraded.is_empty()).then(|| format!(
+                    "shards {} unreachable: their keys are decided by failure mode {}",
+                    degraded.join(", "),
+                    node.config.failure_mode
+                )),
+            }))
+            .into_response(),
+            Err(reason) => not_ready(reason),
+        };
+    }
     match node.store.policy_version().await {
         Err(e) => return not_ready(format!("redis does not answer: {e}")),
         Ok(None) => return not_ready("redis holds no policies (being re-seeded)".into()),
@@ -54,6 +81,30 @@ pub(super) async fn readyz(State(node): State<Arc<Node>>) -> Response {
         return not_ready("policies not loaded from redis yet".into());
     }
     Json(serde_json::json!({"status": "ready", "policy_version": loaded.version})).into_response()
+}
+
+/// Readiness on a cluster or Sentinel: `Ok` with the shards whose keys go to the failure mode
+/// (unreachable or breaker open), or `Err` with why the node cannot decide every key.
+fn sharded_readiness(
+    mode: FailureMode,
+    policies_from_redis: bool,
+    shards: &[ShardInfo],
+) -> Result<Vec<String>, String> {
+    if !policies_from_redis {
+        return Err("policies not loaded from redis yet".into());
+    }
+    let down: Vec<String> = shards
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| s.address.clone())
+        .collect();
+    if !down.is_empty() && mode == FailureMode::Closed {
+        return Err(format!(
+            "shards {} unreachable and failure mode closed: their keys would all be denied",
+            down.join(", ")
+        ));
+    }
+    Ok(down)
 }
 
 /// `GET /metrics`: Prometheus text format, the node's metrics and the admin token's gate.
@@ -98,4 +149,39 @@ fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(address: &str, ok: bool) -> ShardInfo {
+        ShardInfo {
+            address: address.into(),
+            slots: vec![[0, 16383]],
+            rtt_us: Some(100),
+            ok,
+            clock_skew_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_failover_keeps_the_node_ready_unless_the_failure_mode_is_closed() {
+        let all = [shard("a:1", true), shard("b:2", true)];
+        let one_down = [shard("a:1", true), shard("b:2", false)];
+        for mode in [FailureMode::Open, FailureMode::Local, FailureMode::Closed] {
+            assert_eq!(sharded_readiness(mode, true, &all), Ok(vec![]), "{mode}");
+            assert!(sharded_readiness(mode, false, &all).is_err(), "no policies yet: {mode}");
+        }
+        assert_eq!(
+            sharded_readiness(FailureMode::Local, true, &one_down),
+            Ok(vec!["b:2".to_owned()])
+        );
+        assert_eq!(
+            sharded_readiness(FailureMode::Open, true, &one_down),
+            Ok(vec!["b:2".to_owned()])
+        );
+        let closed = sharded_readiness(FailureMode::Closed, true, &one_down).unwrap_err();
+        assert!(closed.contains("b:2") && closed.contains("closed"), "{closed}");
+    }
 }

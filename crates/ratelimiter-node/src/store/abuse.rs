@@ -73,29 +73,29 @@ impl Store {
         ask: AbuseAsk<'_>,
         block: Duration,
     ) -> Result<AbuseReply, StoreError> {
-        if self.breaker.is_open() {
-            return Err(StoreError::Skipped);
-        }
         let (mode, key, limit) = match ask {
             AbuseAsk::Check => ("check", "", 0),
             AbuseAsk::Count { key, limit } => ("count", key, limit),
             AbuseAsk::Honeypot => ("honeypot", "", 0),
         };
         let block_ms = u64::try_from(block.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut inv = self.abuse.prepare_invoke();
-        inv.key(keys::abuse_block_key(&self.prefix, client))
+        let mut call = self.abuse.call();
+        call.key(keys::abuse_block_key(&self.prefix, client))
             .key(keys::abuse_keys_key(&self.prefix, client, minute))
             .arg(mode)
             .arg(key)
             .arg(limit)
             .arg(block_ms)
             .arg(KEYS_HLL_TTL_MS);
-        let mut conn = self.conn();
+        let route = self.shards.route(call.first_key());
+        if route.breaker.is_open() {
+            return Err(StoreError::Skipped);
+        }
         let reply: Vec<i64> = self
             .call(
-                CallKind::DecisionPath,
+                CallKind::DecisionPath(&route.breaker),
                 self.timeout,
-                inv.invoke_async(&mut conn),
+                self.invoke_routed(&call, &route),
             )
             .await?;
         parse_abuse_reply(&reply)

@@ -1,5 +1,5 @@
-//! The decision path's one Redis command: `EVALSHA` of `lua/check.lua` (reloaded transparently
-//! on `NOSCRIPT`), skipped while the breaker is open, and its reply read strictly. Its success is
+//! The decision path's one Redis command: `EVALSHA` of `lua/check.lua` (`EVAL` on `NOSCRIPT`),
+//! routed to the primary owning the key's slot, skipped while that shard's breaker is open, and its reply read strictly. Its success is
 //! the only thing that closes the breaker.
 
 use ratelimiter_schema::{Policy, keys};
@@ -48,36 +48,37 @@ impl Store {
         cost: u64,
         guard: bool,
     ) -> Result<Option<CheckReply>, StoreError> {
-        let mut inv = self.check.prepare_invoke();
+        let mut call = self.check.call();
         for w in &policy.windows {
-            inv.key(keys::counter_key(
+            call.key(keys::counter_key(
                 &self.prefix,
                 user_key,
                 &policy.name,
                 w.window_ms,
             ));
         }
-        inv.arg(cost);
+        call.arg(cost);
         for w in &policy.windows {
-            inv.arg(w.limit).arg(w.window_ms);
+            call.arg(w.limit).arg(w.window_ms);
         }
         if guard {
-            inv.arg(1);
+            call.arg(1);
         }
-        match self.breaker.admit(self.now_ms()) {
+        // The breaker of the primary owning the key's slot (one breaker outside cluster mode).
+        let route = self.shards.route(call.first_key());
+        match route.breaker.admit(self.now_ms()) {
             Admission::Call => {}
             Admission::Probe => {
-                self.spawn_probe();
+                self.spawn_probe(&route);
                 return Err(self.skipped());
             }
             Admission::Skip => return Err(self.skipped()),
         }
-        let mut conn = self.conn.clone();
         let reply: Vec<i64> = self
             .call(
-                CallKind::Decision,
+                CallKind::Decision(&route.breaker),
                 self.timeout,
-                inv.invoke_async(&mut conn),
+                self.invoke_routed(&call, &route),
             )
             .await?;
         if guard && reply == [-1] {

@@ -1,5 +1,5 @@
-//! [`Store`] itself: the shared connection, the scripts, the timeouts and the breaker that every
-//! Redis call of the node goes through.
+//! [`Store`] itself: the shared connection, the scripts, the timeouts and the breakers (one per
+//! shard) that every Redis call of the node goes through.
 //!
 //! Only a successful *decision* (the check script, or the breaker's probe, which is the check
 //! script on [`keys::probe_key`]) closes the breaker: a Redis that answers reads but refuses or
@@ -12,49 +12,56 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratelimiter_schema::keys;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisResult, Script};
+use ratelimiter_schema::{RedisMode, ShardInfo, keys};
+use redis::RedisResult;
 
 use super::breaker::Breaker;
+use super::conn::{ConnectOptions, RedisConn, is_redirect};
+use super::script::{LuaScript, ScriptCall};
+use super::shards::{Route, Shards, salt_for};
 use crate::error::StoreError;
 use crate::metrics::Metrics;
 
-/// How a call's outcome feeds the breaker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CallKind {
-    /// The check script: success closes the breaker, failure counts towards opening it.
-    Decision,
+/// How a call's outcome feeds a breaker.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum CallKind<'a> {
+    /// The check script: success closes the breaker of its shard, failure counts towards
+    /// opening it.
+    Decision(&'a Breaker),
     /// Another write of the decision path (the abuse script): failure counts, success does not
     /// close (it is not a decision).
-    DecisionPath,
-    /// Anything else (reads, management, heartbeats): the breaker ignores it.
+    DecisionPath(&'a Breaker),
+    /// Anything else (reads, management, heartbeats): no breaker hears of it.
     Other,
 }
 
 /// The node's handle on Redis. Cheap to share (`Arc` it once).
 pub struct Store {
-    pub(super) conn: ConnectionManager,
+    pub(super) conn: RedisConn,
     pub(super) prefix: String,
     pub(super) timeout: Duration,
     admin_timeout: Duration,
-    metrics: Arc<Metrics>,
-    pub(super) check: Script,
-    pub(super) policy_put: Script,
-    pub(super) policy_delete: Script,
-    pub(super) policy_seed: Script,
-    pub(super) heartbeat: Script,
-    pub(super) abuse: Script,
-    pub(super) breaker: Arc<Breaker>,
-    /// The key the half-open probe writes ([`keys::probe_key`]).
-    probe_key: String,
-    /// The origin of the breaker's clock.
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) check: LuaScript,
+    pub(super) policy_put: LuaScript,
+    pub(super) policy_delete: LuaScript,
+    pub(super) policy_seed: LuaScript,
+    pub(super) heartbeat: LuaScript,
+    pub(super) abuse: LuaScript,
+    /// The slot map and one breaker per primary (one in all outside cluster mode).
+    pub(super) shards: Arc<Shards>,
+    /// `host:port` of the one Redis in single mode.
+    pub(super) single_address: Option<String>,
+    /// The node id, which names the breaker's probe keys.
+    node_id: String,
+    /// The origin of the breakers' clock.
     epoch: Instant,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
+            .field("mode", &self.conn.mode())
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -62,58 +69,62 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store on `redis_url` that connects on first use; `ca_pem` replaces the trusted roots
-    /// for `rediss://`; `node_id` names the breaker's probe key. Must be called inside a Tokio
-    /// runtime.
+    /// A store that connects on first use, as `opts` says (mode, URLs, CA, timeout);
+    /// `node_id` names the breaker's probe keys. Must be called inside a Tokio runtime.
     ///
     /// # Errors
-    /// When the URL does not parse.
+    /// When a URL does not parse (or sentinel mode has no master name).
     pub fn new(
-        redis_url: &str,
-        ca_pem: Option<&[u8]>,
+        opts: ConnectOptions<'_>,
         prefix: &str,
         node_id: &str,
-        timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> RedisResult<Self> {
-        let client = match ca_pem {
-            Some(pem) => redis::Client::build_with_tls(
-                redis_url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.to_vec()),
-                },
-            )?,
-            None => redis::Client::open(redis_url)?,
-        };
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout.max(Duration::from_millis(500))))
-            .set_response_timeout(Some(timeout.max(Duration::from_secs(1))))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        let conn = RedisConn::new(opts)?;
+        let timeout = opts.timeout;
+        let single_address = (opts.mode == RedisMode::Single)
+            .then(|| {
+                redis::IntoConnectionInfo::into_connection_info(opts.urls.trim())
+                    .ok()
+                    .map(|i| i.addr().to_string())
+            })
+            .flatten();
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
             timeout,
             admin_timeout: (timeout * 20).max(Duration::from_secs(1)),
             metrics,
-            check: Script::new(include_str!("../lua/check.lua")),
-            policy_put: Script::new(ratelimiter_schema::scripts::POLICY_PUT),
-            policy_delete: Script::new(ratelimiter_schema::scripts::POLICY_DELETE),
-            policy_seed: Script::new(ratelimiter_schema::scripts::POLICY_SEED),
-            heartbeat: Script::new(include_str!("../lua/heartbeat.lua")),
-            abuse: Script::new(include_str!("../lua/abuse.lua")),
-            breaker: Arc::new(Breaker::new(timeout)),
-            probe_key: keys::probe_key(prefix, node_id),
+            check: LuaScript::new(include_str!("../lua/check.lua")),
+            policy_put: LuaScript::new(ratelimiter_schema::scripts::POLICY_PUT),
+            policy_delete: LuaScript::new(ratelimiter_schema::scripts::POLICY_DELETE),
+            policy_seed: LuaScript::new(ratelimiter_schema::scripts::POLICY_SEED),
+            heartbeat: LuaScript::new(include_str!("../lua/heartbeat.lua")),
+            abuse: LuaScript::new(include_str!("../lua/abuse.lua")),
+            shards: Arc::new(Shards::new(timeout)),
+            single_address,
+            node_id: node_id.to_owned(),
             epoch: Instant::now(),
         })
     }
 
+    /// How this store reaches Redis.
+    pub fn mode(&self) -> RedisMode {
+        self.conn.mode()
+    }
+
+    /// Every primary as `/v1/node` reports it: address, slots, round trip, health.
+    pub fn shard_report(&self) -> Vec<ShardInfo> {
+        let primary = match self.mode() {
+            RedisMode::Sentinel => self.conn.sentinel_primary(),
+            _ => self.single_address.clone(),
+        };
+        self.shards.report(primary.as_deref())
+    }
+
     /// The SHA1 of the check script (for `redis-benchmark EVALSHA`).
     pub fn check_script_sha(&self) -> &str {
-        self.check.get_hash()
+        self.check.sha()
     }
 
     /// Measures one `PING` round trip.
@@ -142,22 +153,53 @@ impl Store {
         StoreError::Skipped
     }
 
-    /// Probes Redis in the background with a real decision (the check script on the probe key,
-    /// a 1 s window, so the key lives 2 s): only its success closes the breaker, so a Redis that
-    /// answers `PING` but refuses writes keeps it open.
-    pub(super) fn spawn_probe(&self) {
-        let mut conn = self.conn.clone();
-        let (breaker, epoch, timeout) = (Arc::clone(&self.breaker), self.epoch, self.timeout);
-        let (script, key) = (self.check.clone(), self.probe_key.clone());
+    /// Probes the shard of `route` in the background with a real decision (the check script on
+    /// a probe key in that shard's slots, a 1 s window, so the key lives 2 s): only its success
+    /// closes the breaker, so a Redis that answers `PING` but refuses writes keeps it open.
+    pub(super) fn spawn_probe(&self, route: &Route) {
+        let key = match &route.shard {
+            Some(shard) => salt_for(shard, |salt| {
+                keys::probe_key_salted(&self.prefix, &self.node_id, salt)
+            })
+            .map(|salt| keys::probe_key_salted(&self.prefix, &self.node_id, salt)),
+            None => Some(keys::probe_key(&self.prefix, &self.node_id)),
+        };
+        let Some(key) = key else { return };
+        let direct = route.shard.as_ref().and_then(|s| self.conn.primary(&s.address));
+        let mut conn = direct.unwrap_or_else(|| self.conn.clone());
+        let (breaker, epoch, timeout) = (Arc::clone(&route.breaker), self.epoch, self.timeout);
+        let (script, metrics) = (self.check.clone(), Arc::clone(&self.metrics));
         tokio::spawn(async move {
-            let mut inv = script.prepare_invoke();
-            inv.key(key).arg(1).arg(u32::MAX).arg(1000);
-            let call = inv.invoke_async::<Vec<i64>>(&mut conn);
-            match tokio::time::timeout(timeout, call).await {
+            let mut call = script.call();
+            call.key(key).arg(1).arg(u32::MAX).arg(1000);
+            let probe = call.invoke::<Vec<i64>>(&mut conn, &metrics);
+            match tokio::time::timeout(timeout, probe).await {
                 Ok(Ok(_)) => breaker.record_success(ms_since(epoch)),
                 _ => breaker.record_failure(ms_since(epoch)),
             }
         });
+    }
+
+    /// Runs `call` on the primary of `route`: on a cluster straight over that primary's own
+    /// connection, falling back to the cluster connection (which follows `MOVED`/`ASK` and
+    /// waits out `TRYAGAIN`) on a redirect; elsewhere over the one connection.
+    pub(super) async fn invoke_routed<T: redis::FromRedisValue>(
+        &self,
+        call: &ScriptCall<'_>,
+        route: &Route,
+    ) -> RedisResult<T> {
+        if let Some(mut direct) = route
+            .shard
+            .as_ref()
+            .and_then(|s| self.conn.primary(&s.address))
+        {
+            match call.invoke(&mut direct, &self.metrics).await {
+                Err(e) if is_redirect(&e) => {}
+                other => return other,
+            }
+        }
+        let mut conn = self.conn.clone();
+        call.invoke(&mut conn, &self.metrics).await
     }
 
     /// Milliseconds since the store was made, for the breaker.
@@ -178,16 +220,16 @@ impl Store {
     /// `kind` says.
     pub(super) async fn call<T>(
         &self,
-        kind: CallKind,
+        kind: CallKind<'_>,
         limit: Duration,
         fut: impl Future<Output = RedisResult<T>>,
     ) -> Result<T, StoreError> {
         let result = tokio::time::timeout(limit, fut).await;
         match (&result, kind) {
-            (Ok(Ok(_)), CallKind::Decision) => self.breaker.record_success(self.now_ms()),
+            (Ok(Ok(_)), CallKind::Decision(b)) => b.record_success(self.now_ms()),
             (Ok(Ok(_)), _) | (_, CallKind::Other) => {}
-            (_, CallKind::Decision | CallKind::DecisionPath) => {
-                self.breaker.record_failure(self.now_ms());
+            (_, CallKind::Decision(b) | CallKind::DecisionPath(b)) => {
+                b.record_failure(self.now_ms());
             }
         }
         match result {
@@ -214,6 +256,11 @@ impl Store {
         }
     }
 
+    /// The longer timeout of management calls.
+    pub(super) fn admin_timeout(&self) -> Duration {
+        self.admin_timeout
+    }
+
     /// Runs a management call with the longer management timeout.
     pub(super) async fn admin<T>(
         &self,
@@ -222,13 +269,13 @@ impl Store {
         self.bounded(self.admin_timeout, fut).await
     }
 
-    pub(super) fn conn(&self) -> ConnectionManager {
+    pub(super) fn conn(&self) -> RedisConn {
         self.conn.clone()
     }
 
-    /// Whether the breaker is open (decisions skip Redis).
+    /// Whether any shard's breaker is open (decisions on its keys skip Redis).
     pub fn breaker_open(&self) -> bool {
-        self.breaker.is_open()
+        self.shards.any_open()
     }
 }
 

@@ -1,32 +1,41 @@
 //! Everything the node asks Redis, each call bounded by a timeout.
 //!
-//! One multiplexed, auto-reconnecting connection
-//! ([`ConnectionManager`](redis::aio::ConnectionManager)) is shared by every request: concurrent
+//! One multiplexed, auto-reconnecting connection is shared by every request: concurrent
 //! decisions are pipelined on it instead of queueing for a pool. It connects lazily, so a node
 //! starts while Redis is down and reconnects by itself when Redis returns.
 //!
+//! - [`conn`]: that connection in each `--redis-mode` ([`RedisConn`]): a
+//!   [`ConnectionManager`](redis::aio::ConnectionManager) on one Redis, redis-rs's cluster
+//!   connection on a Redis Cluster, the primary named by Redis Sentinel.
 //! - `handle`: [`Store`] itself, the connection, scripts and timeouts every call goes through.
+//! - `script`: `EVALSHA`, and `EVAL` on `NOSCRIPT`, on the node owning the keys.
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
-//!   `lua/check.lua`, reloaded transparently on `NOSCRIPT`), skipped while the [`breaker`] is
-//!   open.
+//!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
 //! - [`breaker`]: stops decisions from waiting for a Redis that keeps failing.
+//! - [`shards`]: the cluster's slot map and one breaker per primary, so a dead shard trips only
+//!   its own keys; what the sampler saw of each primary.
 //! - `policies`: load, poll the version, seed, put and delete (atomically with the version bump).
 //! - `registry`: heartbeats, deregistration and the list of nodes.
 //! - `counters`: cursor-paginated listing and reset of counters.
 //! - `abuse`: the abuse script (client blocks, distinct API keys per client and minute).
-//! - `server_info`: Redis memory and clock, sampled in the background.
+//! - `server_info`: Redis memory and clock, sampled in the background on every primary, and the
+//!   slot map refreshed.
 
 mod abuse;
 pub mod breaker;
 mod check;
+pub mod conn;
 mod counters;
 mod handle;
 mod policies;
 mod registry;
+mod script;
 mod server_info;
+pub mod shards;
 
 pub use abuse::{AbuseAsk, AbuseReply, AbuseState, KEYS_HLL_TTL_MS};
 pub use check::CheckReply;
+pub use conn::{ConnectOptions, RedisConn};
 pub use handle::Store;
 pub use policies::StoredPolicies;
 pub use server_info::{RedisMemory, RedisTime, parse_memory};

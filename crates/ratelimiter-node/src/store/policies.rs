@@ -80,15 +80,18 @@ impl Store {
     /// # Errors
     /// Redis failures or timeouts.
     pub async fn seed_policies(&self, set: &PolicySet, version: u64) -> Result<bool, StoreError> {
-        let mut inv = self.policy_seed.prepare_invoke();
-        inv.key(keys::policies_key(&self.prefix))
+        if self.migrate_legacy_keys().await {
+            return Ok(false);
+        }
+        let mut call = self.policy_seed.call();
+        call.key(keys::policies_key(&self.prefix))
             .arg(LONG_TTL_MS)
             .arg(version);
         for p in set.sorted() {
-            inv.arg(keys::policy_field(&p.name)).arg(p.to_json());
+            call.arg(keys::policy_field(&p.name)).arg(p.to_json());
         }
         let mut conn = self.conn();
-        let seeded: i64 = self.admin(inv.invoke_async(&mut conn)).await?;
+        let seeded: i64 = self.admin(call.invoke(&mut conn, &self.metrics)).await?;
         Ok(seeded == 1)
     }
 
@@ -97,13 +100,13 @@ impl Store {
     /// # Errors
     /// Redis failures or timeouts.
     pub async fn put_policy(&self, policy: &Policy) -> Result<Option<u64>, StoreError> {
-        let mut inv = self.policy_put.prepare_invoke();
-        inv.key(keys::policies_key(&self.prefix))
+        let mut call = self.policy_put.call();
+        call.key(keys::policies_key(&self.prefix))
             .arg(keys::policy_field(&policy.name))
             .arg(policy.to_json())
             .arg(LONG_TTL_MS);
         let mut conn = self.conn();
-        let v: i64 = self.admin(inv.invoke_async(&mut conn)).await?;
+        let v: i64 = self.admin(call.invoke(&mut conn, &self.metrics)).await?;
         Ok(u64::try_from(v).ok())
     }
 
@@ -113,12 +116,12 @@ impl Store {
     /// # Errors
     /// Redis failures or timeouts.
     pub async fn delete_policy(&self, name: &str) -> Result<Option<(bool, u64)>, StoreError> {
-        let mut inv = self.policy_delete.prepare_invoke();
-        inv.key(keys::policies_key(&self.prefix))
+        let mut call = self.policy_delete.call();
+        call.key(keys::policies_key(&self.prefix))
             .arg(keys::policy_field(name))
             .arg(LONG_TTL_MS);
         let mut conn = self.conn();
-        let (removed, version): (i64, u64) = self.admin(inv.invoke_async(&mut conn)).await?;
+        let (removed, version): (i64, u64) = self.admin(call.invoke(&mut conn, &self.metrics)).await?;
         Ok((removed >= 0).then_some((removed == 1, version)))
     }
 
@@ -138,5 +141,31 @@ impl Store {
             )
             .await?;
         Ok(())
+    }
+
+    /// Moves the shared keys of the layout before the `{shared}` hash tag (`P policies`,
+    /// `P nodes`) to their names now, when the new ones do not exist (`RENAMENX` keeps the
+    /// TTL); whether the policies were moved. Never in cluster mode (which never had the old
+    /// layout, and where the two names are in different slots).
+    async fn migrate_legacy_keys(&self) -> bool {
+        if self.mode() == ratelimiter_schema::RedisMode::Cluster {
+            return false;
+        }
+        let mut moved = false;
+        for (old, new) in [
+            (keys::legacy_policies_key(&self.prefix), keys::policies_key(&self.prefix)),
+            (keys::legacy_nodes_key(&self.prefix), keys::nodes_key(&self.prefix)),
+        ] {
+            let mut conn = self.conn();
+            // "no such key" when there is nothing to migrate: the usual case.
+            let renamed: Result<i64, _> = self
+                .admin(redis::cmd("RENAMENX").arg(&old).arg(&new).query_async(&mut conn))
+                .await;
+            if matches!(renamed, Ok(1)) {
+                tracing::info!(from = %old, to = %new, "migrated a key to the {{shared}} hash tag");
+                moved |= new == keys::policies_key(&self.prefix);
+            }
+        }
+        moved
     }
 }

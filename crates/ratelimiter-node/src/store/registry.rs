@@ -24,8 +24,8 @@ impl Store {
         version: &str,
         started_ms: u64,
     ) -> Result<(u64, u64), StoreError> {
-        let mut inv = self.heartbeat.prepare_invoke();
-        inv.key(keys::nodes_key(&self.prefix))
+        let mut call = self.heartbeat.call();
+        call.key(keys::nodes_key(&self.prefix))
             .arg(id)
             .arg(addr)
             .arg(version)
@@ -33,7 +33,7 @@ impl Store {
             .arg(LONG_TTL_MS)
             .arg(FORGET_AFTER_MS);
         let mut conn = self.conn();
-        self.admin(inv.invoke_async(&mut conn)).await
+        self.admin(call.invoke(&mut conn, &self.metrics)).await
     }
 
     /// Removes this node from the registry (graceful shutdown).
@@ -59,12 +59,14 @@ impl Store {
     /// Redis failures or timeouts.
     pub async fn nodes(&self) -> Result<NodesResponse, StoreError> {
         let mut conn = self.conn();
-        let ((secs, micros), all): ((u64, u64), HashMap<String, String>) = self
+        // The keyed command first: on a cluster the pipeline goes to the primary of the
+        // `nodes` slot, whose clock stamped the heartbeats.
+        let (all, (secs, micros)): (HashMap<String, String>, (u64, u64)) = self
             .admin(
                 redis::pipe()
-                    .cmd("TIME")
                     .cmd("HGETALL")
                     .arg(keys::nodes_key(&self.prefix))
+                    .cmd("TIME")
                     .query_async(&mut conn),
             )
             .await?;

@@ -1,0 +1,114 @@
+//! Lua scripts as the node runs them: `EVALSHA`, and on `NOSCRIPT` one `EVAL` with the body.
+//!
+//! Both commands carry the script's keys, so on a cluster both go to the primary owning their
+//! slot, and the `EVAL` caches the script on exactly the node that said `NOSCRIPT` (a replica
+//! just promoted, a restarted primary). `SCRIPT LOAD`, which redis-rs's own
+//! `Script::invoke_async` sends on `NOSCRIPT`, would go to every primary and fail as a whole
+//! while any one of them is down. Reloads and failed reloads are counted
+//! (`ratelimiter_script_reloads_total`).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use redis::{ErrorKind, FromRedisValue, RedisResult, ServerErrorKind, ToRedisArgs};
+
+use super::conn::RedisConn;
+use crate::metrics::Metrics;
+
+/// A Lua script: its body and its SHA1. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LuaScript {
+    code: &'static str,
+    sha: Arc<str>,
+}
+
+impl LuaScript {
+    /// The script `code`.
+    pub fn new(code: &'static str) -> Self {
+        let sha = redis::Script::new(code).get_hash().into();
+        Self { code, sha }
+    }
+
+    /// Its SHA1 (for `EVALSHA`).
+    pub fn sha(&self) -> &str {
+        &self.sha
+    }
+
+    /// A call of it, keys and arguments to add.
+    pub fn call(&self) -> ScriptCall<'_> {
+        ScriptCall {
+            script: self,
+            keys: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// One call of a [`LuaScript`]: `KEYS` and `ARGV`.
+#[derive(Debug)]
+pub struct ScriptCall<'s> {
+    script: &'s LuaScript,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl ScriptCall<'_> {
+    /// Adds `KEYS[n]`.
+    pub fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
+        key.write_redis_args(&mut self.keys);
+        self
+    }
+
+    /// Adds `ARGV[n]`.
+    pub fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
+        arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    /// The first key (its slot is the call's slot on a cluster).
+    pub fn first_key(&self) -> Option<&[u8]> {
+        self.keys.first().map(Vec::as_slice)
+    }
+
+    fn command(&self, name: &str, head: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd(name);
+        cmd.arg(head).arg(self.keys.len());
+        for k in &self.keys {
+            cmd.arg(k.as_slice());
+        }
+        for a in &self.args {
+            cmd.arg(a.as_slice());
+        }
+        cmd
+    }
+
+    /// Runs it: `EVALSHA`, then on `NOSCRIPT` `EVAL` with the body, counting the reload (and
+    /// its failure) in `metrics`.
+    ///
+    /// # Errors
+    /// What Redis answered.
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        conn: &mut RedisConn,
+        metrics: &Metrics,
+    ) -> RedisResult<T> {
+        match self
+            .command("EVALSHA", self.script.sha())
+            .query_async(conn)
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                metrics.script_reloads.fetch_add(1, Relaxed);
+                let r = self
+                    .command("EVAL", self.script.code)
+                    .query_async(conn)
+                    .await;
+                if r.is_err() {
+                    metrics.script_reload_failures.fetch_add(1, Relaxed);
+                }
+                r
+            }
+            other => other,
+        }
+    }
+}
