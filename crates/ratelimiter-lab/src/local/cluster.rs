@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use operator_ratelimiter::topology::{Role, parse_cluster_nodes};
 use tokio::time::Instant;
 
 use crate::environment::Component;
@@ -179,7 +180,12 @@ async fn whole(ports: &[u16]) -> bool {
         let replicas = probe
             .query::<String>(redis::cmd("CLUSTER").arg("NODES"))
             .await
-            .map_or(0, |n| n.lines().filter(|l| l.contains(" slave ")).count());
+            .map_or(0, |n| {
+                parse_cluster_nodes(&n)
+                    .iter()
+                    .filter(|i| i.role == Role::Replica && !i.failed)
+                    .count()
+            });
         if !ok || replicas < 3 {
             return false;
         }
