@@ -14,6 +14,11 @@
 //!    re-observed clear;
 //! 5. a node killed and restarted: `node_down` for that node only, then resolved.
 //!
+//! On a Redis Cluster stack (`--redis cluster`) the demo runs the baseline, then chapter 2 "a
+//! Redis primary killed" (`cluster_chapter`: the failover reported, the nodes keep deciding,
+//! exact limits resume; its row shows the time until exact limiting resumed) instead of the
+//! single-Redis chapters.
+//!
 //! A summary table follows. [`begin`], [`stack_up`] and [`teardown`] narrate what the caller
 //! does around [`run`].
 //!
@@ -22,6 +27,7 @@
 //! table), `load` (the background load).
 
 mod chapters;
+mod cluster_chapter;
 mod load;
 pub mod narrate;
 mod story;
@@ -35,7 +41,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use operator_core::{MonitorConfig, MonitorLoop, TicketStore};
-use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject};
+use operator_ratelimiter::{RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, RedisMode};
 use tokio::time::Instant;
 
 pub use narrate::{JsonNarrator, Narration, Narrator, TextNarrator};
@@ -135,6 +141,8 @@ pub struct DemoOutcome {
     pub clean_teardown: bool,
     /// How long it took.
     pub took: Duration,
+    /// How many chapters the story has (5; 2 on a Redis Cluster).
+    pub expected_chapters: usize,
 }
 
 impl DemoOutcome {
@@ -142,7 +150,7 @@ impl DemoOutcome {
     pub fn ok(&self) -> bool {
         !self.interrupted
             && self.clean_teardown
-            && self.chapters.len() == 5
+            && self.chapters.len() == self.expected_chapters
             && self.chapters.iter().all(|c| c.ok)
     }
 
@@ -264,6 +272,11 @@ pub async fn run(
         interrupted,
         clean_teardown: false,
         took: started.elapsed(),
+        expected_chapters: if env.endpoints().redis_is_cluster() {
+            2
+        } else {
+            5
+        },
     };
     let mut failed = outcome.failures();
     failed.retain(|f| !f.starts_with("teardown"));
@@ -313,7 +326,15 @@ async fn story(
     results: &mut Vec<ChapterResult>,
 ) -> Result<()> {
     let endpoints = env.endpoints();
+    let cluster = endpoints.redis_is_cluster();
     let subject = RateLimiterSubject::new(RateLimiterConfig {
+        redis_mode: if cluster {
+            RedisMode::Cluster
+        } else {
+            RedisMode::Single
+        },
+        // Long enough to be seen, short enough to resolve within the chapter.
+        failover_memory: Duration::from_secs(5),
         redis_url: endpoints.redis_url.clone(),
         nodes: endpoints.nodes.clone(),
         key_prefix: endpoints.key_prefix.clone(),
@@ -367,6 +388,19 @@ async fn story(
     results.push(placeholder(0));
     let r = chapters::baseline(&mut ctx, config.baseline).await?;
     set_last(results, r);
+
+    if cluster {
+        pacer.before(2).await;
+        results.push(ChapterResult::new(
+            2,
+            cluster_chapter::TITLE,
+            &Fault::KillRedisPrimary(1).to_string(),
+        ));
+        let r = cluster_chapter::primary_killed(&mut ctx, 2).await?;
+        set_last(results, r);
+        ctx.load.stop().await;
+        return Ok(());
+    }
 
     pacer.before(2).await;
     results.push(placeholder(1));
