@@ -2,7 +2,8 @@
 //! killed. The monitor names the dead instance and the failover; the nodes keep deciding (by
 //! their failure mode for the dead shard's slots, exactly for the others); exact limiting
 //! resumes on the promoted replica by itself; the killed member, started again, rejoins as a
-//! replica and every ticket resolves.
+//! replica and every ticket resolves. Exact limiting counts as resumed from the first of three
+//! observations between which no node took a decision by its failure mode, under the load.
 
 use std::time::Duration;
 
@@ -21,28 +22,32 @@ pub(crate) const TITLE: &str = "a Redis primary killed";
 /// The shard whose primary is killed.
 const SHARD: usize = 1;
 
-/// Whether every node reports every shard of the cluster `ok` (answering, its breaker closed):
-/// every decision goes to Redis again, exactly.
-async fn exact_everywhere(ctx: &Ctx<'_>) -> bool {
-    let Ok(probe) = NodeProbe::new(Duration::from_millis(500)) else {
-        return false;
-    };
-    let probe = probe.with_token(ctx.env.endpoints().node_token);
+/// The decisions every node took by its failure mode so far, summed; `None` when a node does
+/// not answer.
+async fn failure_decisions(ctx: &Ctx<'_>) -> Option<u64> {
+    let probe = NodeProbe::new(Duration::from_millis(500))
+        .ok()?
+        .with_token(ctx.env.endpoints().node_token);
+    let mut total = 0;
     for url in ctx.env.endpoints().nodes {
-        match probe.info(&url).await {
-            Ok(i) if !i.shards.is_empty() && i.shards.iter().all(|s| s.ok) && i.redis_ok => {}
-            _ => return false,
-        }
+        let f = probe.info(&url).await.ok()?.failure_decisions;
+        total += f.open + f.closed + f.local;
     }
-    true
+    Some(total)
 }
 
-/// Ticks until every node limits exactly again; how long after `at`.
+/// Ticks until no node has decided by its failure mode for two observations in a row (under
+/// load, every decision goes to Redis again, exactly); how long after `at` that began.
 async fn until_exact(ctx: &mut Ctx<'_>, at: Instant, timeout: Duration) -> Result<Option<u64>> {
     let end = Instant::now() + timeout;
+    let mut samples: Vec<(Instant, Option<u64>)> = Vec::new();
     while Instant::now() < end {
-        if exact_everywhere(ctx).await {
-            return Ok(Some(Ctx::between(at, Instant::now())));
+        samples.push((Instant::now(), failure_decisions(ctx).await));
+        if let [.., (since, Some(a)), (_, Some(b)), (_, Some(c))] = samples.as_slice()
+            && a == b
+            && b == c
+        {
+            return Ok(Some(Ctx::between(at, *since)));
         }
         ctx.tick().await?;
     }
@@ -91,7 +96,7 @@ pub(crate) async fn primary_killed(ctx: &mut Ctx<'_>, chapter: usize) -> Result<
     ));
     if let Some(ms) = exact_after {
         ctx.note(format!(
-            "exact limiting resumed on every node {} after the kill",
+            "exact limiting resumed on every node {} after the kill (no decision by a failure mode since)",
             human::duration(Duration::from_millis(ms))
         ));
     }

@@ -213,17 +213,35 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// Runs `fut` while the monitor keeps ticking on schedule.
+    /// Runs `fut` while the monitor keeps ticking on schedule. A tick under way when `fut`
+    /// ends is finished first: dropped halfway, its ticket events would be recorded in the
+    /// store but never seen here.
     ///
     /// # Errors
     /// When the ticket store fails.
     pub(crate) async fn during<T>(&mut self, fut: impl Future<Output = T>) -> Result<T> {
         tokio::pin!(fut);
+        let mut out = None;
         loop {
             tokio::select! {
                 biased;
-                out = &mut fut => return Ok(out),
-                r = self.tick() => r?,
+                o = &mut fut => return Ok(o),
+                () = tokio::time::sleep_until(self.next) => {}
+            }
+            let tick = self.tick();
+            tokio::pin!(tick);
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut tick => {
+                        r?;
+                        break;
+                    }
+                    o = &mut fut, if out.is_none() => out = Some(o),
+                }
+            }
+            if let Some(o) = out.take() {
+                return Ok(o);
             }
         }
     }
