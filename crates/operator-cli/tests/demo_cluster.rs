@@ -42,7 +42,9 @@ fn the_cluster_demo_reports_the_failover_and_exact_limits_resuming() {
     let moved_to: u16 = err
         .lines()
         .find_map(|l| {
-            let rest = l.strip_prefix(&format!("operator: port {base} (redis-1..redis-6) is taken: using "))?;
+            let rest = l.strip_prefix(&format!(
+                "operator: port {base} (redis-1..redis-6) is taken: using "
+            ))?;
             rest.strip_suffix(" instead")?.parse().ok()
         })
         .unwrap_or_else(|| panic!("the cluster's move is said: {err}"));
@@ -67,7 +69,9 @@ fn the_cluster_demo_reports_the_failover_and_exact_limits_resuming() {
         .filter_map(|v| v.as_str())
         .collect();
     assert!(
-        opened.iter().any(|o| o.starts_with("redis_healthy[127.0.0.1:")),
+        opened
+            .iter()
+            .any(|o| o.starts_with("redis_healthy[127.0.0.1:")),
         "the dead instance is named: {opened:?}"
     );
     assert_eq!(c["load"]["errors"], 0, "{c:#}");
@@ -82,9 +86,17 @@ fn the_cluster_demo_reports_the_failover_and_exact_limits_resuming() {
     assert_eq!(components.len(), 9, "{up:#}");
     for c in components {
         let pid = u32::try_from(c["pid"].as_u64().unwrap()).unwrap();
-        assert!(!alive(pid), "{} (pid {pid}) survived the demo", c["component"]);
+        assert!(
+            !alive(pid),
+            "{} (pid {pid}) survived the demo",
+            c["component"]
+        );
     }
-    for port in (ClusterPorts { base: moved_to }).all().into_iter().chain(nodes) {
+    for port in (ClusterPorts { base: moved_to })
+        .all()
+        .into_iter()
+        .chain(nodes)
+    {
         assert!(!listening(port), "port {port} still listening");
     }
     drop(squatter);

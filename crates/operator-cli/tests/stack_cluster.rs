@@ -98,15 +98,27 @@ fn a_cluster_stack_fails_over_a_killed_primary_and_comes_down_clean() {
         "the monitor hint names the cluster: {text}"
     );
     // Nodes decide on the cluster.
-    let (status, body) =
-        test_support::http::request(s.nodes[0], "POST", "/v1/check", Some(r#"{"key": "user:1"}"#))
-            .unwrap();
+    let (status, body) = test_support::http::request(
+        s.nodes[0],
+        "POST",
+        "/v1/check",
+        Some(r#"{"key": "user:1"}"#),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
     let (code, report) = s.monitor_once();
     assert_eq!(code, Some(0), "a fresh cluster stack is healthy: {report}");
 
     // Kill shard 1's primary: a replica takes over, the monitor names the dead instance.
-    let out = operator(&["chaos", "--state-dir", &dir, "--subject", "ratelimit", "kill-redis-primary", "1"]);
+    let out = operator(&[
+        "chaos",
+        "--state-dir",
+        &dir,
+        "--subject",
+        "ratelimit",
+        "kill-redis-primary",
+        "1",
+    ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.contains("ok   a replica took over shard 1"), "{text}");
@@ -117,15 +129,34 @@ fn a_cluster_stack_fails_over_a_killed_primary_and_comes_down_clean() {
         .unwrap();
     let (code, report) = s.monitor_once();
     assert_eq!(code, Some(1), "{report}");
-    assert!(report.contains(&format!("redis_healthy[{dead}]")), "{report}");
-    assert!(report.contains("replica_live["), "the new primary has no replica: {report}");
+    assert!(
+        report.contains(&format!("redis_healthy[{dead}]")),
+        "{report}"
+    );
+    assert!(
+        report.contains("replica_live["),
+        "the new primary has no replica: {report}"
+    );
     // The nodes keep deciding.
-    let (status, body) =
-        test_support::http::request(s.nodes[1], "POST", "/v1/check", Some(r#"{"key": "user:2"}"#))
-            .unwrap();
+    let (status, body) = test_support::http::request(
+        s.nodes[1],
+        "POST",
+        "/v1/check",
+        Some(r#"{"key": "user:2"}"#),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
 
-    let out = operator(&["chaos", "--state-dir", &dir, "--subject", "ratelimit", "undo", "kill-redis-primary", "1"]);
+    let out = operator(&[
+        "chaos",
+        "--state-dir",
+        &dir,
+        "--subject",
+        "ratelimit",
+        "undo",
+        "kill-redis-primary",
+        "1",
+    ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.contains("ok   the cluster is whole"), "{text}");

@@ -89,7 +89,9 @@ impl RateLimiterConfig {
     pub fn validate(&self) -> Result<()> {
         let urls = self.redis_urls();
         if urls.is_empty() {
-            return Err(Error::Config("redis url: at least one URL is needed".into()));
+            return Err(Error::Config(
+                "redis url: at least one URL is needed".into(),
+            ));
         }
         for url in &urls {
             redis::Client::open(*url)
@@ -102,7 +104,10 @@ impl RateLimiterConfig {
                 ));
             }
             RedisMode::Sentinel
-                if self.sentinel_master.as_deref().is_none_or(|m| m.trim().is_empty()) =>
+                if self
+                    .sentinel_master
+                    .as_deref()
+                    .is_none_or(|m| m.trim().is_empty()) =>
             {
                 return Err(Error::Config(
                     "sentinel master: sentinel mode needs the name of the primary set".into(),
@@ -264,7 +269,10 @@ mod tests {
             assert!(e.contains(word), "{e}");
         };
         bad(|c| c.redis_url = "http://x".into(), "redis url");
-        bad(|c| c.redis_url = "redis://a:1,redis://b:2".into(), "redis-mode");
+        bad(
+            |c| c.redis_url = "redis://a:1,redis://b:2".into(),
+            "redis-mode",
+        );
         bad(|c| c.redis_mode = RedisMode::Sentinel, "sentinel master");
         bad(
             |c| {

@@ -18,6 +18,8 @@ use crate::config::redact_url;
 use crate::error::{Error, Result};
 
 /// How the handle reaches Redis.
+// One per handle, built once: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Client {
     Single(redis::Client),
     Cluster(redis::cluster::ClusterClient),

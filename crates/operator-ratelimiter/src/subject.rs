@@ -170,10 +170,8 @@ impl Subject for RateLimiterSubject {
                     &self.config,
                 )),
             };
-        let ((redis, redis_clock), nodes) = tokio::join!(
-            redis_side,
-            futures::future::join_all(node_futures)
-        );
+        let ((redis, redis_clock), nodes) =
+            tokio::join!(redis_side, futures::future::join_all(node_futures));
         self.remember_policies(&redis);
         Ok(Observation {
             observed_at,

@@ -11,7 +11,8 @@ use operator_ratelimiter::checker::{
 };
 use operator_ratelimiter::topology::Role;
 use operator_ratelimiter::{
-    Observation, RateLimitAction, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, RedisMode,
+    Observation, RateLimitAction, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject,
+    RedisMode,
 };
 use test_support::RedisCluster;
 
@@ -46,10 +47,17 @@ impl Monitor {
             .checker
             .check(&o, &self.history)
             .into_iter()
-            .filter(|v| v.entity.as_deref().is_none_or(|e| !e.starts_with("127.0.0.1:") || o.node(e).is_none()))
+            .filter(|v| {
+                v.entity
+                    .as_deref()
+                    .is_none_or(|e| !e.starts_with("127.0.0.1:") || o.node(e).is_none())
+            })
             .collect();
-        self.history
-            .push(o.observed_at, tokio::time::Instant::now(), Arc::new(o.clone()));
+        self.history.push(
+            o.observed_at,
+            tokio::time::Instant::now(),
+            Arc::new(o.clone()),
+        );
         (o, v)
     }
 
@@ -69,7 +77,9 @@ impl Monitor {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{what} not seen within {secs} s; last violations: {:#?}",
-                v.iter().map(|v| (&v.invariant, &v.entity, &v.message)).collect::<Vec<_>>()
+                v.iter()
+                    .map(|v| (&v.invariant, &v.entity, &v.message))
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -104,7 +114,10 @@ async fn the_monitor_names_a_killed_primary_and_the_failover_then_clears() {
             // `--cluster create` makes the replicas replicate after the slots are assigned; the
             // cluster says so a moment later.
             let replicas = o.redis.cluster.as_ref().map_or(0, |c| {
-                c.instances.iter().filter(|i| i.role == Role::Replica).count()
+                c.instances
+                    .iter()
+                    .filter(|i| i.role == Role::Replica)
+                    .count()
             });
             replicas == 3 && !fired(v, NO_STUCK_KEYS).is_empty()
         })
@@ -131,9 +144,16 @@ async fn the_monitor_names_a_killed_primary_and_the_failover_then_clears() {
         .await
         .unwrap();
     assert!(report.changed, "{report:?}");
-    assert_eq!(report.details["shards"].as_array().map(Vec::len), Some(3), "{report:?}");
+    assert_eq!(
+        report.details["shards"].as_array().map(Vec::len),
+        Some(3),
+        "{report:?}"
+    );
     let pttl = cluster.cmd(cluster.primary_of_key(stuck), &["PTTL", stuck]);
-    assert!(pttl.trim_start_matches(':').parse::<i64>().unwrap() > 0, "{pttl}");
+    assert!(
+        pttl.trim_start_matches(':').parse::<i64>().unwrap() > 0,
+        "{pttl}"
+    );
 
     // SIGKILL the primary of a hot key's slot.
     let hot = "ratelimit:{user:42}:x";
@@ -158,7 +178,9 @@ async fn the_monitor_names_a_killed_primary_and_the_failover_then_clears() {
     let new = cluster.wait_for_failover(slot, old, Duration::from_secs(30));
     let new_addr = format!("127.0.0.1:{new}");
     let (o, v) = monitor
-        .until(20, "the failover", |_, v| !fired(v, FAILOVER_DETECTED).is_empty())
+        .until(20, "the failover", |_, v| {
+            !fired(v, FAILOVER_DETECTED).is_empty()
+        })
         .await;
     let f = fired(&v, FAILOVER_DETECTED)[0];
     assert_eq!(f.entity.as_deref(), Some(old_addr.as_str()));
@@ -172,7 +194,8 @@ async fn the_monitor_names_a_killed_primary_and_the_failover_then_clears() {
     assert!(c.uncovered.is_empty(), "{c:#?}");
     let lone = fired(&v, REPLICA_LIVE);
     assert!(
-        lone.iter().any(|x| x.entity.as_deref() == Some(new_addr.as_str())),
+        lone.iter()
+            .any(|x| x.entity.as_deref() == Some(new_addr.as_str())),
         "{:?}",
         names(&v)
     );

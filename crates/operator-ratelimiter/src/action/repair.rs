@@ -79,7 +79,11 @@ pub(super) async fn repair_stuck_keys(target: &Target<'_>) -> Result<ActionRepor
 }
 
 /// The repair of one server's keyspace, batch after batch.
-async fn repair_keyspace(target: &Target<'_>, redis: &RedisHandle, tally: &mut Tally) -> Result<()> {
+async fn repair_keyspace(
+    target: &Target<'_>,
+    redis: &RedisHandle,
+    tally: &mut Tally,
+) -> Result<()> {
     let pattern = keys::all_keys_pattern(target.key_prefix);
     let bound = redis.timeout() * 10;
     let mut cursor = 0u64;

@@ -39,6 +39,9 @@ impl Target<'_> {
         if self.shards.is_empty() {
             return vec![("", self.redis)];
         }
-        self.shards.iter().map(|(a, h)| (a.as_str(), &**h)).collect()
+        self.shards
+            .iter()
+            .map(|(a, h)| (a.as_str(), &**h))
+            .collect()
     }
 }

@@ -31,8 +31,12 @@ pub(crate) fn cluster_ok(o: &Observation) -> Option<Violation> {
     let c = cluster(o)?;
     if let Some(e) = &c.error {
         return Some(
-            Violation::new(CLUSTER_OK, Severity::Critical, format!("Redis Cluster at {}: {e}", o.redis.url))
-                .evidence(json!({ "url": o.redis.url, "error": e })),
+            Violation::new(
+                CLUSTER_OK,
+                Severity::Critical,
+                format!("Redis Cluster at {}: {e}", o.redis.url),
+            )
+            .evidence(json!({ "url": o.redis.url, "error": e })),
         );
     }
     let state_ok = c.state.as_deref() == Some("ok");
@@ -42,7 +46,14 @@ pub(crate) fn cluster_ok(o: &Observation) -> Option<Violation> {
     let down: Vec<String> = c
         .primaries()
         .filter(|p| !p.live() && !p.slots.is_empty())
-        .map(|p| format!("{} (slots {}, {})", p.addr, ranges_text(&p.slots), down_reason(p)))
+        .map(|p| {
+            format!(
+                "{} (slots {}, {})",
+                p.addr,
+                ranges_text(&p.slots),
+                down_reason(p)
+            )
+        })
         .collect();
     let mut parts = vec![format!(
         "cluster_state {} seen from {}",
@@ -108,7 +119,9 @@ pub(crate) fn replica_live(o: &Observation) -> Vec<Violation> {
                 ),
             )
             .entity(&p.addr)
-            .evidence(json!({ "primary": p.addr, "slots": ranges_text(&p.slots), "replicas": replicas }))
+            .evidence(
+                json!({ "primary": p.addr, "slots": ranges_text(&p.slots), "replicas": replicas }),
+            )
         })
         .collect()
 }
@@ -200,48 +213,96 @@ pub(crate) fn instances_healthy(
     let Some(c) = cluster(o) else {
         return Vec::new();
     };
-    let before = history.latest().and_then(|e| e.observation.redis.cluster.clone());
+    let before = history
+        .latest()
+        .and_then(|e| e.observation.redis.cluster.clone());
     c.instances
         .iter()
         .filter_map(|i| {
-            let prev = before.as_ref().and_then(|b| b.instances.iter().find(|p| p.addr == i.addr));
+            let prev = before
+                .as_ref()
+                .and_then(|b| b.instances.iter().find(|p| p.addr == i.addr));
             instance_healthy(i, prev, t)
         })
         .collect()
 }
 
-fn instance_healthy(i: &InstanceView, prev: Option<&InstanceView>, t: &Thresholds) -> Option<Violation> {
+fn instance_healthy(
+    i: &InstanceView,
+    prev: Option<&InstanceView>,
+    t: &Thresholds,
+) -> Option<Violation> {
     let serving = i.role == Role::Primary && !i.slots.is_empty();
     let mut causes: Vec<(Severity, String)> = Vec::new();
-    let down = if serving { Severity::Critical } else { Severity::Warning };
+    let down = if serving {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
     if i.failed {
         causes.push((down, "is marked failed by the cluster".into()));
     } else if i.suspected {
-        causes.push((Severity::Warning, "is suspected down by another instance (fail?)".into()));
+        causes.push((
+            Severity::Warning,
+            "is suspected down by another instance (fail?)".into(),
+        ));
     }
     if !i.reachable {
-        causes.push((down, format!("does not answer the monitor: {}", i.error.as_deref().unwrap_or("no answer"))));
+        causes.push((
+            down,
+            format!(
+                "does not answer the monitor: {}",
+                i.error.as_deref().unwrap_or("no answer")
+            ),
+        ));
     } else if let Some(e) = &i.error {
         causes.push((Severity::Critical, format!("answers PING but {e}")));
     }
     let slow = |us: u64| u128::from(us) > t.slow_ping.as_micros();
-    if let Some(us) = i.ping_us.filter(|us| slow(*us) && prev.and_then(|p| p.ping_us).is_some_and(slow)) {
-        causes.push((Severity::Warning, format!("PING took {:.1} ms, and too long the time before", us as f64 / 1000.0)));
+    if let Some(us) = i
+        .ping_us
+        .filter(|us| slow(*us) && prev.and_then(|p| p.ping_us).is_some_and(slow))
+    {
+        causes.push((
+            Severity::Warning,
+            format!(
+                "PING took {:.1} ms, and too long the time before",
+                us as f64 / 1000.0
+            ),
+        ));
     }
     if let Some(info) = &i.info {
-        let same = prev.and_then(|p| p.info.as_ref()).filter(|p| p.run_id == info.run_id);
-        if let Some(n) = same.map(|b| info.evicted_keys.saturating_sub(b.evicted_keys)).filter(|n| *n > 0) {
-            causes.push((Severity::Critical, format!("evicted {n} keys since the last observation (maxmemory-policy {})", info.maxmemory_policy)));
+        let same = prev
+            .and_then(|p| p.info.as_ref())
+            .filter(|p| p.run_id == info.run_id);
+        if let Some(n) = same
+            .map(|b| info.evicted_keys.saturating_sub(b.evicted_keys))
+            .filter(|n| *n > 0)
+        {
+            causes.push((
+                Severity::Critical,
+                format!(
+                    "evicted {n} keys since the last observation (maxmemory-policy {})",
+                    info.maxmemory_policy
+                ),
+            ));
         }
         if let Some(ratio) = info.memory_ratio().filter(|r| *r >= t.memory_ratio) {
-            causes.push((Severity::Warning, format!("uses {:.0}% of maxmemory", ratio * 100.0)));
+            causes.push((
+                Severity::Warning,
+                format!("uses {:.0}% of maxmemory", ratio * 100.0),
+            ));
         }
         if info.loading {
             causes.push((Severity::Warning, "is still loading its data set".into()));
         }
     }
     let severity = causes.iter().map(|c| c.0).max()?;
-    let what = if serving { format!("primary (slots {})", ranges_text(&i.slots)) } else { i.role.to_string() };
+    let what = if serving {
+        format!("primary (slots {})", ranges_text(&i.slots))
+    } else {
+        i.role.to_string()
+    };
     let text: Vec<&str> = causes.iter().map(|c| c.1.as_str()).collect();
     Some(
         Violation::new(REDIS_HEALTHY, severity, format!("Redis {what} {} {}", i.addr, text.join("; ")))

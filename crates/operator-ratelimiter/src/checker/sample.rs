@@ -122,7 +122,12 @@ pub(crate) fn history(obs: Vec<Observation>) -> History<Observation> {
 }
 
 /// An instance of [`on_cluster`] on 127.0.0.1:`port`, answering, 400 keys.
-pub(crate) fn instance(port: u16, role: Role, primary: Option<u16>, slots: &[(u16, u16)]) -> InstanceView {
+pub(crate) fn instance(
+    port: u16,
+    role: Role,
+    primary: Option<u16>,
+    slots: &[(u16, u16)],
+) -> InstanceView {
     InstanceView {
         addr: format!("127.0.0.1:{port}"),
         id: format!("id{port}"),
@@ -140,7 +145,12 @@ pub(crate) fn instance(port: u16, role: Role, primary: Option<u16>, slots: &[(u1
         ping_us: Some(200),
         info: Some(RedisInfo {
             run_id: format!("run{port}"),
-            role: if role == Role::Primary { "master" } else { "slave" }.into(),
+            role: if role == Role::Primary {
+                "master"
+            } else {
+                "slave"
+            }
+            .into(),
             ..Default::default()
         }),
         keys: Some(400),

@@ -7,16 +7,19 @@ use operator_core::diagnosis::{Finding, Rule};
 
 use super::evidence::{evidence_str, latest};
 use super::outage::FAILURE_MODES_RISK;
-use crate::checker::{
-    CLUSTER_OK, FAILOVER_DETECTED, OVER_ADMISSION, REDIS_HEALTHY, REPLICA_LIVE,
-};
+use crate::checker::{CLUSTER_OK, FAILOVER_DETECTED, OVER_ADMISSION, REDIS_HEALTHY, REPLICA_LIVE};
 use crate::topology::{ClusterView, InstanceView, Role, ranges_text};
 
 pub(super) fn rules() -> Vec<Rule> {
     vec![
         Rule::new(
             "redis_cluster_failover",
-            &[FAILOVER_DETECTED, REPLICA_LIVE, REDIS_HEALTHY, OVER_ADMISSION],
+            &[
+                FAILOVER_DETECTED,
+                REPLICA_LIVE,
+                REDIS_HEALTHY,
+                OVER_ADMISSION,
+            ],
             "a Redis Cluster primary failed and its replica took over its slots",
             "a `failover_detected` ticket (old and new primary), or a failover listed in the \
              cluster view while an instance is down or a primary has no live replica",
@@ -68,7 +71,11 @@ fn failover(ctx: &Context) -> Option<Finding> {
         ),
         None => {
             let f = c.failovers.last()?;
-            (f.old_primary.clone(), f.new_primary.clone(), ranges_text(&f.slots))
+            (
+                f.old_primary.clone(),
+                f.new_primary.clone(),
+                ranges_text(&f.slots),
+            )
         }
     };
     let old_now = c.instances.iter().find(|x| x.addr == old);
@@ -153,7 +160,11 @@ fn failover_pending(ctx: &Context) -> Option<Finding> {
         .cause(format!("primary {} down, failover pending", p.addr))
         .cite(
             format!("observations[{i}].observation.redis.cluster.instances"),
-            format!("{}: {}", p.addr, p.error.as_deref().unwrap_or("marked failed")),
+            format!(
+                "{}: {}",
+                p.addr,
+                p.error.as_deref().unwrap_or("marked failed")
+            ),
         )
         .risk(FAILURE_MODES_RISK),
     )
@@ -165,7 +176,12 @@ fn slots_unassigned(ctx: &Context) -> Option<Finding> {
         c.primaries()
             .any(|p| p.slots.iter().any(|r| r.start <= slot && slot <= r.end))
     };
-    let unassigned: Vec<_> = c.uncovered.iter().filter(|r| !listed(r.start)).copied().collect();
+    let unassigned: Vec<_> = c
+        .uncovered
+        .iter()
+        .filter(|r| !listed(r.start))
+        .copied()
+        .collect();
     if unassigned.is_empty() {
         return None;
     }

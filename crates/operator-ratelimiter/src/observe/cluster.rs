@@ -40,7 +40,10 @@ impl ClusterMemory {
         if let Some(h) = self.handles.get(addr) {
             return Ok(Arc::clone(h));
         }
-        let url = instance_url(config.redis_urls().first().copied().unwrap_or_default(), addr)?;
+        let url = instance_url(
+            config.redis_urls().first().copied().unwrap_or_default(),
+            addr,
+        )?;
         let h = Arc::new(RedisHandle::new(&url, config.redis_timeout)?);
         self.handles.insert(addr.to_owned(), Arc::clone(&h));
         Ok(h)
@@ -251,9 +254,9 @@ async fn scan_primaries(
             )));
         };
         let handle = memory.handle(&p.addr, config)?;
-        let time_ms = p
-            .clock_offset_ms
-            .map_or(0, |o| u64::try_from(Utc::now().timestamp_millis() + o).unwrap_or(0));
+        let time_ms = p.clock_offset_ms.map_or(0, |o| {
+            u64::try_from(Utc::now().timestamp_millis() + o).unwrap_or(0)
+        });
         let scan = memory.scans.entry(p.addr.clone()).or_default();
         scan.restart_if_new_server(&info.run_id);
         let keys = scan.step(&handle, &share, policies, time_ms).await?;

@@ -14,8 +14,8 @@ mod redis_side;
 mod scan;
 
 pub(crate) use clock::RedisClock;
-pub(crate) use nodes::observe as observe_node;
 pub(crate) use cluster::ClusterMemory;
+pub(crate) use nodes::observe as observe_node;
 pub(crate) use redis_side::observe as observe_redis;
 pub(crate) use redis_side::observe_on_cluster;
 pub(crate) use scan::ScanState;

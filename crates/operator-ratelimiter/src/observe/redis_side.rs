@@ -9,11 +9,11 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::clock::RedisClock;
-use crate::observe::cluster::{self, ClusterMemory};
 use super::scan::ScanState;
 use crate::config::{RateLimiterConfig, redact_url};
 use crate::info::RedisInfo;
 use crate::observation::{InvalidField, PolicyView, RedisView};
+use crate::observe::cluster::{self, ClusterMemory};
 use crate::redis_handle::RedisHandle;
 
 /// What one pipeline reads after PING: `INFO`, `TIME`, the policies and registry hashes,

@@ -50,7 +50,10 @@ fn cluster_nodes_are_parsed_primaries_first() {
 
 #[test]
 fn a_failed_primary_leaves_its_slots_uncovered_until_its_replica_takes_over() {
-    let killed = HEALTHY.replace("127.0.0.1:7001@17001 master", "127.0.0.1:7001@17001 master,fail");
+    let killed = HEALTHY.replace(
+        "127.0.0.1:7001@17001 master",
+        "127.0.0.1:7001@17001 master,fail",
+    );
     let nodes = live(parse_cluster_nodes(&killed));
     assert!(nodes[1].failed);
     assert_eq!(uncovered(&nodes), [range(5461, 10922)]);
@@ -60,7 +63,10 @@ fn a_failed_primary_leaves_its_slots_uncovered_until_its_replica_takes_over() {
     assert_eq!(uncovered(&unreachable), [range(10923, 16383)]);
     // Slots assigned to nobody.
     let partial = HEALTHY.replace("connected 0-5460", "connected 0-99 200-5460");
-    assert_eq!(uncovered(&live(parse_cluster_nodes(&partial))), [range(100, 199)]);
+    assert_eq!(
+        uncovered(&live(parse_cluster_nodes(&partial))),
+        [range(100, 199)]
+    );
 }
 
 #[test]

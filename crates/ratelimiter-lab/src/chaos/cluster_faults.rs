@@ -158,7 +158,11 @@ async fn wait_whole(env: &dyn Environment) -> Check {
 }
 
 /// `kill-redis-primary N`.
-pub(super) async fn kill_primary(env: &dyn Environment, fault: &Fault, n: usize) -> Result<FaultReport> {
+pub(super) async fn kill_primary(
+    env: &dyn Environment,
+    fault: &Fault,
+    n: usize,
+) -> Result<FaultReport> {
     let mut r = FaultReport::new(
         fault,
         "inject",
@@ -180,12 +184,20 @@ pub(super) async fn kill_primary(env: &dyn Environment, fault: &Fault, n: usize)
         Some((new, took)) => Check::new(
             format!("a replica took over shard {n}"),
             true,
-            format!("{new} serves slots {} after {}", ranges_text(&old.slots), human::duration(took)),
+            format!(
+                "{new} serves slots {} after {}",
+                ranges_text(&old.slots),
+                human::duration(took)
+            ),
         ),
         None => Check::new(
             format!("a replica took over shard {n}"),
             false,
-            format!("slots {} still not served by another primary after {}", ranges_text(&old.slots), human::duration(FAILOVER_TIMEOUT)),
+            format!(
+                "slots {} still not served by another primary after {}",
+                ranges_text(&old.slots),
+                human::duration(FAILOVER_TIMEOUT)
+            ),
         ),
     });
     Ok(r)
@@ -203,7 +215,9 @@ pub(super) async fn undo_kill_primary(env: &dyn Environment, fault: &Fault) -> R
         .collect();
     for c in &stopped {
         env.start(*c).await?;
-        r.did.push(format!("started {c} again (empty; it rejoins with its nodes.conf)"));
+        r.did.push(format!(
+            "started {c} again (empty; it rejoins with its nodes.conf)"
+        ));
     }
     if stopped.is_empty() {
         r.did.push("every cluster member was running".into());
@@ -215,7 +229,12 @@ pub(super) async fn undo_kill_primary(env: &dyn Environment, fault: &Fault) -> R
 
 /// `failover N` (and its undo, which fails over back): `CLUSTER FAILOVER` on a replica of shard
 /// N's primary.
-pub(super) async fn failover(env: &dyn Environment, fault: &Fault, n: usize, step: &'static str) -> Result<FaultReport> {
+pub(super) async fn failover(
+    env: &dyn Environment,
+    fault: &Fault,
+    n: usize,
+    step: &'static str,
+) -> Result<FaultReport> {
     let undo = if step == "inject" {
         format!("`{} undo failover {n}` fails over back", command(env))
     } else {
@@ -227,7 +246,12 @@ pub(super) async fn failover(env: &dyn Environment, fault: &Fault, n: usize, ste
     let replica = nodes
         .iter()
         .find(|i| i.role == Role::Replica && !i.failed && i.primary_id.as_deref() == Some(&old.id))
-        .ok_or_else(|| Error::Fault(format!("shard {n}'s primary {} has no live replica to fail over to", old.addr)))?
+        .ok_or_else(|| {
+            Error::Fault(format!(
+                "shard {n}'s primary {} has no live replica to fail over to",
+                old.addr
+            ))
+        })?
         .clone();
     let probe = RedisProbe::new(&format!("redis://{}", replica.addr), Duration::from_secs(2))?;
     probe
@@ -244,12 +268,19 @@ pub(super) async fn failover(env: &dyn Environment, fault: &Fault, n: usize, ste
         Some((new, took)) => Check::new(
             format!("{} is the primary of shard {n}", replica.addr),
             new == replica.addr,
-            format!("{new} serves slots {} after {}", ranges_text(&old.slots), human::duration(took)),
+            format!(
+                "{new} serves slots {} after {}",
+                ranges_text(&old.slots),
+                human::duration(took)
+            ),
         ),
         None => Check::new(
             format!("{} is the primary of shard {n}", replica.addr),
             false,
-            format!("roles not swapped within {}", human::duration(FAILOVER_TIMEOUT)),
+            format!(
+                "roles not swapped within {}",
+                human::duration(FAILOVER_TIMEOUT)
+            ),
         ),
     });
     r.checks.push(wait_whole(env).await);

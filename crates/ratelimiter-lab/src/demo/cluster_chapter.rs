@@ -76,7 +76,9 @@ pub(crate) async fn primary_killed(ctx: &mut Ctx<'_>, chapter: usize) -> Result<
         })
         .map(|s| s.instant)
     };
-    let reported = ctx.until(ctx.deadline, |c| is_failover(c).is_some()).await?;
+    let reported = ctx
+        .until(ctx.deadline, |c| is_failover(c).is_some())
+        .await?;
     if let Some(seen) = is_failover(ctx) {
         r.detected_after_ms = Some(Ctx::between(at, seen));
         r.detected = Some(FAILOVER_DETECTED.to_owned());
@@ -105,9 +107,16 @@ pub(crate) async fn primary_killed(ctx: &mut Ctx<'_>, chapter: usize) -> Result<
     let undo = ctx.during(chaos::undo(env, fault)).await??;
     ctx.fault(&undo);
     let resolved = ctx
-        .until(ctx.deadline * 4, |c| c.still_open(from).is_empty() && c.healthy())
+        .until(ctx.deadline * 4, |c| {
+            c.still_open(from).is_empty() && c.healthy()
+        })
         .await?;
-    r.ok = took_over && reported && dead_named.is_some() && exact_after.is_some() && load.errors == 0 && resolved;
+    r.ok = took_over
+        && reported
+        && dead_named.is_some()
+        && exact_after.is_some()
+        && load.errors == 0
+        && resolved;
     r.outcome = if r.ok {
         format!(
             "{} and the failover reported {} after the kill; exact limiting resumed after {}; {} decisions meanwhile, no error; whole again once the member rejoined",

@@ -11,10 +11,7 @@ use std::time::Duration;
 use operator_ratelimiter::topology::{Role, parse_cluster_nodes};
 use tokio::time::Instant;
 
-use crate::environment::Component;
 use crate::error::{Error, Result};
-use crate::local::config::StackConfig;
-use crate::local::state::ProcessRecord;
 use crate::ports;
 use crate::probe::RedisProbe;
 
@@ -27,7 +24,9 @@ pub const BUS_OFFSET: u16 = 10_000;
 
 /// The members' ports, from `base`.
 pub fn member_ports(base: u16) -> Vec<u16> {
-    (0..CLUSTER_MEMBERS).filter_map(|i| base.checked_add(i)).collect()
+    (0..CLUSTER_MEMBERS)
+        .filter_map(|i| base.checked_add(i))
+        .collect()
 }
 
 /// Whether the six ports from `base` and their bus ports are free now.
@@ -52,54 +51,37 @@ pub fn free_base_from(base: u16, avoid: &[u16]) -> Option<u16> {
     None
 }
 
-/// The records of the six members, each with its own working directory (`redis-N`, where its
-/// `nodes.conf` lives) and log.
-pub(super) fn member_records(config: &StackConfig, dir: &Path) -> Vec<ProcessRecord> {
-    member_ports(config.redis_port)
-        .into_iter()
-        .enumerate()
-        .map(|(i, port)| {
-            let component = Component::RedisMember(i + 1);
-            let args = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                &CLUSTER_NODE_TIMEOUT_MS.to_string(),
-                "--cluster-replica-validity-factor",
-                "0",
-                // The healthy shards keep answering while one is failed over.
-                "--cluster-require-full-coverage",
-                "no",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--loglevel",
-                "notice",
-            ]
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-            ProcessRecord {
-                component,
-                port,
-                pid: None,
-                start_ticks: None,
-                started_at: None,
-                program: config.redis_server.clone(),
-                args,
-                log: dir.join("logs").join(format!("{component}.log")),
-            }
-        })
-        .collect()
+/// The arguments of the member on `port` (run from its own working directory, where its
+/// `nodes.conf` lives).
+pub(super) fn member_args(port: u16) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        &CLUSTER_NODE_TIMEOUT_MS.to_string(),
+        "--cluster-replica-validity-factor",
+        "0",
+        // The healthy shards keep answering while one is failed over.
+        "--cluster-require-full-coverage",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "notice",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
 }
 
 /// The seed URLs of the members on `ports`, comma-separated: the nodes' `--redis-url` in
@@ -169,8 +151,10 @@ pub(super) async fn create(redis_server: &Path, ports: &[u16], timeout: Duration
 /// Every member says `cluster_state:ok`, and the cluster lists 3 replicas.
 async fn whole(ports: &[u16]) -> bool {
     for p in ports {
-        let Ok(probe) = RedisProbe::new(&format!("redis://127.0.0.1:{p}"), Duration::from_millis(500))
-        else {
+        let Ok(probe) = RedisProbe::new(
+            &format!("redis://127.0.0.1:{p}"),
+            Duration::from_millis(500),
+        ) else {
             return false;
         };
         let ok = probe
@@ -199,16 +183,10 @@ mod tests {
 
     #[test]
     fn members_are_six_consecutive_ports_with_fast_failover() {
-        let config = StackConfig {
-            redis_port: 7000,
-            ..StackConfig::default()
-        };
-        let recs = member_records(&config, Path::new("/tmp/x"));
-        let ports: Vec<u16> = recs.iter().map(|r| r.port).collect();
-        assert_eq!(ports, [7000, 7001, 7002, 7003, 7004, 7005]);
-        assert_eq!(recs[5].component.to_string(), "redis-6");
-        let args = recs[0].args.join(" ");
+        assert_eq!(member_ports(7000), [7000, 7001, 7002, 7003, 7004, 7005]);
+        let args = member_args(7000).join(" ");
         for part in [
+            "--port 7000",
             "--cluster-enabled yes",
             "--cluster-node-timeout 2000",
             "--cluster-replica-validity-factor 0",

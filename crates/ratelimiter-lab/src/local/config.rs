@@ -7,8 +7,8 @@ use std::time::Duration;
 use ratelimiter_schema::FailureMode;
 
 use crate::environment::Endpoints;
-use crate::local::cluster;
 use crate::error::{Error, Result};
+use crate::local::cluster;
 use crate::ports::{self, PortMove};
 use crate::secret::NodeSecrets;
 
@@ -137,9 +137,17 @@ impl StackConfig {
             .collect();
         for (name, port) in &mut nodes {
             if redis.contains(port) || !ports::is_free(*port) {
-                let avoid: Vec<u16> = redis.iter().copied().chain(self.node_ports.iter().copied()).collect();
+                let avoid: Vec<u16> = redis
+                    .iter()
+                    .copied()
+                    .chain(self.node_ports.iter().copied())
+                    .collect();
                 if let Some(free) = ports::free_after(*port, &avoid) {
-                    moves.push(PortMove { component: name.clone(), from: *port, to: free });
+                    moves.push(PortMove {
+                        component: name.clone(),
+                        from: *port,
+                        to: free,
+                    });
                     *port = free;
                 }
             }
@@ -196,7 +204,11 @@ impl StackConfig {
                 self.redis_port
             )));
         }
-        for port in self.redis_ports().into_iter().chain(self.node_ports.iter().copied()) {
+        for port in self
+            .redis_ports()
+            .into_iter()
+            .chain(self.node_ports.iter().copied())
+        {
             if port == 0 {
                 return Err(Error::Config("port 0 is not a fixed port".into()));
             }

@@ -83,7 +83,10 @@ impl LocalEnv {
         for rec in &redis {
             self.wait_ready(rec).await?;
         }
-        if let Some(first) = redis.iter().find(|r| matches!(r.component, Component::RedisMember(_))) {
+        if let Some(first) = redis
+            .iter()
+            .find(|r| matches!(r.component, Component::RedisMember(_)))
+        {
             let ports: Vec<u16> = redis.iter().map(|r| r.port).collect();
             cluster::create(&first.program, &ports, self.ready_timeout * 2).await?;
         }
@@ -131,7 +134,23 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         log: logs.join("redis.log"),
     }];
     if config.redis_cluster {
-        components = cluster::member_records(config, dir);
+        components = cluster::member_ports(config.redis_port)
+            .into_iter()
+            .enumerate()
+            .map(|(i, port)| {
+                let component = Component::RedisMember(i + 1);
+                ProcessRecord {
+                    component,
+                    port,
+                    pid: None,
+                    start_ticks: None,
+                    started_at: None,
+                    program: config.redis_server.clone(),
+                    args: cluster::member_args(port),
+                    log: logs.join(format!("{component}.log")),
+                }
+            })
+            .collect();
     }
     for (i, port) in config.node_ports.iter().enumerate() {
         let component = Component::Node(i + 1);

@@ -251,7 +251,12 @@ mod tests {
         let err = |argv: &[&str]| {
             let mut full = vec!["operator"];
             full.extend(argv);
-            Cli::try_parse_from(full).unwrap().ratelimit.config().unwrap_err().to_string()
+            Cli::try_parse_from(full)
+                .unwrap()
+                .ratelimit
+                .config()
+                .unwrap_err()
+                .to_string()
         };
         assert!(err(&["--redis-mode", "sentinel"]).contains("--sentinel-master"));
         assert!(err(&["--redis-url", "redis://a:1,redis://b:2"]).contains("--redis-mode"));

@@ -24,7 +24,10 @@ fn a_dead_primary_is_named_and_its_slots_are_uncovered() {
     c.instances[1].reachable = false;
     c.instances[1].failed = true;
     c.instances[1].error = Some("connection refused".into());
-    c.uncovered = vec![SlotRange { start: 5461, end: 10922 }];
+    c.uncovered = vec![SlotRange {
+        start: 5461,
+        end: 10922,
+    }];
     let v = check(&o, vec![on_cluster(0)]);
     assert_eq!(
         names(&v),
@@ -33,7 +36,8 @@ fn a_dead_primary_is_named_and_its_slots_are_uncovered() {
     );
     assert!(v.iter().all(|v| v.severity == Severity::Critical));
     assert!(
-        v[0].message.contains("slots 5461-10922 served by no live primary")
+        v[0].message
+            .contains("slots 5461-10922 served by no live primary")
             && v[0].message.contains("127.0.0.1:7001"),
         "{}",
         v[0].message
@@ -44,7 +48,10 @@ fn a_dead_primary_is_named_and_its_slots_are_uncovered() {
     let v = check(&o, vec![on_cluster(0)]);
     assert_eq!(
         names(&v),
-        ["replica_live[127.0.0.1:7001]", "redis_healthy[127.0.0.1:7004]"]
+        [
+            "replica_live[127.0.0.1:7001]",
+            "redis_healthy[127.0.0.1:7004]"
+        ]
     );
     assert!(v.iter().all(|v| v.severity == Severity::Warning));
 }
@@ -53,14 +60,22 @@ fn a_dead_primary_is_named_and_its_slots_are_uncovered() {
 fn a_failover_names_the_old_and_the_new_primary() {
     let mut o = on_cluster(1000);
     cluster_mut(&mut o).failovers = vec![Failover {
-        slots: vec![SlotRange { start: 5461, end: 10922 }],
+        slots: vec![SlotRange {
+            start: 5461,
+            end: 10922,
+        }],
         old_primary: "127.0.0.1:7009".into(),
         new_primary: "127.0.0.1:7001".into(),
         at: o.observed_at,
     }];
     let v = check(&o, vec![on_cluster(0)]);
     assert_eq!(names(&v), ["failover_detected[127.0.0.1:7009]"]);
-    for part in ["127.0.0.1:7009", "127.0.0.1:7001", "5461-10922", "gone from the cluster"] {
+    for part in [
+        "127.0.0.1:7009",
+        "127.0.0.1:7001",
+        "5461-10922",
+        "gone from the cluster",
+    ] {
         assert!(v[0].message.contains(part), "{part}: {}", v[0].message);
     }
 }
@@ -74,9 +89,16 @@ fn an_unequal_shard_and_a_skewed_primary_clock_are_warnings() {
     let v = check(&o, vec![on_cluster(0)]);
     assert_eq!(
         names(&v),
-        ["shard_balance[127.0.0.1:7000]", "counter_drift[127.0.0.1:7002]"]
+        [
+            "shard_balance[127.0.0.1:7000]",
+            "counter_drift[127.0.0.1:7002]"
+        ]
     );
-    assert!(v[0].message.contains("9000 of the cluster's 9800 keys"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("9000 of the cluster's 9800 keys"),
+        "{}",
+        v[0].message
+    );
     // Few keys: shares are not compared.
     let mut o = on_cluster(1000);
     cluster_mut(&mut o).instances[0].keys = Some(50);

@@ -3,9 +3,9 @@
 
 mod abuse;
 mod access;
+mod cluster;
 mod config;
 mod nodes;
-mod cluster;
 mod redis;
 
 use std::time::Duration;
