@@ -363,6 +363,9 @@ mod tests {
         assert_eq!(undo(&["partition-node", "2"]).unwrap(), "partition-node 2");
         assert_eq!(undo(&["partition-redis"]).unwrap(), "partition-redis");
         assert_eq!(undo(&["pause-redis"]).unwrap(), "pause-redis");
-        assert_eq!(Fault::catalog().len(), 10);
+        assert_eq!(Fault::catalog().len(), 12);
+        assert_eq!(p(&["kill-redis-primary", "2"]).unwrap(), "kill-redis-primary 2");
+        assert_eq!(undo(&["failover", "1"]).unwrap(), "failover 1");
+        assert!(Fault::parse(&["failover"]).is_err());
     }
 }

@@ -340,7 +340,7 @@ mod tests {
         ] {
             assert_eq!(c.to_string().parse::<Component>().unwrap(), c);
         }
-        for bad in ["node-0", "node-", "node-x", "redis-1", ""] {
+        for bad in ["node-0", "node-", "node-x", "redis-0", "redis-", ""] {
             assert!(bad.parse::<Component>().is_err(), "{bad}");
         }
         assert_eq!(
