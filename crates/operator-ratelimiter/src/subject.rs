@@ -44,7 +44,8 @@ impl RateLimiterSubject {
     /// A subject for `config`.
     ///
     /// # Errors
-    /// [`Error::Config`] when the configuration is invalid.
+    /// [`Error::Config`] when the configuration is invalid, or names `sentinel` mode (not
+    /// observed yet).
     pub fn new(config: RateLimiterConfig) -> Result<Self> {
         config.validate()?;
         let http = reqwest::Client::builder()
@@ -55,8 +56,14 @@ impl RateLimiterSubject {
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
         let redis = match config.redis_mode {
             RedisMode::Cluster => RedisHandle::cluster(&config.redis_urls(), config.redis_timeout)?,
-            RedisMode::Single | RedisMode::Sentinel => {
-                RedisHandle::new(&config.redis_url, config.redis_timeout)?
+            RedisMode::Single => RedisHandle::new(&config.redis_url, config.redis_timeout)?,
+            // Not built yet: say so rather than watch a sentinel as if it were the primary.
+            RedisMode::Sentinel => {
+                return Err(Error::Config(
+                    "redis mode sentinel: the monitor does not observe sentinels yet; point it at \
+                     the current primary with --redis-mode single --redis-url redis://PRIMARY"
+                        .into(),
+                ));
             }
         };
         Ok(Self {
