@@ -76,6 +76,8 @@ pub(crate) async fn primary_killed(ctx: &mut Ctx<'_>, chapter: usize) -> Result<
         })
         .map(|s| s.instant)
     };
+    // Sampled from right after the replica took over, while the monitor keeps ticking.
+    let exact_after = until_exact(ctx, at, ctx.deadline).await?;
     let reported = ctx
         .until(ctx.deadline, |c| is_failover(c).is_some())
         .await?;
@@ -89,7 +91,6 @@ pub(crate) async fn primary_killed(ctx: &mut Ctx<'_>, chapter: usize) -> Result<
                 && s.what().starts_with(&format!("{REDIS_HEALTHY}["))
         })
         .map(|s| s.what());
-    let exact_after = until_exact(ctx, at, ctx.deadline).await?;
     r.recovered_after_ms = exact_after;
     let load = ctx.load.since(at);
     ctx.note(format!(
