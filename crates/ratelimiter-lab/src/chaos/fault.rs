@@ -364,7 +364,10 @@ mod tests {
         assert_eq!(undo(&["partition-redis"]).unwrap(), "partition-redis");
         assert_eq!(undo(&["pause-redis"]).unwrap(), "pause-redis");
         assert_eq!(Fault::catalog().len(), 12);
-        assert_eq!(p(&["kill-redis-primary", "2"]).unwrap(), "kill-redis-primary 2");
+        assert_eq!(
+            p(&["kill-redis-primary", "2"]).unwrap(),
+            "kill-redis-primary 2"
+        );
         assert_eq!(undo(&["failover", "1"]).unwrap(), "failover 1");
         assert!(Fault::parse(&["failover"]).is_err());
     }
