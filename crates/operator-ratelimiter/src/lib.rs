@@ -32,6 +32,8 @@
 //! - [`topology`]: a Redis Cluster as the monitor sees it ([`topology::ClusterView`]: every
 //!   primary and replica with its slots, from `CLUSTER NODES`), slots no live primary serves,
 //!   failovers between two observations; `observe::cluster` reads it (`--redis-mode cluster`).
+//!   [`topology::SentinelView`]: a set watched by Redis Sentinel (the current primary, the
+//!   quorum, failovers), read by `observe::sentinel` (`--redis-mode sentinel`).
 //! - [`info`], [`histogram`]: parsers for Redis `INFO` and Prometheus histograms.
 //! - `error`: [`Error`], and [`ErrorKind`], how a request failed.
 //! - `redact`: API keys in clear (counters written by older nodes, their logs) hidden wherever

@@ -23,6 +23,10 @@ use crate::error::{Error, Result};
 enum Client {
     Single(redis::Client),
     Cluster(redis::cluster::ClusterClient),
+    /// The current primary of a set watched by Redis Sentinel, asked of the sentinels at each
+    /// (re)connection: after a failover, the first failed call drops the connection and the
+    /// next one reaches the promoted replica.
+    Sentinel(Mutex<redis::sentinel::SentinelClient>),
 }
 
 /// A connection of either kind; commands and pipelines run on it alike.
@@ -95,6 +99,24 @@ impl RedisHandle {
         Ok(Self::with_client(Client::Cluster(client), timeout))
     }
 
+    /// A handle on the current primary of the set `master` watched by the sentinels at `urls`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a URL is not a Redis URL.
+    pub(crate) fn sentinel(urls: &[&str], master: &str, timeout: Duration) -> Result<Self> {
+        let client = redis::sentinel::SentinelClient::build(
+            urls.iter().map(|u| u.to_string()).collect(),
+            master,
+            None,
+            redis::sentinel::SentinelServerType::Master,
+        )
+        .map_err(|e| Error::Config(format!("redis sentinel urls: {e}")))?;
+        Ok(Self::with_client(
+            Client::Sentinel(Mutex::new(client)),
+            timeout,
+        ))
+    }
+
     fn with_client(client: Client, timeout: Duration) -> Self {
         Self {
             client,
@@ -134,6 +156,9 @@ impl RedisHandle {
                 )
             }
             Client::Cluster(client) => RedisConn::Cluster(client.get_async_connection().await?),
+            Client::Sentinel(client) => {
+                RedisConn::Single(client.lock().await.get_async_connection().await?)
+            }
         })
     }
 

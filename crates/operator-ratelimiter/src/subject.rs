@@ -19,7 +19,7 @@ use crate::config::{RateLimiterConfig, RedisMode};
 use crate::diagnosis::{self, ContextSources};
 use crate::error::{Error, Result};
 use crate::observation::{NodeView, Observation, RedisView, SkewSource};
-use crate::observe::{self, ClusterMemory, RedisClock, ScanState};
+use crate::observe::{self, ClusterMemory, RedisClock, ScanState, SentinelMemory};
 use crate::redis_handle::RedisHandle;
 
 /// Name of the subject, as in `--subject ratelimit` and in tickets.
@@ -38,14 +38,15 @@ pub struct RateLimiterSubject {
     context_sources: ContextSources,
     /// `--redis-mode cluster`: the instances' handles and scans, the last topology.
     cluster: tokio::sync::Mutex<ClusterMemory>,
+    /// `--redis-mode sentinel`: the sentinels' handles, the last primary, recent failovers.
+    sentinels: tokio::sync::Mutex<SentinelMemory>,
 }
 
 impl RateLimiterSubject {
     /// A subject for `config`.
     ///
     /// # Errors
-    /// [`Error::Config`] when the configuration is invalid, or names `sentinel` mode (not
-    /// observed yet).
+    /// [`Error::Config`] when the configuration is invalid.
     pub fn new(config: RateLimiterConfig) -> Result<Self> {
         config.validate()?;
         let http = reqwest::Client::builder()
@@ -57,14 +58,11 @@ impl RateLimiterSubject {
         let redis = match config.redis_mode {
             RedisMode::Cluster => RedisHandle::cluster(&config.redis_urls(), config.redis_timeout)?,
             RedisMode::Single => RedisHandle::new(&config.redis_url, config.redis_timeout)?,
-            // Not built yet: say so rather than watch a sentinel as if it were the primary.
-            RedisMode::Sentinel => {
-                return Err(Error::Config(
-                    "redis mode sentinel: the monitor does not observe sentinels yet; point it at \
-                     the current primary with --redis-mode single --redis-url redis://PRIMARY"
-                        .into(),
-                ));
-            }
+            RedisMode::Sentinel => RedisHandle::sentinel(
+                &config.redis_urls(),
+                config.sentinel_master.as_deref().unwrap_or_default(),
+                config.redis_timeout,
+            )?,
         };
         Ok(Self {
             config,
@@ -74,6 +72,7 @@ impl RateLimiterSubject {
             last_policies: Mutex::new(None),
             context_sources: ContextSources::default(),
             cluster: tokio::sync::Mutex::new(ClusterMemory::default()),
+            sentinels: tokio::sync::Mutex::new(SentinelMemory::default()),
         })
     }
 
@@ -171,11 +170,20 @@ impl Subject for RateLimiterSubject {
                     &self.cluster,
                     &self.config,
                 )),
-                RedisMode::Single | RedisMode::Sentinel => Box::pin(observe::observe_redis(
+                RedisMode::Single => Box::pin(observe::observe_redis(
                     &self.redis,
                     &self.scan,
                     &self.config,
                 )),
+                RedisMode::Sentinel => Box::pin(async {
+                    let (sentinel, (mut view, clock)) = tokio::join!(
+                        observe::observe_sentinels(&self.sentinels, &self.config),
+                        observe::observe_redis(&self.redis, &self.scan, &self.config)
+                    );
+                    view.url = self.config.redis_url_redacted();
+                    view.sentinel = Some(sentinel);
+                    (view, clock)
+                }),
             };
         let ((redis, redis_clock), nodes) =
             tokio::join!(redis_side, futures::future::join_all(node_futures));

@@ -1,4 +1,4 @@
-//! A Redis Cluster as the monitor sees it: every instance (primaries and replicas) with the slots
+//! A Redis Cluster (and a set watched by Redis Sentinel, [`SentinelView`]) as the monitor sees it: every instance (primaries and replicas) with the slots
 //! it serves, parsed from `CLUSTER NODES`, and what the topology says by itself (slots no live
 //! primary serves) or compared with the one before (a failover). Plain data and pure functions;
 //! the reads are in `observe::cluster`.
@@ -168,6 +168,43 @@ pub struct Failover {
     pub new_primary: String,
     /// When the monitor saw it.
     pub at: DateTime<Utc>,
+}
+
+/// A primary set watched by Redis Sentinel (`--redis-mode sentinel`), as its sentinels tell it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SentinelView {
+    /// The set's name (`--sentinel-master`).
+    pub master: String,
+    /// The current primary (`host:port`), as most answering sentinels name it.
+    pub primary: Option<String>,
+    /// The quorum of the set (`SENTINEL master`): sentinels needed to agree the primary is down.
+    pub quorum: Option<u64>,
+    /// Replicas of the primary that no sentinel reports down or disconnected.
+    pub replicas_live: Option<u64>,
+    /// Every configured sentinel.
+    pub sentinels: Vec<SentinelPeer>,
+    /// Changes of primary seen recently (no slots), oldest first.
+    pub failovers: Vec<Failover>,
+}
+
+impl SentinelView {
+    /// How many sentinels answered.
+    pub fn answering(&self) -> u64 {
+        self.sentinels.iter().filter(|s| s.reachable).count() as u64
+    }
+}
+
+/// One sentinel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentinelPeer {
+    /// Its URL, password redacted.
+    pub url: String,
+    /// Whether it answered.
+    pub reachable: bool,
+    /// The primary it names.
+    pub primary: Option<String>,
+    /// Why it did not answer.
+    pub error: Option<String>,
 }
 
 /// Parses `CLUSTER NODES`. Lines that do not parse are skipped; import/migration markers

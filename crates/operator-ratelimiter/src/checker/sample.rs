@@ -107,6 +107,7 @@ pub(crate) fn healthy(t: i64) -> Observation {
             error: None,
             error_kind: None,
             cluster: None,
+            sentinel: None,
         },
         nodes: vec![node(8001), node(8002), node(8003)],
     }

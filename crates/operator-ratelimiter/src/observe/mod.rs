@@ -12,6 +12,7 @@ mod cluster;
 mod nodes;
 mod redis_side;
 mod scan;
+mod sentinel;
 
 pub(crate) use clock::RedisClock;
 pub(crate) use cluster::ClusterMemory;
@@ -19,3 +20,4 @@ pub(crate) use nodes::observe as observe_node;
 pub(crate) use redis_side::observe as observe_redis;
 pub(crate) use redis_side::observe_on_cluster;
 pub(crate) use scan::ScanState;
+pub(crate) use sentinel::{SentinelMemory, observe as observe_sentinels};
