@@ -107,3 +107,55 @@ fn an_unequal_shard_and_a_skewed_primary_clock_are_warnings() {
     }
     assert!(check(&o, vec![on_cluster(0)]).is_empty());
 }
+
+#[test]
+fn sentinels_under_their_quorum_a_lone_primary_and_a_new_primary_are_named() {
+    use crate::topology::{SentinelPeer, SentinelView};
+    let peer = |port: u16, up: bool| SentinelPeer {
+        url: format!("redis://127.0.0.1:{port}"),
+        reachable: up,
+        primary: up.then(|| "127.0.0.1:6380".to_owned()),
+        error: (!up).then(|| "connection refused".to_owned()),
+    };
+    let mut o = crate::checker::sample::healthy(1000);
+    o.redis.sentinel = Some(SentinelView {
+        master: "mymaster".into(),
+        primary: Some("127.0.0.1:6380".into()),
+        quorum: Some(2),
+        replicas_live: Some(1),
+        sentinels: vec![peer(26379, true), peer(26380, true), peer(26381, true)],
+        failovers: vec![],
+    });
+    assert!(check(&o, vec![]).is_empty());
+    let s = o.redis.sentinel.as_mut().unwrap();
+    s.sentinels[0].reachable = false;
+    s.sentinels[1].reachable = false;
+    s.replicas_live = Some(0);
+    s.failovers = vec![Failover {
+        slots: vec![],
+        old_primary: "127.0.0.1:6379".into(),
+        new_primary: "127.0.0.1:6380".into(),
+        at: o.observed_at,
+    }];
+    let v = check(&o, vec![]);
+    assert_eq!(
+        names(&v),
+        [
+            "cluster_ok",
+            "replica_live[127.0.0.1:6380]",
+            "failover_detected[127.0.0.1:6379]"
+        ]
+    );
+    assert!(
+        v[0].message
+            .contains("only 1 of 3 sentinels answer, under the quorum 2"),
+        "{}",
+        v[0].message
+    );
+    assert!(
+        v[2].message
+            .contains("primary 127.0.0.1:6379 replaced by 127.0.0.1:6380"),
+        "{}",
+        v[2].message
+    );
+}
