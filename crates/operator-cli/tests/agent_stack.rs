@@ -266,7 +266,10 @@ fn dropped_policies_are_reseeded_by_the_agent_and_verified() {
     for n in &stack.nodes {
         n.signal(SIGSTOP);
     }
-    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]), ":1");
+    assert_eq!(
+        stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]),
+        ":1"
+    );
     let session = agent.wait("config_loaded", "resolved");
     assert_eq!(session["diagnosis"]["rule"], "policies_deleted");
     let executed = &session["executed"][0];

@@ -295,7 +295,10 @@ fn dropped_policies_are_diagnosed_as_deleted_and_reseeding_is_recommended() {
     for n in &stack.nodes {
         n.signal(SIGSTOP);
     }
-    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]), ":1");
+    assert_eq!(
+        stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]),
+        ":1"
+    );
     let id = m.wait("opened", "config_loaded", None, DEADLINE)["ticket"]
         .as_i64()
         .unwrap();
@@ -304,7 +307,10 @@ fn dropped_policies_are_diagnosed_as_deleted_and_reseeding_is_recommended() {
         n.signal(SIGCONT);
     }
     let ctx = &doc["context"];
-    assert_eq!(ctx["ticket"]["evidence"]["key"], "ratelimit:{shared}:policies");
+    assert_eq!(
+        ctx["ticket"]["evidence"]["key"],
+        "ratelimit:{shared}:policies"
+    );
     let present: Vec<(String, bool)> = ctx["observations"]
         .as_array()
         .unwrap()

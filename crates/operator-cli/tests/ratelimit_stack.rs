@@ -115,7 +115,10 @@ fn policies_deleted_from_redis_fire_until_the_nodes_restore_them() {
     for n in &stack.nodes {
         n.signal(libc_sig::STOP);
     }
-    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]), ":1");
+    assert_eq!(
+        stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]),
+        ":1"
+    );
     let v = m.wait("opened", "config_loaded", None, DEADLINE);
     assert_eq!(v["severity"], "critical");
     assert!(
@@ -144,9 +147,12 @@ fn policy_changed_behind_the_nodes_back_is_stale_config_until_the_version_moves(
     let mut m = Monitor::start(&stack, &[]);
     let spec = r#"{"windows":[{"limit":7,"window_ms":1000}]}"#;
     assert_eq!(
-        stack
-            .redis
-            .cmd(&["HSET", "ratelimit:{shared}:policies", "policy:default", spec]),
+        stack.redis.cmd(&[
+            "HSET",
+            "ratelimit:{shared}:policies",
+            "policy:default",
+            spec
+        ]),
         ":0"
     );
     let v = m.wait("opened", "config_loaded", Some(&addr(&stack, 1)), DEADLINE);

@@ -169,7 +169,10 @@ async fn reseed_policies_restores_the_last_set_seen_even_with_every_node_frozen(
     for n in &stack.nodes {
         n.signal(19); // SIGSTOP: no node can restore them
     }
-    assert_eq!(stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]), ":1");
+    assert_eq!(
+        stack.redis.cmd(&["DEL", "ratelimit:{shared}:policies"]),
+        ":1"
+    );
     let report = s.execute(&RateLimitAction::ReseedPolicies {}).await;
     for n in &stack.nodes {
         n.signal(18); // SIGCONT

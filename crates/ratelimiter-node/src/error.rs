@@ -23,7 +23,9 @@ pub enum ConfigError {
     )]
     SeveralUrlsInSingleMode(usize),
     /// Sentinel mode without a master name.
-    #[error("--redis-mode sentinel needs --sentinel-master NAME (the primary set the sentinels watch)")]
+    #[error(
+        "--redis-mode sentinel needs --sentinel-master NAME (the primary set the sentinels watch)"
+    )]
     SentinelMasterMissing,
     /// A master name outside sentinel mode.
     #[error("--sentinel-master is only used with --redis-mode sentinel (not {0})")]

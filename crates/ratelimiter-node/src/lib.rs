@@ -14,7 +14,8 @@
 //! - [`algorithm`]: the sliding-window arithmetic as a pure function (mirrors `lua/check.lua`).
 //! - [`local`]: the in-process limiter of the `local` failure mode (and of the memory guard).
 //! - [`abuse`]: enumeration and honeypot blocks, and the memory guard against key floods.
-//! - [`store`]: every Redis call, each bounded by a timeout.
+//! - [`store`]: every Redis call, each bounded by a timeout, on one Redis, a Redis Cluster (one
+//!   circuit breaker per primary) or the primary named by Redis Sentinel.
 //! - `sync` and `background`: policy polling/seeding, heartbeats, and sampling Redis memory and
 //!   clock (memory guard, clock skew).
 //! - [`http`]: the axum API, [`app`] and [`serve`]; every error answer is an [`http::ApiError`]

@@ -226,7 +226,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // redis-rs warns on every reconnect attempt to a dead cluster member (hundreds
+                // per second during a failover); the node logs the outage itself, once.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,redis=error")),
         )
         .with_writer(std::io::stderr)
         .init();

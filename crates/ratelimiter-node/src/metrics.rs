@@ -175,7 +175,10 @@ impl Metrics {
             "ratelimiter_script_reloads_total",
             "Scripts sent again with their body after a Redis node answered NOSCRIPT, by result.",
             &[
-                ("result=\"ok\"", get(&self.script_reloads).saturating_sub(get(&self.script_reload_failures))),
+                (
+                    "result=\"ok\"",
+                    get(&self.script_reloads).saturating_sub(get(&self.script_reload_failures)),
+                ),
                 ("result=\"failed\"", get(&self.script_reload_failures)),
             ],
         );

@@ -76,7 +76,12 @@ impl Node {
             sentinel_master: config.sentinel_master.as_deref(),
             timeout: config.redis_timeout,
         };
-        let store = Store::new(connect, &config.key_prefix, &config.node_id, metrics.clone())
+        let store = Store::new(
+            connect,
+            &config.key_prefix,
+            &config.node_id,
+            metrics.clone(),
+        )
         .map_err(|source| ConfigError::RedisUrl {
             url: crate::config::mask_password(&config.redis_url),
             source,

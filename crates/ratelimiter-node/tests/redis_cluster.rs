@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use support::cluster::{
+    burst, count, key_on, local_decisions, script_reloads, tag, wait_all_shards_ok,
+};
 use support::{NodeApi, NodeProcess, client, policies_file, wait_until};
 use test_support::node::Readiness;
 use test_support::{ClusterPorts, RedisCluster};
@@ -56,68 +59,6 @@ fn nodes(
     nodes
 }
 
-/// The counter key tag of `user_key` (its slot is the decision's slot).
-fn tag(user_key: &str) -> String {
-    format!("{{{user_key}}}")
-}
-
-/// `n` concurrent checks of `key` spread over `nodes`; the statuses and how many answers were
-/// degraded (decided by the failure mode).
-async fn burst(nodes: &[NodeProcess], key: &str, n: usize) -> (Vec<u16>, usize) {
-    let client = client();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let url = nodes[i % nodes.len()].url_for("/v1/check");
-        let (client, key) = (client.clone(), key.to_owned());
-        tasks.spawn(async move {
-            let r = client
-                .post(url)
-                .json(&serde_json::json!({ "key": key }))
-                .send()
-                .await
-                .expect("check");
-            let status = r.status().as_u16();
-            let body: serde_json::Value = r.json().await.unwrap_or_default();
-            (status, !body["degraded"].is_null())
-        });
-    }
-    let all = tasks.join_all().await;
-    let degraded = all.iter().filter(|(_, d)| *d).count();
-    (all.into_iter().map(|(s, _)| s).collect(), degraded)
-}
-
-fn count(statuses: &[u16], code: u16) -> usize {
-    statuses.iter().filter(|s| **s == code).count()
-}
-
-/// Waits until every node reports 3 shards, all ok, in cluster mode.
-async fn wait_all_shards_ok(nodes: &[NodeProcess], timeout: Duration) {
-    let client = client();
-    for node in nodes {
-        let ok = wait_until(timeout, || async {
-            let (_, info) = node.get_json(&client, "/v1/node").await;
-            let shards = info["shards"].as_array().cloned().unwrap_or_default();
-            info["redis_mode"] == "cluster"
-                && shards.len() == 3
-                && shards
-                    .iter()
-                    .all(|s| s["ok"] == true && s["rtt_us"].is_u64())
-        })
-        .await;
-        let (_, info) = node.get_json(&client, "/v1/node").await;
-        assert!(ok, "shards not all ok: {}", info["shards"]);
-    }
-}
-
-/// A user key with `prefix` whose slot is served by the primary on `port` (or, with
-/// `avoid`, by any other primary).
-fn key_on(cluster: &RedisCluster, prefix: &str, port: u16, avoid: bool) -> String {
-    (0..10_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| (cluster.primary_of_key(&tag(k)) == port) != avoid)
-        .expect("a key on that primary")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_decide_exactly_spread_keys_over_every_primary_and_set_every_ttl() {
     let cluster = RedisCluster::start();
@@ -146,6 +87,26 @@ async fn three_nodes_decide_exactly_spread_keys_over_every_primary_and_set_every
         let n = keys.lines().filter(|l| !l.is_empty()).count();
         assert!(n > 30, "primary {port} holds {n} of 300 user counters");
     }
+    // GET /v1/counters walks every primary.
+    let mut cursor = "0".to_owned();
+    let mut listed = std::collections::BTreeSet::new();
+    for _ in 0..1000 {
+        let path = format!("/v1/counters?prefix=user:&count=50&cursor={cursor}");
+        let (status, page) = nodes[0].get_json(&client, &path).await;
+        assert_eq!(status, 200, "{page}");
+        for c in page["counters"].as_array().unwrap() {
+            listed.insert(c["key"].as_str().unwrap().to_owned());
+        }
+        cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(
+        (cursor.as_str(), listed.len()),
+        ("0", 300),
+        "every user counter listed once"
+    );
     // Every key on every shard has a TTL (policies and nodes included).
     let no_ttl = "local n = 0 for _, k in ipairs(redis.call('KEYS', '*')) do \
                   if redis.call('PTTL', k) < 0 then n = n + 1 end end return n";
@@ -237,6 +198,7 @@ async fn a_sigkilled_primary_fails_over_under_load_without_5xx_and_exact_limits_
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let (reloaded_before, _) = script_reloads(&nodes, &client()).await;
     cluster.kill(old);
     let new = cluster.wait_for_failover(slot, old, Duration::from_secs(30));
     assert_ne!(new, old);
@@ -274,20 +236,14 @@ async fn a_sigkilled_primary_fails_over_under_load_without_5xx_and_exact_limits_
         before,
         "no failure-mode decision meanwhile"
     );
-}
-
-/// Each node's count of `local` failure-mode decisions.
-async fn local_decisions(nodes: &[NodeProcess], client: &reqwest::Client) -> Vec<u64> {
-    let mut out = Vec::new();
-    for n in nodes {
-        let (_, info) = n.get_json(client, "/v1/node").await;
-        out.push(
-            info["failure_decisions"]["local"]
-                .as_u64()
-                .unwrap_or(u64::MAX),
-        );
-    }
-    out
+    // The promoted replica never saw the scripts (Redis replicates their effects): its first
+    // decisions answered NOSCRIPT and the node sent the body (EVAL) to it.
+    let (reloaded, failed) = script_reloads(&nodes, &client).await;
+    assert!(
+        reloaded > reloaded_before,
+        "scripts reloaded on the promoted replica"
+    );
+    assert_eq!(failed, 0, "every reload worked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,8 @@
 //!   arguments); [`resp`] speaks to it without a client library.
 //! - [`redis_cluster`]: a real 3+3 Redis Cluster on six consecutive ports ([`RedisCluster`]),
 //!   with helpers to find, kill and restart the primary of a key's slot and to migrate a slot;
-//!   [`redis_sentinel`]: a primary, a replica and three sentinels ([`RedisSentinels`]).
+//!   [`redis_sentinel`]: a primary, a replica and three sentinels ([`RedisSentinels`]);
+//!   [`redis_tools`]: their ports, `CLUSTER NODES` parsing and `redis-cli`.
 //! - [`node`]: a real `ratelimiter-node` process ([`NodeProcess`], [`NodeBuilder`]): the one way
 //!   tests start a node.
 //! - [`stack`]: a local rate-limiter stack, Redis and `n` nodes ([`LocalStack`]).
@@ -30,6 +31,7 @@ pub mod process;
 pub mod redis;
 pub mod redis_cluster;
 pub mod redis_sentinel;
+pub mod redis_tools;
 pub mod resp;
 pub mod stack;
 pub mod tls;

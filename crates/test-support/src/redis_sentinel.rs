@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::ports::free_ports;
 use crate::process::ChildGuard;
 use crate::redis::redis_server_bin;
-use crate::redis_cluster::{find_bin, redis_cli, urls};
+use crate::redis_tools::{find_bin, redis_cli, urls};
 use crate::resp::raw_command;
 use crate::wait::wait_for;
 

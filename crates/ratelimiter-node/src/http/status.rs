@@ -171,7 +171,10 @@ mod tests {
         let one_down = [shard("a:1", true), shard("b:2", false)];
         for mode in [FailureMode::Open, FailureMode::Local, FailureMode::Closed] {
             assert_eq!(sharded_readiness(mode, true, &all), Ok(vec![]), "{mode}");
-            assert!(sharded_readiness(mode, false, &all).is_err(), "no policies yet: {mode}");
+            assert!(
+                sharded_readiness(mode, false, &all).is_err(),
+                "no policies yet: {mode}"
+            );
         }
         assert_eq!(
             sharded_readiness(FailureMode::Local, true, &one_down),
@@ -182,6 +185,9 @@ mod tests {
             Ok(vec!["b:2".to_owned()])
         );
         let closed = sharded_readiness(FailureMode::Closed, true, &one_down).unwrap_err();
-        assert!(closed.contains("b:2") && closed.contains("closed"), "{closed}");
+        assert!(
+            closed.contains("b:2") && closed.contains("closed"),
+            "{closed}"
+        );
     }
 }

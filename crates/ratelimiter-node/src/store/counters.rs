@@ -19,7 +19,28 @@ impl Store {
         cursor: u64,
         count: u64,
     ) -> Result<CountersPage, StoreError> {
-        let mut conn = self.conn();
+        // On a cluster the cursor walks the primaries in turn (the slot map's order): its top
+        // byte is the primary's index, the rest that primary's own SCAN cursor.
+        let map = self.shards.map();
+        let cluster = self.mode() == ratelimiter_schema::RedisMode::Cluster;
+        let (shard, cursor) = if cluster {
+            split_cursor(cursor)
+        } else {
+            (0, cursor)
+        };
+        let mut conn = if cluster {
+            let Some(primary) = map.get(shard) else {
+                return Ok(CountersPage {
+                    next_cursor: "0".into(),
+                    counters: Vec::new(),
+                });
+            };
+            self.conn.primary(&primary.address).ok_or_else(|| {
+                StoreError::Reply(format!("bad primary address {}", primary.address))
+            })?
+        } else {
+            self.conn()
+        };
         let pattern = keys::counter_scan_pattern(&self.prefix, user_prefix);
         let (next, names): (String, Vec<String>) = self
             .admin(
@@ -32,6 +53,14 @@ impl Store {
                     .query_async(&mut conn),
             )
             .await?;
+        let next = if cluster {
+            let inner: u64 = next
+                .parse()
+                .map_err(|_| StoreError::Reply(format!("SCAN cursor {next:?}")))?;
+            join_cursor(shard, inner, map.len())?
+        } else {
+            next
+        };
         let parsed: Vec<(String, keys::CounterKey)> = names
             .into_iter()
             .filter_map(|n| keys::parse_counter_key(&self.prefix, &n).map(|k| (n, k)))
@@ -97,5 +126,49 @@ impl Store {
             .filter(|(_, n)| *n > 0)
             .map(|(name, _)| name.clone())
             .collect())
+    }
+}
+
+/// Bits of a cluster counters cursor that hold one primary's own SCAN cursor.
+const INNER_BITS: u32 = 56;
+
+/// A cluster counters cursor: (index of the primary, its SCAN cursor).
+fn split_cursor(cursor: u64) -> (usize, u64) {
+    let shard = usize::try_from(cursor >> INNER_BITS).unwrap_or(usize::MAX);
+    (shard, cursor & ((1 << INNER_BITS) - 1))
+}
+
+/// The cursor after primary `shard` answered `inner`: the same primary while it has more, the
+/// next one from its start, `"0"` after the last of `shards`.
+fn join_cursor(shard: usize, inner: u64, shards: usize) -> Result<String, StoreError> {
+    if inner >= 1 << INNER_BITS {
+        return Err(StoreError::Reply(format!("SCAN cursor {inner} too large")));
+    }
+    let (shard, inner) = if inner == 0 {
+        (shard + 1, 0)
+    } else {
+        (shard, inner)
+    };
+    if shard >= shards {
+        return Ok("0".into());
+    }
+    let shard = u64::try_from(shard).unwrap_or(u64::MAX);
+    Ok(((shard << INNER_BITS) | inner).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_cursor_walks_every_primary_then_ends() {
+        assert_eq!(split_cursor(0), (0, 0));
+        assert_eq!(join_cursor(0, 17, 3).unwrap(), "17");
+        let second: u64 = join_cursor(0, 0, 3).unwrap().parse().unwrap();
+        assert_eq!(split_cursor(second), (1, 0));
+        let mid: u64 = join_cursor(1, 42, 3).unwrap().parse().unwrap();
+        assert_eq!(split_cursor(mid), (1, 42));
+        assert_eq!(join_cursor(2, 0, 3).unwrap(), "0", "after the last primary");
+        assert!(join_cursor(0, 1 << INNER_BITS, 3).is_err());
     }
 }

@@ -165,7 +165,10 @@ impl Store {
             None => Some(keys::probe_key(&self.prefix, &self.node_id)),
         };
         let Some(key) = key else { return };
-        let direct = route.shard.as_ref().and_then(|s| self.conn.primary(&s.address));
+        let direct = route
+            .shard
+            .as_ref()
+            .and_then(|s| self.conn.primary(&s.address));
         let mut conn = direct.unwrap_or_else(|| self.conn.clone());
         let (breaker, epoch, timeout) = (Arc::clone(&route.breaker), self.epoch, self.timeout);
         let (script, metrics) = (self.check.clone(), Arc::clone(&self.metrics));

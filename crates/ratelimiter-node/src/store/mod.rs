@@ -7,6 +7,7 @@
 //! - [`conn`]: that connection in each `--redis-mode` ([`RedisConn`]): a
 //!   [`ConnectionManager`](redis::aio::ConnectionManager) on one Redis, redis-rs's cluster
 //!   connection on a Redis Cluster, the primary named by Redis Sentinel.
+//! - `lazy`: connections made on first use and again after a failure (cluster, sentinel).
 //! - `handle`: [`Store`] itself, the connection, scripts and timeouts every call goes through.
 //! - `script`: `EVALSHA`, and `EVAL` on `NOSCRIPT`, on the node owning the keys.
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
@@ -27,6 +28,7 @@ mod check;
 pub mod conn;
 mod counters;
 mod handle;
+mod lazy;
 mod policies;
 mod registry;
 mod script;

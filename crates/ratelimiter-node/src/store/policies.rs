@@ -121,7 +121,8 @@ impl Store {
             .arg(keys::policy_field(name))
             .arg(LONG_TTL_MS);
         let mut conn = self.conn();
-        let (removed, version): (i64, u64) = self.admin(call.invoke(&mut conn, &self.metrics)).await?;
+        let (removed, version): (i64, u64) =
+            self.admin(call.invoke(&mut conn, &self.metrics)).await?;
         Ok((removed >= 0).then_some((removed == 1, version)))
     }
 
@@ -153,13 +154,24 @@ impl Store {
         }
         let mut moved = false;
         for (old, new) in [
-            (keys::legacy_policies_key(&self.prefix), keys::policies_key(&self.prefix)),
-            (keys::legacy_nodes_key(&self.prefix), keys::nodes_key(&self.prefix)),
+            (
+                keys::legacy_policies_key(&self.prefix),
+                keys::policies_key(&self.prefix),
+            ),
+            (
+                keys::legacy_nodes_key(&self.prefix),
+                keys::nodes_key(&self.prefix),
+            ),
         ] {
             let mut conn = self.conn();
             // "no such key" when there is nothing to migrate: the usual case.
             let renamed: Result<i64, _> = self
-                .admin(redis::cmd("RENAMENX").arg(&old).arg(&new).query_async(&mut conn))
+                .admin(
+                    redis::cmd("RENAMENX")
+                        .arg(&old)
+                        .arg(&new)
+                        .query_async(&mut conn),
+                )
                 .await;
             if matches!(renamed, Ok(1)) {
                 tracing::info!(from = %old, to = %new, "migrated a key to the {{shared}} hash tag");

@@ -50,10 +50,19 @@ impl Store {
                 .collect(),
             None => {
                 let mut conn = self.conn();
-                vec![self.bounded(self.timeout, info.query_async(&mut conn)).await?]
+                vec![
+                    self.bounded(self.timeout, info.query_async(&mut conn))
+                        .await?,
+                ]
             }
         };
-        let fill = |m: &RedisMemory| if m.max == 0 { 0.0 } else { m.used as f64 / m.max as f64 };
+        let fill = |m: &RedisMemory| {
+            if m.max == 0 {
+                0.0
+            } else {
+                m.used as f64 / m.max as f64
+            }
+        };
         texts
             .iter()
             .filter_map(|t| parse_memory(t))
@@ -95,14 +104,19 @@ impl Store {
                 for shard in self.shards.map().iter() {
                     let before = node_clock_ms();
                     let sent = Instant::now();
-                    let r = self.on_primary::<(u64, u64)>(&shard.address, &redis::cmd("TIME")).await;
+                    let r = self
+                        .on_primary::<(u64, u64)>(&shard.address, &redis::cmd("TIME"))
+                        .await;
                     out.push((shard.address.clone(), before, r.map(|t| time_of(t, sent))));
                 }
                 out
             }
             mode => {
                 let address = if mode == RedisMode::Sentinel {
-                    self.conn.refresh_sentinel().await.or_else(|| self.conn.sentinel_primary())
+                    self.conn
+                        .refresh_sentinel()
+                        .await
+                        .or_else(|| self.conn.sentinel_primary())
                 } else {
                     self.single_address.clone()
                 };
@@ -139,7 +153,10 @@ impl Store {
             // Not connected yet: any call connects (and fails fast while the cluster is down).
             let mut conn = self.conn();
             let _ = self
-                .bounded(self.timeout, redis::cmd("PING").query_async::<String>(&mut conn))
+                .bounded(
+                    self.timeout,
+                    redis::cmd("PING").query_async::<String>(&mut conn),
+                )
                 .await;
             return;
         };
@@ -188,7 +205,10 @@ impl Store {
     ) -> Vec<(String, Result<T, StoreError>)> {
         let mut out = Vec::new();
         for shard in self.shards.map().iter() {
-            out.push((shard.address.clone(), self.on_primary(&shard.address, cmd).await));
+            out.push((
+                shard.address.clone(),
+                self.on_primary(&shard.address, cmd).await,
+            ));
         }
         out
     }

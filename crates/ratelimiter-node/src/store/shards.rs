@@ -249,8 +249,18 @@ mod tests {
     fn three() -> Vec<Shard> {
         let reply = Value::Array(vec![
             range(0, 5460, node("127.0.0.1", 7000), node("127.0.0.1", 7004)),
-            range(10923, 16383, node("127.0.0.1", 7002), node("127.0.0.1", 7003)),
-            range(5461, 10922, node("127.0.0.1", 7001), node("127.0.0.1", 7005)),
+            range(
+                10923,
+                16383,
+                node("127.0.0.1", 7002),
+                node("127.0.0.1", 7003),
+            ),
+            range(
+                5461,
+                10922,
+                node("127.0.0.1", 7001),
+                node("127.0.0.1", 7005),
+            ),
             range(100, 100, node("127.0.0.1", 7000), node("127.0.0.1", 7004)),
         ]);
         parse_cluster_slots(&reply).unwrap()
@@ -283,7 +293,10 @@ mod tests {
             b.breaker.record_failure(2_000);
         }
         assert!(b.breaker.is_open());
-        assert!(!shards.route(Some(b"x{a}y")).breaker.is_open(), "healthy shard closed");
+        assert!(
+            !shards.route(Some(b"x{a}y")).breaker.is_open(),
+            "healthy shard closed"
+        );
         assert!(shards.any_open());
         let report = shards.report(None);
         assert_eq!(report.len(), 3);
@@ -304,7 +317,10 @@ mod tests {
         shards.set_map(after);
         let new = shards.route(Some(b"{b}"));
         assert_eq!(new.shard.unwrap().address, "127.0.0.1:7004");
-        assert!(!new.breaker.is_open(), "decisions go to the new primary at once");
+        assert!(
+            !new.breaker.is_open(),
+            "decisions go to the new primary at once"
+        );
     }
 
     #[test]
