@@ -9,8 +9,16 @@ use crate::error::{Error, Result};
 /// Its `Debug` form redacts the node token and the Redis password.
 #[derive(Clone, PartialEq)]
 pub struct RateLimiterConfig {
-    /// Redis URL (`redis://[:password@]host:port[/db]` or `rediss://`).
+    /// Redis URL (`redis://[:password@]host:port[/db]` or `rediss://`); in `cluster` mode a
+    /// comma-separated list of seed URLs, in `sentinel` mode the sentinels' URLs.
     pub redis_url: String,
+    /// How the nodes use Redis: one server, a Redis Cluster, or a primary found by sentinels.
+    pub redis_mode: RedisMode,
+    /// `sentinel` mode: the name of the primary set the sentinels watch.
+    pub sentinel_master: Option<String>,
+    /// `cluster` and `sentinel` modes: how long a failover seen by the monitor (a slot range or
+    /// the primary set served by another instance than at the observation before) is reported.
+    pub failover_memory: Duration,
     /// Base URLs of the nodes (`http://host:port`).
     pub nodes: Vec<String>,
     /// Key prefix the nodes use in Redis.
@@ -37,6 +45,9 @@ impl std::fmt::Debug for RateLimiterConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimiterConfig")
             .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_mode", &self.redis_mode)
+            .field("sentinel_master", &self.sentinel_master)
+            .field("failover_memory", &self.failover_memory)
             .field("nodes", &self.nodes)
             .field("key_prefix", &self.key_prefix)
             .field("redis_timeout", &self.redis_timeout)
@@ -53,6 +64,9 @@ impl Default for RateLimiterConfig {
     fn default() -> Self {
         Self {
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_mode: RedisMode::Single,
+            sentinel_master: None,
+            failover_memory: Duration::from_secs(60),
             nodes: (8001..=8003)
                 .map(|p| format!("http://127.0.0.1:{p}"))
                 .collect(),
@@ -73,9 +87,34 @@ impl RateLimiterConfig {
     /// # Errors
     /// [`Error::Config`] naming the bad setting.
     pub fn validate(&self) -> Result<()> {
-        redis::Client::open(self.redis_url.as_str()).map_err(|e| {
-            Error::Config(format!("redis url {:?}: {e}", redact_url(&self.redis_url)))
-        })?;
+        let urls = self.redis_urls();
+        if urls.is_empty() {
+            return Err(Error::Config(
+                "redis url: at least one URL is needed".into(),
+            ));
+        }
+        for url in &urls {
+            redis::Client::open(*url)
+                .map_err(|e| Error::Config(format!("redis url {:?}: {e}", redact_url(url))))?;
+        }
+        match self.redis_mode {
+            RedisMode::Single if urls.len() > 1 => {
+                return Err(Error::Config(
+                    "redis url: a list of URLs needs --redis-mode cluster or sentinel".into(),
+                ));
+            }
+            RedisMode::Sentinel
+                if self
+                    .sentinel_master
+                    .as_deref()
+                    .is_none_or(|m| m.trim().is_empty()) =>
+            {
+                return Err(Error::Config(
+                    "sentinel master: sentinel mode needs the name of the primary set".into(),
+                ));
+            }
+            _ => {}
+        }
         if self.nodes.is_empty() {
             return Err(Error::Config(
                 "nodes: at least one node URL is needed".into(),
@@ -116,6 +155,52 @@ impl RateLimiterConfig {
     }
 }
 
+impl RateLimiterConfig {
+    /// The Redis URLs: `redis_url` split at commas, blanks dropped.
+    pub fn redis_urls(&self) -> Vec<&str> {
+        self.redis_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
+
+    /// The Redis URLs, passwords redacted, joined by commas: for messages.
+    pub fn redis_url_redacted(&self) -> String {
+        self.redis_urls()
+            .into_iter()
+            .map(redact_url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// How the rate limiter uses Redis; `single`, `cluster` or `sentinel` on the command line, as
+/// the node's `--redis-mode`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RedisMode {
+    /// One Redis server.
+    #[default]
+    Single,
+    /// A Redis Cluster: shards of a primary and its replicas, keys spread by slot.
+    Cluster,
+    /// A primary and its replicas, failed over by Redis Sentinel.
+    Sentinel,
+}
+
 /// Thresholds of the invariants. Defaults suit three nodes and one Redis on a LAN.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
@@ -136,6 +221,11 @@ pub struct Thresholds {
     pub failure_ratio: f64,
     /// How many stuck or over-admitted keys a violation names.
     pub sample: usize,
+    /// `shard_balance`: a primary holding more than this many times its fair share of the keys
+    /// (the keys of all primaries over their number).
+    pub shard_skew: f64,
+    /// `shard_balance`: below this many keys in the whole cluster, shares are not compared.
+    pub shard_min_keys: u64,
 }
 
 impl Default for Thresholds {
@@ -148,6 +238,8 @@ impl Default for Thresholds {
             policy_propagation: Duration::from_secs(2),
             failure_ratio: 0.01,
             sample: 5,
+            shard_skew: 2.0,
+            shard_min_keys: 1_000,
         }
     }
 }
@@ -177,6 +269,18 @@ mod tests {
             assert!(e.contains(word), "{e}");
         };
         bad(|c| c.redis_url = "http://x".into(), "redis url");
+        bad(
+            |c| c.redis_url = "redis://a:1,redis://b:2".into(),
+            "redis-mode",
+        );
+        bad(|c| c.redis_mode = RedisMode::Sentinel, "sentinel master");
+        bad(
+            |c| {
+                c.redis_mode = RedisMode::Cluster;
+                c.redis_url = "redis://a:1,http://b".into();
+            },
+            "redis url",
+        );
         bad(|c| c.nodes = vec![], "nodes");
         bad(|c| c.nodes = vec!["ftp://x".into()], "node url");
         bad(|c| c.nodes = vec!["127.0.0.1:8001".into()], "node url");

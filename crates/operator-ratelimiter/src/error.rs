@@ -17,6 +17,10 @@ pub enum Error {
     /// A Redis call did not answer in time.
     #[error("redis did not answer within {0} ms")]
     RedisTimeout(u128),
+    /// Part of a Redis Cluster could not be read (no instance told the topology, a primary
+    /// serving slots does not answer).
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// The action's arguments are invalid or cannot apply.
     #[error("{0}")]
     Action(String),
@@ -32,7 +36,7 @@ impl Error {
                     || e.is_connection_dropped()
                     || e.is_connection_refusal()
             }
-            Error::RedisTimeout(_) => true,
+            Error::RedisTimeout(_) | Error::Cluster(_) => true,
             Error::Config(_) | Error::Action(_) => false,
         }
     }
@@ -47,7 +51,9 @@ impl Error {
             // A connection that was open and failed: reset, broken pipe, closed by the server
             // (the first error after Redis died, before reconnecting tells refused from frozen).
             Error::Redis(e) if e.is_connection_dropped() => ErrorKind::Reset,
-            Error::Redis(_) | Error::Config(_) | Error::Action(_) => ErrorKind::Other,
+            Error::Redis(_) | Error::Config(_) | Error::Action(_) | Error::Cluster(_) => {
+                ErrorKind::Other
+            }
         }
     }
 }

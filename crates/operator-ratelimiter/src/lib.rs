@@ -29,6 +29,11 @@
 //!   prefix, the repair TTL, the last policies seen), never the subject.
 //! - [`diagnosis`]: the offline diagnosis rules of every invariant, and the extra context of an
 //!   incident ([`ContextSources`]: node log files; Redis `INFO`; failure-mode counts).
+//! - [`topology`]: a Redis Cluster as the monitor sees it ([`topology::ClusterView`]: every
+//!   primary and replica with its slots, from `CLUSTER NODES`), slots no live primary serves,
+//!   failovers between two observations; `observe::cluster` reads it (`--redis-mode cluster`).
+//!   [`topology::SentinelView`]: a set watched by Redis Sentinel (the current primary, the
+//!   quorum, failovers), read by `observe::sentinel` (`--redis-mode sentinel`).
 //! - [`info`], [`histogram`]: parsers for Redis `INFO` and Prometheus histograms.
 //! - `error`: [`Error`], and [`ErrorKind`], how a request failed.
 //! - `redact`: API keys in clear (counters written by older nodes, their logs) hidden wherever
@@ -67,6 +72,7 @@ pub mod histogram;
 pub mod info;
 pub mod observation;
 pub mod subject;
+pub mod topology;
 
 mod error;
 mod observe;
@@ -75,7 +81,7 @@ mod redis_handle;
 
 pub use action::RateLimitAction;
 pub use checker::RateLimiterChecker;
-pub use config::{RateLimiterConfig, Thresholds};
+pub use config::{RateLimiterConfig, RedisMode, Thresholds};
 pub use diagnosis::ContextSources;
 pub use error::{Error, ErrorKind, Result};
 pub use observation::Observation;

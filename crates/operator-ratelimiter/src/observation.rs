@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorKind;
 use crate::histogram::Histogram;
 use crate::info::RedisInfo;
+use crate::topology::{ClusterView, SentinelView};
 
 /// One observation of Redis and every configured node, taken concurrently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,8 +53,14 @@ pub struct RedisView {
     pub policies: Option<PolicyView>,
     /// Nodes registered through heartbeats, with their state by Redis time.
     pub registry: Option<Vec<NodeEntry>>,
-    /// The incremental TTL and counter scan.
+    /// The incremental TTL and counter scan (of every primary, on a cluster).
     pub keys: Option<KeyScan>,
+    /// `--redis-mode cluster`: every instance of the cluster, its state and recent failovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterView>,
+    /// `--redis-mode sentinel`: the current primary, the sentinels and their quorum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel: Option<SentinelView>,
 }
 
 /// The policies hash in Redis.

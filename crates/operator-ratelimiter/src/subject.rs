@@ -15,11 +15,11 @@ use operator_core::{Action, ActionReport, Diagnosable, Subject};
 use tokio::time::Instant;
 
 use crate::action::{self, RateLimitAction, Target, VersionedPolicies};
-use crate::config::{RateLimiterConfig, redact_url};
+use crate::config::{RateLimiterConfig, RedisMode};
 use crate::diagnosis::{self, ContextSources};
 use crate::error::{Error, Result};
 use crate::observation::{NodeView, Observation, RedisView, SkewSource};
-use crate::observe::{self, RedisClock, ScanState};
+use crate::observe::{self, ClusterMemory, RedisClock, ScanState, SentinelMemory};
 use crate::redis_handle::RedisHandle;
 
 /// Name of the subject, as in `--subject ratelimit` and in tickets.
@@ -36,6 +36,10 @@ pub struct RateLimiterSubject {
     last_policies: Mutex<Option<VersionedPolicies>>,
     /// Where the extra diagnosis context comes from.
     context_sources: ContextSources,
+    /// `--redis-mode cluster`: the instances' handles and scans, the last topology.
+    cluster: tokio::sync::Mutex<ClusterMemory>,
+    /// `--redis-mode sentinel`: the sentinels' handles, the last primary, recent failovers.
+    sentinels: tokio::sync::Mutex<SentinelMemory>,
 }
 
 impl RateLimiterSubject {
@@ -51,7 +55,15 @@ impl RateLimiterSubject {
             .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
-        let redis = RedisHandle::new(&config.redis_url, config.redis_timeout)?;
+        let redis = match config.redis_mode {
+            RedisMode::Cluster => RedisHandle::cluster(&config.redis_urls(), config.redis_timeout)?,
+            RedisMode::Single => RedisHandle::new(&config.redis_url, config.redis_timeout)?,
+            RedisMode::Sentinel => RedisHandle::sentinel(
+                &config.redis_urls(),
+                config.sentinel_master.as_deref().unwrap_or_default(),
+                config.redis_timeout,
+            )?,
+        };
         Ok(Self {
             config,
             redis,
@@ -59,6 +71,8 @@ impl RateLimiterSubject {
             http,
             last_policies: Mutex::new(None),
             context_sources: ContextSources::default(),
+            cluster: tokio::sync::Mutex::new(ClusterMemory::default()),
+            sentinels: tokio::sync::Mutex::new(SentinelMemory::default()),
         })
     }
 
@@ -89,14 +103,31 @@ impl RateLimiterSubject {
         }
     }
 
-    /// What an action may act on.
-    fn target(&self) -> Target<'_> {
-        Target {
+    /// What an action may act on. On a cluster, the primaries known from the last observation.
+    ///
+    /// # Errors
+    /// [`Error::Cluster`] on a cluster not observed yet (its primaries are unknown).
+    async fn target(&self) -> Result<Target<'_>> {
+        let shards = match self.config.redis_mode {
+            RedisMode::Cluster => {
+                let shards = self.cluster.lock().await.primaries();
+                if shards.is_empty() {
+                    return Err(Error::Cluster(
+                        "the primaries are not known yet: no observation has read the topology"
+                            .into(),
+                    ));
+                }
+                shards
+            }
+            RedisMode::Single | RedisMode::Sentinel => Vec::new(),
+        };
+        Ok(Target {
             redis: &self.redis,
             key_prefix: &self.config.key_prefix,
             repair_ttl: self.config.repair_ttl,
             last_policies: self.last_policies.lock().ok().and_then(|l| l.clone()),
-        }
+            shards,
+        })
     }
 }
 
@@ -119,7 +150,7 @@ impl Subject for RateLimiterSubject {
              allow, closed: deny, local: in-process limits at its share).",
             self.config.nodes.len(),
             self.config.nodes.join(", "),
-            redact_url(&self.config.redis_url),
+            self.config.redis_url_redacted(),
             self.config.key_prefix
         )
     }
@@ -130,10 +161,32 @@ impl Subject for RateLimiterSubject {
             self.config.nodes.iter().map(|url| {
                 observe::observe_node(&self.http, url, self.config.node_token.as_deref())
             });
-        let ((redis, redis_clock), nodes) = tokio::join!(
-            observe::observe_redis(&self.redis, &self.scan, &self.config),
-            futures::future::join_all(node_futures)
-        );
+        // Boxed: the cluster's gatherers nest deep, and callers that hold an observation in
+        // their own futures (the lab's demo) would otherwise pass the compiler's layout limit.
+        let redis_side: std::pin::Pin<Box<dyn Future<Output = _> + Send + '_>> =
+            match self.config.redis_mode {
+                RedisMode::Cluster => Box::pin(observe::observe_on_cluster(
+                    &self.redis,
+                    &self.cluster,
+                    &self.config,
+                )),
+                RedisMode::Single => Box::pin(observe::observe_redis(
+                    &self.redis,
+                    &self.scan,
+                    &self.config,
+                )),
+                RedisMode::Sentinel => Box::pin(async {
+                    let (sentinel, (mut view, clock)) = tokio::join!(
+                        observe::observe_sentinels(&self.sentinels, &self.config),
+                        observe::observe_redis(&self.redis, &self.scan, &self.config)
+                    );
+                    view.url = self.config.redis_url_redacted();
+                    view.sentinel = Some(sentinel);
+                    (view, clock)
+                }),
+            };
+        let ((redis, redis_clock), nodes) =
+            tokio::join!(redis_side, futures::future::join_all(node_futures));
         self.remember_policies(&redis);
         Ok(Observation {
             observed_at,
@@ -144,7 +197,7 @@ impl Subject for RateLimiterSubject {
     }
 
     async fn execute(&self, action: &RateLimitAction) -> Result<ActionReport> {
-        let report = action::execute(&self.target(), action).await?;
+        let report = action::execute(&self.target().await?, action).await?;
         tracing::info!(
             subject = SUBJECT_NAME,
             action = action.name(),

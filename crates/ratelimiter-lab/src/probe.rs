@@ -19,11 +19,13 @@ pub struct RedisProbe {
 }
 
 impl RedisProbe {
-    /// A probe of `url`, each call bounded by `timeout`.
+    /// A probe of `url`, each call bounded by `timeout`. Of a cluster's comma-separated seed
+    /// URLs, the first is probed.
     ///
     /// # Errors
     /// When the URL does not parse.
     pub fn new(url: &str, timeout: Duration) -> Result<Self> {
+        let url = url.split(',').next().unwrap_or(url);
         Ok(Self {
             client: redis::Client::open(url)?,
             timeout,

@@ -168,6 +168,12 @@ impl ComposeArgs {
                 Some(((*v).to_owned(), value))
             })
             .collect();
+        if stack.redis == crate::args::stack::RedisKind::Cluster {
+            return Err(CliError::flag(
+                "--redis",
+                "a Redis Cluster runs in the local environment only (docker-compose.ratelimit-cluster.yml for containers)",
+            ));
+        }
         let config = ComposeConfig {
             state_dir,
             file,
@@ -177,7 +183,7 @@ impl ComposeArgs {
                 .or(project)
                 .unwrap_or(&defaults.project)
                 .to_owned(),
-            redis_port: stack.redis_port,
+            redis_port: stack.redis_port.unwrap_or(defaults.redis_port),
             node_ports,
             lb_port: self.lb_port.unwrap_or(defaults.lb_port),
             prometheus_port: self.prometheus_port.unwrap_or(defaults.prometheus_port),

@@ -19,6 +19,18 @@ pub enum StackSubject {
     Ratelimit,
 }
 
+/// `--redis`: one Redis or a Redis Cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RedisKind {
+    /// One redis-server.
+    Single,
+    /// A Redis Cluster of six local redis-server processes (3 primaries + 3 replicas).
+    Cluster,
+}
+
+/// The first Redis port of a cluster stack by default: members on 7000-7005.
+pub const CLUSTER_REDIS_PORT: u16 = 7000;
+
 /// `--state-dir`.
 #[derive(Debug, Clone, Args)]
 pub struct StateDirArgs {
@@ -30,9 +42,15 @@ pub struct StateDirArgs {
 /// What a local stack runs, shared by `stack up` and `demo`.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
-    /// Redis port on 127.0.0.1.
-    #[arg(long, default_value_t = StackConfig::default().redis_port, value_name = "PORT")]
-    pub redis_port: u16,
+    /// What Redis the stack runs: `single` (one redis-server) or `cluster` (a Redis Cluster of 3
+    /// primaries + 3 replicas, local processes joined by `redis-cli --cluster create`, fast
+    /// failover: cluster-node-timeout 2000 ms; the nodes run with `--redis-mode cluster`).
+    #[arg(long = "redis", value_enum, default_value_t = RedisKind::Single, value_name = "KIND")]
+    pub redis: RedisKind,
+    /// Redis port on 127.0.0.1 [default: 6379; with --redis cluster 7000, the first of six
+    /// consecutive ports 7000-7005, each also binding its port + 10000 for the cluster bus]
+    #[arg(long, value_name = "PORT")]
+    pub redis_port: Option<u16>,
     /// Node ports on 127.0.0.1, comma-separated: one node per port.
     #[arg(
         long,
@@ -162,9 +180,16 @@ impl StackArgs {
     /// A usage error naming the bad flag, or a missing binary.
     pub fn config(&self, state_dir: PathBuf) -> Result<StackConfig, CliError> {
         let node_ports = self.node_ports()?;
+        let cluster = self.redis == RedisKind::Cluster;
+        let default_port = if cluster {
+            CLUSTER_REDIS_PORT
+        } else {
+            StackConfig::default().redis_port
+        };
         let config = StackConfig {
             state_dir,
-            redis_port: self.redis_port,
+            redis_port: self.redis_port.unwrap_or(default_port),
+            redis_cluster: cluster,
             node_ports,
             failure_mode: self.failure_mode,
             policies: self.policies.clone(),
@@ -199,7 +224,12 @@ mod tests {
     fn flag_defaults_are_the_library_defaults() {
         let args = Cli::try_parse_from(["operator"]).unwrap().stack;
         let d = StackConfig::default();
-        assert_eq!(args.redis_port, d.redis_port);
+        assert_eq!(args.redis_port, None);
+        assert_eq!(args.redis, RedisKind::Single);
+        let config = args.config(PathBuf::from("/tmp/x"));
+        if let Ok(c) = config {
+            assert_eq!((c.redis_port, c.redis_cluster), (d.redis_port, false));
+        }
         assert_eq!(args.node_ports().unwrap(), d.node_ports);
         assert_eq!(args.failure_mode, d.failure_mode);
     }

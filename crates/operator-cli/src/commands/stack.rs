@@ -150,7 +150,12 @@ fn print_hints(kind: EnvKind, endpoints: &Endpoints, dir: &Path) {
         String::new()
     } else {
         format!(
-            " --redis-url {} --nodes {}",
+            "{} --redis-url {} --nodes {}",
+            if endpoints.redis_is_cluster() {
+                " --redis-mode cluster"
+            } else {
+                ""
+            },
             endpoints.redis_url,
             endpoints.nodes.join(",")
         )

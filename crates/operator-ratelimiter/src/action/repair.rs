@@ -12,6 +12,7 @@ use super::target::Target;
 use crate::error::Result;
 use crate::observation::KeyKind;
 use crate::redact;
+use crate::redis_handle::RedisHandle;
 
 /// Keys per `SCAN` call, and so at most per pipeline of `PTTL` and of `PEXPIRE`.
 const BATCH: usize = 500;
@@ -27,19 +28,68 @@ struct Tally {
     batches: u64,
     largest_batch: usize,
     listed: Vec<serde_json::Value>,
+    /// On a cluster: keys repaired per primary.
+    per_shard: Vec<serde_json::Value>,
 }
 
-/// `repair_stuck_keys`: gives every key under the prefix without a TTL the TTL of its kind.
+/// `repair_stuck_keys`: gives every key under the prefix without a TTL the TTL of its kind, on
+/// one Redis or on each primary of a cluster in turn.
 pub(super) async fn repair_stuck_keys(target: &Target<'_>) -> Result<ActionReport> {
     let prefix = target.key_prefix;
-    let pattern = keys::all_keys_pattern(prefix);
-    let bound = target.redis.timeout() * 10;
     let mut tally = Tally::default();
+    for (addr, redis) in target.keyspaces() {
+        let before = tally.repaired;
+        repair_keyspace(target, redis, &mut tally).await?;
+        if !addr.is_empty() {
+            tally
+                .per_shard
+                .push(json!({ "primary": addr, "repaired": tally.repaired - before }));
+        }
+    }
+    let n = tally.repaired;
+    let mut details = json!({
+        "scanned": tally.scanned,
+        "stuck": tally.stuck,
+        "repaired_total": n,
+        "repaired": tally.listed,
+        "batches": tally.batches,
+        "batch_size": BATCH,
+        "largest_batch": tally.largest_batch,
+    });
+    if !tally.per_shard.is_empty() {
+        details["shards"] = json!(tally.per_shard);
+    }
+    Ok(ActionReport {
+        action: "repair_stuck_keys".into(),
+        changed: n > 0,
+        summary: format!(
+            "gave a TTL to {n} key{} that had none ({} keys under {prefix:?} checked in {} \
+             batches of at most {BATCH}{})",
+            if n == 1 { "" } else { "s" },
+            tally.scanned,
+            tally.batches,
+            if tally.per_shard.is_empty() {
+                String::new()
+            } else {
+                format!(", on {} primaries", tally.per_shard.len())
+            }
+        ),
+        details,
+    })
+}
+
+/// The repair of one server's keyspace, batch after batch.
+async fn repair_keyspace(
+    target: &Target<'_>,
+    redis: &RedisHandle,
+    tally: &mut Tally,
+) -> Result<()> {
+    let pattern = keys::all_keys_pattern(target.key_prefix);
+    let bound = redis.timeout() * 10;
     let mut cursor = 0u64;
     loop {
         let pat = pattern.clone();
-        let (next, batch): (u64, Vec<String>) = target
-            .redis
+        let (next, batch): (u64, Vec<String>) = redis
             .run(bound, move |mut c| async move {
                 redis::cmd("SCAN")
                     .arg(cursor)
@@ -53,49 +103,32 @@ pub(super) async fn repair_stuck_keys(target: &Target<'_>) -> Result<ActionRepor
             .await?;
         // SCAN's COUNT is a hint: a batch may come back larger; split it to keep the bound.
         for chunk in batch.chunks(BATCH) {
-            repair_batch(target, chunk.to_vec(), &mut tally).await?;
+            repair_batch(target, redis, chunk.to_vec(), tally).await?;
         }
         cursor = next;
         if cursor == 0 {
-            break;
+            return Ok(());
         }
     }
-    let n = tally.repaired;
-    Ok(ActionReport {
-        action: "repair_stuck_keys".into(),
-        changed: n > 0,
-        summary: format!(
-            "gave a TTL to {n} key{} that had none ({} keys under {prefix:?} checked in {} \
-             batches of at most {BATCH})",
-            if n == 1 { "" } else { "s" },
-            tally.scanned,
-            tally.batches
-        ),
-        details: json!({
-            "scanned": tally.scanned,
-            "stuck": tally.stuck,
-            "repaired_total": n,
-            "repaired": tally.listed,
-            "batches": tally.batches,
-            "batch_size": BATCH,
-            "largest_batch": tally.largest_batch,
-        }),
-    })
 }
 
 /// Checks the TTLs of `names` in one pipeline, then gives the ones without a TTL theirs in one
 /// more.
-async fn repair_batch(target: &Target<'_>, names: Vec<String>, tally: &mut Tally) -> Result<()> {
+async fn repair_batch(
+    target: &Target<'_>,
+    redis: &RedisHandle,
+    names: Vec<String>,
+    tally: &mut Tally,
+) -> Result<()> {
     if names.is_empty() {
         return Ok(());
     }
     tally.batches += 1;
     tally.scanned += names.len() as u64;
     tally.largest_batch = tally.largest_batch.max(names.len());
-    let bound = target.redis.timeout() * 10;
+    let bound = redis.timeout() * 10;
     let probe = names.clone();
-    let ttls: Vec<i64> = target
-        .redis
+    let ttls: Vec<i64> = redis
         .run(bound, move |mut c| async move {
             let mut pipe = redis::pipe();
             for k in &probe {
@@ -118,8 +151,7 @@ async fn repair_batch(target: &Target<'_>, names: Vec<String>, tally: &mut Tally
     }
     tally.stuck += plan.len() as u64;
     let apply = plan.clone();
-    let applied: Vec<i64> = target
-        .redis
+    let applied: Vec<i64> = redis
         .run(bound, move |mut c| async move {
             let mut pipe = redis::pipe();
             for (k, ttl) in &apply {

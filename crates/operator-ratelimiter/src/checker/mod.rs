@@ -9,6 +9,10 @@
 //! | `high_latency` | node | the node's decision p99 since the last observation above the threshold |
 //! | `counter_drift` | – / node | nodes disagreeing on the policies past the propagation time; nodes fingerprinting API keys under different identifier secrets; a node on another key prefix; a node clock skewed from Redis `TIME` (as the node measures it, else as the monitor tells it) |
 //! | `over_admission` | policy / node | a counter holding more than its limit in the current window; a node taking at least `failure_ratio` (1 %) of its decisions by its failure mode (shared limiting lost) |
+//! | `cluster_ok` | – | `--redis-mode sentinel`: no sentinel names a primary, or fewer answer than the quorum; `--redis-mode cluster`: no instance tells the topology, `cluster_state` not `ok`, or slots served by no live primary (names the ranges and the primary that served them) |
+//! | `replica_live` | primary | a primary serving slots without a live replica (warning) |
+//! | `failover_detected` | old primary | slots moved from a primary to its replica within `failover_memory` (warning, old and new primary) |
+//! | `shard_balance` | primary | a primary holding more than `shard_skew` times its fair share of the keys (warning) |
 //! | `abuse_detected` | node | the node blocks clients (key enumeration, a honeypot key) or its memory guard limits new keys in process; one ticket per node, at most 10 clients named |
 //!
 //! Nothing is taken as clear when its source could not be read: [`RateLimiterChecker::unknown`]
@@ -17,17 +21,23 @@
 //! One module per concern, each naming the invariants it checks: `redis` (`redis_healthy`,
 //! `no_stuck_keys`), `config` (`config_loaded`, `counter_drift`), `secret` (`counter_drift` from
 //! the identifier secrets), `nodes` (`node_down`, `high_latency`, `over_admission`), `abuse`
-//! (`abuse_detected`); `history` finds what the previous observations said. This
+//! (`abuse_detected`), `sentinel` (`cluster_ok`, `replica_live`, `failover_detected` of a set
+//! watched by Redis Sentinel: no primary named, sentinels under the quorum, a change of
+//! primary), `cluster` (the four cluster invariants, and per instance of a cluster
+//! `redis_healthy` and the primaries' clocks under `counter_drift`); `history` finds what the previous observations said. This
 //! module declares the invariants and runs the checks; the checks never import it.
 
 mod abuse;
+mod cluster;
 mod config;
 mod history;
 mod nodes;
 mod redis;
 mod secret;
+mod sentinel;
 
 pub use abuse::{ABUSE_DETECTED, MAX_CLIENTS};
+pub use cluster::{CLUSTER_OK, FAILOVER_DETECTED, REPLICA_LIVE, SHARD_BALANCE};
 pub use config::{CONFIG_LOADED, COUNTER_DRIFT};
 pub use nodes::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
 pub use redis::{NO_STUCK_KEYS, REDIS_HEALTHY};
@@ -130,6 +140,33 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
                 ),
             )
             .keep_firing(ms(5_000)),
+            InvariantSpec::new(
+                CLUSTER_OK,
+                "On a Redis Cluster: the cluster state is ok and a live primary serves every one of the 16384 \
+                 slots (keys of uncovered slots are decided by the nodes' failure mode). On Sentinel: a \
+                 primary is named and at least the quorum of sentinels answers.",
+            )
+            .keep_firing(ms(2_000)),
+            InvariantSpec::new(
+                REPLICA_LIVE,
+                "On a Redis Cluster: every primary serving slots has a live replica to fail over to.",
+            )
+            .pending(ms(1_000))
+            .keep_firing(ms(2_000)),
+            InvariantSpec::new(
+                FAILOVER_DETECTED,
+                "On a Redis Cluster: no slot range moved from its primary to a replica recently (a failover \
+                 loses the counter increments not yet replicated).",
+            ),
+            InvariantSpec::new(
+                SHARD_BALANCE,
+                format!(
+                    "On a Redis Cluster: no primary holds more than {:.1} times its fair share of the keys \
+                     (checked from {} keys).",
+                    t.shard_skew, t.shard_min_keys
+                ),
+            )
+            .pending(ms(5_000)),
         ]
     }
 
@@ -145,6 +182,13 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
         out.extend(nodes::high_latency(current, history, t));
         out.extend(nodes::over_admission(current, history, t));
         out.extend(abuse::abuse_detected(current, history));
+        out.extend(cluster::cluster_ok(current));
+        out.extend(cluster::replica_live(current));
+        out.extend(cluster::failover_detected(current));
+        out.extend(cluster::shard_balance(current, t));
+        out.extend(cluster::instances_healthy(current, history, t));
+        out.extend(cluster::primary_clocks(current, t));
+        out.extend(sentinel::sentinel_checks(current));
         out
     }
 

@@ -22,6 +22,10 @@ pub(crate) fn redis_healthy(
     if !r.reachable {
         return Some(unreachable(o));
     }
+    if r.cluster.is_some() {
+        // On a cluster each instance is checked on its own (`cluster::instances_healthy`).
+        return None;
+    }
     let mut causes: Vec<(Severity, String)> = Vec::new();
     // Sustained slowness only: this PING and the one before (a busy host delays one now and then).
     let slow = |us: u64| u128::from(us) > t.slow_ping.as_micros();

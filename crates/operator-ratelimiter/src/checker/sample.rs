@@ -1,5 +1,6 @@
 //! Hand-written observations for the table tests of the invariants and of the diagnosis rules:
-//! a healthy stack of one Redis and three nodes, and a history of observations.
+//! a healthy stack of one Redis and three nodes, the same on a 3+3 Redis Cluster, and a history
+//! of observations.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use ratelimiter_schema::{FailureDecisions, FailureMode, NodeInfo, Policy, Policy
 use crate::histogram::Histogram;
 use crate::info::RedisInfo;
 use crate::observation::{KeyScan, NodeView, Observation, PolicyView, RedisView};
+use crate::topology::{ClusterView, InstanceView, Role, SlotRange};
 
 /// `ms` milliseconds after a fixed instant (Redis `TIME` of [`healthy`]).
 pub(crate) fn at(ms: i64) -> DateTime<Utc> {
@@ -104,6 +106,8 @@ pub(crate) fn healthy(t: i64) -> Observation {
             }),
             error: None,
             error_kind: None,
+            cluster: None,
+            sentinel: None,
         },
         nodes: vec![node(8001), node(8002), node(8003)],
     }
@@ -116,4 +120,61 @@ pub(crate) fn history(obs: Vec<Observation>) -> History<Observation> {
         h.push(o.observed_at, tokio::time::Instant::now(), Arc::new(o));
     }
     h
+}
+
+/// An instance of [`on_cluster`] on 127.0.0.1:`port`, answering, 400 keys.
+pub(crate) fn instance(
+    port: u16,
+    role: Role,
+    primary: Option<u16>,
+    slots: &[(u16, u16)],
+) -> InstanceView {
+    InstanceView {
+        addr: format!("127.0.0.1:{port}"),
+        id: format!("id{port}"),
+        role,
+        primary_id: primary.map(|p| format!("id{p}")),
+        failed: false,
+        suspected: false,
+        slots: slots
+            .iter()
+            .map(|&(start, end)| SlotRange { start, end })
+            .collect(),
+        reachable: true,
+        error: None,
+        error_kind: None,
+        ping_us: Some(200),
+        info: Some(RedisInfo {
+            run_id: format!("run{port}"),
+            role: if role == Role::Primary {
+                "master"
+            } else {
+                "slave"
+            }
+            .into(),
+            ..Default::default()
+        }),
+        keys: Some(400),
+        clock_offset_ms: Some(3),
+    }
+}
+
+/// A healthy 3+3 cluster: primaries 7000-7002, replicas 7003-7005.
+pub(crate) fn on_cluster(t: i64) -> Observation {
+    let mut o = healthy(t);
+    o.redis.info = None;
+    let slots = [(0, 5460), (5461, 10922), (10923, 16383)];
+    let mut instances: Vec<InstanceView> = (0..3)
+        .map(|i| instance(7000 + i, Role::Primary, None, &[slots[usize::from(i)]]))
+        .collect();
+    instances.extend((0..3).map(|i| instance(7003 + i, Role::Replica, Some(7000 + i), &[])));
+    o.redis.cluster = Some(ClusterView {
+        seen_from: Some("127.0.0.1:7000".into()),
+        state: Some("ok".into()),
+        slots_assigned: Some(16384),
+        slots_fail: Some(0),
+        instances,
+        ..Default::default()
+    });
+    o
 }

@@ -4,6 +4,10 @@
 //!
 //! | rule | invariants | recognised by | actions |
 //! |------|-----------|---------------|---------|
+//! | `redis_cluster_failover` | `failover_detected`, `replica_live`, `redis_healthy`, `over_admission` | a primary replaced by its replica (old and new primary, the slots) | none (restart the old primary: it rejoins as a replica) |
+//! | `redis_cluster_shard_lost` | `cluster_ok`, `redis_healthy`, `over_admission` | a primary serving slots down with no live replica | none (restart it, or `redis-cli --cluster fix`) |
+//! | `redis_cluster_failover_pending` | `cluster_ok`, `redis_healthy`, `over_admission` | a primary serving slots down, a live replica about to take over | none (wait) |
+//! | `redis_cluster_slots_unassigned` | `cluster_ok` | uncovered slots no primary lists | none (`redis-cli --cluster fix`) |
 //! | `redis_down` | `redis_healthy`, and as the cause of `over_admission`, `node_down`, `config_loaded`, `high_latency` | Redis unreachable for the monitor (refused: not running; timed out: frozen or cut off) | none (restart Redis) |
 //! | `redis_restarted_empty` | `config_loaded`, `redis_healthy` | Redis `run_id` changed and the policies are gone or were re-seeded | `reseed_policies` |
 //! | `policies_deleted` | `config_loaded`, `node_down` | no policies hash while Redis kept its `run_id`; nodes not ready because Redis holds no policies | `reseed_policies` |
@@ -25,13 +29,14 @@
 //! | `honeypot_hit` | `abuse_detected` | clients blocked for a honeypot key, honeypot hits growing | none (find the leak) |
 //! | `memory_pressure_from_key_flood` | `abuse_detected` | the memory guard on, new keys decided in process | `repair_stuck_keys` when keys without TTL are reported too |
 //!
-//! Layout: the rules by concern, `outage` (`redis_down`), `redis` (Redis's other troubles),
+//! Layout: the rules by concern, `cluster` (a Redis Cluster's failovers and lost slots), `outage` (`redis_down`), `redis` (Redis's other troubles),
 //! `policies`, `nodes`, `access` (the node token, the identifier secret), `abuse`; `evidence` (what a rule reads from its context, failure kinds included)
 //! and `wording`, which the rules share; `sources`, the extra context, read through the Redis
 //! handle the subject gives. This module lists the rules; the rules never import it.
 
 mod abuse;
 mod access;
+mod cluster;
 mod evidence;
 mod nodes;
 mod outage;
@@ -47,7 +52,8 @@ pub(crate) use sources::gather as context_sections;
 
 /// The rate limiter's diagnosis rules, most specific first.
 pub fn rules() -> Vec<Rule> {
-    let mut rules = redis::rules();
+    let mut rules = cluster::rules();
+    rules.extend(redis::rules());
     rules.extend(policies::rules());
     rules.extend(nodes::rules());
     rules.extend(access::rules());

@@ -13,6 +13,7 @@ use super::scan::ScanState;
 use crate::config::{RateLimiterConfig, redact_url};
 use crate::info::RedisInfo;
 use crate::observation::{InvalidField, PolicyView, RedisView};
+use crate::observe::cluster::{self, ClusterMemory};
 use crate::redis_handle::RedisHandle;
 
 /// What one pipeline reads after PING: `INFO`, `TIME`, the policies and registry hashes,
@@ -106,6 +107,67 @@ pub(crate) async fn observe(
     }
     view.info = Some(info);
     (view, Some(clock))
+}
+
+/// Observes a Redis Cluster: the policies and the registry through the cluster connection
+/// (`cluster`, routed by key), then every instance and a step of the scan of every primary
+/// (`observe::cluster`). Never fails, like [`observe`].
+pub(crate) async fn observe_on_cluster(
+    cluster: &RedisHandle,
+    memory: &Mutex<ClusterMemory>,
+    config: &RateLimiterConfig,
+) -> (RedisView, Option<RedisClock>) {
+    let mut view = RedisView {
+        url: config.redis_url_redacted(),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let hgetall = |key: String| {
+        cluster.run(cluster.timeout() * 2, move |mut c| async move {
+            redis::cmd("HGETALL")
+                .arg(key)
+                .query_async::<HashMap<String, String>>(&mut c)
+                .await
+        })
+    };
+    let prefix = &config.key_prefix;
+    let shared = tokio::try_join!(
+        hgetall(keys::policies_key(prefix)),
+        hgetall(keys::nodes_key(prefix))
+    );
+    let mut registry = None;
+    match shared {
+        Ok((policies, nodes)) => {
+            view.reachable = true;
+            view.ping_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+            view.policies = Some(policy_view(&policies));
+            registry = Some(nodes);
+        }
+        Err(e) => {
+            view.error = Some(format!("the policies and the node registry: {e}"));
+            view.error_kind = Some(e.kind());
+        }
+    }
+    let limits = view
+        .policies
+        .as_ref()
+        .map(|p| p.policies.clone())
+        .unwrap_or_default();
+    let (cluster_view, scan, clock) = cluster::observe(memory, config, &limits).await;
+    view.time_ms = clock.map(|c| c.time_ms);
+    if let (Some(r), Some(now)) = (registry, view.time_ms) {
+        view.registry = Some(registry_view(r, now));
+    }
+    match scan {
+        Ok(keys) => view.keys = Some(keys),
+        Err(e) if view.error.is_none() => {
+            view.error = Some(format!("key scan failed: {e}"));
+            view.error_kind = Some(e.kind());
+        }
+        Err(_) => {}
+    }
+    view.cluster = Some(cluster_view);
+    (view, clock)
 }
 
 fn policy_view(hash: &HashMap<String, String>) -> PolicyView {

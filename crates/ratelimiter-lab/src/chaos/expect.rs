@@ -4,8 +4,8 @@
 //! against these; [`Expectation::classify`] sorts the tickets a trial saw.
 
 use operator_ratelimiter::checker::{
-    CONFIG_LOADED, COUNTER_DRIFT, HIGH_LATENCY, NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION,
-    REDIS_HEALTHY,
+    CLUSTER_OK, CONFIG_LOADED, COUNTER_DRIFT, FAILOVER_DETECTED, HIGH_LATENCY, NO_STUCK_KEYS,
+    NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY, REPLICA_LIVE,
 };
 use serde::Serialize;
 
@@ -60,6 +60,9 @@ pub struct Expectation {
     pub remedy: Remedy,
     /// Whether it needs an environment with a network of its own (compose): a partition.
     pub needs_network: bool,
+    /// Whether it needs a Redis Cluster stack (`kill-redis-primary`, `failover`): declared for
+    /// the catalog, not evaluated yet (`operator eval` runs a single-Redis stack).
+    pub needs_cluster: bool,
 }
 
 /// What a ticket seen during a trial is to it.
@@ -99,6 +102,7 @@ impl Fault {
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Undo,
                 needs_network: false,
+                needs_cluster: false,
             },
             Fault::RestartRedis => Expectation {
                 fires: expect(CONFIG_LOADED, None, "redis_restarted_empty"),
@@ -111,12 +115,14 @@ impl Fault {
                 ],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                needs_cluster: false,
             },
             Fault::PauseRedis(_) => Expectation {
                 fires: expect(REDIS_HEALTHY, None, "redis_down"),
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Itself,
                 needs_network: false,
+                needs_cluster: false,
             },
             Fault::KillNode(n) => Expectation {
                 fires: expect(NODE_DOWN, Some(n), "node_process_down"),
@@ -124,6 +130,7 @@ impl Fault {
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Undo,
                 needs_network: false,
+                needs_cluster: false,
             },
             // A graceful restart may be over before an observation sees the node gone.
             Fault::RestartNode(_) => Expectation {
@@ -131,36 +138,58 @@ impl Fault {
                 side: &[NODE_DOWN, HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                needs_cluster: false,
             },
             Fault::StuckKeys(_) => Expectation {
                 fires: expect(NO_STUCK_KEYS, None, "keys_without_ttl"),
                 side: &[],
                 remedy: Remedy::Action("repair_stuck_keys"),
                 needs_network: false,
+                needs_cluster: false,
             },
             Fault::DropPolicies => Expectation {
                 fires: None,
                 side: &[CONFIG_LOADED, COUNTER_DRIFT],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                needs_cluster: false,
             },
             Fault::ScriptFlush => Expectation {
                 fires: None,
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                needs_cluster: false,
             },
             Fault::PartitionNode(n, _) => Expectation {
                 fires: expect(NODE_DOWN, Some(n), "node_process_down"),
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: true,
+                needs_cluster: false,
             },
             Fault::PartitionRedis(_) => Expectation {
                 fires: expect(REDIS_HEALTHY, None, "redis_down"),
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Itself,
                 needs_network: true,
+                needs_cluster: false,
+            },
+            // The old primary names the ticket (`failover_detected[old primary]`); the dead
+            // instance's `redis_healthy` and a primary left without a replica come with it.
+            Fault::KillRedisPrimary(_) => Expectation {
+                fires: expect(FAILOVER_DETECTED, None, "redis_cluster_failover"),
+                side: &[REDIS_HEALTHY, REPLICA_LIVE, CLUSTER_OK, OVER_ADMISSION, NODE_DOWN],
+                remedy: Remedy::Undo,
+                needs_network: false,
+                needs_cluster: true,
+            },
+            Fault::Failover(_) => Expectation {
+                fires: expect(FAILOVER_DETECTED, None, "redis_cluster_failover"),
+                side: &[OVER_ADMISSION],
+                remedy: Remedy::Itself,
+                needs_network: false,
+                needs_cluster: true,
             },
         }
     }
@@ -169,7 +198,7 @@ impl Fault {
 impl Expectation {
     /// Whether a trial can run in an environment with (`true`) or without a network of its own.
     pub fn evaluable(&self, has_network: bool) -> bool {
-        has_network || !self.needs_network
+        (has_network || !self.needs_network) && !self.needs_cluster
     }
 
     /// What the ticket `what` (`invariant[entity]`) is to a trial that expects `expected` (the
@@ -206,6 +235,8 @@ mod tests {
             Fault::ScriptFlush,
             Fault::PartitionNode(2, d),
             Fault::PartitionRedis(d),
+            Fault::KillRedisPrimary(1),
+            Fault::Failover(2),
         ]
     }
 

@@ -33,6 +33,10 @@ pub enum Fault {
     /// Disconnect Redis from the stack's network for a while (environments with a network).
     /// A zero duration only names the fault, for its undo.
     PartitionRedis(Duration),
+    /// SIGKILL the Redis Cluster primary of shard N (`cluster_faults`).
+    KillRedisPrimary(usize),
+    /// `CLUSTER FAILOVER` on the replica of shard N's primary (`cluster_faults`).
+    Failover(usize),
 }
 
 /// One line of `operator chaos list`.
@@ -119,6 +123,9 @@ impl Fault {
                 "undoes itself: reconnected as `redis` when DURATION ends (verified: PING, every node ready); `chaos undo partition-redis` reconnects it",
             ),
         ]
+        .into_iter()
+        .chain(super::cluster_faults::catalog())
+        .collect()
     }
 
     /// Parses `NAME [ARG]`, e.g. `["kill-node", "2"]` or `["pause-redis", "3s"]`.
@@ -178,6 +185,8 @@ impl Fault {
                 }
             },
             "kill-node" => Fault::KillNode(node(arg("N")?)?),
+            "kill-redis-primary" => Fault::KillRedisPrimary(node(arg("N")?)?),
+            "failover" => Fault::Failover(node(arg("N")?)?),
             "restart-node" => Fault::RestartNode(node(arg("N")?)?),
             "stuck-keys" => {
                 let a = arg("N")?;
@@ -231,6 +240,8 @@ impl Fault {
             Fault::ScriptFlush => "script-flush",
             Fault::PartitionNode(..) => "partition-node",
             Fault::PartitionRedis(_) => "partition-redis",
+            Fault::KillRedisPrimary(_) => "kill-redis-primary",
+            Fault::Failover(_) => "failover",
         }
     }
 }
@@ -248,7 +259,10 @@ impl fmt::Display for Fault {
             Fault::PartitionNode(n, d) => {
                 write!(f, "partition-node {n} {}", human::duration(*d))
             }
-            Fault::KillNode(n) | Fault::RestartNode(n) => write!(f, "{} {n}", self.name()),
+            Fault::KillNode(n)
+            | Fault::RestartNode(n)
+            | Fault::KillRedisPrimary(n)
+            | Fault::Failover(n) => write!(f, "{} {n}", self.name()),
             Fault::StuckKeys(0) => f.write_str("stuck-keys"),
             Fault::StuckKeys(n) => write!(f, "stuck-keys {n}"),
             _ => f.write_str(self.name()),
@@ -349,6 +363,12 @@ mod tests {
         assert_eq!(undo(&["partition-node", "2"]).unwrap(), "partition-node 2");
         assert_eq!(undo(&["partition-redis"]).unwrap(), "partition-redis");
         assert_eq!(undo(&["pause-redis"]).unwrap(), "pause-redis");
-        assert_eq!(Fault::catalog().len(), 10);
+        assert_eq!(Fault::catalog().len(), 12);
+        assert_eq!(
+            p(&["kill-redis-primary", "2"]).unwrap(),
+            "kill-redis-primary 2"
+        );
+        assert_eq!(undo(&["failover", "1"]).unwrap(), "failover 1");
+        assert!(Fault::parse(&["failover"]).is_err());
     }
 }

@@ -10,6 +10,9 @@
 //! - A partition (`partition-node`, `partition-redis`) needs an environment with a network of
 //!   its own (compose); it undoes itself after its duration, and the undo is verified.
 //!
+//! - On a Redis Cluster stack, `kill-redis-primary N` verifies that a replica took over and names
+//!   its undo; `failover N` verifies the switch, its undo fails over back (`cluster_faults`).
+//!
 //! Layout: `fault` ([`Fault`], its catalog and parsing), `expect` (what a trial of each fault
 //! expects: [`Expectation`]), `report` ([`Check`] and
 //! [`FaultReport`], what every step reports), `redis_faults`, `node_faults`, `key_faults`,
@@ -17,6 +20,7 @@
 //! and undos). This module runs a fault or its undo; the faults never import it.
 
 mod expect;
+mod cluster_faults;
 mod fault;
 mod key_faults;
 mod node_faults;
@@ -54,6 +58,8 @@ pub async fn inject(env: &dyn Environment, fault: Fault) -> Result<FaultReport> 
         Fault::StuckKeys(n) => key_faults::stuck(env, &fault, n).await?,
         Fault::PartitionNode(n, d) => partition_faults::node(env, &fault, n, d).await?,
         Fault::PartitionRedis(d) => partition_faults::redis(env, &fault, d).await?,
+        Fault::KillRedisPrimary(n) => cluster_faults::kill_primary(env, &fault, n).await?,
+        Fault::Failover(n) => cluster_faults::failover(env, &fault, n, "inject").await?,
     };
     Ok(report.finish(started))
 }
@@ -76,6 +82,8 @@ pub async fn undo(env: &dyn Environment, fault: Fault) -> Result<FaultReport> {
             partition_faults::undo(env, &fault, Component::Node(n)).await?
         }
         Fault::PartitionRedis(_) => partition_faults::undo(env, &fault, Component::Redis).await?,
+        Fault::KillRedisPrimary(_) => cluster_faults::undo_kill_primary(env, &fault).await?,
+        Fault::Failover(n) => cluster_faults::failover(env, &fault, n, "undo").await?,
         _ => {
             let mut r = FaultReport::new(&fault, "undo", "nothing to undo: it undoes itself");
             r.did.push(format!(

@@ -22,7 +22,7 @@ pub(super) async fn describe(env: &dyn Environment, c: Component) -> (String, St
         return (c.to_string(), String::new());
     };
     let program = match c {
-        Component::Redis => "redis-server".to_owned(),
+        Component::Redis | Component::RedisMember(_) => "redis-server".to_owned(),
         Component::Node(_) => c.to_string(),
     };
     match (&s.container, s.pid) {

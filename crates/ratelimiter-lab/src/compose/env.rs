@@ -97,12 +97,14 @@ impl ComposeEnv {
         match component {
             Component::Redis => "redis".to_owned(),
             Component::Node(n) => format!("ratelimiter-{n}"),
+            Component::RedisMember(n) => format!("redis-{n}"),
         }
     }
 
     pub(super) fn port(&self, component: Component) -> Result<u16> {
         match component {
             Component::Redis => Ok(self.state.redis_port),
+            Component::RedisMember(_) => Err(Error::UnknownComponent(component.to_string())),
             Component::Node(n) => n
                 .checked_sub(1)
                 .and_then(|i| self.state.node_ports.get(i))

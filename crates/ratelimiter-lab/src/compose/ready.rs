@@ -23,7 +23,7 @@ impl ComposeEnv {
             return false;
         };
         match component {
-            Component::Redis => {
+            Component::Redis | Component::RedisMember(_) => {
                 let url = format!("redis://127.0.0.1:{port}");
                 match RedisProbe::new(&url, Duration::from_millis(300)) {
                     Ok(p) => p.ping().await,

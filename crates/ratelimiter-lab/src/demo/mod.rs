@@ -14,6 +14,11 @@
 //!    re-observed clear;
 //! 5. a node killed and restarted: `node_down` for that node only, then resolved.
 //!
+//! On a Redis Cluster stack (`--redis cluster`) the demo runs the baseline, then chapter 2 "a
+//! Redis primary killed" (`cluster_chapter`: the failover reported, the nodes keep deciding,
+//! exact limits resume; its row shows the time until exact limiting resumed) instead of the
+//! single-Redis chapters.
+//!
 //! A summary table follows. [`begin`], [`stack_up`] and [`teardown`] narrate what the caller
 //! does around [`run`].
 //!
@@ -22,6 +27,7 @@
 //! table), `load` (the background load).
 
 mod chapters;
+mod cluster_chapter;
 pub(crate) mod load;
 pub mod narrate;
 pub(crate) mod story;
@@ -135,6 +141,8 @@ pub struct DemoOutcome {
     pub clean_teardown: bool,
     /// How long it took.
     pub took: Duration,
+    /// How many chapters the story has (5; 2 on a Redis Cluster).
+    pub expected_chapters: usize,
 }
 
 impl DemoOutcome {
@@ -142,7 +150,7 @@ impl DemoOutcome {
     pub fn ok(&self) -> bool {
         !self.interrupted
             && self.clean_teardown
-            && self.chapters.len() == 5
+            && self.chapters.len() == self.expected_chapters
             && self.chapters.iter().all(|c| c.ok)
     }
 
@@ -260,6 +268,11 @@ pub async fn run(
         interrupted,
         clean_teardown: false,
         took: started.elapsed(),
+        expected_chapters: if env.endpoints().redis_is_cluster() {
+            2
+        } else {
+            5
+        },
     };
     let mut failed = outcome.failures();
     failed.retain(|f| !f.starts_with("teardown"));
@@ -356,6 +369,19 @@ async fn story(
     results.push(placeholder(0));
     let r = chapters::baseline(&mut ctx, config.baseline).await?;
     set_last(results, r);
+
+    if cluster {
+        pacer.before(2).await;
+        results.push(ChapterResult::new(
+            2,
+            cluster_chapter::TITLE,
+            &Fault::KillRedisPrimary(1).to_string(),
+        ));
+        let r = cluster_chapter::primary_killed(&mut ctx, 2).await?;
+        set_last(results, r);
+        ctx.load.stop().await;
+        return Ok(());
+    }
 
     pacer.before(2).await;
     results.push(placeholder(1));

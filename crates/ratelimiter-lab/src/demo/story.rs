@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use operator_core::{ActionReport, Event, MonitorLoop, Subject, TickReport};
 use operator_ratelimiter::{
-    RateLimitAction, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject,
+    RateLimitAction, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, RedisMode,
 };
 use tokio::time::Instant;
 
@@ -26,6 +26,13 @@ use crate::human;
 pub(crate) fn subject(env: &dyn Environment) -> Result<RateLimiterSubject> {
     let e = env.endpoints();
     Ok(RateLimiterSubject::new(RateLimiterConfig {
+        redis_mode: if e.redis_is_cluster() {
+            RedisMode::Cluster
+        } else {
+            RedisMode::Single
+        },
+        // Long enough to be seen, short enough to resolve within a chapter (or a trial).
+        failover_memory: Duration::from_secs(5),
         redis_url: e.redis_url.clone(),
         nodes: e.nodes.clone(),
         key_prefix: e.key_prefix.clone(),
@@ -239,17 +246,35 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// Runs `fut` while the monitor keeps ticking on schedule.
+    /// Runs `fut` while the monitor keeps ticking on schedule. A tick under way when `fut`
+    /// ends is finished first: dropped halfway, its ticket events would be recorded in the
+    /// store but never seen here.
     ///
     /// # Errors
     /// When the ticket store fails.
     pub(crate) async fn during<T>(&mut self, fut: impl Future<Output = T>) -> Result<T> {
         tokio::pin!(fut);
+        let mut out = None;
         loop {
             tokio::select! {
                 biased;
-                out = &mut fut => return Ok(out),
-                r = self.tick() => r?,
+                o = &mut fut => return Ok(o),
+                () = tokio::time::sleep_until(self.next) => {}
+            }
+            let tick = self.tick();
+            tokio::pin!(tick);
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut tick => {
+                        r?;
+                        break;
+                    }
+                    o = &mut fut, if out.is_none() => out = Some(o),
+                }
+            }
+            if let Some(o) = out.take() {
+                return Ok(o);
             }
         }
     }

@@ -31,6 +31,8 @@ pub enum Component {
     Redis,
     /// A rate-limiter node, numbered from 1.
     Node(usize),
+    /// A member of a Redis Cluster (`--redis cluster`), numbered from 1 by port.
+    RedisMember(usize),
 }
 
 impl fmt::Display for Component {
@@ -38,6 +40,7 @@ impl fmt::Display for Component {
         match self {
             Component::Redis => f.write_str("redis"),
             Component::Node(n) => write!(f, "node-{n}"),
+            Component::RedisMember(n) => write!(f, "redis-{n}"),
         }
     }
 }
@@ -49,10 +52,14 @@ impl FromStr for Component {
         if s == "redis" {
             return Ok(Component::Redis);
         }
-        s.strip_prefix("node-")
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| *n >= 1)
+        let numbered = |prefix: &str| {
+            s.strip_prefix(prefix)
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n >= 1)
+        };
+        numbered("node-")
             .map(Component::Node)
+            .or_else(|| numbered("redis-").map(Component::RedisMember))
             .ok_or_else(|| Error::UnknownComponent(s.to_owned()))
     }
 }
@@ -98,6 +105,12 @@ impl Endpoints {
             key_prefix: key_prefix.to_owned(),
             node_token: None,
         }
+    }
+
+    /// Whether Redis is a cluster: `redis_url` lists several seed URLs (the nodes and the
+    /// monitor then need `--redis-mode cluster`).
+    pub fn redis_is_cluster(&self) -> bool {
+        self.redis_url.contains(',')
     }
 
     /// These endpoints, with the nodes' admin token.
@@ -319,10 +332,15 @@ mod tests {
 
     #[test]
     fn components_round_trip_through_their_names() {
-        for c in [Component::Redis, Component::Node(1), Component::Node(12)] {
+        for c in [
+            Component::Redis,
+            Component::Node(1),
+            Component::Node(12),
+            Component::RedisMember(3),
+        ] {
             assert_eq!(c.to_string().parse::<Component>().unwrap(), c);
         }
-        for bad in ["node-0", "node-", "node-x", "redis-1", ""] {
+        for bad in ["node-0", "node-", "node-x", "redis-0", "redis-", ""] {
             assert!(bad.parse::<Component>().is_err(), "{bad}");
         }
         assert_eq!(

@@ -56,6 +56,11 @@ pub async fn run(
     let endpoints = env.endpoints();
     let has_network = env.kind() == "compose";
     for f in &config.faults {
+        if f.expectation().needs_cluster {
+            return Err(Error::Config(format!(
+                "eval: {f} needs a Redis Cluster stack, which eval does not run yet (try `operator demo ratelimit --redis cluster`)"
+            )));
+        }
         if !f.expectation().evaluable(has_network) {
             return Err(Error::Config(format!(
                 "eval: {f} needs an environment with a network of its own (--env compose)"

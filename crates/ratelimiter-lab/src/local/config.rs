@@ -8,6 +8,7 @@ use ratelimiter_schema::FailureMode;
 
 use crate::environment::Endpoints;
 use crate::error::{Error, Result};
+use crate::local::cluster;
 use crate::ports::{self, PortMove};
 use crate::secret::NodeSecrets;
 
@@ -24,6 +25,9 @@ pub struct StackConfig {
     pub node_bin: PathBuf,
     /// Redis's port.
     pub redis_port: u16,
+    /// Run a Redis Cluster of six members on consecutive ports from `redis_port` (3 primaries
+    /// with a replica each) instead of one Redis; the nodes run in cluster mode.
+    pub redis_cluster: bool,
     /// One port per node, `node-1` first.
     pub node_ports: Vec<u16>,
     /// Redis key prefix of the nodes.
@@ -51,6 +55,7 @@ impl Default for StackConfig {
             redis_server: PathBuf::from("redis-server"),
             node_bin: PathBuf::from("ratelimiter-node"),
             redis_port: 6379,
+            redis_cluster: false,
             node_ports: vec![8001, 8002, 8003],
             key_prefix: "ratelimit:".to_owned(),
             failure_mode: FailureMode::Local,
@@ -66,8 +71,21 @@ impl Default for StackConfig {
 impl StackConfig {
     /// Where the services of this stack answer once it is up.
     pub fn endpoints(&self) -> Endpoints {
-        Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
-            .with_token(self.secrets.admin_token.clone())
+        let mut e = Endpoints::loopback(self.redis_port, &self.node_ports, &self.key_prefix)
+            .with_token(self.secrets.admin_token.clone());
+        if self.redis_cluster {
+            e.redis_url = cluster::seed_urls(&cluster::member_ports(self.redis_port));
+        }
+        e
+    }
+
+    /// The Redis ports: one, or the cluster's six.
+    pub fn redis_ports(&self) -> Vec<u16> {
+        if self.redis_cluster {
+            cluster::member_ports(self.redis_port)
+        } else {
+            vec![self.redis_port]
+        }
     }
 
     /// Each port as (component, port): Redis first, then the nodes in order.
@@ -86,10 +104,55 @@ impl StackConfig {
     /// something already listens on a default port), and the moves made.
     #[must_use]
     pub fn with_free_ports(mut self) -> (Self, Vec<PortMove>) {
+        if self.redis_cluster {
+            return self.with_free_cluster_ports();
+        }
         let mut ports = self.ports();
         let moves = ports::move_taken(&mut ports);
         self.redis_port = ports[0].1;
         self.node_ports = ports[1..].iter().map(|(_, p)| *p).collect();
+        (self, moves)
+    }
+
+    /// [`with_free_ports`](Self::with_free_ports) for a cluster: the six members (and their bus
+    /// ports) move together to the next free range, the nodes one by one away from it.
+    fn with_free_cluster_ports(mut self) -> (Self, Vec<PortMove>) {
+        let mut moves = Vec::new();
+        if let Some(base) = cluster::free_base_from(self.redis_port, &self.node_ports)
+            && base != self.redis_port
+        {
+            moves.push(PortMove {
+                component: "redis-1..redis-6".into(),
+                from: self.redis_port,
+                to: base,
+            });
+            self.redis_port = base;
+        }
+        let redis = self.redis_ports();
+        let mut nodes: Vec<(String, u16)> = self
+            .node_ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("node-{}", i + 1), *p))
+            .collect();
+        for (name, port) in &mut nodes {
+            if redis.contains(port) || !ports::is_free(*port) {
+                let avoid: Vec<u16> = redis
+                    .iter()
+                    .copied()
+                    .chain(self.node_ports.iter().copied())
+                    .collect();
+                if let Some(free) = ports::free_after(*port, &avoid) {
+                    moves.push(PortMove {
+                        component: name.clone(),
+                        from: *port,
+                        to: free,
+                    });
+                    *port = free;
+                }
+            }
+        }
+        self.node_ports = nodes.into_iter().map(|(_, p)| p).collect();
         (self, moves)
     }
 
@@ -135,7 +198,17 @@ impl StackConfig {
             return Err(Error::Config("at least one node port is needed".into()));
         }
         let mut seen = BTreeSet::new();
-        for port in std::iter::once(self.redis_port).chain(self.node_ports.iter().copied()) {
+        if self.redis_cluster && cluster::member_ports(self.redis_port).len() < 6 {
+            return Err(Error::Config(format!(
+                "redis port {}: a cluster needs six consecutive ports (and each + 10000) below 65536",
+                self.redis_port
+            )));
+        }
+        for port in self
+            .redis_ports()
+            .into_iter()
+            .chain(self.node_ports.iter().copied())
+        {
             if port == 0 {
                 return Err(Error::Config("port 0 is not a fixed port".into()));
             }

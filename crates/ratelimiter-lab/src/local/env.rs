@@ -27,7 +27,7 @@ pub struct LocalEnv {
     /// Processes this very process started, so that they are reaped when they exit.
     children: Mutex<HashMap<Component, Child>>,
     node_log: String,
-    ready_timeout: Duration,
+    pub(super) ready_timeout: Duration,
     pub(super) stop_grace: Duration,
     kill_on_drop: AtomicBool,
     nodes: NodeProbe,
@@ -116,7 +116,7 @@ impl LocalEnv {
     /// Whether `rec` answers its readiness probe now.
     pub(super) async fn probe_ready(&self, rec: &ProcessRecord) -> bool {
         match rec.component {
-            Component::Redis => {
+            Component::Redis | Component::RedisMember(_) => {
                 let url = format!("redis://127.0.0.1:{}", rec.port);
                 match RedisProbe::new(&url, Duration::from_millis(300)) {
                     Ok(p) => p.ping().await,
@@ -175,13 +175,23 @@ impl LocalEnv {
                     .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
                 dir
             }
+            Component::RedisMember(_) => {
+                // A cluster member keeps its directory: its `nodes.conf` brings it back under its
+                // old identity (as a replica of whoever took over its slots), its data is gone
+                // (no persistence), as a crash would leave it.
+                let dir = self.dir.join(component.to_string());
+                let _ = std::fs::remove_file(dir.join("dump.rdb"));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+                dir
+            }
             Component::Node(_) => self.dir.clone(),
         };
         // Secrets go through the environment: a node's argv is readable by every user
         // (`/proc/<pid>/cmdline`), its environment only by its owner.
         let secrets = self.lock_state().secrets.clone();
         let env: Vec<(&str, &str)> = match component {
-            Component::Redis => vec![],
+            Component::Redis | Component::RedisMember(_) => vec![],
             Component::Node(_) => {
                 let mut env = vec![("RUST_LOG", self.node_log.as_str()), ("NO_COLOR", "1")];
                 env.extend(secrets.env());

@@ -6,6 +6,8 @@
 //!   signalling and waiting for one component.
 //! - `verbs`: the [`Environment`](crate::Environment) verbs on the processes.
 //! - `process`: detached spawning, identity by start time, signals.
+//! - `cluster`: `--redis cluster`, six `redis-server` members (3 primaries + 3 replicas) on
+//!   consecutive ports from the Redis port, joined with `redis-cli --cluster create`.
 //! - `up`: bringing a stack up (ports checked first, rolled back on failure) and down.
 //!
 //! The processes run in their own process groups with their output in log files, so they
@@ -13,6 +15,7 @@
 //! them through the state file. A process is only ever signalled while its pid still has the
 //! recorded start time.
 
+mod cluster;
 mod config;
 mod env;
 mod process;
@@ -20,6 +23,7 @@ mod state;
 mod up;
 mod verbs;
 
+pub use cluster::{CLUSTER_MEMBERS, CLUSTER_NODE_TIMEOUT_MS};
 pub use config::StackConfig;
 pub use env::LocalEnv;
 pub use state::{ProcessRecord, STATE_FILE, STATE_FORMAT, StackState};

@@ -93,8 +93,18 @@ impl StackState {
             .filter(|r| matches!(r.component, Component::Node(_)))
             .map(|r| r.port)
             .collect();
-        Endpoints::loopback(redis, &nodes, &self.key_prefix)
-            .with_token(self.secrets.admin_token.clone())
+        let members: Vec<u16> = self
+            .components
+            .iter()
+            .filter(|r| matches!(r.component, Component::RedisMember(_)))
+            .map(|r| r.port)
+            .collect();
+        let mut e = Endpoints::loopback(redis, &nodes, &self.key_prefix)
+            .with_token(self.secrets.admin_token.clone());
+        if !members.is_empty() {
+            e.redis_url = crate::local::cluster::seed_urls(&members);
+        }
+        e
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::Utc;
 
+use super::cluster;
 use super::config::StackConfig;
 use super::env::LocalEnv;
 use super::process::{self, Liveness};
@@ -52,6 +53,9 @@ impl LocalEnv {
         let state = plan(&config, &dir)?;
         for rec in &state.components {
             check_port(&config, rec.port, rec.component)?;
+            if matches!(rec.component, Component::RedisMember(_)) {
+                check_port(&config, rec.port + cluster::BUS_OFFSET, rec.component)?;
+            }
         }
         for rec in &state.components {
             // Each run starts with fresh logs.
@@ -69,11 +73,26 @@ impl LocalEnv {
     }
 
     async fn start_all(&self) -> Result<()> {
-        let redis = self.spawn(Component::Redis)?;
-        self.wait_ready(&redis).await?;
+        let is_redis = |c: Component| matches!(c, Component::Redis | Component::RedisMember(_));
+        let mut redis = Vec::new();
+        for rec in self.state().components {
+            if is_redis(rec.component) {
+                redis.push(self.spawn(rec.component)?);
+            }
+        }
+        for rec in &redis {
+            self.wait_ready(rec).await?;
+        }
+        if let Some(first) = redis
+            .iter()
+            .find(|r| matches!(r.component, Component::RedisMember(_)))
+        {
+            let ports: Vec<u16> = redis.iter().map(|r| r.port).collect();
+            cluster::create(&first.program, &ports, self.ready_timeout * 2).await?;
+        }
         let mut nodes = Vec::new();
         for rec in self.state().components {
-            if rec.component != Component::Redis {
+            if !is_redis(rec.component) {
                 nodes.push(self.spawn(rec.component)?);
             }
         }
@@ -87,7 +106,7 @@ impl LocalEnv {
 /// The records of a stack about to start: programs, arguments, ports and logs.
 fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
     let logs = dir.join("logs");
-    let redis_url = format!("redis://127.0.0.1:{}", config.redis_port);
+    let redis_url = config.endpoints().redis_url;
     let mut components = vec![ProcessRecord {
         component: Component::Redis,
         port: config.redis_port,
@@ -114,6 +133,25 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         .collect(),
         log: logs.join("redis.log"),
     }];
+    if config.redis_cluster {
+        components = cluster::member_ports(config.redis_port)
+            .into_iter()
+            .enumerate()
+            .map(|(i, port)| {
+                let component = Component::RedisMember(i + 1);
+                ProcessRecord {
+                    component,
+                    port,
+                    pid: None,
+                    start_ticks: None,
+                    started_at: None,
+                    program: config.redis_server.clone(),
+                    args: cluster::member_args(port),
+                    log: logs.join(format!("{component}.log")),
+                }
+            })
+            .collect();
+    }
     for (i, port) in config.node_ports.iter().enumerate() {
         let component = Component::Node(i + 1);
         let mut args: Vec<String> = [
@@ -131,6 +169,9 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         .into_iter()
         .map(str::to_owned)
         .collect();
+        if config.redis_cluster {
+            args.extend(["--redis-mode".to_owned(), "cluster".to_owned()]);
+        }
         if let Some(p) = &config.policies {
             let abs = std::path::absolute(p)
                 .map_err(|e| Error::io(format!("policies file {}", p.display()), e))?;
@@ -191,6 +232,11 @@ pub(super) async fn down(env: &LocalEnv) -> Result<DownReport> {
     }
     StackState::remove(&env.dir)?;
     let _ = std::fs::remove_dir_all(env.dir.join("redis"));
+    for rec in &records {
+        if matches!(rec.component, Component::RedisMember(_)) {
+            let _ = std::fs::remove_dir_all(env.dir.join(rec.component.to_string()));
+        }
+    }
     Ok(DownReport {
         stopped,
         ports_still_open,

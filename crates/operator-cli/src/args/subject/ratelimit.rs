@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 use operator_ratelimiter::{
-    ContextSources, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, Thresholds,
+    ContextSources, RateLimiterChecker, RateLimiterConfig, RateLimiterSubject, RedisMode,
+    Thresholds,
 };
 
 use crate::args::default_text;
@@ -22,14 +23,35 @@ const PROFILE: Profile = Profile {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Rate limiter (--subject ratelimit)")]
 pub struct RateLimitArgs {
-    /// Redis URL of the rate limiter (`redis://[:password@]host:port[/db]`, or `rediss://`).
+    /// Redis URL of the rate limiter (`redis://[:password@]host:port[/db]`, or `rediss://`); with
+    /// `--redis-mode cluster` a comma-separated list of seed URLs (any members of the cluster),
+    /// with `--redis-mode sentinel` the sentinels' URLs.
     #[arg(
         long,
         env = "OPERATOR_REDIS_URL",
         default_value = RateLimiterConfig::default().redis_url,
-        value_name = "URL"
+        value_name = "URL[,URL...]"
     )]
     pub redis_url: String,
+    /// How the nodes use Redis, as their own `--redis-mode`: `single` (one server), `cluster`
+    /// (a Redis Cluster: every primary and replica is observed, one entity per instance), or
+    /// `sentinel` (a primary found by Redis Sentinel; needs `--sentinel-master`).
+    #[arg(
+        long,
+        env = "OPERATOR_REDIS_MODE",
+        value_enum,
+        default_value_t = RedisModeArg::Single,
+        value_name = "MODE"
+    )]
+    pub redis_mode: RedisModeArg,
+    /// `--redis-mode sentinel`: the name of the primary set the sentinels watch (the nodes'
+    /// `--sentinel-master`).
+    #[arg(long, env = "OPERATOR_SENTINEL_MASTER", value_name = "NAME")]
+    pub sentinel_master: Option<String>,
+    /// `--redis-mode cluster|sentinel`: how long a failover stays reported (`failover_detected`)
+    /// after the monitor saw it.
+    #[arg(long, default_value = default_text::duration(RateLimiterConfig::default().failover_memory), value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub failover_memory: Duration,
     /// The nodes' base URLs, comma-separated.
     #[arg(
         long,
@@ -83,6 +105,27 @@ pub struct RateLimitArgs {
     pub node_token: Option<NodeToken>,
 }
 
+/// `--redis-mode`: `single`, `cluster` or `sentinel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RedisModeArg {
+    /// One Redis server.
+    Single,
+    /// A Redis Cluster.
+    Cluster,
+    /// A primary failed over by Redis Sentinel.
+    Sentinel,
+}
+
+impl From<RedisModeArg> for RedisMode {
+    fn from(m: RedisModeArg) -> Self {
+        match m {
+            RedisModeArg::Single => RedisMode::Single,
+            RedisModeArg::Cluster => RedisMode::Cluster,
+            RedisModeArg::Sentinel => RedisMode::Sentinel,
+        }
+    }
+}
+
 /// The node token of `--node-token`: its `Debug` form is `***`, so that printing the flags
 /// never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -115,6 +158,9 @@ impl RateLimitArgs {
     pub fn config(&self) -> Result<RateLimiterConfig, CliError> {
         let config = RateLimiterConfig {
             redis_url: self.redis_url.clone(),
+            redis_mode: self.redis_mode.into(),
+            sentinel_master: self.sentinel_master.clone(),
+            failover_memory: self.failover_memory,
             nodes: self
                 .nodes
                 .iter()
@@ -129,8 +175,12 @@ impl RateLimitArgs {
         };
         config.validate().map_err(|e| {
             let msg = e.to_string();
-            let flag = if msg.contains("redis url") {
+            let flag = if msg.contains("redis-mode") {
+                "--redis-url/--redis-mode"
+            } else if msg.contains("redis url") || msg.contains("redis cluster") {
                 "--redis-url"
+            } else if msg.contains("sentinel master") {
+                "--sentinel-master"
             } else if msg.contains("node token") {
                 "--node-token"
             } else if msg.contains("node") && !msg.contains("timeout") {
@@ -182,6 +232,35 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         ratelimit: RateLimitArgs,
+    }
+
+    #[test]
+    fn cluster_and_sentinel_flags_reach_the_config_and_bad_ones_name_the_flag() {
+        let args = Cli::try_parse_from([
+            "operator",
+            "--redis-mode",
+            "cluster",
+            "--redis-url",
+            "redis://127.0.0.1:7000,redis://127.0.0.1:7001",
+        ])
+        .unwrap()
+        .ratelimit;
+        let c = args.config().unwrap();
+        assert_eq!(c.redis_mode, RedisMode::Cluster);
+        assert_eq!(c.redis_urls().len(), 2);
+        let err = |argv: &[&str]| {
+            let mut full = vec!["operator"];
+            full.extend(argv);
+            Cli::try_parse_from(full)
+                .unwrap()
+                .ratelimit
+                .config()
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&["--redis-mode", "sentinel"]).contains("--sentinel-master"));
+        assert!(err(&["--redis-url", "redis://a:1,redis://b:2"]).contains("--redis-mode"));
+        assert!(Cli::try_parse_from(["operator", "--redis-mode", "ring"]).is_err());
     }
 
     #[test]

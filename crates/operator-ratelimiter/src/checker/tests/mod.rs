@@ -3,6 +3,7 @@
 
 mod abuse;
 mod access;
+mod cluster;
 mod config;
 mod nodes;
 mod redis;
@@ -47,7 +48,11 @@ fn specs_cover_every_invariant_with_documented_timing() {
             HIGH_LATENCY,
             COUNTER_DRIFT,
             OVER_ADMISSION,
-            ABUSE_DETECTED
+            ABUSE_DETECTED,
+            CLUSTER_OK,
+            REPLICA_LIVE,
+            FAILOVER_DETECTED,
+            SHARD_BALANCE
         ]
     );
     let redis = &specs[0];

@@ -3,6 +3,7 @@
 //! concern, as the rules are.
 
 mod abuse;
+mod cluster;
 mod nodes;
 mod policies;
 mod redis;
