@@ -172,7 +172,10 @@ async fn policies_land_in_redis_with_a_ttl_and_the_same_content_writes_nothing()
         .collect();
     assert_eq!(names.len(), 3, "user, path_/checkout, shadowed: {names:?}");
     let ttl: i64 = redis
-        .cmd(&["PTTL", &ratelimiter_schema::keys::policies_key("ratelimit:")])
+        .cmd(&[
+            "PTTL",
+            &ratelimiter_schema::keys::policies_key("ratelimit:"),
+        ])
         .trim_start_matches(':')
         .parse()
         .unwrap();

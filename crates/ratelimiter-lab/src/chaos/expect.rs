@@ -179,7 +179,13 @@ impl Fault {
             // instance's `redis_healthy` and a primary left without a replica come with it.
             Fault::KillRedisPrimary(_) => Expectation {
                 fires: expect(FAILOVER_DETECTED, None, "redis_cluster_failover"),
-                side: &[REDIS_HEALTHY, REPLICA_LIVE, CLUSTER_OK, OVER_ADMISSION, NODE_DOWN],
+                side: &[
+                    REDIS_HEALTHY,
+                    REPLICA_LIVE,
+                    CLUSTER_OK,
+                    OVER_ADMISSION,
+                    NODE_DOWN,
+                ],
                 remedy: Remedy::Undo,
                 needs_network: false,
                 needs_cluster: true,

@@ -19,8 +19,8 @@
 //! `partition_faults` (the faults, by what they act on), and `verify` (checks shared by faults
 //! and undos). This module runs a fault or its undo; the faults never import it.
 
-mod expect;
 mod cluster_faults;
+mod expect;
 mod fault;
 mod key_faults;
 mod node_faults;

@@ -321,6 +321,7 @@ async fn story(
     pacer: &mut dyn Pacer,
     results: &mut Vec<ChapterResult>,
 ) -> Result<()> {
+    let cluster = env.endpoints().redis_is_cluster();
     let subject = story::subject(env)?;
     let monitor_config = MonitorConfig::default()
         .interval(config.interval)
