@@ -122,8 +122,13 @@ fn dashboard_ends_with(key: &str, name: &str) {
     );
     let tmux = Tmux::start(name);
     tmux.session(&command);
+    // The whole frame, not one caught half drawn: ratatui redraws only the cells that changed,
+    // and the capture may land between two writes.
     let screen = tmux.wait_screen("a healthy stack", |s| {
-        s.contains("HEALTHY") && s.contains("node node-1") && s.contains("ready")
+        s.contains("HEALTHY")
+            && s.contains("node node-1")
+            && s.contains("ready")
+            && s.contains("open tickets (0)")
     });
     assert!(screen.contains("operator dashboard: ratelimit"), "{screen}");
     assert!(

@@ -12,7 +12,7 @@ use crate::error::ErrorKind;
 use crate::info::RedisInfo;
 
 /// Number of hash slots of a Redis Cluster.
-pub const SLOTS: u16 = 16_384;
+pub use ratelimiter_schema::cluster::SLOTS;
 
 /// A Redis Cluster: its state and every instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -328,37 +328,8 @@ pub fn failovers(
     out
 }
 
-/// The slot of `key`, as Redis Cluster computes it (CRC16 of the hash tag, or the whole key).
-pub fn key_slot(key: &[u8]) -> u16 {
-    let tagged = key
-        .iter()
-        .position(|b| *b == b'{')
-        .and_then(|open| {
-            let rest = &key[open + 1..];
-            rest.iter()
-                .position(|b| *b == b'}')
-                .filter(|close| *close > 0)
-                .map(|close| &rest[..close])
-        })
-        .unwrap_or(key);
-    crc16(tagged) % SLOTS
-}
-
-/// CRC16-CCITT (XMODEM), the checksum of Redis Cluster's key slots.
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for byte in data {
-        crc ^= u16::from(*byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
+/// The slot of `key`, as Redis Cluster computes it: the schema's, which the nodes use too.
+pub use ratelimiter_schema::cluster::key_slot;
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use ratelimiter_schema::{FailureMode, Policy, Window};
+use ratelimiter_schema::policy::window_label;
+use ratelimiter_schema::{CheckResponse, FailureMode, Policy, Window};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
@@ -37,6 +38,24 @@ pub struct Reported {
 }
 
 impl Decision {
+    /// The `/v1/check` body of this decision, made by node `node_id` (also the body of a
+    /// forward-auth answer and of the tower middleware's 429).
+    pub fn check_response(&self, node_id: &str) -> CheckResponse {
+        let reported = self.reported();
+        CheckResponse {
+            allowed: self.outcome.allowed,
+            limit: reported.window.limit,
+            remaining: reported.remaining,
+            reset_after_ms: reported.reset_after_ms,
+            retry_after_ms: self.outcome.retry_after_ms,
+            policy: self.policy.name.clone(),
+            window: window_label(reported.window.window_ms),
+            window_ms: reported.window.window_ms,
+            node: node_id.to_owned(),
+            degraded: self.degraded,
+        }
+    }
+
     /// The reported window and its state.
     pub fn reported(&self) -> Reported {
         let i = self

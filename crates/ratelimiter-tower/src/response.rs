@@ -8,7 +8,6 @@ use ratelimiter_node::Decision;
 use ratelimiter_node::algorithm::Outcome;
 use ratelimiter_node::http::headers::rate_limit_headers;
 use ratelimiter_node::rls::{RlsCode, RlsStatus};
-use ratelimiter_schema::policy::window_label;
 use ratelimiter_schema::{CheckResponse, ErrorBody, ErrorCode, FailureMode, Policy, Window};
 
 use crate::error::KeyError;
@@ -81,19 +80,7 @@ fn insert(map: &mut HeaderMap, name: &'static str, value: &str) {
 
 /// `/v1/check`'s body for `d`, decided for the node `node`.
 pub fn check_body(node: &str, d: &Decision) -> CheckResponse {
-    let reported = d.reported();
-    CheckResponse {
-        allowed: d.outcome.allowed,
-        limit: reported.window.limit,
-        remaining: reported.remaining,
-        reset_after_ms: reported.reset_after_ms,
-        retry_after_ms: d.outcome.retry_after_ms,
-        policy: d.policy.name.clone(),
-        window: window_label(reported.window.window_ms),
-        window_ms: reported.window.window_ms,
-        node: node.to_owned(),
-        degraded: d.degraded,
-    }
+    d.check_response(node)
 }
 
 /// 429 with the RateLimit headers and the denying decision's `/v1/check` body.

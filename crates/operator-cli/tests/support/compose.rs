@@ -186,6 +186,7 @@ pub struct Project {
     pub name: String,
     program: String,
     lead: Vec<String>,
+    file: PathBuf,
     /// Variables of every compose command (images, ports).
     pub env: Vec<(String, String)>,
 }
@@ -193,11 +194,17 @@ pub struct Project {
 impl Project {
     /// Project `name` with `env`.
     pub fn new(name: &str, env: Vec<(String, String)>) -> Self {
+        Self::with_file(name, compose_file(), env)
+    }
+
+    /// Project `name` of the compose file `file` with `env`.
+    pub fn with_file(name: &str, file: PathBuf, env: Vec<(String, String)>) -> Self {
         let (program, lead) = compose_command();
         Self {
             name: name.to_owned(),
             program,
             lead,
+            file,
             env,
         }
     }
@@ -207,7 +214,7 @@ impl Project {
         let mut c = Command::new(&self.program);
         c.args(&self.lead)
             .args(["-p", &self.name, "-f"])
-            .arg(compose_file())
+            .arg(&self.file)
             .args(args)
             .current_dir(repo_root())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));

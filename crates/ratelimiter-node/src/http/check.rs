@@ -13,7 +13,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ratelimiter_schema::keys::validate_user_key;
-use ratelimiter_schema::policy::window_label;
 use ratelimiter_schema::{CheckRequest, CheckResponse, ErrorCode};
 
 use super::client_addr::client_addr;
@@ -135,19 +134,7 @@ pub(super) fn identifier_by_header(
 }
 
 pub(super) fn check_body(node: &Node, d: &Decision) -> CheckResponse {
-    let reported = d.reported();
-    CheckResponse {
-        allowed: d.outcome.allowed,
-        limit: reported.window.limit,
-        remaining: reported.remaining,
-        reset_after_ms: reported.reset_after_ms,
-        retry_after_ms: d.outcome.retry_after_ms,
-        policy: d.policy.name.clone(),
-        window: window_label(reported.window.window_ms),
-        window_ms: reported.window.window_ms,
-        node: node.config.node_id.clone(),
-        degraded: d.degraded,
-    }
+    d.check_response(&node.config.node_id)
 }
 
 pub(super) fn respond(

@@ -4,8 +4,7 @@
 
 use ratelimiter_schema::{Policy, keys};
 
-use super::breaker::Admission;
-use super::handle::{CallKind, Store};
+use super::handle::Store;
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
 
@@ -65,22 +64,7 @@ impl Store {
             call.arg(1);
         }
         // The breaker of the primary owning the key's slot (one breaker outside cluster mode).
-        let route = self.shards.route(call.first_key());
-        match route.breaker.admit(self.now_ms()) {
-            Admission::Call => {}
-            Admission::Probe => {
-                self.spawn_probe(&route);
-                return Err(self.skipped());
-            }
-            Admission::Skip => return Err(self.skipped()),
-        }
-        let reply: Vec<i64> = self
-            .call(
-                CallKind::Decision(&route.breaker),
-                self.timeout,
-                self.invoke_routed(&call, &route),
-            )
-            .await?;
+        let reply: Vec<i64> = self.decision(&call).await?;
         if guard && reply == [-1] {
             return Ok(None);
         }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ratelimiter_schema::{RedisMode, ShardInfo, keys};
 use redis::RedisResult;
 
-use super::breaker::Breaker;
+use super::breaker::{Admission, Breaker};
 use super::conn::{ConnectOptions, RedisConn, is_redirect};
 use super::script::{LuaScript, ScriptCall};
 use super::shards::{Route, Shards, salt_for};
@@ -181,6 +181,33 @@ impl Store {
                 _ => breaker.record_failure(ms_since(epoch)),
             }
         });
+    }
+
+    /// Runs a decision script `call` on the shard of its first key, through that shard's
+    /// breaker: skipped while it is open (a half-open probe started when due), and its outcome
+    /// recorded in it.
+    ///
+    /// # Errors
+    /// [`StoreError::Skipped`] while the breaker is open, else what [`Store::call`] answers.
+    pub(super) async fn decision<T: redis::FromRedisValue>(
+        &self,
+        call: &ScriptCall<'_>,
+    ) -> Result<T, StoreError> {
+        let route = self.shards.route(call.first_key());
+        match route.breaker.admit(self.now_ms()) {
+            Admission::Call => {}
+            Admission::Probe => {
+                self.spawn_probe(&route);
+                return Err(self.skipped());
+            }
+            Admission::Skip => return Err(self.skipped()),
+        }
+        self.call(
+            CallKind::Decision(&route.breaker),
+            self.timeout,
+            self.invoke_routed(call, &route),
+        )
+        .await
     }
 
     /// Runs `call` on the primary of `route`: on a cluster straight over that primary's own

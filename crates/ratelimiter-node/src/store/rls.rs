@@ -8,8 +8,7 @@ use std::sync::LazyLock;
 use ratelimiter_schema::keys::{self, LONG_TTL_MS};
 use ratelimiter_schema::{Policy, keys::POLICY_FIELD_PREFIX};
 
-use super::breaker::Admission;
-use super::handle::{CallKind, Store};
+use super::handle::Store;
 use super::script::LuaScript;
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
@@ -65,22 +64,7 @@ impl Store {
                 inv.arg(w.limit).arg(w.window_ms);
             }
         }
-        let route = self.shards.route(inv.first_key());
-        match route.breaker.admit(self.now_ms()) {
-            Admission::Call => {}
-            Admission::Probe => {
-                self.spawn_probe(&route);
-                return Err(self.skipped());
-            }
-            Admission::Skip => return Err(self.skipped()),
-        }
-        let reply: Vec<i64> = self
-            .call(
-                CallKind::Decision(&route.breaker),
-                self.timeout,
-                self.invoke_routed(&inv, &route),
-            )
-            .await?;
+        let reply: Vec<i64> = self.decision(&inv).await?;
         let sizes: Vec<usize> = asks.iter().map(|a| a.policy.windows.len()).collect();
         parse_rls_reply(&reply, &sizes)
     }
