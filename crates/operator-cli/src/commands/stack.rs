@@ -150,13 +150,20 @@ fn print_hints(kind: EnvKind, endpoints: &Endpoints, dir: &Path) {
         String::new()
     } else {
         format!(
-            "{} --redis-url {} --nodes {}",
+            "{} --redis-url {}{} --nodes {}",
             if endpoints.redis_is_cluster() {
                 " --redis-mode cluster"
+            } else if endpoints.sentinel_master.is_some() {
+                " --redis-mode sentinel"
             } else {
                 ""
             },
             endpoints.redis_url,
+            endpoints
+                .sentinel_master
+                .as_ref()
+                .map(|m| format!(" --sentinel-master {m}"))
+                .unwrap_or_default(),
             endpoints.nodes.join(",")
         )
     };
