@@ -6,7 +6,15 @@
 
 mod stack_support;
 
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
 use stack_support::{alive, listening, operator, stderr, stdout};
+use test_support::wait::wait_for;
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
 
 /// A sentinel stack's state directory and ports; `stack down` on drop.
 struct SentinelStack {
@@ -192,6 +200,34 @@ fn a_sentinel_stack_fails_over_a_killed_primary_and_comes_down_clean() {
     let (code, report) = s.monitor_once();
     assert_eq!(code, Some(0), "a fresh sentinel stack is healthy: {report}");
 
+    // A monitor running across the failover names it (one `--once` has no earlier primary to
+    // compare with).
+    let monitor_out = s.dir.path().join("monitor.out");
+    let mut args = vec![
+        "--db".to_owned(),
+        s.dir.path().join("tickets.db").display().to_string(),
+    ];
+    args.extend(s.monitor_flags());
+    args.extend(["--interval".to_owned(), "500ms".to_owned()]);
+    let out_file = std::fs::File::create(&monitor_out).unwrap();
+    let err_file = out_file.try_clone().unwrap();
+    let mut monitor = test_support::ChildGuard::spawn(
+        "operator monitor",
+        Command::new(env!("CARGO_BIN_EXE_operator"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .env("OPERATOR_LOG", "error")
+            .stdout(Stdio::from(out_file))
+            .stderr(Stdio::from(err_file)),
+    );
+    let old_primary = format!("127.0.0.1:{}", s.redis[0]);
+    assert!(
+        wait_for(Duration::from_secs(20), || read(&monitor_out)
+            .contains("monitoring ratelimit")),
+        "the monitor did not start: {}",
+        read(&monitor_out)
+    );
+
     let text = s.chaos(&["kill-redis-primary", "1"]);
     assert!(
         text.contains("ok   a sentinel promoted the replica"),
@@ -208,8 +244,21 @@ fn a_sentinel_stack_fails_over_a_killed_primary_and_comes_down_clean() {
         }
         tries += 1;
         assert!(tries < 60, "the nodes never decided exactly again");
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(500));
     }
+    let failover = format!("failover_detected[{old_primary}]");
+    assert!(
+        wait_for(Duration::from_secs(20), || read(&monitor_out)
+            .contains(&failover)),
+        "the monitor did not name the failover: {}",
+        read(&monitor_out)
+    );
+    let said = read(&monitor_out);
+    assert!(
+        said.contains(&format!("primary {old_primary} replaced by {new_primary}")),
+        "{said}"
+    );
+    monitor.kill();
     let (code, report) = s.monitor_once();
     assert_eq!(code, Some(1), "the old primary is down: {report}");
     assert!(report.contains("replica_live"), "{report}");

@@ -195,7 +195,7 @@ fn print_components(status: &[ComponentStatus]) {
             ),
         };
         println!(
-            "  {:<8} port {:<5}  {runs_as} {:<11} log {}",
+            "  {:<10} port {:<5}  {runs_as} {:<11} log {}",
             s.component.to_string(),
             s.port,
             state,

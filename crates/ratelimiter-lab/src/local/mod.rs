@@ -19,6 +19,8 @@
 
 mod cluster;
 mod config;
+#[cfg(test)]
+mod config_tests;
 mod env;
 mod process;
 pub(crate) mod sentinel;

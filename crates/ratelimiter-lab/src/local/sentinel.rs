@@ -193,6 +193,24 @@ async fn sentinel_info(port: u16) -> Option<String> {
         .ok()
 }
 
+/// Checks a sentinel master name: one word of letters, digits, `-`, `_` or `.`, since it goes
+/// into `sentinel.conf` lines and the nodes' argv.
+///
+/// # Errors
+/// [`Error::Config`] naming the bad name.
+pub(super) fn validate_master_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Error::Config(format!(
+            "sentinel master name {name:?}: use letters, digits, '-', '_' or '.'"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
