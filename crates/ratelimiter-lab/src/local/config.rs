@@ -8,7 +8,8 @@ use ratelimiter_schema::FailureMode;
 
 use crate::environment::Endpoints;
 use crate::error::{Error, Result};
-use crate::local::{cluster, sentinel};
+use crate::local::cluster;
+use crate::local::sentinel;
 use crate::ports::{self, PortMove};
 use crate::secret::NodeSecrets;
 
