@@ -44,7 +44,7 @@ pub struct StateDirArgs {
 /// What a local stack runs, shared by `stack up` and `demo`.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
-    /// What Redis the stack runs: `single` (one redis-server) or `cluster` (a Redis Cluster of 3
+    /// What Redis the stack runs: `single` (one redis-server), `cluster` (a Redis Cluster of 3
     /// primaries + 3 replicas, local processes joined by `redis-cli --cluster create`, fast
     /// failover: cluster-node-timeout 2000 ms; the nodes run with `--redis-mode cluster`) or
     /// `sentinel` (a primary on --redis-port, its replica on the next port, three sentinels from
@@ -54,7 +54,8 @@ pub struct StackArgs {
     #[arg(long = "redis", value_enum, default_value_t = RedisKind::Single, value_name = "KIND")]
     pub redis: RedisKind,
     /// Redis port on 127.0.0.1 [default: 6379; with --redis cluster 7000, the first of six
-    /// consecutive ports 7000-7005, each also binding its port + 10000 for the cluster bus]
+    /// consecutive ports 7000-7005, each also binding its port + 10000 for the cluster bus; with
+    /// --redis sentinel the primary's port, its replica on the next]
     #[arg(long, value_name = "PORT")]
     pub redis_port: Option<u16>,
     /// With --redis sentinel: the first of the three sentinels' consecutive ports on 127.0.0.1
