@@ -81,6 +81,7 @@ mod tests {
             failure_mode: "local".into(),
             components: vec![],
             secrets: crate::NodeSecrets::default(),
+            sentinel_master: None,
         };
         state.save(dir.path()).unwrap();
         let e = open(EnvKind::Compose, dir.path()).err().unwrap();

@@ -22,7 +22,8 @@ fn time() -> impl Strategy<Value = DateTime<Utc>> {
 fn component() -> impl Strategy<Value = Component> {
     prop_oneof![
         Just(Component::Redis),
-        (1usize..100).prop_map(Component::Node)
+        (1usize..100).prop_map(Component::Node),
+        (1usize..100).prop_map(Component::Sentinel)
     ]
 }
 
@@ -68,6 +69,7 @@ fn stack_state() -> impl Strategy<Value = StackState> {
                 failure_mode,
                 components,
                 secrets: Default::default(),
+                sentinel_master: None,
             },
         )
 }

@@ -174,6 +174,12 @@ impl ComposeArgs {
                 "a Redis Cluster runs in the local environment only (docker-compose.ratelimit-cluster.yml for containers)",
             ));
         }
+        if stack.redis == crate::args::stack::RedisKind::Sentinel {
+            return Err(CliError::flag(
+                "--redis",
+                "a Redis Sentinel set runs in the local environment only (`--env local`)",
+            ));
+        }
         let config = ComposeConfig {
             state_dir,
             file,

@@ -26,6 +26,8 @@ pub enum RedisKind {
     Single,
     /// A Redis Cluster of six local redis-server processes (3 primaries + 3 replicas).
     Cluster,
+    /// A primary, its replica and three Redis Sentinels (quorum 2), local processes.
+    Sentinel,
 }
 
 /// The first Redis port of a cluster stack by default: members on 7000-7005.
@@ -42,15 +44,23 @@ pub struct StateDirArgs {
 /// What a local stack runs, shared by `stack up` and `demo`.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
-    /// What Redis the stack runs: `single` (one redis-server) or `cluster` (a Redis Cluster of 3
+    /// What Redis the stack runs: `single` (one redis-server), `cluster` (a Redis Cluster of 3
     /// primaries + 3 replicas, local processes joined by `redis-cli --cluster create`, fast
-    /// failover: cluster-node-timeout 2000 ms; the nodes run with `--redis-mode cluster`).
+    /// failover: cluster-node-timeout 2000 ms; the nodes run with `--redis-mode cluster`) or
+    /// `sentinel` (a primary on --redis-port, its replica on the next port, three sentinels from
+    /// --sentinel-port watching the primary set `ratelimit` with quorum 2 and
+    /// down-after-milliseconds 2000; the nodes run with `--redis-mode sentinel --sentinel-master
+    /// ratelimit`).
     #[arg(long = "redis", value_enum, default_value_t = RedisKind::Single, value_name = "KIND")]
     pub redis: RedisKind,
     /// Redis port on 127.0.0.1 [default: 6379; with --redis cluster 7000, the first of six
-    /// consecutive ports 7000-7005, each also binding its port + 10000 for the cluster bus]
+    /// consecutive ports 7000-7005, each also binding its port + 10000 for the cluster bus; with
+    /// --redis sentinel the primary's port, its replica on the next]
     #[arg(long, value_name = "PORT")]
     pub redis_port: Option<u16>,
+    /// With --redis sentinel: the first of the three sentinels' consecutive ports on 127.0.0.1
+    #[arg(long, default_value_t = StackConfig::default().sentinel_port, value_name = "PORT")]
+    pub sentinel_port: u16,
     /// Node ports on 127.0.0.1, comma-separated: one node per port.
     #[arg(
         long,
@@ -190,15 +200,17 @@ impl StackArgs {
             state_dir,
             redis_port: self.redis_port.unwrap_or(default_port),
             redis_cluster: cluster,
+            redis_sentinel: self.redis == RedisKind::Sentinel,
+            sentinel_port: self.sentinel_port,
             node_ports,
             failure_mode: self.failure_mode,
             policies: self.policies.clone(),
             secrets: secrets_from_env(),
             ..StackConfig::default()
         };
-        config
-            .validate()
-            .map_err(|e| CliError::flag("--redis-port/--node-ports/--policies", e))?;
+        config.validate().map_err(|e| {
+            CliError::flag("--redis-port/--sentinel-port/--node-ports/--policies", e)
+        })?;
         let (redis_server, node_bin) = binaries()?;
         Ok(StackConfig {
             redis_server,

@@ -115,6 +115,12 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> CliResult {
             "the demo's stack has nodes 1 to 3",
         ));
     }
+    if args.stack.redis == crate::args::stack::RedisKind::Sentinel {
+        return Err(CliError::flag(
+            "--redis",
+            "the demo runs on `single` or `cluster`; for a sentinel set run `operator stack up --redis sentinel` and `operator chaos kill-redis-primary 1`",
+        ));
+    }
     // Check every flag before anything starts.
     // A fresh admin token and identifier secret per run: the nodes get them in their
     // environment, the demo's monitor the token; neither is ever printed.

@@ -150,13 +150,20 @@ fn print_hints(kind: EnvKind, endpoints: &Endpoints, dir: &Path) {
         String::new()
     } else {
         format!(
-            "{} --redis-url {} --nodes {}",
+            "{} --redis-url {}{} --nodes {}",
             if endpoints.redis_is_cluster() {
                 " --redis-mode cluster"
+            } else if endpoints.sentinel_master.is_some() {
+                " --redis-mode sentinel"
             } else {
                 ""
             },
             endpoints.redis_url,
+            endpoints
+                .sentinel_master
+                .as_ref()
+                .map(|m| format!(" --sentinel-master {m}"))
+                .unwrap_or_default(),
             endpoints.nodes.join(",")
         )
     };
@@ -188,7 +195,7 @@ fn print_components(status: &[ComponentStatus]) {
             ),
         };
         println!(
-            "  {:<8} port {:<5}  {runs_as} {:<11} log {}",
+            "  {:<10} port {:<5}  {runs_as} {:<11} log {}",
             s.component.to_string(),
             s.port,
             state,

@@ -23,8 +23,8 @@ pub(super) fn catalog() -> Vec<FaultSpec> {
         FaultSpec {
             name: "kill-redis-primary",
             arg: Some("N"),
-            does: "SIGKILL the Redis Cluster primary of shard N (1 serves slot 0; `stack up --redis cluster`): its replica takes over (verified, with the time it took)",
-            undo: "`chaos undo kill-redis-primary N` starts the killed member again: it rejoins as a replica (verified: the cluster whole, every primary with a replica)",
+            does: "SIGKILL the Redis Cluster primary of shard N (1 serves slot 0; `stack up --redis cluster`): its replica takes over (verified, with the time it took); on a sentinel stack (`--redis sentinel`) N is 1: the set's primary, a sentinel promotes the replica (verified)",
+            undo: "`chaos undo kill-redis-primary N` starts the killed member again: it rejoins as a replica (verified: the cluster whole, every primary with a replica; on a sentinel stack: it replicates the new primary, in sync)",
         },
         FaultSpec {
             name: "failover",

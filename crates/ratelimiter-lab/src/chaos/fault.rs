@@ -33,7 +33,8 @@ pub enum Fault {
     /// Disconnect Redis from the stack's network for a while (environments with a network).
     /// A zero duration only names the fault, for its undo.
     PartitionRedis(Duration),
-    /// SIGKILL the Redis Cluster primary of shard N (`cluster_faults`).
+    /// SIGKILL the Redis Cluster primary of shard N (`cluster_faults`), or a sentinel stack's
+    /// primary (N = 1, `sentinel_faults`).
     KillRedisPrimary(usize),
     /// `CLUSTER FAILOVER` on the replica of shard N's primary (`cluster_faults`).
     Failover(usize),

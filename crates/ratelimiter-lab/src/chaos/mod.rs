@@ -12,6 +12,8 @@
 //!
 //! - On a Redis Cluster stack, `kill-redis-primary N` verifies that a replica took over and names
 //!   its undo; `failover N` verifies the switch, its undo fails over back (`cluster_faults`).
+//! - On a Redis Sentinel stack, `kill-redis-primary 1` verifies that a sentinel promoted the
+//!   replica, its undo that the old primary rejoined as a replica (`sentinel_faults`).
 //!
 //! Layout: `fault` ([`Fault`], its catalog and parsing), `expect` (what a trial of each fault
 //! expects: [`Expectation`]), `report` ([`Check`] and
@@ -27,6 +29,7 @@ mod node_faults;
 mod partition_faults;
 mod redis_faults;
 mod report;
+mod sentinel_faults;
 mod verify;
 
 use tokio::time::Instant;
@@ -58,6 +61,9 @@ pub async fn inject(env: &dyn Environment, fault: Fault) -> Result<FaultReport> 
         Fault::StuckKeys(n) => key_faults::stuck(env, &fault, n).await?,
         Fault::PartitionNode(n, d) => partition_faults::node(env, &fault, n, d).await?,
         Fault::PartitionRedis(d) => partition_faults::redis(env, &fault, d).await?,
+        Fault::KillRedisPrimary(n) if sentinel_faults::applies(env) => {
+            sentinel_faults::kill_primary(env, &fault, n).await?
+        }
         Fault::KillRedisPrimary(n) => cluster_faults::kill_primary(env, &fault, n).await?,
         Fault::Failover(n) => cluster_faults::failover(env, &fault, n, "inject").await?,
     };
@@ -82,6 +88,9 @@ pub async fn undo(env: &dyn Environment, fault: Fault) -> Result<FaultReport> {
             partition_faults::undo(env, &fault, Component::Node(n)).await?
         }
         Fault::PartitionRedis(_) => partition_faults::undo(env, &fault, Component::Redis).await?,
+        Fault::KillRedisPrimary(_) if sentinel_faults::applies(env) => {
+            sentinel_faults::undo_kill_primary(env, &fault).await?
+        }
         Fault::KillRedisPrimary(_) => cluster_faults::undo_kill_primary(env, &fault).await?,
         Fault::Failover(n) => cluster_faults::failover(env, &fault, n, "undo").await?,
         _ => {

@@ -19,7 +19,9 @@ use crate::probe::wait_until;
 
 fn undo_hint(env: &dyn Environment, fault: &Fault, c: Component, d: Duration) -> String {
     let undo = match c {
-        Component::Redis | Component::RedisMember(_) => "partition-redis".to_owned(),
+        Component::Redis | Component::RedisMember(_) | Component::Sentinel(_) => {
+            "partition-redis".to_owned()
+        }
         Component::Node(n) => format!("partition-node {n}"),
     };
     format!(
@@ -47,7 +49,7 @@ async fn partition(
     ));
     let ends = r.instant + d;
     match c {
-        Component::Redis | Component::RedisMember(_) => {
+        Component::Redis | Component::RedisMember(_) | Component::Sentinel(_) => {
             let redis = verify::redis(env)?;
             let cut = !redis.ping().await;
             r.checks.push(Check::new(

@@ -23,6 +23,7 @@ pub(super) async fn describe(env: &dyn Environment, c: Component) -> (String, St
     };
     let program = match c {
         Component::Redis | Component::RedisMember(_) => "redis-server".to_owned(),
+        Component::Sentinel(_) => "redis-sentinel".to_owned(),
         Component::Node(_) => c.to_string(),
     };
     match (&s.container, s.pid) {

@@ -98,13 +98,16 @@ impl ComposeEnv {
             Component::Redis => "redis".to_owned(),
             Component::Node(n) => format!("ratelimiter-{n}"),
             Component::RedisMember(n) => format!("redis-{n}"),
+            Component::Sentinel(n) => format!("sentinel-{n}"),
         }
     }
 
     pub(super) fn port(&self, component: Component) -> Result<u16> {
         match component {
             Component::Redis => Ok(self.state.redis_port),
-            Component::RedisMember(_) => Err(Error::UnknownComponent(component.to_string())),
+            Component::RedisMember(_) | Component::Sentinel(_) => {
+                Err(Error::UnknownComponent(component.to_string()))
+            }
             Component::Node(n) => n
                 .checked_sub(1)
                 .and_then(|i| self.state.node_ports.get(i))

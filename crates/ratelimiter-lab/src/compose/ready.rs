@@ -23,7 +23,7 @@ impl ComposeEnv {
             return false;
         };
         match component {
-            Component::Redis | Component::RedisMember(_) => {
+            Component::Redis | Component::RedisMember(_) | Component::Sentinel(_) => {
                 let url = format!("redis://127.0.0.1:{port}");
                 match RedisProbe::new(&url, Duration::from_millis(300)) {
                     Ok(p) => p.ping().await,

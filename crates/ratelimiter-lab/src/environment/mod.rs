@@ -33,6 +33,9 @@ pub enum Component {
     Node(usize),
     /// A member of a Redis Cluster (`--redis cluster`), numbered from 1 by port.
     RedisMember(usize),
+    /// A Redis Sentinel watching the primary of a sentinel stack (`--redis sentinel`),
+    /// numbered from 1 by port.
+    Sentinel(usize),
 }
 
 impl fmt::Display for Component {
@@ -41,6 +44,7 @@ impl fmt::Display for Component {
             Component::Redis => f.write_str("redis"),
             Component::Node(n) => write!(f, "node-{n}"),
             Component::RedisMember(n) => write!(f, "redis-{n}"),
+            Component::Sentinel(n) => write!(f, "sentinel-{n}"),
         }
     }
 }
@@ -60,6 +64,7 @@ impl FromStr for Component {
         numbered("node-")
             .map(Component::Node)
             .or_else(|| numbered("redis-").map(Component::RedisMember))
+            .or_else(|| numbered("sentinel-").map(Component::Sentinel))
             .ok_or_else(|| Error::UnknownComponent(s.to_owned()))
     }
 }
@@ -91,6 +96,10 @@ pub struct Endpoints {
     /// serialized (a printed endpoint list shows no secret).
     #[serde(skip)]
     pub node_token: Option<Secret>,
+    /// On a sentinel stack, the primary set the sentinels watch: `redis_url` then lists the
+    /// sentinels (the nodes and the monitor need `--redis-mode sentinel --sentinel-master`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_master: Option<String>,
 }
 
 impl Endpoints {
@@ -104,13 +113,14 @@ impl Endpoints {
                 .collect(),
             key_prefix: key_prefix.to_owned(),
             node_token: None,
+            sentinel_master: None,
         }
     }
 
     /// Whether Redis is a cluster: `redis_url` lists several seed URLs (the nodes and the
     /// monitor then need `--redis-mode cluster`).
     pub fn redis_is_cluster(&self) -> bool {
-        self.redis_url.contains(',')
+        self.redis_url.contains(',') && self.sentinel_master.is_none()
     }
 
     /// These endpoints, with the nodes' admin token.
@@ -337,6 +347,7 @@ mod tests {
             Component::Node(1),
             Component::Node(12),
             Component::RedisMember(3),
+            Component::Sentinel(2),
         ] {
             assert_eq!(c.to_string().parse::<Component>().unwrap(), c);
         }
@@ -359,6 +370,7 @@ mod tests {
             ],
             key_prefix: "ratelimit:".into(),
             node_token: None,
+            sentinel_master: None,
         };
         assert_eq!(e.node_addr(2).unwrap(), "127.0.0.1:8002");
         assert!(e.node(3).is_err() && e.node(0).is_err());

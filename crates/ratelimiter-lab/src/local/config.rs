@@ -9,6 +9,7 @@ use ratelimiter_schema::FailureMode;
 use crate::environment::Endpoints;
 use crate::error::{Error, Result};
 use crate::local::cluster;
+use crate::local::sentinel;
 use crate::ports::{self, PortMove};
 use crate::secret::NodeSecrets;
 
@@ -28,6 +29,13 @@ pub struct StackConfig {
     /// Run a Redis Cluster of six members on consecutive ports from `redis_port` (3 primaries
     /// with a replica each) instead of one Redis; the nodes run in cluster mode.
     pub redis_cluster: bool,
+    /// Run a Redis Sentinel set instead of one Redis: a primary on `redis_port`, its replica on
+    /// the next port, and three sentinels from `sentinel_port`; the nodes run in sentinel mode.
+    pub redis_sentinel: bool,
+    /// The first of the three sentinels' consecutive ports (`--redis sentinel`).
+    pub sentinel_port: u16,
+    /// The name of the primary set the sentinels watch (`--redis sentinel`).
+    pub sentinel_master: String,
     /// One port per node, `node-1` first.
     pub node_ports: Vec<u16>,
     /// Redis key prefix of the nodes.
@@ -56,6 +64,9 @@ impl Default for StackConfig {
             node_bin: PathBuf::from("ratelimiter-node"),
             redis_port: 6379,
             redis_cluster: false,
+            redis_sentinel: false,
+            sentinel_port: sentinel::SENTINEL_PORT,
+            sentinel_master: sentinel::SENTINEL_MASTER.to_owned(),
             node_ports: vec![8001, 8002, 8003],
             key_prefix: "ratelimit:".to_owned(),
             failure_mode: FailureMode::Local,
@@ -76,13 +87,27 @@ impl StackConfig {
         if self.redis_cluster {
             e.redis_url = cluster::seed_urls(&cluster::member_ports(self.redis_port));
         }
+        if self.redis_sentinel {
+            e.redis_url = sentinel::sentinel_urls(&self.sentinel_ports());
+            e.sentinel_master = Some(self.sentinel_master.clone());
+        }
         e
     }
 
-    /// The Redis ports: one, or the cluster's six.
+    /// The sentinels' ports (`--redis sentinel`).
+    pub fn sentinel_ports(&self) -> Vec<u16> {
+        sentinel::run_of(self.sentinel_port, sentinel::SENTINELS)
+    }
+
+    /// The Redis ports: one, the cluster's six, or a sentinel set's primary, replica and
+    /// sentinels.
     pub fn redis_ports(&self) -> Vec<u16> {
         if self.redis_cluster {
             cluster::member_ports(self.redis_port)
+        } else if self.redis_sentinel {
+            let mut ports = sentinel::run_of(self.redis_port, sentinel::DATA_MEMBERS);
+            ports.extend(self.sentinel_ports());
+            ports
         } else {
             vec![self.redis_port]
         }
@@ -107,6 +132,9 @@ impl StackConfig {
         if self.redis_cluster {
             return self.with_free_cluster_ports();
         }
+        if self.redis_sentinel {
+            return self.with_free_sentinel_ports();
+        }
         let mut ports = self.ports();
         let moves = ports::move_taken(&mut ports);
         self.redis_port = ports[0].1;
@@ -128,6 +156,14 @@ impl StackConfig {
             });
             self.redis_port = base;
         }
+        let (config, node_moves) = self.with_free_node_ports();
+        moves.extend(node_moves);
+        (config, moves)
+    }
+
+    /// Each node port that is taken or one of the Redis ports moved to a free one.
+    fn with_free_node_ports(mut self) -> (Self, Vec<PortMove>) {
+        let mut moves = Vec::new();
         let redis = self.redis_ports();
         let mut nodes: Vec<(String, u16)> = self
             .node_ports
@@ -156,10 +192,67 @@ impl StackConfig {
         (self, moves)
     }
 
+    /// [`with_free_ports`](Self::with_free_ports) for a sentinel set: the primary and replica
+    /// move together to the next free pair, the sentinels to the next free three ports, then
+    /// the nodes one by one away from them (as in a cluster).
+    fn with_free_sentinel_ports(mut self) -> (Self, Vec<PortMove>) {
+        let mut moves = Vec::new();
+        let mut avoid = self.node_ports.clone();
+        avoid.extend(self.sentinel_ports());
+        if let Some(base) = sentinel::free_run_from(self.redis_port, sentinel::DATA_MEMBERS, &avoid)
+            && base != self.redis_port
+        {
+            moves.push(PortMove {
+                component: "redis-1..redis-2".into(),
+                from: self.redis_port,
+                to: base,
+            });
+            self.redis_port = base;
+        }
+        let mut avoid = self.node_ports.clone();
+        avoid.extend(sentinel::run_of(self.redis_port, sentinel::DATA_MEMBERS));
+        if let Some(base) = sentinel::free_run_from(self.sentinel_port, sentinel::SENTINELS, &avoid)
+            && base != self.sentinel_port
+        {
+            moves.push(PortMove {
+                component: "sentinel-1..sentinel-3".into(),
+                from: self.sentinel_port,
+                to: base,
+            });
+            self.sentinel_port = base;
+        }
+        let (config, node_moves) = self.with_free_node_ports();
+        moves.extend(node_moves);
+        (config, moves)
+    }
+
     /// What to pass instead of the taken `port` of `component`, naming the flag and a port free
     /// now: `pass --redis-port 6380 (free)`, `pass --node-ports 8001,8004,8003 (free)`.
     pub fn instead(&self, component: &str, port: u16) -> String {
-        let avoid: Vec<u16> = self.ports().iter().map(|(_, p)| *p).collect();
+        let mut avoid: Vec<u16> = self.ports().iter().map(|(_, p)| *p).collect();
+        avoid.extend(self.redis_ports());
+        if self.redis_sentinel && component.starts_with("sentinel-") {
+            return sentinel::free_run_from(
+                self.sentinel_port.saturating_add(1),
+                sentinel::SENTINELS,
+                &avoid,
+            )
+            .map_or_else(
+                || "choose another port".to_owned(),
+                |free| format!("pass --sentinel-port {free} (free)"),
+            );
+        }
+        if self.redis_sentinel && component.starts_with("redis-") {
+            return sentinel::free_run_from(
+                self.redis_port.saturating_add(1),
+                sentinel::DATA_MEMBERS,
+                &avoid,
+            )
+            .map_or_else(
+                || "choose another port".to_owned(),
+                |free| format!("pass --redis-port {free} (free)"),
+            );
+        }
         let Some(free) = ports::free_after(port, &avoid) else {
             return "choose another port".to_owned();
         };
@@ -198,6 +291,23 @@ impl StackConfig {
             return Err(Error::Config("at least one node port is needed".into()));
         }
         let mut seen = BTreeSet::new();
+        if self.redis_cluster && self.redis_sentinel {
+            return Err(Error::Config(
+                "a stack runs either a Redis Cluster or a Sentinel set, not both".into(),
+            ));
+        }
+        if self.redis_sentinel
+            && (sentinel::run_of(self.redis_port, sentinel::DATA_MEMBERS).len() < 2
+                || self.sentinel_ports().len() < 3)
+        {
+            return Err(Error::Config(format!(
+                "redis port {} and sentinel port {}: a sentinel set needs two consecutive ports                  and three consecutive sentinel ports below 65536",
+                self.redis_port, self.sentinel_port
+            )));
+        }
+        if self.redis_sentinel {
+            sentinel::validate_master_name(&self.sentinel_master)?;
+        }
         if self.redis_cluster && cluster::member_ports(self.redis_port).len() < 6 {
             return Err(Error::Config(format!(
                 "redis port {}: a cluster needs six consecutive ports (and each + 10000) below 65536",

@@ -116,7 +116,7 @@ impl LocalEnv {
     /// Whether `rec` answers its readiness probe now.
     pub(super) async fn probe_ready(&self, rec: &ProcessRecord) -> bool {
         match rec.component {
-            Component::Redis | Component::RedisMember(_) => {
+            Component::Redis | Component::RedisMember(_) | Component::Sentinel(_) => {
                 let url = format!("redis://127.0.0.1:{}", rec.port);
                 match RedisProbe::new(&url, Duration::from_millis(300)) {
                     Ok(p) => p.ping().await,
@@ -185,13 +185,21 @@ impl LocalEnv {
                     .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
                 dir
             }
+            Component::Sentinel(_) => {
+                // A sentinel keeps its directory: `up` wrote its `sentinel.conf`, and it rewrites
+                // it with what it learned (the current primary), which a restart must keep.
+                let dir = self.dir.join(component.to_string());
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+                dir
+            }
             Component::Node(_) => self.dir.clone(),
         };
         // Secrets go through the environment: a node's argv is readable by every user
         // (`/proc/<pid>/cmdline`), its environment only by its owner.
         let secrets = self.lock_state().secrets.clone();
         let env: Vec<(&str, &str)> = match component {
-            Component::Redis | Component::RedisMember(_) => vec![],
+            Component::Redis | Component::RedisMember(_) | Component::Sentinel(_) => vec![],
             Component::Node(_) => {
                 let mut env = vec![("RUST_LOG", self.node_log.as_str()), ("NO_COLOR", "1")];
                 env.extend(secrets.env());

@@ -8,6 +8,8 @@
 //! - `process`: detached spawning, identity by start time, signals.
 //! - `cluster`: `--redis cluster`, six `redis-server` members (3 primaries + 3 replicas) on
 //!   consecutive ports from the Redis port, joined with `redis-cli --cluster create`.
+//! - `sentinel`: `--redis sentinel`, a primary and its replica (`redis-1`, `redis-2`) watched by
+//!   three sentinels (`sentinel-1..3`, ports from 26379) with quorum 2 and a 2 s down-after.
 //! - `up`: bringing a stack up (ports checked first, rolled back on failure) and down.
 //!
 //! The processes run in their own process groups with their output in log files, so they
@@ -17,8 +19,11 @@
 
 mod cluster;
 mod config;
+#[cfg(test)]
+mod config_tests;
 mod env;
 mod process;
+pub(crate) mod sentinel;
 mod state;
 mod up;
 mod verbs;
@@ -26,4 +31,5 @@ mod verbs;
 pub use cluster::{CLUSTER_MEMBERS, CLUSTER_NODE_TIMEOUT_MS};
 pub use config::StackConfig;
 pub use env::LocalEnv;
+pub use sentinel::{SENTINEL_DOWN_AFTER_MS, SENTINEL_MASTER, SENTINEL_PORT};
 pub use state::{ProcessRecord, STATE_FILE, STATE_FORMAT, StackState};

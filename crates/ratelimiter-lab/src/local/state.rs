@@ -48,6 +48,10 @@ pub struct StackState {
     /// What every node gets in its environment (the file is mode 0600 for them).
     #[serde(default)]
     pub secrets: NodeSecrets,
+    /// On a sentinel stack (`--redis sentinel`), the name of the primary set its sentinels
+    /// watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_master: Option<String>,
 }
 
 /// One started process.
@@ -101,7 +105,16 @@ impl StackState {
             .collect();
         let mut e = Endpoints::loopback(redis, &nodes, &self.key_prefix)
             .with_token(self.secrets.admin_token.clone());
-        if !members.is_empty() {
+        let sentinels: Vec<u16> = self
+            .components
+            .iter()
+            .filter(|r| matches!(r.component, Component::Sentinel(_)))
+            .map(|r| r.port)
+            .collect();
+        if let Some(master) = &self.sentinel_master {
+            e.redis_url = crate::local::sentinel::sentinel_urls(&sentinels);
+            e.sentinel_master = Some(master.clone());
+        } else if !members.is_empty() {
             e.redis_url = crate::local::cluster::seed_urls(&members);
         }
         e
@@ -144,6 +157,7 @@ mod tests {
                 rec(Component::Node(2), 7002),
             ],
             secrets: NodeSecrets::default(),
+            sentinel_master: None,
         };
         state.save(dir.path()).unwrap();
         let back = StackState::load(dir.path()).unwrap().unwrap();

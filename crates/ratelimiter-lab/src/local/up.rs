@@ -6,11 +6,11 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use super::cluster;
 use super::config::StackConfig;
 use super::env::LocalEnv;
 use super::process::{self, Liveness};
 use super::state::{ProcessRecord, STATE_FORMAT, StackState};
+use super::{cluster, sentinel};
 use crate::environment::{Component, DownReport, EnvKind};
 use crate::error::{Error, Result};
 use crate::probe::port_open;
@@ -53,7 +53,7 @@ impl LocalEnv {
         let state = plan(&config, &dir)?;
         for rec in &state.components {
             check_port(&config, rec.port, rec.component)?;
-            if matches!(rec.component, Component::RedisMember(_)) {
+            if config.redis_cluster && matches!(rec.component, Component::RedisMember(_)) {
                 check_port(&config, rec.port + cluster::BUS_OFFSET, rec.component)?;
             }
         }
@@ -61,6 +61,16 @@ impl LocalEnv {
             // Each run starts with fresh logs.
             std::fs::write(&rec.log, b"")
                 .map_err(|e| Error::io(format!("log file {}", rec.log.display()), e))?;
+        }
+        if config.redis_sentinel {
+            // Fresh configurations: a sentinel rewrites its own with what it learns.
+            for rec in &state.components {
+                if matches!(rec.component, Component::Sentinel(_)) {
+                    let d = dir.join(rec.component.to_string());
+                    let _ = std::fs::remove_dir_all(&d);
+                    sentinel::write_conf(&d, rec.port, &config.sentinel_master, config.redis_port)?;
+                }
+            }
         }
         state.save(&dir)?;
         let env = Self::with_state(&dir, state, &config)?;
@@ -83,7 +93,25 @@ impl LocalEnv {
         for rec in &redis {
             self.wait_ready(rec).await?;
         }
-        if let Some(first) = redis
+        let master = self.state().sentinel_master;
+        if let Some(master) = &master {
+            // The sentinels start once the primary and its replica answer.
+            let mut sentinels = Vec::new();
+            for rec in self.state().components {
+                if matches!(rec.component, Component::Sentinel(_)) {
+                    sentinels.push(self.spawn(rec.component)?);
+                }
+            }
+            for rec in &sentinels {
+                self.wait_ready(rec).await?;
+            }
+            let ports: Vec<u16> = sentinels.iter().map(|r| r.port).collect();
+            let (primary, replica) = match redis.as_slice() {
+                [p, r] => (p.port, r.port),
+                _ => return Err(Error::Config("a sentinel set has two data members".into())),
+            };
+            sentinel::wait_set(primary, replica, &ports, master, self.ready_timeout * 2).await?;
+        } else if let Some(first) = redis
             .iter()
             .find(|r| matches!(r.component, Component::RedisMember(_)))
         {
@@ -92,7 +120,7 @@ impl LocalEnv {
         }
         let mut nodes = Vec::new();
         for rec in self.state().components {
-            if !is_redis(rec.component) {
+            if matches!(rec.component, Component::Node(_)) {
                 nodes.push(self.spawn(rec.component)?);
             }
         }
@@ -152,6 +180,9 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
             })
             .collect();
     }
+    if config.redis_sentinel {
+        components = sentinel_records(config, &logs);
+    }
     for (i, port) in config.node_ports.iter().enumerate() {
         let component = Component::Node(i + 1);
         let mut args: Vec<String> = [
@@ -171,6 +202,14 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         .collect();
         if config.redis_cluster {
             args.extend(["--redis-mode".to_owned(), "cluster".to_owned()]);
+        }
+        if config.redis_sentinel {
+            args.extend([
+                "--redis-mode".to_owned(),
+                "sentinel".to_owned(),
+                "--sentinel-master".to_owned(),
+                config.sentinel_master.clone(),
+            ]);
         }
         if let Some(p) = &config.policies {
             let abs = std::path::absolute(p)
@@ -198,7 +237,46 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         failure_mode: config.failure_mode.to_string(),
         components,
         secrets: config.secrets.clone(),
+        sentinel_master: config
+            .redis_sentinel
+            .then(|| config.sentinel_master.clone()),
     })
+}
+
+/// The records of a sentinel set: `redis-1` the primary, `redis-2` its replica, then the
+/// sentinels (`redis-server sentinel.conf --sentinel`, each in its own directory).
+fn sentinel_records(config: &StackConfig, logs: &Path) -> Vec<ProcessRecord> {
+    let record = |component: Component, port: u16, args: Vec<String>| ProcessRecord {
+        component,
+        port,
+        pid: None,
+        start_ticks: None,
+        started_at: None,
+        program: config.redis_server.clone(),
+        args,
+        log: logs.join(format!("{component}.log")),
+    };
+    let data = sentinel::run_of(config.redis_port, sentinel::DATA_MEMBERS);
+    let mut records: Vec<ProcessRecord> = data
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            let primary = (i > 0).then_some(config.redis_port);
+            record(
+                Component::RedisMember(i + 1),
+                *port,
+                sentinel::data_args(*port, primary),
+            )
+        })
+        .collect();
+    records.extend(
+        config
+            .sentinel_ports()
+            .into_iter()
+            .enumerate()
+            .map(|(i, port)| record(Component::Sentinel(i + 1), port, sentinel::sentinel_args())),
+    );
+    records
 }
 
 /// Fails with [`Error::PortTaken`] when `port` cannot be bound on 127.0.0.1, naming a free
@@ -233,7 +311,10 @@ pub(super) async fn down(env: &LocalEnv) -> Result<DownReport> {
     StackState::remove(&env.dir)?;
     let _ = std::fs::remove_dir_all(env.dir.join("redis"));
     for rec in &records {
-        if matches!(rec.component, Component::RedisMember(_)) {
+        if matches!(
+            rec.component,
+            Component::RedisMember(_) | Component::Sentinel(_)
+        ) {
             let _ = std::fs::remove_dir_all(env.dir.join(rec.component.to_string()));
         }
     }
