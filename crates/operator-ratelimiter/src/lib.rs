@@ -58,6 +58,9 @@
 //!   node answering some endpoints is reachable, the others named in its error. A node refusing
 //!   the monitor's token (401, or 429 after wrong tokens) is [`ErrorKind::Unauthorized`]:
 //!   `node_down` warns with what to pass (`--node-token`), and its report is unknown.
+//! - A node answering that it is not ready (`/readyz` not 200) for a reason of its own: the
+//!   first such answer after a good one is unknown to `node_down` (one slow readiness probe of
+//!   Redis on a loaded machine must not open a ticket); the second in a row fires it.
 //!
 //! So `subject_unreachable` comes from this subject only when `observe` outlasts the monitor's
 //! timeout. [`Error`] comes from building the subject (an invalid configuration) and from

@@ -28,6 +28,16 @@ pub(crate) fn previous_node<'a>(
         .find(|n| n.info.is_some())
 }
 
+/// The previous observation and its view of the node at `addr`, whatever that view says;
+/// `None` when there is no earlier observation or the node was not in it.
+pub(crate) fn last_view<'a>(
+    history: &'a History<Observation>,
+    addr: &str,
+) -> Option<(&'a Observation, &'a NodeView)> {
+    let previous = &*history.latest()?.observation;
+    Some((previous, previous.node(addr)?))
+}
+
 /// How long `holds` has been true without a break, ending with `current` (zero when it is
 /// false now).
 pub(crate) fn held_for(

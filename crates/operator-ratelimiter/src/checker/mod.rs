@@ -5,7 +5,7 @@
 //! | `redis_healthy` | – | Redis unreachable or not answering in time, PING slower than the threshold twice in a row, evicting keys, near `maxmemory`, a replica, or failing reads |
 //! | `no_stuck_keys` | – | a key under the prefix has no TTL (names a few) |
 //! | `config_loaded` | – / node | policies missing, unparseable or lost by a Redis restart; a node with no policies, or serving other policies than Redis holds past the propagation time |
-//! | `node_down` | node | a configured node unreachable or not ready (not ready *because Redis is down* is left to `redis_healthy`); refusing the monitor for want of the right `--node-token` (warning); a registered node, not configured, whose heartbeat stopped |
+//! | `node_down` | node | a configured node unreachable (at once) or not ready on two observations in a row (a single "not ready", e.g. one slow readiness probe of Redis under load, leaves the alert unknown; not ready *because Redis is down* is left to `redis_healthy`); refusing the monitor for want of the right `--node-token` (warning); a registered node, not configured, whose heartbeat stopped |
 //! | `high_latency` | node | the node's decision p99 since the last observation above the threshold |
 //! | `counter_drift` | – / node | nodes disagreeing on the policies past the propagation time; nodes fingerprinting API keys under different identifier secrets; a node on another key prefix; a node clock skewed from Redis `TIME` (as the node measures it, else as the monitor tells it) |
 //! | `over_admission` | policy / node | a counter holding more than its limit in the current window; a node taking at least `failure_ratio` (1 %) of its decisions by its failure mode (shared limiting lost) |
@@ -221,7 +221,9 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
             if node.reachable && node.ready.is_none() {
                 out.push(Unknown::entity(NODE_DOWN, &node.addr));
             }
-            if nodes::not_ready_because_redis_is_down(current, node) {
+            if nodes::not_ready_because_redis_is_down(current, node)
+                || nodes::not_ready_unconfirmed(current, node, history)
+            {
                 out.push(Unknown::entity(NODE_DOWN, &node.addr));
             }
         }

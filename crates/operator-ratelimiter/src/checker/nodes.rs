@@ -6,7 +6,7 @@ use operator_core::{History, Severity, Violation};
 use ratelimiter_schema::NodeState;
 use serde_json::json;
 
-use super::history::{known_node_ids, previous_node};
+use super::history::{known_node_ids, last_view, previous_node};
 use crate::config::Thresholds;
 use crate::error::ErrorKind;
 use crate::histogram::Histogram;
@@ -27,6 +27,33 @@ pub(crate) fn not_ready_because_redis_is_down(o: &Observation, n: &NodeView) -> 
         && n.ready_reason
             .as_deref()
             .is_some_and(|r| r.to_lowercase().contains("redis"))
+}
+
+/// The node answers, but says it is not ready for a reason of its own (not Redis being down).
+fn not_ready_of_its_own(o: &Observation, n: &NodeView) -> bool {
+    n.reachable && n.ready == Some(false) && !not_ready_because_redis_is_down(o, n)
+}
+
+/// A node that answers "not ready" is down only when the observation before said it was down
+/// too (unreachable, or not ready of its own): one slow readiness probe of Redis under load
+/// must not open a ticket, while a node that stays not ready fires on the second tick. With no
+/// earlier view of the node (`--once`, the agent's check, the first tick) there is nothing to
+/// wait for, and it fires at once. An unreachable node fires at once in every case.
+pub(crate) fn not_ready_confirmed(n: &NodeView, history: &History<Observation>) -> bool {
+    last_view(history, &n.addr)
+        .is_none_or(|(before, was)| !was.reachable || not_ready_of_its_own(before, was))
+}
+
+/// Not ready of its own for the first time: neither down nor clear yet (the monitor leaves its
+/// alert as it is).
+pub(crate) fn not_ready_unconfirmed(
+    o: &Observation,
+    n: &NodeView,
+    history: &History<Observation>,
+) -> bool {
+    not_ready_of_its_own(o, n)
+        && n.error_kind != Some(ErrorKind::Unauthorized)
+        && !not_ready_confirmed(n, history)
 }
 
 pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<Violation> {
@@ -56,7 +83,7 @@ pub(crate) fn node_down(o: &Observation, history: &History<Observation>) -> Vec<
                 .entity(&n.addr)
                 .evidence(evidence),
             );
-        } else if n.ready == Some(false) && !not_ready_because_redis_is_down(o, n) {
+        } else if not_ready_of_its_own(o, n) && not_ready_confirmed(n, history) {
             let reason = n.ready_reason.as_deref().unwrap_or("no reason given");
             out.push(
                 Violation::new(

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{actions, context_for, diagnose};
-use crate::checker::sample::healthy;
+use crate::checker::sample::{at, healthy};
 
 #[test]
 fn policies_deleted_while_redis_runs_are_reseeded() {
@@ -46,9 +46,12 @@ fn policies_deleted_while_redis_runs_are_reseeded() {
         alternatives.iter().any(|a| a.contains("restarted")),
         "{alternatives:?}"
     );
+    // Not ready on two observations in a row: node_down (one alone is not yet).
+    let mut before = o.clone();
+    before.observed_at = at(500);
     let r = diagnose(&context_for(
         &o,
-        vec![healthy(0)],
+        vec![healthy(0), before],
         "node_down[127.0.0.1:8002]",
         vec![],
     ));
