@@ -34,7 +34,7 @@ use tokio::time::Instant;
 use crate::environment::{Component, Environment};
 use crate::error::Result;
 
-pub use expect::{Expectation, Expected, Remedy, TicketClass};
+pub use expect::{Entity, Expectation, Expected, RedisNeed, Remedy, TicketClass};
 pub use fault::{Fault, FaultSpec};
 pub use key_faults::STUCK_KEY_INFIX;
 pub use report::{Check, FaultReport};

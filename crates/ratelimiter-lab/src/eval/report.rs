@@ -73,6 +73,8 @@ pub struct Settings {
     pub subject: String,
     /// `local` or `compose`.
     pub env: String,
+    /// `single` (one Redis) or `cluster` (a Redis Cluster).
+    pub redis: String,
     /// Trials per fault.
     pub trials: usize,
     /// The faults, in order.
@@ -292,6 +294,7 @@ mod tests {
             settings: Settings {
                 subject: "ratelimit".into(),
                 env: "local".into(),
+                redis: "single".into(),
                 trials: 2,
                 faults: names.iter().map(|n| (*n).to_owned()).collect(),
                 soak_ms: 0,
