@@ -120,7 +120,7 @@ fn a_single_redis_fault_is_refused_on_a_cluster_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let base = ClusterPorts::pick().base;
     let nodes = test_support::free_ports(3);
-    for fault in ["kill-redis", "drop-policies", "stuck-keys"] {
+    for fault in ["kill-redis", "drop-policies", "script-flush"] {
         let cmd = eval(dir.path(), base, &nodes, &["--faults", fault]);
         let args: Vec<String> = cmd
             .get_args()

@@ -47,8 +47,8 @@ pub struct EvalArgs {
     /// `pause-redis 2s`) or by name alone with its default arguments (node 2, 20 keys, 3s,
     /// shard 1 for kill-redis-primary, shard 2 for failover) [default: every fault of `operator
     /// chaos list` the environment can run: the partitions only with --env compose; with
-    /// --redis cluster kill-node 2, restart-node 2, kill-redis-primary 1 and failover 2, the
-    /// faults on a single Redis refused]
+    /// --redis cluster kill-node 2, restart-node 2, stuck-keys 20 (across the shards),
+    /// kill-redis-primary 1 and failover 2, the faults on a single Redis refused]
     #[arg(long, value_name = "LIST")]
     pub faults: Option<String>,
     /// A healthy run under load before the trials; every ticket it opens is a false ticket

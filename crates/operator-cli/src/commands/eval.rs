@@ -37,10 +37,11 @@ restart-node) expects its heal verified and no lasting ticket. A lost trial is p
 stderr with its timeline. See docs/EVAL.md.
 
 --redis cluster runs the trials on a local Redis Cluster (3 primaries + 3 replicas, free
-ports): by default kill-node 2, restart-node 2, kill-redis-primary 1 and failover 2, whose
-expected ticket is failover_detected[<the old primary>] (resolved when the fault acts),
-diagnosed as redis_cluster_failover. The faults on a single Redis (kill-redis, restart-redis,
-pause-redis, drop-policies, script-flush, stuck-keys) are refused there.
+ports): by default kill-node 2, restart-node 2, stuck-keys 20 (its keys across the shards),
+kill-redis-primary 1 and failover 2, the last two expecting failover_detected[<the old
+primary>] (the address resolved when the fault acts), diagnosed as redis_cluster_failover.
+The faults on a single Redis (kill-redis, restart-redis, pause-redis, drop-policies,
+script-flush) are refused there.
 
 --json prints {\"settings\": {...}, \"false_tickets\": N (soak), \"faults\": [{\"fault\",
 \"trials\", \"won\", \"mttd_ms\": {\"median\", \"p90\", \"max\"}, \"mttr_ms\": {...} or null,

@@ -78,9 +78,9 @@ impl Expected {
 pub enum RedisNeed {
     /// One Redis or a Redis Cluster.
     Either,
-    /// One Redis: the fault acts on the single Redis server (kill, restart, pause it, or
-    /// commands sent to one instance: the policies, the scripts, keys written in one
-    /// pipeline), which a cluster stack does not have.
+    /// One Redis: the fault acts on the single Redis server (kill, restart, pause it, or a
+    /// command sent to one instance: the policies dropped, the scripts flushed), which a
+    /// cluster stack does not have.
     Single,
     /// A Redis Cluster (`--redis cluster`): the fault acts on a shard.
     Cluster,
@@ -197,8 +197,8 @@ impl Fault {
                 side: &[],
                 remedy: Remedy::Action("repair_stuck_keys"),
                 needs_network: false,
-                // Written in one pipeline to one Redis: on a cluster its keys span the shards.
-                redis: RedisNeed::Single,
+                // On a cluster its keys span the shards (each written to its slot's primary).
+                redis: RedisNeed::Either,
             },
             Fault::DropPolicies => Expectation {
                 fires: None,
@@ -420,10 +420,10 @@ mod tests {
             assert!(e.evaluable(false, true) && !e.evaluable(false, false), "{f}");
             assert!(e.refusal(false, false).unwrap().contains("--redis cluster"));
         }
-        for f in [Fault::KillNode(2), Fault::RestartNode(2)] {
+        for f in [Fault::KillNode(2), Fault::RestartNode(2), Fault::StuckKeys(20)] {
             assert!(f.expectation().evaluable(false, true), "{f}");
         }
-        for f in [Fault::KillRedis, Fault::DropPolicies, Fault::StuckKeys(20)] {
+        for f in [Fault::KillRedis, Fault::DropPolicies, Fault::ScriptFlush] {
             let single = f.expectation().refusal(false, true).unwrap();
             assert!(single.contains("single Redis"), "{f}: {single}");
         }

@@ -179,6 +179,7 @@ mod tests {
             [
                 "kill-node 2",
                 "restart-node 2",
+                "stuck-keys 20",
                 "kill-redis-primary 1",
                 "failover 2"
             ]

@@ -164,10 +164,15 @@ impl EvalReport {
     pub fn markdown(&self) -> String {
         let s = &self.settings;
         let mut out = format!(
-            "{} trials per fault on the {} stack, agent {}{}, seed {}, load {:.0} checks/s, \
+            "{} trials per fault on the {} stack{}, agent {}{}, seed {}, load {:.0} checks/s, \
              observed every {}.\n\n{}.\n\n",
             s.trials,
             s.env,
+            if s.redis == "cluster" {
+                " (Redis Cluster)"
+            } else {
+                ""
+            },
             s.agent,
             if s.allow.is_empty() {
                 String::new()
