@@ -110,7 +110,7 @@ fn a_primary_killed_and_a_failover_are_won_on_a_cluster_and_leave_nothing_behind
     }
     assert_eq!(err.matches(": won (").count(), 2, "{err}");
 
-    for port in ClusterPorts { base }.all().into_iter().chain(nodes) {
+    for port in (ClusterPorts { base }).all().into_iter().chain(nodes) {
         assert!(!listening(port), "port {port} still listening");
     }
 }
@@ -136,7 +136,7 @@ fn a_single_redis_fault_is_refused_on_a_cluster_before_anything_starts() {
         );
     }
     assert!(!dir.path().join("state").exists(), "nothing started");
-    for port in ClusterPorts { base }.all().into_iter().chain(nodes) {
+    for port in (ClusterPorts { base }).all().into_iter().chain(nodes) {
         assert!(!listening(port), "port {port} listening");
     }
 }

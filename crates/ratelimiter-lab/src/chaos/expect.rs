@@ -10,67 +10,7 @@ use operator_ratelimiter::checker::{
 use serde::Serialize;
 
 use super::fault::Fault;
-
-/// What names the ticket a fault must open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Entity {
-    /// No entity: the ticket is stack-wide (one Redis, the key space).
-    None,
-    /// Node N (1-based), by its `host:port`, known before the fault.
-    Node(usize),
-    /// The primary of Redis Cluster shard N (1 serves slot 0), by its `host:port`: known only
-    /// when the fault is injected (a failover moves it), from [`FaultReport::entity`].
-    ///
-    /// [`FaultReport::entity`]: super::FaultReport::entity
-    ShardPrimary(usize),
-}
-
-/// The ticket a fault must open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Expected {
-    /// The invariant that must fire.
-    pub invariant: &'static str,
-    /// Its entity.
-    pub entity: Entity,
-    /// The offline diagnosis rule that must explain it (its id, e.g. `redis_down`).
-    pub cause: &'static str,
-}
-
-impl Expected {
-    /// The ticket's `invariant[entity]`, given the address of each node (`node_addr(1)` is the
-    /// first node's `host:port`) and the address the fault acted on (`acted_on`, a shard's old
-    /// primary); `None` when the stack has no such node, or the fault named no address.
-    pub fn key(
-        &self,
-        node_addr: impl Fn(usize) -> Option<String>,
-        acted_on: Option<&str>,
-    ) -> Option<String> {
-        match self.entity {
-            Entity::None => Some(self.invariant.to_owned()),
-            Entity::Node(n) => node_addr(n).map(|a| format!("{}[{a}]", self.invariant)),
-            Entity::ShardPrimary(_) => acted_on.map(|a| format!("{}[{a}]", self.invariant)),
-        }
-    }
-
-    /// The node named by the ticket, if it is a node's.
-    pub fn node(&self) -> Option<usize> {
-        match self.entity {
-            Entity::Node(n) => Some(n),
-            Entity::None | Entity::ShardPrimary(_) => None,
-        }
-    }
-
-    /// `redis_healthy`, `node_down[<node 2>]`, `failover_detected[<primary of shard 1>]`: the
-    /// ticket before its entity is resolved.
-    pub fn describe(&self) -> String {
-        match self.entity {
-            Entity::None => self.invariant.to_owned(),
-            Entity::Node(n) => format!("{}[<node {n}>]", self.invariant),
-            Entity::ShardPrimary(n) => format!("{}[<primary of shard {n}>]", self.invariant),
-        }
-    }
-}
+use crate::chaos::expected::{Entity, Expected};
 
 /// Which Redis a fault runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -231,7 +171,11 @@ impl Fault {
             // The old primary names the ticket (`failover_detected[old primary]`); the dead
             // instance's `redis_healthy` and a primary left without a replica come with it.
             Fault::KillRedisPrimary(n) => Expectation {
-                fires: expect(FAILOVER_DETECTED, Entity::ShardPrimary(n), "redis_cluster_failover"),
+                fires: expect(
+                    FAILOVER_DETECTED,
+                    Entity::ShardPrimary(n),
+                    "redis_cluster_failover",
+                ),
                 side: &[
                     REDIS_HEALTHY,
                     REPLICA_LIVE,
@@ -244,7 +188,11 @@ impl Fault {
                 redis: RedisNeed::Cluster,
             },
             Fault::Failover(n) => Expectation {
-                fires: expect(FAILOVER_DETECTED, Entity::ShardPrimary(n), "redis_cluster_failover"),
+                fires: expect(
+                    FAILOVER_DETECTED,
+                    Entity::ShardPrimary(n),
+                    "redis_cluster_failover",
+                ),
                 side: &[OVER_ADMISSION],
                 remedy: Remedy::Itself,
                 needs_network: false,
@@ -358,7 +306,11 @@ mod tests {
             TicketClass::Unexpected
         );
         assert_eq!(
-            Fault::KillNode(4).expectation().fires.unwrap().key(addr, None),
+            Fault::KillNode(4)
+                .expectation()
+                .fires
+                .unwrap()
+                .key(addr, None),
             None
         );
     }
@@ -416,11 +368,21 @@ mod tests {
                 x.key(|_| None, Some("127.0.0.1:7001")).as_deref(),
                 Some("failover_detected[127.0.0.1:7001]")
             );
-            assert!(x.describe().starts_with("failover_detected[<primary of shard"));
-            assert!(e.evaluable(false, true) && !e.evaluable(false, false), "{f}");
+            assert!(
+                x.describe()
+                    .starts_with("failover_detected[<primary of shard")
+            );
+            assert!(
+                e.evaluable(false, true) && !e.evaluable(false, false),
+                "{f}"
+            );
             assert!(e.refusal(false, false).unwrap().contains("--redis cluster"));
         }
-        for f in [Fault::KillNode(2), Fault::RestartNode(2), Fault::StuckKeys(20)] {
+        for f in [
+            Fault::KillNode(2),
+            Fault::RestartNode(2),
+            Fault::StuckKeys(20),
+        ] {
             assert!(f.expectation().evaluable(false, true), "{f}");
         }
         for f in [Fault::KillRedis, Fault::DropPolicies, Fault::ScriptFlush] {

@@ -108,15 +108,20 @@ async fn scan_cluster(env: &dyn Environment, pattern: &str) -> Result<BTreeSet<S
 }
 
 /// The undo of `stuck-keys` on a Redis Cluster: each key found deleted on its slot's primary.
-async fn undo_on_cluster(env: &dyn Environment, mut r: FaultReport, pattern: &str) -> Result<FaultReport> {
+async fn undo_on_cluster(
+    env: &dyn Environment,
+    mut r: FaultReport,
+    pattern: &str,
+) -> Result<FaultReport> {
     let cluster = RedisProbe::cluster(&env.endpoints().redis_url, Duration::from_secs(2))?;
     let mut deleted = 0u64;
     for k in scan_cluster(env, pattern).await? {
         deleted += cluster.query::<u64>(redis::cmd("DEL").arg(&k)).await?;
     }
     r.effective_now();
-    r.did
-        .push(format!("deleted {deleted} keys matching {pattern} across the shards"));
+    r.did.push(format!(
+        "deleted {deleted} keys matching {pattern} across the shards"
+    ));
     let left = scan_cluster(env, pattern).await?.len();
     r.checks.push(Check::new(
         "no chaos key is left",

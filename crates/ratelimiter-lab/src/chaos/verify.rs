@@ -114,7 +114,11 @@ pub(super) async fn whole(env: &dyn Environment) -> Vec<Check> {
         checks.push(crate::chaos::cluster_faults::wait_whole(env).await);
         match RedisProbe::cluster(&endpoints.redis_url, Duration::from_millis(500)) {
             Ok(r) => checks.push(policies_present(&r, &endpoints.key_prefix).await),
-            Err(e) => checks.push(Check::new("the policies are in Redis", false, e.to_string())),
+            Err(e) => checks.push(Check::new(
+                "the policies are in Redis",
+                false,
+                e.to_string(),
+            )),
         }
         checks.push(nodes_ready(env).await);
         return checks;
