@@ -1,7 +1,8 @@
 //! `operator eval --subject ratelimit --redis cluster` end to end on a real local Redis Cluster
 //! of its own (six `redis-server` processes and three nodes, on free ports): one trial each of
-//! `kill-redis-primary 1` and `failover 2` won, the failover ticket naming the old primary and
-//! diagnosed as `redis_cluster_failover`, the JSON the issue specifies, nothing left running; a
+//! `kill-redis-primary 1` and `failover 2` won (the failover ticket naming the old primary,
+//! diagnosed as `redis_cluster_failover`) and of `stuck-keys 10` (its keys across the shards,
+//! repaired by the agent), the JSON the issue specifies, nothing left running; a
 //! fault that acts on a single Redis is refused on a cluster, naming `--faults`, before
 //! anything starts.
 
@@ -48,7 +49,7 @@ fn a_primary_killed_and_a_failover_are_won_on_a_cluster_and_leave_nothing_behind
             "--trials",
             "1",
             "--faults",
-            "kill-redis-primary 1,failover 2",
+            "kill-redis-primary 1,failover 2,stuck-keys 10",
             "--seed",
             "3",
         ],
@@ -78,7 +79,10 @@ fn a_primary_killed_and_a_failover_are_won_on_a_cluster_and_leave_nothing_behind
         .iter()
         .map(|f| f["fault"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["kill-redis-primary 1", "failover 2"]);
+    assert_eq!(
+        names,
+        ["kill-redis-primary 1", "failover 2", "stuck-keys 10"]
+    );
     for f in faults {
         let mut keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
@@ -108,7 +112,7 @@ fn a_primary_killed_and_a_failover_are_won_on_a_cluster_and_leave_nothing_behind
             assert!(median <= p90 && p90 <= max, "{m}: {d}");
         }
     }
-    assert_eq!(err.matches(": won (").count(), 2, "{err}");
+    assert_eq!(err.matches(": won (").count(), 3, "{err}");
 
     for port in (ClusterPorts { base }).all().into_iter().chain(nodes) {
         assert!(!listening(port), "port {port} still listening");
