@@ -22,7 +22,8 @@ pub struct RedisProbe {
 #[derive(Debug, Clone)]
 enum Target {
     One(redis::Client),
-    Cluster(redis::cluster::ClusterClient),
+    /// Boxed: a cluster client is twice a single one's size, and probes are mostly single.
+    Cluster(Box<redis::cluster::ClusterClient>),
 }
 
 impl RedisProbe {
@@ -51,7 +52,7 @@ impl RedisProbe {
             .retries(1)
             .build()?;
         Ok(Self {
-            client: Target::Cluster(client),
+            client: Target::Cluster(Box::new(client)),
             timeout,
         })
     }
