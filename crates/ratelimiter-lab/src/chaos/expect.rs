@@ -169,7 +169,10 @@ impl Fault {
                 redis: RedisNeed::Single,
             },
             // The old primary names the ticket (`failover_detected[old primary]`); the dead
-            // instance's `redis_healthy` and a primary left without a replica come with it.
+            // instance's `redis_healthy` and a primary left without a replica come with it, and
+            // `config_loaded` when the shard held the policies' slot and its replica took over
+            // without them (a member restarted empty by an earlier trial, not yet resynced)
+            // until the nodes re-seed.
             Fault::KillRedisPrimary(n) => Expectation {
                 fires: expect(
                     FAILOVER_DETECTED,
@@ -182,6 +185,7 @@ impl Fault {
                     CLUSTER_OK,
                     OVER_ADMISSION,
                     NODE_DOWN,
+                    CONFIG_LOADED,
                 ],
                 remedy: Remedy::Undo,
                 needs_network: false,
