@@ -14,8 +14,16 @@ use crate::secret::Secret;
 /// connection left half-used by an earlier fault.
 #[derive(Debug, Clone)]
 pub struct RedisProbe {
-    client: redis::Client,
+    client: Target,
     timeout: Duration,
+}
+
+/// One Redis, or a Redis Cluster whose keyed commands go to their slot's primary.
+#[derive(Debug, Clone)]
+enum Target {
+    // Both boxed: the two clients differ much in size (clippy's large_enum_variant).
+    One(Box<redis::Client>),
+    Cluster(Box<redis::cluster::ClusterClient>),
 }
 
 impl RedisProbe {
@@ -27,19 +35,40 @@ impl RedisProbe {
     pub fn new(url: &str, timeout: Duration) -> Result<Self> {
         let url = url.split(',').next().unwrap_or(url);
         Ok(Self {
-            client: redis::Client::open(url)?,
+            client: Target::One(Box::new(redis::Client::open(url)?)),
+            timeout,
+        })
+    }
+
+    /// A probe of the Redis Cluster reached through its comma-separated seed `urls`: each keyed
+    /// command goes to the primary of its key's slot (only [`RedisProbe::query`] is routed so).
+    ///
+    /// # Errors
+    /// When a URL does not parse.
+    pub fn cluster(urls: &str, timeout: Duration) -> Result<Self> {
+        let client = redis::cluster::ClusterClient::builder(urls.split(',').map(str::to_owned))
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(1)
+            .build()?;
+        Ok(Self {
+            client: Target::Cluster(Box::new(client)),
             timeout,
         })
     }
 
     async fn conn(&self) -> Result<MultiplexedConnection> {
+        let Target::One(client) = &self.client else {
+            return Err(Error::Fault(
+                "a pipeline or a scan needs one Redis, not a cluster".into(),
+            ));
+        };
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
         tokio::time::timeout(
             self.timeout,
-            self.client
-                .get_multiplexed_async_connection_with_config(&config),
+            client.get_multiplexed_async_connection_with_config(&config),
         )
         .await
         .map_err(|_| Error::RedisTimeout(self.timeout.as_millis()))?
@@ -51,11 +80,25 @@ impl RedisProbe {
     /// # Errors
     /// Redis errors, or no answer within the timeout.
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
-        let mut conn = self.conn().await?;
-        tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
-            .await
-            .map_err(|_| Error::RedisTimeout(self.timeout.as_millis()))?
-            .map_err(Error::from)
+        let timed_out = |_| Error::RedisTimeout(self.timeout.as_millis());
+        match &self.client {
+            Target::One(_) => {
+                let mut conn = self.conn().await?;
+                tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(Error::from)
+            }
+            Target::Cluster(client) => {
+                let mut conn = tokio::time::timeout(self.timeout, client.get_async_connection())
+                    .await
+                    .map_err(timed_out)??;
+                tokio::time::timeout(self.timeout, cmd.query_async(&mut conn))
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(Error::from)
+            }
+        }
     }
 
     /// Runs a pipeline.

@@ -10,6 +10,7 @@ use ratelimiter_lab::eval::{self, EvalConfig, SAFE_ACTIONS};
 use ratelimiter_lab::{EnvKind, Fault};
 
 use crate::args::default_text;
+use crate::args::stack::RedisKind;
 use crate::args::{ComposeArgs, EnvArgs, StackArgs};
 use crate::exit::CliError;
 
@@ -43,9 +44,11 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = EvalConfig::default().trials, value_name = "N")]
     pub trials: usize,
     /// Faults to try, comma-separated, each as `operator chaos` takes it (`kill-node 3`,
-    /// `pause-redis 2s`) or by name alone with its default arguments (node 2, 20 keys, 3s)
-    /// [default: every fault of `operator chaos list` the environment can run: the partitions
-    /// only with --env compose]
+    /// `pause-redis 2s`) or by name alone with its default arguments (node 2, 20 keys, 3s,
+    /// shard 1 for kill-redis-primary, shard 2 for failover) [default: every fault of `operator
+    /// chaos list` the environment can run: the partitions only with --env compose; with
+    /// --redis cluster kill-node 2, restart-node 2, stuck-keys 20 (across the shards),
+    /// kill-redis-primary 1 and failover 2, the faults on a single Redis refused]
     #[arg(long, value_name = "LIST")]
     pub faults: Option<String>,
     /// A healthy run under load before the trials; every ticket it opens is a false ticket
@@ -95,12 +98,13 @@ impl EvalArgs {
     /// A usage error naming the flag whose value is bad.
     pub fn config(&self, db: PathBuf, fresh: bool, nodes: usize) -> Result<EvalConfig, CliError> {
         let kind = self.env.kind();
+        let cluster = self.stack.redis == RedisKind::Cluster;
         let faults = match &self.faults {
             Some(list) => eval::parse_faults(list).map_err(|e| CliError::flag("--faults", e))?,
-            None => eval::default_faults(kind == EnvKind::Compose),
+            None => eval::default_faults(kind == EnvKind::Compose, cluster),
         };
         for f in &faults {
-            check_fault(f, kind, nodes)?;
+            check_fault(f, kind, cluster, nodes)?;
         }
         if self.trials == 0 {
             return Err(CliError::flag("--trials", "at least 1"));
@@ -160,16 +164,14 @@ impl EvalArgs {
     }
 }
 
-/// A fault the environment can run, on a node the stack has.
-fn check_fault(f: &Fault, kind: EnvKind, nodes: usize) -> Result<(), CliError> {
+/// A fault the environment (with its Redis: a `cluster` or one) can run, on a node the stack
+/// has.
+fn check_fault(f: &Fault, kind: EnvKind, cluster: bool, nodes: usize) -> Result<(), CliError> {
     let e = f.expectation();
-    if !e.evaluable(kind == EnvKind::Compose) {
-        return Err(CliError::flag(
-            "--faults",
-            format!("{f} needs --env compose (local processes share the host's network)"),
-        ));
+    if let Some(why) = e.refusal(kind == EnvKind::Compose, cluster) {
+        return Err(CliError::flag("--faults", format!("{f} {why}")));
     }
-    if let Some(n) = e.fires.and_then(|x| x.node)
+    if let Some(n) = e.fires.and_then(|x| x.node())
         && n > nodes
     {
         return Err(CliError::flag(

@@ -1,5 +1,6 @@
 //! `operator eval --subject ratelimit`: repeated fault trials on a stack of its own (local
-//! processes, or compose containers with `--env compose`) under steady load, each judged against
+//! processes, with one Redis or `--redis cluster`, or compose containers with `--env compose`)
+//! under steady load, each judged against
 //! what its fault expects; a table (or `--json`) of win rate, MTTD, MTTR, diagnoses right and
 //! false tickets; the stack torn down.
 
@@ -34,6 +35,13 @@ the fault (false tickets); the stack verified whole and every ticket resolved be
 trial. A fault the stack heals by itself within an interval (drop-policies, script-flush,
 restart-node) expects its heal verified and no lasting ticket. A lost trial is printed on
 stderr with its timeline. See docs/EVAL.md.
+
+--redis cluster runs the trials on a local Redis Cluster (3 primaries + 3 replicas, free
+ports): by default kill-node 2, restart-node 2, stuck-keys 20 (its keys across the shards),
+kill-redis-primary 1 and failover 2, the last two expecting failover_detected[<the old
+primary>] (the address resolved when the fault acts), diagnosed as redis_cluster_failover.
+The faults on a single Redis (kill-redis, restart-redis, pause-redis, drop-policies,
+script-flush) are refused there.
 
 --json prints {\"settings\": {...}, \"false_tickets\": N (soak), \"faults\": [{\"fault\",
 \"trials\", \"won\", \"mttd_ms\": {\"median\", \"p90\", \"max\"}, \"mttr_ms\": {...} or null,

@@ -124,7 +124,7 @@ async fn wait_new_primary(env: &dyn Environment, old: &InstanceView) -> Option<(
 }
 
 /// Waits until every primary serving slots has a live replica and all slots are served.
-async fn wait_whole(env: &dyn Environment) -> Check {
+pub(super) async fn wait_whole(env: &dyn Environment) -> Check {
     let whole = wait_until(FAILOVER_TIMEOUT, Duration::from_millis(100), || async {
         let Ok(nodes) = topology(env).await else {
             return false;
@@ -175,6 +175,7 @@ pub(super) async fn kill_primary(
     let c = member_on(env, port_of(&old)).await?;
     env.kill(c).await?;
     r.effective_now();
+    r.entity = Some(old.addr.clone());
     r.did.push(format!(
         "killed {c} ({}, primary of shard {n}, slots {}) with SIGKILL",
         old.addr,
@@ -258,6 +259,7 @@ pub(super) async fn failover(
         .query::<String>(redis::cmd("CLUSTER").arg("FAILOVER"))
         .await?;
     r.effective_now();
+    r.entity = Some(old.addr.clone());
     r.did.push(format!(
         "CLUSTER FAILOVER on {} (replica of {}, shard {n}, slots {})",
         replica.addr,

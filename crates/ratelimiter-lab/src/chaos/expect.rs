@@ -10,27 +10,20 @@ use operator_ratelimiter::checker::{
 use serde::Serialize;
 
 use super::fault::Fault;
+use crate::chaos::expected::{Entity, Expected};
 
-/// The ticket a fault must open.
+/// Which Redis a fault runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Expected {
-    /// The invariant that must fire.
-    pub invariant: &'static str,
-    /// Its entity: the node (1-based) whose address names the ticket, or none (Redis-wide).
-    pub node: Option<usize>,
-    /// The offline diagnosis rule that must explain it (its id, e.g. `redis_down`).
-    pub cause: &'static str,
-}
-
-impl Expected {
-    /// The ticket's `invariant[entity]`, given the address of each node (`node_addr(1)` is the
-    /// first node's `host:port`); `None` when the stack has no such node.
-    pub fn key(&self, node_addr: impl Fn(usize) -> Option<String>) -> Option<String> {
-        match self.node {
-            None => Some(self.invariant.to_owned()),
-            Some(n) => node_addr(n).map(|a| format!("{}[{a}]", self.invariant)),
-        }
-    }
+#[serde(rename_all = "snake_case")]
+pub enum RedisNeed {
+    /// One Redis or a Redis Cluster.
+    Either,
+    /// One Redis: the fault acts on the single Redis server (kill, restart, pause it, or a
+    /// command sent to one instance: the policies dropped, the scripts flushed), which a
+    /// cluster stack does not have.
+    Single,
+    /// A Redis Cluster (`--redis cluster`): the fault acts on a shard.
+    Cluster,
 }
 
 /// How a fault is repaired in a trial.
@@ -60,9 +53,8 @@ pub struct Expectation {
     pub remedy: Remedy,
     /// Whether it needs an environment with a network of its own (compose): a partition.
     pub needs_network: bool,
-    /// Whether it needs a Redis Cluster stack (`kill-redis-primary`, `failover`): declared for
-    /// the catalog, not evaluated yet (`operator eval` runs a single-Redis stack).
-    pub needs_cluster: bool,
+    /// Which Redis it runs on.
+    pub redis: RedisNeed,
 }
 
 /// What a ticket seen during a trial is to it.
@@ -89,23 +81,23 @@ const REDIS_OUTAGE: &[&str] = &[
 impl Fault {
     /// What a trial of this fault expects.
     pub fn expectation(&self) -> Expectation {
-        let expect = |invariant, node, cause| {
+        let expect = |invariant, entity, cause| {
             Some(Expected {
                 invariant,
-                node,
+                entity,
                 cause,
             })
         };
         match *self {
             Fault::KillRedis => Expectation {
-                fires: expect(REDIS_HEALTHY, None, "redis_down"),
+                fires: expect(REDIS_HEALTHY, Entity::None, "redis_down"),
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Undo,
                 needs_network: false,
-                needs_cluster: false,
+                redis: RedisNeed::Single,
             },
             Fault::RestartRedis => Expectation {
-                fires: expect(CONFIG_LOADED, None, "redis_restarted_empty"),
+                fires: expect(CONFIG_LOADED, Entity::None, "redis_restarted_empty"),
                 side: &[
                     REDIS_HEALTHY,
                     OVER_ADMISSION,
@@ -115,22 +107,22 @@ impl Fault {
                 ],
                 remedy: Remedy::Itself,
                 needs_network: false,
-                needs_cluster: false,
+                redis: RedisNeed::Single,
             },
             Fault::PauseRedis(_) => Expectation {
-                fires: expect(REDIS_HEALTHY, None, "redis_down"),
+                fires: expect(REDIS_HEALTHY, Entity::None, "redis_down"),
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Itself,
                 needs_network: false,
-                needs_cluster: false,
+                redis: RedisNeed::Single,
             },
             Fault::KillNode(n) => Expectation {
-                fires: expect(NODE_DOWN, Some(n), "node_process_down"),
+                fires: expect(NODE_DOWN, Entity::Node(n), "node_process_down"),
                 // A node started afresh may answer its first decisions slowly.
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Undo,
                 needs_network: false,
-                needs_cluster: false,
+                redis: RedisNeed::Either,
             },
             // A graceful restart may be over before an observation sees the node gone.
             Fault::RestartNode(_) => Expectation {
@@ -138,73 +130,103 @@ impl Fault {
                 side: &[NODE_DOWN, HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: false,
-                needs_cluster: false,
+                redis: RedisNeed::Either,
             },
             Fault::StuckKeys(_) => Expectation {
-                fires: expect(NO_STUCK_KEYS, None, "keys_without_ttl"),
+                fires: expect(NO_STUCK_KEYS, Entity::None, "keys_without_ttl"),
                 side: &[],
                 remedy: Remedy::Action("repair_stuck_keys"),
                 needs_network: false,
-                needs_cluster: false,
+                // On a cluster its keys span the shards (each written to its slot's primary).
+                redis: RedisNeed::Either,
             },
             Fault::DropPolicies => Expectation {
                 fires: None,
                 side: &[CONFIG_LOADED, COUNTER_DRIFT],
                 remedy: Remedy::Itself,
                 needs_network: false,
-                needs_cluster: false,
+                redis: RedisNeed::Single,
             },
             Fault::ScriptFlush => Expectation {
                 fires: None,
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: false,
-                needs_cluster: false,
+                redis: RedisNeed::Single,
             },
             Fault::PartitionNode(n, _) => Expectation {
-                fires: expect(NODE_DOWN, Some(n), "node_process_down"),
+                fires: expect(NODE_DOWN, Entity::Node(n), "node_process_down"),
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: true,
-                needs_cluster: false,
+                redis: RedisNeed::Either,
             },
             Fault::PartitionRedis(_) => Expectation {
-                fires: expect(REDIS_HEALTHY, None, "redis_down"),
+                fires: expect(REDIS_HEALTHY, Entity::None, "redis_down"),
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Itself,
                 needs_network: true,
-                needs_cluster: false,
+                redis: RedisNeed::Single,
             },
             // The old primary names the ticket (`failover_detected[old primary]`); the dead
-            // instance's `redis_healthy` and a primary left without a replica come with it.
-            Fault::KillRedisPrimary(_) => Expectation {
-                fires: expect(FAILOVER_DETECTED, None, "redis_cluster_failover"),
+            // instance's `redis_healthy` and a primary left without a replica come with it, and
+            // `config_loaded` when the shard held the policies' slot and its replica took over
+            // without them (a member restarted empty by an earlier trial, not yet resynced)
+            // until the nodes re-seed.
+            Fault::KillRedisPrimary(n) => Expectation {
+                fires: expect(
+                    FAILOVER_DETECTED,
+                    Entity::ShardPrimary(n),
+                    "redis_cluster_failover",
+                ),
                 side: &[
                     REDIS_HEALTHY,
                     REPLICA_LIVE,
                     CLUSTER_OK,
                     OVER_ADMISSION,
                     NODE_DOWN,
+                    CONFIG_LOADED,
                 ],
                 remedy: Remedy::Undo,
                 needs_network: false,
-                needs_cluster: true,
+                redis: RedisNeed::Cluster,
             },
-            Fault::Failover(_) => Expectation {
-                fires: expect(FAILOVER_DETECTED, None, "redis_cluster_failover"),
+            Fault::Failover(n) => Expectation {
+                fires: expect(
+                    FAILOVER_DETECTED,
+                    Entity::ShardPrimary(n),
+                    "redis_cluster_failover",
+                ),
                 side: &[OVER_ADMISSION],
                 remedy: Remedy::Itself,
                 needs_network: false,
-                needs_cluster: true,
+                redis: RedisNeed::Cluster,
             },
         }
     }
 }
 
 impl Expectation {
-    /// Whether a trial can run in an environment with (`true`) or without a network of its own.
-    pub fn evaluable(&self, has_network: bool) -> bool {
-        (has_network || !self.needs_network) && !self.needs_cluster
+    /// Whether a trial can run in an environment with (`has_network`) or without a network of
+    /// its own, on a Redis Cluster (`cluster`) or one Redis.
+    pub fn evaluable(&self, has_network: bool, cluster: bool) -> bool {
+        self.refusal(has_network, cluster).is_none()
+    }
+
+    /// Why a trial cannot run there, if it cannot (the reason, to follow the fault's name).
+    pub fn refusal(&self, has_network: bool, cluster: bool) -> Option<&'static str> {
+        if self.needs_network && !has_network {
+            return Some(
+                "needs an environment with a network of its own (--env compose; local processes share the host's network)",
+            );
+        }
+        match (self.redis, cluster) {
+            (RedisNeed::Cluster, false) => Some("needs a Redis Cluster stack (--redis cluster)"),
+            (RedisNeed::Single, true) => Some(
+                "acts on a single Redis server, which a Redis Cluster stack does not have (run it without --redis cluster)",
+            ),
+            _ => None,
+        }
     }
 
     /// What the ticket `what` (`invariant[entity]`) is to a trial that expects `expected` (the
@@ -263,7 +285,7 @@ mod tests {
             // The expected invariant is never also a side one: its other entities would hide a
             // wrongly blamed node.
             if let Some(x) = e.fires {
-                assert!(!e.side.contains(&x.invariant) || x.node.is_none(), "{f}");
+                assert!(!e.side.contains(&x.invariant) || x.node().is_none(), "{f}");
             }
         }
     }
@@ -272,7 +294,7 @@ mod tests {
     fn a_node_fault_expects_that_node_only() {
         let e = Fault::KillNode(2).expectation();
         let addr = |n: usize| (n <= 3).then(|| format!("127.0.0.1:{}", 8000 + n));
-        let key = e.fires.and_then(|x| x.key(addr)).unwrap();
+        let key = e.fires.and_then(|x| x.key(addr, None)).unwrap();
         assert_eq!(key, "node_down[127.0.0.1:8002]");
         assert_eq!(e.classify(&key, Some(&key)), TicketClass::Expected);
         assert_eq!(
@@ -288,7 +310,11 @@ mod tests {
             TicketClass::Unexpected
         );
         assert_eq!(
-            Fault::KillNode(4).expectation().fires.unwrap().key(addr),
+            Fault::KillNode(4)
+                .expectation()
+                .fires
+                .unwrap()
+                .key(addr, None),
             None
         );
     }
@@ -296,7 +322,7 @@ mod tests {
     #[test]
     fn a_redis_outage_allows_its_symptoms_and_nothing_else() {
         let e = Fault::KillRedis.expectation();
-        let key = e.fires.and_then(|x| x.key(|_| None)).unwrap();
+        let key = e.fires.and_then(|x| x.key(|_| None, None)).unwrap();
         assert_eq!(key, "redis_healthy");
         assert_eq!(e.fires.unwrap().cause, "redis_down");
         assert_eq!(
@@ -323,13 +349,49 @@ mod tests {
             let e = f.expectation();
             assert_eq!(e.fires, None, "{f}");
             assert_eq!(e.classify("no_stuck_keys", None), TicketClass::Unexpected);
-            assert!(e.evaluable(false));
+            assert!(e.evaluable(false, false));
+            assert!(!e.evaluable(false, true), "{f} acts on one Redis");
         }
         assert_eq!(
             Fault::StuckKeys(5).expectation().remedy,
             Remedy::Action("repair_stuck_keys")
         );
         let p = Fault::PartitionRedis(Duration::from_secs(3)).expectation();
-        assert!(!p.evaluable(false) && p.evaluable(true));
+        assert!(!p.evaluable(false, false) && p.evaluable(true, false));
+    }
+
+    #[test]
+    fn a_cluster_fault_expects_the_primary_it_acted_on() {
+        for f in [Fault::KillRedisPrimary(1), Fault::Failover(2)] {
+            let e = f.expectation();
+            let x = e.fires.unwrap();
+            assert_eq!(x.cause, "redis_cluster_failover", "{f}");
+            assert_eq!(x.node(), None);
+            assert_eq!(x.key(|_| None, None), None, "unresolved before the fault");
+            assert_eq!(
+                x.key(|_| None, Some("127.0.0.1:7001")).as_deref(),
+                Some("failover_detected[127.0.0.1:7001]")
+            );
+            assert!(
+                x.describe()
+                    .starts_with("failover_detected[<primary of shard")
+            );
+            assert!(
+                e.evaluable(false, true) && !e.evaluable(false, false),
+                "{f}"
+            );
+            assert!(e.refusal(false, false).unwrap().contains("--redis cluster"));
+        }
+        for f in [
+            Fault::KillNode(2),
+            Fault::RestartNode(2),
+            Fault::StuckKeys(20),
+        ] {
+            assert!(f.expectation().evaluable(false, true), "{f}");
+        }
+        for f in [Fault::KillRedis, Fault::DropPolicies, Fault::ScriptFlush] {
+            let single = f.expectation().refusal(false, true).unwrap();
+            assert!(single.contains("single Redis"), "{f}: {single}");
+        }
     }
 }

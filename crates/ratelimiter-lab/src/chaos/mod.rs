@@ -16,13 +16,14 @@
 //!   replica, its undo that the old primary rejoined as a replica (`sentinel_faults`).
 //!
 //! Layout: `fault` ([`Fault`], its catalog and parsing), `expect` (what a trial of each fault
-//! expects: [`Expectation`]), `report` ([`Check`] and
+//! expects: [`Expectation`]; `expected`, the ticket it must open), `report` ([`Check`] and
 //! [`FaultReport`], what every step reports), `redis_faults`, `node_faults`, `key_faults`,
 //! `partition_faults` (the faults, by what they act on), and `verify` (checks shared by faults
 //! and undos). This module runs a fault or its undo; the faults never import it.
 
 mod cluster_faults;
 mod expect;
+mod expected;
 mod fault;
 mod key_faults;
 mod node_faults;
@@ -37,7 +38,8 @@ use tokio::time::Instant;
 use crate::environment::{Component, Environment};
 use crate::error::Result;
 
-pub use expect::{Expectation, Expected, Remedy, TicketClass};
+pub use expect::{Expectation, RedisNeed, Remedy, TicketClass};
+pub use expected::{Entity, Expected};
 pub use fault::{Fault, FaultSpec};
 pub use key_faults::STUCK_KEY_INFIX;
 pub use report::{Check, FaultReport};

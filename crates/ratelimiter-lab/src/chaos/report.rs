@@ -50,6 +50,10 @@ pub struct FaultReport {
     pub instant: Instant,
     /// How long the whole step took, verifications included.
     pub elapsed_ms: u64,
+    /// The `host:port` of the Redis instance the fault acted on, when it names one the monitor
+    /// names its ticket by: a cluster fault's old primary (`failover_detected[<it>]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
 }
 
 impl FaultReport {
@@ -63,6 +67,7 @@ impl FaultReport {
             at: Utc::now(),
             instant: Instant::now(),
             elapsed_ms: 0,
+            entity: None,
         }
     }
 

@@ -104,9 +104,25 @@ pub(super) async fn nodes_ready(env: &dyn Environment) -> Check {
     }
 }
 
-/// Redis answers, holds the policies, and every node is ready.
+/// Redis answers, holds the policies, and every node is ready. On a Redis Cluster: every slot
+/// served and every primary with a live replica, the policies on their slot's primary, every
+/// node ready.
 pub(super) async fn whole(env: &dyn Environment) -> Vec<Check> {
     let mut checks = Vec::new();
+    let endpoints = env.endpoints();
+    if endpoints.redis_is_cluster() {
+        checks.push(crate::chaos::cluster_faults::wait_whole(env).await);
+        match RedisProbe::cluster(&endpoints.redis_url, Duration::from_millis(500)) {
+            Ok(r) => checks.push(policies_present(&r, &endpoints.key_prefix).await),
+            Err(e) => checks.push(Check::new(
+                "the policies are in Redis",
+                false,
+                e.to_string(),
+            )),
+        }
+        checks.push(nodes_ready(env).await);
+        return checks;
+    }
     match redis(env) {
         Ok(r) => {
             checks.push(redis_answers(&r).await);

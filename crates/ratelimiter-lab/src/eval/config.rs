@@ -49,7 +49,7 @@ impl Default for EvalConfig {
             db: PathBuf::from("eval-tickets.db"),
             fresh_db: true,
             trials: 5,
-            faults: default_faults(false),
+            faults: default_faults(false, false),
             soak: Duration::ZERO,
             agent: Some(default_agent()),
             seed: 1,
@@ -95,11 +95,13 @@ pub fn default_agent() -> AgentConfig {
 }
 
 /// The arguments a fault of the catalog is tried with when none are given: node 2, 20 stuck
-/// keys, 3 s for a duration. `None` for an argument shape it cannot fill.
+/// keys, 3 s for a duration, shard 1 for `kill-redis-primary` and shard 2 for `failover` (so a
+/// cluster run puts two shards through a switch). `None` for an argument shape it cannot fill.
 fn default_words(name: &'static str, arg: Option<&'static str>) -> Option<Vec<&'static str>> {
     Some(match arg {
         None => vec![name],
         Some("N") if name == "stuck-keys" => vec![name, "20"],
+        Some("N") if name == "kill-redis-primary" => vec![name, "1"],
         Some("N") => vec![name, "2"],
         Some("DURATION") => vec![name, "3s"],
         Some("N DURATION") => vec![name, "2", "3s"],
@@ -108,13 +110,14 @@ fn default_words(name: &'static str, arg: Option<&'static str>) -> Option<Vec<&'
 }
 
 /// Every fault of the chaos catalog (each can be undone), with its default arguments, that an
-/// environment with (`has_network`) or without a network of its own can evaluate.
-pub fn default_faults(has_network: bool) -> Vec<Fault> {
+/// environment with (`has_network`) or without a network of its own, on a Redis Cluster
+/// (`cluster`) or one Redis, can evaluate.
+pub fn default_faults(has_network: bool, cluster: bool) -> Vec<Fault> {
     Fault::catalog()
         .iter()
         .filter_map(|s| default_words(s.name, s.arg))
         .filter_map(|w| Fault::parse(&w).ok())
-        .filter(|f| f.expectation().evaluable(has_network))
+        .filter(|f| f.expectation().evaluable(has_network, cluster))
         .collect()
 }
 
@@ -153,7 +156,7 @@ mod tests {
     #[test]
     fn the_default_faults_are_the_catalog_with_default_arguments() {
         let names = |fs: Vec<Fault>| fs.iter().map(Fault::to_string).collect::<Vec<_>>();
-        let local = names(default_faults(false));
+        let local = names(default_faults(false, false));
         assert_eq!(
             local,
             [
@@ -167,17 +170,28 @@ mod tests {
                 "script-flush"
             ]
         );
-        let compose = names(default_faults(true));
+        let compose = names(default_faults(true, false));
         assert_eq!(compose.len(), local.len() + 2);
         assert!(compose.contains(&"partition-node 2 3s".to_owned()));
-        assert_eq!(EvalConfig::default().faults, default_faults(false));
+        assert_eq!(EvalConfig::default().faults, default_faults(false, false));
+        assert_eq!(
+            names(default_faults(false, true)),
+            [
+                "kill-node 2",
+                "restart-node 2",
+                "stuck-keys 20",
+                "kill-redis-primary 1",
+                "failover 2"
+            ]
+        );
         assert!(EvalConfig::default().validate().is_ok());
     }
 
     #[test]
     fn a_fault_list_takes_names_alone_or_with_arguments() {
         let fs =
-            parse_faults("kill-redis, kill-node, stuck-keys 5,pause-redis 1s,kill-node 2").unwrap();
+            parse_faults("kill-redis, kill-node, stuck-keys 5,pause-redis 1s,kill-node 2,kill-redis-primary,failover")
+                .unwrap();
         let shown: Vec<String> = fs.iter().map(Fault::to_string).collect();
         assert_eq!(
             shown,
@@ -185,7 +199,9 @@ mod tests {
                 "kill-redis",
                 "kill-node 2",
                 "stuck-keys 5",
-                "pause-redis 1s"
+                "pause-redis 1s",
+                "kill-redis-primary 1",
+                "failover 2"
             ]
         );
         for bad in ["", " , ", "flushall", "kill-node zero", "kill-redis now"] {

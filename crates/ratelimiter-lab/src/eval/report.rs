@@ -73,6 +73,8 @@ pub struct Settings {
     pub subject: String,
     /// `local` or `compose`.
     pub env: String,
+    /// `single` (one Redis) or `cluster` (a Redis Cluster).
+    pub redis: String,
     /// Trials per fault.
     pub trials: usize,
     /// The faults, in order.
@@ -162,10 +164,15 @@ impl EvalReport {
     pub fn markdown(&self) -> String {
         let s = &self.settings;
         let mut out = format!(
-            "{} trials per fault on the {} stack, agent {}{}, seed {}, load {:.0} checks/s, \
+            "{} trials per fault on the {} stack{}, agent {}{}, seed {}, load {:.0} checks/s, \
              observed every {}.\n\n{}.\n\n",
             s.trials,
             s.env,
+            if s.redis == "cluster" {
+                " (Redis Cluster)"
+            } else {
+                ""
+            },
             s.agent,
             if s.allow.is_empty() {
                 String::new()
@@ -292,6 +299,7 @@ mod tests {
             settings: Settings {
                 subject: "ratelimit".into(),
                 env: "local".into(),
+                redis: "single".into(),
                 trials: 2,
                 faults: names.iter().map(|n| (*n).to_owned()).collect(),
                 soak_ms: 0,

@@ -55,18 +55,12 @@ pub async fn run(
     config.validate()?;
     let endpoints = env.endpoints();
     let has_network = env.kind() == "compose";
+    let cluster = endpoints.redis_is_cluster();
     for f in &config.faults {
-        if f.expectation().needs_cluster {
-            return Err(Error::Config(format!(
-                "eval: {f} needs a Redis Cluster stack, which eval does not run yet (try `operator demo ratelimit --redis cluster`)"
-            )));
+        if let Some(why) = f.expectation().refusal(has_network, cluster) {
+            return Err(Error::Config(format!("eval: {f} {why}")));
         }
-        if !f.expectation().evaluable(has_network) {
-            return Err(Error::Config(format!(
-                "eval: {f} needs an environment with a network of its own (--env compose)"
-            )));
-        }
-        if let Some(n) = f.expectation().fires.and_then(|x| x.node) {
+        if let Some(n) = f.expectation().fires.and_then(|x| x.node()) {
             endpoints.node(n)?;
         }
     }
@@ -75,7 +69,7 @@ pub async fn run(
     }
     let store = Arc::new(TicketStore::open(&config.db)?);
     let mut report = EvalReport {
-        settings: settings(&config, env.kind()),
+        settings: settings(&config, env.kind(), cluster),
         false_tickets: 0,
         faults: Vec::new(),
         soak_tickets: Vec::new(),
@@ -201,10 +195,11 @@ async fn soak(ctx: &mut Ctx<'_>, config: &EvalConfig) -> Result<(bool, Vec<Strin
     Ok((healthy, opened))
 }
 
-fn settings(config: &EvalConfig, env: &str) -> Settings {
+fn settings(config: &EvalConfig, env: &str, cluster: bool) -> Settings {
     Settings {
         subject: "ratelimit".to_owned(),
         env: env.to_owned(),
+        redis: if cluster { "cluster" } else { "single" }.to_owned(),
         trials: config.trials,
         faults: config.faults.iter().map(ToString::to_string).collect(),
         soak_ms: human::millis(config.soak),

@@ -48,16 +48,19 @@ pub(crate) async fn run(
 ) -> Result<TrialRecord> {
     let expectation = fault.expectation();
     let endpoints = ctx.env.endpoints();
+    // A shard's primary is known once the fault acted on it: resolved after the injection.
     let expected = expectation
         .fires
-        .and_then(|x| x.key(|node| endpoints.node_addr(node).ok()));
+        .and_then(|x| x.key(|node| endpoints.node_addr(node).ok(), None));
     let _ = tools.timeline.take();
-    let expect = match &expected {
-        Some(k) => format!(
-            "{k} reported, diagnosed as {}, resolved",
-            expectation.fires.map_or("-", |x| x.cause)
+    let expect = match (&expected, expectation.fires) {
+        (Some(k), Some(x)) => format!("{k} reported, diagnosed as {}, resolved", x.cause),
+        (None, Some(x)) => format!(
+            "{} reported, diagnosed as {}, resolved",
+            x.describe(),
+            x.cause
         ),
-        None => "its heal verified, no lasting ticket".to_owned(),
+        (_, None) => "its heal verified, no lasting ticket".to_owned(),
     };
     ctx.begin(
         n,
@@ -147,8 +150,18 @@ async fn inject_and_repair(
     };
     ctx.fault(&report);
     facts.inject_failed_checks = failed(&report.checks);
-    let Some(key) = facts.expected.clone() else {
+    let Some(x) = expectation.fires else {
         ctx.observe_for(AFTER_HEAL).await?;
+        return Ok(());
+    };
+    if facts.expected.is_none() {
+        facts.expected = x.key(|_| None, report.entity.as_deref());
+    }
+    let Some(key) = facts.expected.clone() else {
+        ctx.note(format!(
+            "{fault} named no instance: {} cannot be resolved",
+            x.describe()
+        ));
         return Ok(());
     };
     let opened = |c: &Ctx<'_>| c.find(from, |s| s.is_opened(&key)).cloned();
