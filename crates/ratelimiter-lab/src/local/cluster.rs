@@ -12,6 +12,7 @@ use operator_ratelimiter::topology::{Role, parse_cluster_nodes};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::local::process::redis_server_args;
 use crate::ports;
 use crate::probe::RedisProbe;
 
@@ -54,34 +55,25 @@ pub fn free_base_from(base: u16, avoid: &[u16]) -> Option<u16> {
 /// The arguments of the member on `port` (run from its own working directory, where its
 /// `nodes.conf` lives).
 pub(super) fn member_args(port: u16) -> Vec<String> {
-    [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        "nodes.conf",
-        "--cluster-node-timeout",
-        &CLUSTER_NODE_TIMEOUT_MS.to_string(),
-        "--cluster-replica-validity-factor",
-        "0",
-        // The healthy shards keep answering while one is failed over.
-        "--cluster-require-full-coverage",
-        "no",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-        "--loglevel",
-        "notice",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect()
+    let mut args = redis_server_args(port);
+    args.extend(
+        [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            &CLUSTER_NODE_TIMEOUT_MS.to_string(),
+            "--cluster-replica-validity-factor",
+            "0",
+            // The healthy shards keep answering while one is failed over.
+            "--cluster-require-full-coverage",
+            "no",
+        ]
+        .into_iter()
+        .map(str::to_owned),
+    );
+    args
 }
 
 /// The seed URLs of the members on `ports`, comma-separated: the nodes' `--redis-url` in

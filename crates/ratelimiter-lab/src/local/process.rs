@@ -190,6 +190,28 @@ pub(crate) fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// The arguments of a throwaway `redis-server` on 127.0.0.1:`port`: no persistence, in the
+/// foreground (the stack supervises it). Cluster members and sentinel-watched members add theirs.
+pub(super) fn redis_server_args(port: u16) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "notice",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::local::process::redis_server_args;
 use crate::ports;
 use crate::probe::RedisProbe;
 
@@ -54,23 +55,7 @@ pub fn free_run_from(base: u16, len: u16, avoid: &[u16]) -> Option<u16> {
 
 /// The arguments of a data member on `port`, a replica of the primary on `primary` when given.
 pub(super) fn data_args(port: u16, primary: Option<u16>) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-        "--loglevel",
-        "notice",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
+    let mut args = redis_server_args(port);
     if let Some(p) = primary {
         args.extend(["--replicaof".into(), "127.0.0.1".into(), p.to_string()]);
     }

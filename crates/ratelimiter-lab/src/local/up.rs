@@ -142,23 +142,7 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         start_ticks: None,
         started_at: None,
         program: config.redis_server.clone(),
-        args: [
-            "--port",
-            &config.redis_port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "notice",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect(),
+        args: process::redis_server_args(config.redis_port),
         log: logs.join("redis.log"),
     }];
     if config.redis_cluster {
