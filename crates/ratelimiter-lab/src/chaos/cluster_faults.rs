@@ -124,6 +124,24 @@ async fn wait_new_primary(env: &dyn Environment, old: &InstanceView) -> Option<(
 }
 
 /// Waits until every primary serving slots has a live replica and all slots are served.
+/// Whether every live replica's link to its primary is up (`INFO replication`).
+async fn replicas_in_sync(nodes: &[InstanceView]) -> bool {
+    for r in nodes
+        .iter()
+        .filter(|r| r.role == Role::Replica && !r.failed)
+    {
+        let Ok(probe) = RedisProbe::new(&format!("redis://{}", r.addr), Duration::from_secs(1))
+        else {
+            return false;
+        };
+        let link = probe.info_field("replication", "master_link_status").await;
+        if !matches!(link.as_ref().map(|v| v.as_deref()), Ok(Some("up"))) {
+            return false;
+        }
+    }
+    true
+}
+
 pub(super) async fn wait_whole(env: &dyn Environment) -> Check {
     let whole = wait_until(FAILOVER_TIMEOUT, Duration::from_millis(100), || async {
         let Ok(nodes) = topology(env).await else {
@@ -135,22 +153,25 @@ pub(super) async fn wait_whole(env: &dyn Environment) -> Check {
             .flat_map(|p| &p.slots)
             .map(|r| u32::from(r.end - r.start) + 1)
             .sum();
-        covered == 16_384
+        let paired = covered == 16_384
             && primaries.iter().all(|p| {
                 nodes.iter().any(|r| {
                     r.role == Role::Replica && !r.failed && r.primary_id.as_deref() == Some(&p.id)
                 })
-            })
+            });
+        // A restarted member rejoins empty: it is whole once it replicates, not before (until
+        // then a client may still be sent to it and find nothing, e.g. no policies).
+        paired && replicas_in_sync(&nodes).await
     })
     .await;
     match whole {
         Some(d) => Check::new(
-            "the cluster is whole: every slot served, every primary with a live replica",
+            "the cluster is whole: every slot served, every primary with a live replica in sync",
             true,
             format!("after {}", human::duration(d)),
         ),
         None => Check::new(
-            "the cluster is whole: every slot served, every primary with a live replica",
+            "the cluster is whole: every slot served, every primary with a live replica in sync",
             false,
             format!("not within {}", human::duration(FAILOVER_TIMEOUT)),
         ),
