@@ -3,6 +3,8 @@
 //! invalidation on a counter reset and a policy change, leases given back on SIGTERM, and
 //! Redis killed with leases outstanding.
 
+#![allow(clippy::print_stderr)] // the hot-key test prints its figures
+
 mod support;
 
 use std::time::{Duration, Instant};
@@ -74,7 +76,8 @@ async fn burst(nodes: &[NodeProcess], key: &str, count: usize, concurrency: usiz
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (client, urls, next, key) = (client.clone(), urls.clone(), next.clone(), key.to_owned());
+        let (client, urls, next, key) =
+            (client.clone(), urls.clone(), next.clone(), key.to_owned());
         tasks.spawn(async move {
             let mut statuses = Vec::new();
             loop {
@@ -116,7 +119,10 @@ async fn a_thousand_concurrent_checks_over_three_cached_nodes_admit_exactly_the_
         let (_, info) = node.get_json(&client, "/v1/node").await;
         assert_eq!(info["failure_decisions"]["local"], 0, "{info}");
         assert_eq!(info["near_cache"]["enabled"], true, "{info}");
-        assert_eq!(info["near_cache"]["leases"]["taken"], 0, "limit 100: no lease");
+        assert_eq!(
+            info["near_cache"]["leases"]["taken"], 0,
+            "limit 100: no lease"
+        );
         cached += info["near_cache"]["decisions"]["denied"].as_u64().unwrap();
     }
     assert!(cached > 0, "some denials came from the cache");
@@ -157,7 +163,10 @@ async fn a_hot_key_past_its_limit_admits_at_least_99_percent_and_denials_skip_re
         "admitted {admitted} of 3000, {during} script calls for 4000 decisions, \
          {denial_calls} for 1000 denials after the limit"
     );
-    assert!(denial_calls <= 3, "{denial_calls} script calls for 1000 denials");
+    assert!(
+        denial_calls <= 3,
+        "{denial_calls} script calls for 1000 denials"
+    );
 
     let client = client();
     let (_, info) = nodes[0].get_json(&client, "/v1/node").await;
@@ -204,7 +213,11 @@ async fn a_cached_denial_ends_at_its_retry_after_not_earlier() {
     let (status, again) = node.check(&client, "short:1").await;
     assert_eq!(status, 429);
     assert_eq!(
-        (again["policy"].as_str(), again["limit"].as_u64(), again["remaining"].as_u64()),
+        (
+            again["policy"].as_str(),
+            again["limit"].as_u64(),
+            again["remaining"].as_u64()
+        ),
         (Some("short"), Some(5), Some(0))
     );
     assert!(again["retry_after_ms"].as_u64().unwrap() <= retry.as_millis() as u64);
@@ -213,7 +226,10 @@ async fn a_cached_denial_ends_at_its_retry_after_not_earlier() {
         if node.check(&client, "short:1").await.0 == 200 {
             break (asked, Instant::now());
         }
-        assert!(asked - sent < retry + Duration::from_secs(1), "never admitted");
+        assert!(
+            asked - sent < retry + Duration::from_secs(1),
+            "never admitted"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
     // Not earlier: the admitting request was answered at least retry_after after the denial
@@ -250,7 +266,10 @@ async fn a_counter_reset_and_a_policy_change_reach_every_nodes_cache() {
         nodes[1].check(&client, "user:1").await.0 == 200
     })
     .await;
-    assert!(b_admits, "the other node dropped its cached denial after the reset");
+    assert!(
+        b_admits,
+        "the other node dropped its cached denial after the reset"
+    );
 
     let statuses = burst(&nodes, "user:2", 110, 4).await;
     assert_eq!(count(&statuses, 200), 100);
@@ -266,7 +285,10 @@ async fn a_counter_reset_and_a_policy_change_reach_every_nodes_cache() {
         nodes[1].check(&client, "user:2").await.0 == 200
     })
     .await;
-    assert!(b_admits, "the other node dropped its cached denial after the policy change");
+    assert!(
+        b_admits,
+        "the other node dropped its cached denial after the policy change"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
