@@ -357,3 +357,27 @@ async fn redis_killed_with_leases_outstanding_falls_back_to_the_failure_mode() {
     let exited = node.terminate().expect("exit status");
     assert!(exited.success(), "{exited:?}");
 }
+
+#[test]
+fn a_bad_near_cache_bound_exits_2_naming_the_flag() {
+    for (args, env) in [
+        (vec!["--near-cache", "--near-cache-max-bytes", "1000"], None),
+        (vec!["--near-cache-max-bytes", "lots"], None),
+        (vec!["--near-cache"], Some("12")),
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ratelimiter-node"));
+        cmd.args(["--listen", "127.0.0.1:0"]).args(&args);
+        for (var, _) in std::env::vars_os() {
+            if var.to_string_lossy().starts_with("RATELIMITER_") {
+                cmd.env_remove(var);
+            }
+        }
+        if let Some(v) = env {
+            cmd.env("RATELIMITER_NEAR_CACHE_MAX_BYTES", v);
+        }
+        let out = cmd.output().expect("run the node");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--near-cache-max-bytes"), "{args:?}: {stderr}");
+    }
+}
