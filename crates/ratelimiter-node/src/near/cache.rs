@@ -246,6 +246,9 @@ impl NearCache {
         }
         let shard = &mut *guard;
         let fresh = !shard.map.contains_key(key);
+        if fresh && reply.outcome.allowed && reply.granted <= cost {
+            return; // an admission without lease: nothing to cache
+        }
         if fresh {
             let k: Arc<str> = key.into();
             shard.order.push_back(k.clone());
