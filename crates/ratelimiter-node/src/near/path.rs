@@ -38,7 +38,13 @@ impl Node {
         guard: bool,
         generation: u64,
     ) -> NearAnswer {
-        let want = units_wanted(&policy.windows, self.up_nodes(), cost);
+        // No lease before the first heartbeat has counted the nodes Up (sized for one node, a
+        // lease could then be several times too large).
+        let want = if self.started_redis_ms.load(Relaxed) == 0 {
+            cost
+        } else {
+            units_wanted(&policy.windows, self.up_nodes(), cost)
+        };
         loop {
             match near.lookup(key, &policy.windows, cost, want, near.now_us()) {
                 Lookup::Hit(kind, outcome) => return NearAnswer::Hit(kind, outcome),
