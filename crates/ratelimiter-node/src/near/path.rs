@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use ratelimiter_schema::Policy;
 
-use super::cache::{FlightState, Lookup, NearCache};
+use super::cache::{Lookup, NearCache};
 use super::entry::CacheHit;
+use super::shard::FlightState;
 use super::sizing::units_wanted;
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
