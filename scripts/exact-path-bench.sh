@@ -67,7 +67,7 @@ request = function()
 end
 LUA
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" --loglevel warning &
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" --loglevel warning --logfile "$WORK/redis.log" &
 PIDS+=($!)
 until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.05; done
 
@@ -88,7 +88,7 @@ redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
 
 # 2. the node
 # shellcheck disable=SC2086 # NODE_FLAGS is a list of flags
-RUST_LOG=warn "$BIN/ratelimiter-node" --listen "127.0.0.1:$NODE_PORT" --redis-url "$REDIS" \
+RUST_LOG=error "$BIN/ratelimiter-node" --listen "127.0.0.1:$NODE_PORT" --redis-url "$REDIS" \
   --node-id exact-bench --policies "$WORK/policies.toml" $NODE_FLAGS &
 PIDS+=($!)
 until curl -sf "$NODE/readyz" >/dev/null; do sleep 0.05; done

