@@ -32,6 +32,9 @@ async fn poll_policies(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        if let Err(error) = node.poll_near_resets().await {
+            tracing::debug!(%error, "reading the near caches' reset epoch failed; will retry");
+        }
         match node.sync_policies().await {
             Ok(_) if failing => {
                 failing = false;

@@ -78,7 +78,18 @@ pub struct Config {
     /// Check a request's descriptors one script call each instead of one atomic call (always so
     /// in cluster mode, where their counters live on different slots).
     pub rls_per_descriptor: bool,
+    // -- near cache (crate::near, docs/NEAR_CACHE.md) --
+    /// Decide hot keys from cached denials and leased quota without a Redis call
+    /// (`--near-cache`).
+    pub near_cache: bool,
+    /// The near cache's bound in estimated bytes (`--near-cache-max-bytes`).
+    pub near_cache_max_bytes: u64,
 }
+
+/// The default of [`Config::near_cache_max_bytes`]: 64 MiB.
+pub const DEFAULT_NEAR_CACHE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// The smallest [`Config::near_cache_max_bytes`] accepted (64 KiB: a few hundred entries).
+pub const MIN_NEAR_CACHE_MAX_BYTES: u64 = 64 * 1024;
 
 impl Default for Config {
     fn default() -> Self {
@@ -111,6 +122,8 @@ impl Default for Config {
             rls_response_headers: false,
             envoy_config: Vec::new(),
             rls_per_descriptor: false,
+            near_cache: false,
+            near_cache_max_bytes: DEFAULT_NEAR_CACHE_MAX_BYTES,
         }
     }
 }
@@ -147,6 +160,9 @@ impl Config {
             return Err(ConfigError::ForwardAuthHeader(
                 self.forward_auth_header.clone(),
             ));
+        }
+        if self.near_cache_max_bytes < MIN_NEAR_CACHE_MAX_BYTES {
+            return Err(ConfigError::NearCacheMaxBytes(self.near_cache_max_bytes));
         }
         if !(400..=599).contains(&self.forward_auth_deny_status) {
             return Err(ConfigError::ForwardAuthDenyStatus(
@@ -300,6 +316,10 @@ mod tests {
             },
             Config {
                 forward_auth_deny_status: 200,
+                ..Config::default()
+            },
+            Config {
+                near_cache_max_bytes: 1000,
                 ..Config::default()
             },
         ];

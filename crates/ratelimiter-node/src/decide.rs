@@ -9,6 +9,9 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use crate::algorithm::Outcome;
+use crate::error::StoreError;
+use crate::near::CacheHit;
+use crate::near::path::NearAnswer;
 use crate::node::Node;
 
 /// A decision, with what the answer and its headers report.
@@ -22,6 +25,8 @@ pub struct Decision {
     pub outcome: Outcome,
     /// Set when decided without Redis.
     pub degraded: Option<FailureMode>,
+    /// Set when the near cache answered (without Redis, exactly: see [`crate::near`]).
+    pub cached: Option<CacheHit>,
 }
 
 /// The one window an answer reports (in its body and `X-RateLimit-*` headers), and its state
@@ -122,6 +127,8 @@ impl Node {
         cost: Option<u64>,
     ) -> Result<Decision, DecideError> {
         let start = Instant::now();
+        // Before the policy: see `Node::set_policies`.
+        let generation = self.near.as_ref().map(crate::near::NearCache::generation);
         let loaded = self.policies();
         let policy = loaded.set.select(key).ok_or(DecideError::NoPolicy)?.clone();
         drop(loaded);
@@ -136,10 +143,28 @@ impl Node {
             });
         }
         let guard = self.memory_guard.is_active();
-        let result = match self.store.check_guarded(key, &policy, cost, guard).await {
+        // The near cache, when on, answers or makes the one Redis call itself.
+        let checked: Result<Option<(Option<CacheHit>, Outcome)>, StoreError> =
+            match (&self.near, generation) {
+                (Some(near), Some(generation)) => {
+                    match self
+                        .decide_near(near, key, &policy, cost, guard, generation)
+                        .await
+                    {
+                        NearAnswer::Hit(kind, outcome) => Ok(Some((Some(kind), outcome))),
+                        NearAnswer::Redis(r) => r.map(|o| o.map(|o| (None, o))),
+                    }
+                }
+                _ => self
+                    .store
+                    .check_guarded(key, &policy, cost, guard)
+                    .await
+                    .map(|r| r.map(|r| (None, r.outcome))),
+            };
+        let result = match checked {
             Ok(None) => Ok(self.decide_guarded(key, policy, cost)),
-            Ok(Some(reply)) => {
-                let counter = if reply.outcome.allowed {
+            Ok(Some((cached, outcome))) => {
+                let counter = if outcome.allowed {
                     &self.metrics.allowed
                 } else {
                     &self.metrics.denied
@@ -149,8 +174,9 @@ impl Node {
                 Ok(Decision {
                     policy,
                     windows,
-                    outcome: reply.outcome,
+                    outcome,
                     degraded: None,
+                    cached,
                 })
             }
             Err(error) => {
@@ -187,6 +213,7 @@ impl Node {
             windows,
             outcome,
             degraded: Some(FailureMode::Local),
+            cached: None,
         }
     }
 
@@ -220,6 +247,7 @@ impl Node {
                     windows,
                     outcome,
                     degraded: Some(mode),
+                    cached: None,
                 })
             }
             FailureMode::Local => {
@@ -232,6 +260,7 @@ impl Node {
                     windows,
                     outcome,
                     degraded: Some(mode),
+                    cached: None,
                 })
             }
         }

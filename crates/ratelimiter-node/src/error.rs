@@ -86,6 +86,9 @@ pub enum ConfigError {
     /// The forward-auth header is not a valid HTTP header name.
     #[error("invalid --forward-auth-header {0:?}: not an HTTP header name")]
     ForwardAuthHeader(String),
+    /// The near cache's bound is too small to hold anything useful.
+    #[error("invalid --near-cache-max-bytes {0}: use at least 65536")]
+    NearCacheMaxBytes(u64),
     /// The forward-auth deny status is not a 4xx or 5xx.
     #[error("invalid --forward-auth-deny-status {0}: use 400 to 599")]
     ForwardAuthDenyStatus(u16),

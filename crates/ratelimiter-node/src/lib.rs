@@ -21,6 +21,8 @@
 //! - [`http`]: the axum API, [`app`] and [`serve`]; every error answer is an [`http::ApiError`]
 //!   whose code is a [`ratelimiter_schema::ErrorCode`].
 //! - [`metrics`]: counters and their Prometheus rendering.
+//! - [`near`]: the near cache (`--near-cache`): cached denials and leased quota, so hot keys
+//!   are decided without a Redis call and nothing Redis would deny is admitted.
 //! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
 //! - [`rls`]: Envoy's rate-limit service as a library ([`Node::should_rate_limit`]) and
 //!   envoyproxy/ratelimit's YAML configuration; [`grpc`]: its gRPC server ([`grpc::serve_grpc`]).
@@ -44,6 +46,7 @@ pub mod grpc;
 pub mod http;
 pub mod local;
 pub mod metrics;
+pub mod near;
 pub mod node;
 pub mod probe;
 pub mod rls;

@@ -191,6 +191,19 @@ struct Args {
         value_delimiter = ','
     )]
     envoy_config: Vec<PathBuf>,
+    // -- near cache (docs/NEAR_CACHE.md) --
+    /// Decide hot keys without a Redis call: denials cached until Redis would admit again, and
+    /// small leases of quota (counted in Redis at once, under 1 % of the limit over all nodes)
+    /// spent locally. Never admits what Redis would deny.
+    #[arg(long, env = "RATELIMITER_NEAR_CACHE")]
+    near_cache: bool,
+    /// Bound of the near cache, in (estimated) bytes; the oldest entries are evicted past it.
+    #[arg(
+        long,
+        env = "RATELIMITER_NEAR_CACHE_MAX_BYTES",
+        default_value_t = defaults().near_cache_max_bytes
+    )]
+    near_cache_max_bytes: u64,
 }
 
 /// One `--trusted-proxies` entry; an empty one (an empty variable, a trailing comma) is none.
@@ -246,6 +259,8 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         grpc_tls: args.grpc_tls_cert.zip(args.grpc_tls_key),
         rls_response_headers: args.rls_response_headers,
         envoy_config: args.envoy_config,
+        near_cache: args.near_cache,
+        near_cache_max_bytes: args.near_cache_max_bytes,
         abuse: ratelimiter_node::abuse::AbuseConfig {
             enumeration_limit: args.enumeration_limit,
             enumeration_block: args.enumeration_block,

@@ -60,6 +60,8 @@ pub struct Node {
     pub(crate) advertise: OnceLock<String>,
     /// The rate-limit service: envoy configuration domains and file statuses.
     pub(crate) rls: crate::rls::RlsState,
+    /// The near cache (`--near-cache`), when on.
+    pub(crate) near: Option<crate::near::NearCache>,
 }
 
 impl Node {
@@ -91,7 +93,11 @@ impl Node {
         let seed = LoadedPolicies::new(config.seed_policies.clone(), 0, false);
         let abuse = AbuseGuard::new(&config.abuse, identifier_secret(&config));
         let memory_guard = MemoryGuard::new(config.abuse.memory_guard_ratio);
+        let near = config
+            .near_cache
+            .then(|| crate::near::NearCache::new(config.near_cache_max_bytes));
         Ok(Arc::new(Self {
+            near,
             config,
             store,
             metrics,
@@ -128,6 +134,17 @@ impl Node {
         &self.rls
     }
 
+    /// The near cache's figures (`near_cache` in `/v1/node`; all 0 when it is off).
+    pub fn near_info(&self) -> crate::near::NearInfo {
+        match &self.near {
+            Some(near) => near.stats.info(true, near.max_bytes()),
+            None => crate::near::NearInfo {
+                max_bytes: self.config.near_cache_max_bytes,
+                ..Default::default()
+            },
+        }
+    }
+
     /// The policies currently loaded.
     pub fn policies(&self) -> Arc<LoadedPolicies> {
         // A poisoned lock still holds a complete Arc (it is only ever replaced whole).
@@ -142,6 +159,12 @@ impl Node {
             .policies
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(loaded);
+        // Cached denials and leases were decided under the policies just replaced. After the
+        // swap: a decision reads the cache's generation before it selects its policy, so one
+        // that selected the old policy cannot cache its answer under the new generation.
+        if let Some(near) = &self.near {
+            near.invalidate_all();
+        }
     }
 
     /// Unix ms by this node's clock: the clock of the `local` failure mode and of the memory

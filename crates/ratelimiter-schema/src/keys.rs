@@ -8,6 +8,7 @@
 //! | `P` `c:{` *enc(user key)* `}:` *policy* `:` *window_ms* | hash | `w`: index of the current fixed window (`floor(redis_ms / window_ms)`), `c`: cost counted in window `w`, `p`: cost counted in window `w - 1` | `2 × window_ms`, set by the first write of each window (so it outlives the next window, while it is read as the previous one; later writes in the window add to `c` and keep it) | the check script, on each admitted request |
 //! | `P` `{shared}:policies` | hash | `version`: integer, only increases (seeded at Redis time in ms, +1 per change, so it also increases across a Redis restart); `policy:<name>`: [`PolicySpec`](crate::PolicySpec) JSON | [`LONG_TTL_MS`] (7 days), refreshed by every policy write and by every node every minute | the policy scripts (put, delete, seed), atomically with the version bump |
 //! | `P` `{shared}:nodes` | hash | `<node id>`: [`NodeRecord`](crate::NodeRecord) JSON, times from Redis `TIME` | [`LONG_TTL_MS`], refreshed by every heartbeat | each node's heartbeat (every second); removed on graceful shutdown |
+//! | `P` `{shared}:near_resets` | string | the near caches' reset epoch: an integer bumped by every counter reset (`DELETE /v1/counters/{key}`); a node with `--near-cache` drops its cached entries when its policy poll sees it change | [`LONG_TTL_MS`], set by every bump | the reset endpoint of any node (only ever read by nodes with the near cache) |
 //! | `P` `abuse:b:{` *client fingerprint* `}` | string | why the client is blocked (`enumeration` or `honeypot`) | `--enumeration-block` (10 min), set with the block | the abuse script of any node |
 //! | `P` `abuse:k:{` *client fingerprint* `}:` *minute* | HyperLogLog | fingerprints of the API keys the client used in that minute (`floor(node ms / 60000)`) | 2 minutes, set when it grows | the abuse script, on `/api/request` |
 //! | `P` `probe:{` *node id* `}` | hash | a check-script counter written by the circuit breaker's half-open probe | 2 s (`2 × 1000 ms`), set by the probe | the probe of one node |
@@ -168,6 +169,11 @@ pub const SHARED_TAG: &str = "{shared}";
 /// The hash of policies and their version: `P{shared}:policies`.
 pub fn policies_key(prefix: &str) -> String {
     format!("{prefix}{SHARED_TAG}:policies")
+}
+
+/// The near caches' reset epoch: `P{shared}:near_resets` (bumped on every counter reset).
+pub fn near_reset_key(prefix: &str) -> String {
+    format!("{prefix}{SHARED_TAG}:near_resets")
 }
 
 /// The name of the policies hash before the shared hash tag (`P policies`), migrated on start.

@@ -34,6 +34,7 @@ pub fn decision(status: &RlsStatus, degraded: Option<FailureMode>) -> Option<Dec
             windows: vec![(status.remaining, status.reset_after_ms)],
         },
         degraded,
+        cached: None,
     })
 }
 

@@ -209,6 +209,7 @@ pub(super) async fn reset_counter(
         .await
         .map_err(|e| ApiError::redis(&e))?;
     tracing::info!(key = %key, deleted = deleted.len(), "counters reset");
+    node.near_counters_reset(&key).await;
     Ok(Json(serde_json::json!({
         "key": key,
         "deleted": deleted.len(),

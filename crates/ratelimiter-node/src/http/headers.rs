@@ -88,6 +88,7 @@ mod tests {
                 windows: vec![(0, 250), (95, 1_800_001)],
             },
             degraded: None,
+            cached: None,
         }
     }
 

@@ -155,6 +155,7 @@ async fn serve_in_span(
     for task in loops {
         let _ = task.await;
     }
+    node.return_leases().await;
     match node.store.deregister(&node.config.node_id).await {
         Ok(()) => tracing::info!("deregistered"),
         Err(error) => tracing::warn!(%error, "could not deregister"),

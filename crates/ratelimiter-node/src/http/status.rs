@@ -29,6 +29,12 @@ pub(super) async fn node(State(node): State<Arc<Node>>) -> Json<serde_json::Valu
     let mut info: NodeInfo = node.info();
     info.identifier_secret_digest = secret_digest(node.config.identifier_secret_bytes());
     let mut body = serde_json::to_value(info).unwrap_or_default();
+    if let Some(map) = body.as_object_mut() {
+        map.insert(
+            "near_cache".into(),
+            serde_json::to_value(node.near_info()).unwrap_or_default(),
+        );
+    }
     let files = node.rls().files();
     if !files.is_empty()
         && let Some(map) = body.as_object_mut()
@@ -128,6 +134,8 @@ pub(super) async fn metrics(
         node.policies().version,
         node.up_nodes(),
     );
+    node.near_info()
+        .render(&mut text, &escape_label(&node.config.node_id));
     if let Some(Extension(gate)) = gate {
         text.push_str(&gate.render(&escape_label(&node.config.node_id)));
     }

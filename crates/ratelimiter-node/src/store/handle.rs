@@ -49,6 +49,10 @@ pub struct Store {
     pub(super) policy_seed: LuaScript,
     pub(super) heartbeat: LuaScript,
     pub(super) abuse: LuaScript,
+    /// The near cache's scripts: a decision that may lease, the give-back, the reset epoch.
+    pub(super) lease: LuaScript,
+    pub(super) lease_return: LuaScript,
+    pub(super) near_reset: LuaScript,
     /// The slot map and one breaker per primary (one in all outside cluster mode).
     pub(super) shards: Arc<Shards>,
     /// `host:port` of the one Redis in single mode.
@@ -106,6 +110,9 @@ impl Store {
             policy_seed: LuaScript::new(ratelimiter_schema::scripts::POLICY_SEED),
             heartbeat: LuaScript::new(include_str!("../lua/heartbeat.lua")),
             abuse: LuaScript::new(include_str!("../lua/abuse.lua")),
+            lease: LuaScript::new(include_str!("../lua/lease.lua")),
+            lease_return: LuaScript::new(include_str!("../lua/lease_return.lua")),
+            near_reset: LuaScript::new(include_str!("../lua/near_reset.lua")),
             shards: Arc::new(Shards::new(timeout)),
             single_address,
             node_id: node_id.to_owned(),

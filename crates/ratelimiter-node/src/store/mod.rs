@@ -14,6 +14,8 @@
 //!   write and one read for all of them; each still its own script call).
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
 //!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
+//! - `lease`: the near cache's calls ([`crate::near`]): a decision that may lease
+//!   (`lua/lease.lua`), the give-back of unspent leases, the reset epoch.
 //! - [`breaker`]: stops decisions from waiting for a Redis that keeps failing.
 //! - [`shards`]: the cluster's slot map and one breaker per primary, so a dead shard trips only
 //!   its own keys; what the sampler saw of each primary.
@@ -34,6 +36,7 @@ pub mod conn;
 mod counters;
 mod handle;
 mod lazy;
+mod lease;
 mod policies;
 mod registry;
 mod rls;
@@ -45,6 +48,7 @@ pub use abuse::{AbuseAsk, AbuseReply, AbuseState, KEYS_HLL_TTL_MS};
 pub use check::CheckReply;
 pub use conn::{ConnectOptions, RedisConn};
 pub use handle::Store;
+pub use lease::{LeaseReply, LeaseReturn};
 pub use policies::StoredPolicies;
 pub use rls::{RlsAsk, RlsReply};
 pub use server_info::{RedisMemory, RedisTime, parse_memory};
