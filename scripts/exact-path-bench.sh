@@ -15,9 +15,12 @@
 #      ratelimiter-bench (64 connections; Redis script calls per decision from INFO
 #      commandstats);
 #   3. the node at a fixed 5,000 decisions/s (open loop, 32 connections): p99;
-#   4. the ratios: /v1/check to redis-benchmark and to /healthz.
-# Limits are high enough that every decision is admitted (the admitting path writes). Every
-# process started here is stopped on exit, error or interrupt.
+#   4. (printed last) the ratios: /v1/check to redis-benchmark and to /healthz;
+#   5. seed 002's traffic (80 % of requests on the top 1,000 keys, 20 % on a tail of 100,000)
+#      and a hot key, each checked against the exact oracle (ratelimiter-bench --oracle-*);
+#   6. the same with the near cache (NEAR_FLAGS, default --near-cache), when the node has it.
+# Steps 1-4 use limits high enough that every decision is admitted (the admitting path writes).
+# Every process started here is stopped on exit, error or interrupt.
 set -euo pipefail
 DURATION=${DURATION:-10s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,9 +48,24 @@ trap 'exit 130' INT TERM
 
 secs=${DURATION%s}
 cat > "$WORK/policies.toml" <<'TOML'
-# Every decision admitted: the run measures the writing path.
+# The node's built-in default (100 per second) for seed 002's keys and the hot key.
 [policies.default]
+windows = [{ limit = 100, window_ms = 1000 }]
+
+# The exact path's throughput runs: every decision admitted (the writing path).
+[policies.open]
+match = "bench:k*"
 windows = [{ limit = 1000000000, window_ms = 1000 }]
+
+# Seed 002's traffic, mostly over the limit on its top keys.
+[policies.tight]
+match = "bench:s2t:*"
+windows = [{ limit = 10, window_ms = 1000 }]
+
+# A hot key with a limit large enough for leases (>= 500 x nodes per window).
+[policies.big]
+match = "bench:big"
+windows = [{ limit = 100000, window_ms = 1000 }]
 TOML
 cat > "$WORK/check.lua" <<'LUA'
 -- POST /v1/check over 10,000 keys
@@ -87,11 +105,21 @@ RB_RPS=$(echo "$RB" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
 redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
 
 # 2. the node
+NODE_PID=
+start_node() { # extra flags
+  # shellcheck disable=SC2068 # the flags are a list
+  RUST_LOG=error "$BIN/ratelimiter-node" --listen "127.0.0.1:$NODE_PORT" --redis-url "$REDIS" \
+    --node-id exact-bench --policies "$WORK/policies.toml" $@ &
+  NODE_PID=$!
+  PIDS+=("$NODE_PID")
+  until curl -sf "$NODE/readyz" >/dev/null; do sleep 0.05; done
+}
+stop_node() {
+  kill "$NODE_PID" 2>/dev/null || true
+  wait "$NODE_PID" 2>/dev/null || true
+}
 # shellcheck disable=SC2086 # NODE_FLAGS is a list of flags
-RUST_LOG=error "$BIN/ratelimiter-node" --listen "127.0.0.1:$NODE_PORT" --redis-url "$REDIS" \
-  --node-id exact-bench --policies "$WORK/policies.toml" $NODE_FLAGS &
-PIDS+=($!)
-until curl -sf "$NODE/readyz" >/dev/null; do sleep 0.05; done
+start_node $NODE_FLAGS
 
 wrk_rps() { # path script
   echo "\$ wrk -t1 -c64 -d$DURATION -s $(basename "$2") $NODE$1" >&2
@@ -103,6 +131,27 @@ bench_json() { # ratelimiter-bench flags
 }
 summary() { # json
   jq -r '"decisions/s \(.decisions_per_sec | floor)  p50 \(.latency.p50_us) us  p99 \(.latency.p99_us) us  p99.9 \(.latency.p999_us) us  errors \(.errors)  script calls/decision \(.script_calls_per_decision // 0 | . * 1000 | round / 1000)"' <<<"$1"
+}
+# One table row: name, the /healthz rate of the same node, the run's JSON (with --oracle-*).
+row() {
+  jq -r --arg name "$1" --argjson healthz "$2" '
+    "| \($name) | \(.decisions_per_sec | floor) | \(.decisions_per_sec / $healthz * 100 | round / 100)x | \(.latency.p99_us / 1000 * 100 | round / 100) ms | \(.script_calls_per_decision // 0 | . * 1000 | round / 1000) | \(.oracle.admitted) / \(.oracle.oracle_admitted) | \(.oracle.drift * 10000 | round / 100) % | \(.oracle.over_admission) | \(.errors) |"' <<<"$3"
+}
+ROWS=()
+# The decision rows of one node: seed 002 and hot keys, each against its exact oracle.
+decision_rows() { # label healthz_rps
+  local json
+  for spec in "seed002 100 seed 002, built-in default policy (100/s)" \
+    "seed002:bench:s2t 10 seed 002, 10/s (top keys mostly over)" \
+    "hot 100 hot key, built-in default policy (100/s)" \
+    "hot:bench:big 100000 hot key, 100,000/s (leases)"; do
+    read -r keys limit name <<<"$spec"
+    sleep 2.1 # two 1 s windows: every counter of the previous run is out of the estimate
+    json=$(bench_json --concurrency 64 --duration "$DURATION" --keys "$keys" \
+      --oracle-limit "$limit" --oracle-window 1s)
+    summary "$json" >&2
+    ROWS+=("$(row "$1: $name" "$2" "$json")")
+  done
 }
 
 echo
@@ -120,11 +169,30 @@ echo "== 3. one node, open loop at 5,000 decisions/s, 32 connections"
 B_5K=$(bench_json --rate 5000 --concurrency 32 --duration "$DURATION" --keys many:10000)
 summary "$B_5K"
 
+echo
+echo "== 5. exact path: seed 002 and hot keys against the exact oracle, 64 connections"
+decision_rows "exact" "$(jq .decisions_per_sec <<<"$B_HEALTHZ")"
+
+NEAR_FLAGS=${NEAR_FLAGS:---near-cache}
+echo
+if "$BIN/ratelimiter-node" --help | grep -q -- "--near-cache"; then
+  echo "== 6. near cache ($NEAR_FLAGS $NODE_FLAGS): /healthz, then the same decision rows"
+  stop_node
+  # shellcheck disable=SC2086 # flag lists
+  start_node $NEAR_FLAGS $NODE_FLAGS
+  N_HEALTHZ=$(bench_json --endpoint healthz --concurrency 64 --duration "$DURATION" --keys many:10000)
+  summary "$N_HEALTHZ"
+  decision_rows "near cache" "$(jq .decisions_per_sec <<<"$N_HEALTHZ")"
+  curl -s "$NODE/metrics" | grep -E '^ratelimiter_near_' || true
+else
+  echo "== 6. near cache: pending (this node has no --near-cache)"
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 B_HEALTHZ_RPS=$(jq .decisions_per_sec <<<"$B_HEALTHZ")
 B_CHECK_RPS=$(jq .decisions_per_sec <<<"$B_CHECK")
 echo
-echo "== 4. ratios"
+echo "== summary: the exact path against its references (steps 1-3)"
 printf '%-58s %10.0f /s\n' "redis-benchmark, minimal script" "$RB_RPS"
 printf '%-58s %10.0f /s\n' "wrk GET /healthz" "$WRK_HEALTHZ"
 printf '%-58s %10.0f /s\n' "wrk POST /v1/check" "$WRK_CHECK"
@@ -135,3 +203,7 @@ echo "wrk  /v1/check / /healthz            $(ratio "$WRK_CHECK" "$WRK_HEALTHZ")x
 echo "bench /v1/check / redis-benchmark    $(ratio "$B_CHECK_RPS" "$RB_RPS")x"
 echo "bench /v1/check / /healthz           $(ratio "$B_CHECK_RPS" "$B_HEALTHZ_RPS")x"
 echo "p99 at 5,000/s                       $(jq .latency.p99_us <<<"$B_5K") us   (target <= 2000)"
+echo
+echo "| run | decisions/s | / its /healthz | p99 | script calls / decision | admitted / exact oracle | drift | over-admission | errors |"
+echo "|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"

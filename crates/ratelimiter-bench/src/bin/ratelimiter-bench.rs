@@ -38,7 +38,8 @@ struct Args {
     #[arg(long, default_value_t = LoadConfig::default().duration.into())]
     duration: humantime::Duration,
     /// Keys: `hot[:KEY]`, `many:N`, `mixed:HOT_FRACTION:N`, `skewed:TOP_FRACTION:TOP:TAIL`, or
-    /// `seed002` (= `skewed:0.8:1000:100000`: 80 % of requests on the top 1,000 keys).
+    /// `seed002[:PREFIX]` (= `skewed:0.8:1000:100000`: 80 % of requests on the top 1,000 keys;
+    /// keys `bench:s2:top-<i>` and `bench:s2:tail-<i>`, or under `PREFIX:`).
     #[arg(long, default_value_t = keys_spec(&LoadConfig::default().keys))]
     keys: String,
     /// Endpoint: `check` (POST /v1/check), `api` (GET /api/request with X-API-Key) or
@@ -100,6 +101,20 @@ fn keys(spec: &str) -> anyhow::Result<KeyPattern> {
             tail: n.parse().context("mixed:FRACTION:N")?,
         },
         ["seed002"] => KeyPattern::seed_002(),
+        ["seed002", prefix @ ..] => match KeyPattern::seed_002() {
+            KeyPattern::Skewed {
+                top,
+                top_fraction,
+                tail,
+                ..
+            } => KeyPattern::Skewed {
+                prefix: format!("{}:", prefix.join(":")),
+                top,
+                top_fraction,
+                tail,
+            },
+            other => other,
+        },
         ["skewed", f, top, tail] => KeyPattern::Skewed {
             prefix: SEED_002_PREFIX.into(),
             top_fraction: f.parse().context("skewed:TOP_FRACTION:TOP:TAIL")?,
@@ -122,6 +137,12 @@ fn keys_spec(pattern: &KeyPattern) -> String {
             hot_fraction, tail, ..
         } => format!("mixed:{hot_fraction}:{tail}"),
         p if *p == KeyPattern::seed_002() => "seed002".to_owned(),
+        KeyPattern::Skewed {
+            prefix,
+            top: 1_000,
+            top_fraction: 0.8,
+            tail: 100_000,
+        } => format!("seed002:{}", prefix.trim_end_matches(':')),
         KeyPattern::Skewed {
             top,
             top_fraction,
@@ -367,6 +388,7 @@ mod tests {
             "many:10",
             "mixed:0.5:100",
             "seed002",
+            "seed002:bench:s2t",
             "skewed:0.5:10:100",
         ] {
             assert_eq!(keys_spec(&keys(spec).unwrap()), spec);

@@ -8,6 +8,12 @@
 -- ARGV[2n+2]     optional: '1' while the memory guard is on: a key with no counter yet is not
 --                created (Redis is near maxmemory), the script answers {-1} ("absent") and the
 --                node decides it in process
+-- ARGV[2n+3]     optional, one-window policies only: k >= 1 requests of this same cost decided
+--                one after the other in this call (concurrent decisions of one key coalesced by
+--                the node); the reply then carries, in place of allowed, how many were admitted
+--                (the first ones), and in place of remaining, the room before the first
+--                (floor(limit - estimate)): the node derives each request's own answer, the one
+--                it would have got alone at this instant
 --
 -- Returns {allowed (1/0), reported window (1-based), retry_after_ms, redis_now_ms,
 --          remaining_1, reset_after_ms_1, ..., remaining_n, reset_after_ms_n}.
@@ -59,15 +65,37 @@ local function wait_for(c, p, limit, win, left)
   return wait
 end
 
--- Counts `cost` in one window (see the TTL rule above).
-local function consume(key, w, c, p, win, same)
+-- Counts `amount` (a string, as Redis takes it: ARGV[1] for one request) in one window (see
+-- the TTL rule above).
+local function consume(key, w, c, p, win, same, amount)
   if same then
-    redis.call('HINCRBY', key, 'c', ARGV[1])
+    redis.call('HINCRBY', key, 'c', amount)
   else
-    redis.call('HSET', key, 'w', string.format('%d', w), 'c', string.format('%d', c + cost),
+    redis.call('HSET', key, 'w', string.format('%d', w), 'c', string.format('%d', c + tonumber(amount)),
       'p', string.format('%d', p))
     redis.call('PEXPIRE', key, 2 * win)
   end
+end
+
+local k = tonumber(ARGV[2 * n + 3] or '1')
+if n == 1 and k > 1 then
+  -- Request j (1-based) fits alone after the j - 1 before it iff u + j * cost <= limit.
+  local limit, win = tonumber(ARGV[2]), tonumber(ARGV[3])
+  local w, c, p, u, left, same = state(KEYS[1], limit, win)
+  local admitted = math.floor((limit - u) / cost)
+  if admitted < 0 then admitted = 0 end
+  if admitted > k then admitted = k end
+  -- The same comparison as one request alone, whatever the rounding of the division.
+  while admitted > 0 and u + admitted * cost > limit do admitted = admitted - 1 end
+  while admitted < k and u + (admitted + 1) * cost <= limit do admitted = admitted + 1 end
+  local wait = 0
+  if admitted > 0 then
+    consume(KEYS[1], w, c, p, win, same, string.format('%d', admitted * cost))
+  end
+  if admitted < k then
+    wait = wait_for(c + admitted * cost, p, limit, win, left)
+  end
+  return {admitted, 1, wait, now, math.floor(limit - u), left}
 end
 
 if n == 1 then
@@ -78,7 +106,7 @@ if n == 1 then
     if rem < 0 then rem = 0 end
     return {0, 1, wait_for(c, p, limit, win, left), now, rem, left}
   end
-  consume(KEYS[1], w, c, p, win, same)
+  consume(KEYS[1], w, c, p, win, same, ARGV[1])
   local rem = math.floor(limit - u - cost)
   if rem < 0 then rem = 0 end
   return {1, 1, 0, now, rem, left}
@@ -111,7 +139,7 @@ end
 local best, best_rem = 1, nil
 for i = 1, n do
   local limit = tonumber(ARGV[2 * i])
-  consume(KEYS[i], idx[i], cur[i], prev[i], tonumber(ARGV[2 * i + 1]), same[i])
+  consume(KEYS[i], idx[i], cur[i], prev[i], tonumber(ARGV[2 * i + 1]), same[i], ARGV[1])
   local rem = math.floor(limit - used[i] - cost)
   if rem < 0 then rem = 0 end
   if best_rem == nil or rem < best_rem then best, best_rem = i, rem end

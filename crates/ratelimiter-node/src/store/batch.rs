@@ -8,16 +8,20 @@
 //! instead yields once after the first call arrives ([`tokio::task::yield_now`] defers it until
 //! the worker has run its ready tasks and polled the I/O driver): every request of that round
 //! adds its call, and all of them go out in one write, come back in one read, and cost Redis one
-//! read and one write too. Each call is still its own script call, answered on its own: the
-//! round trip per decision stays one, and nothing is merged.
+//! read and one write too. Each call is answered on its own: the round trip per decision stays
+//! one. Calls that are the same decision of one key (a hot key under concurrent requests) are
+//! coalesced into one script call deciding them one after the other ([`super::coalesce`]).
 //!
 //! Used on one Redis (`single`); on a cluster each decision goes to its primary's own
 //! connection as before.
+
+use std::collections::HashMap;
 
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, oneshot};
 
+use super::coalesce::{Group, split};
 use super::conn::RedisConn;
 
 /// Most calls in one pipeline: a bound on one write, and on what a slow batch holds up.
@@ -26,7 +30,20 @@ const MAX_BATCH: usize = 256;
 /// One call waiting to leave, and where its answer goes.
 struct Job {
     cmd: Cmd,
+    /// When the call may be coalesced with the same calls of this batch: what makes them the
+    /// same, and the cost of one request.
+    group: Option<(Group, i64)>,
     reply: oneshot::Sender<RedisResult<Value>>,
+}
+
+type Reply = oneshot::Sender<RedisResult<Value>>;
+
+/// Where the answer of one command of the pipeline goes.
+enum Answer {
+    /// One call's.
+    One(Reply),
+    /// Coalesced calls of requests of this cost: split among them, in order.
+    Split(Vec<Reply>, i64),
 }
 
 /// The gathering task's inbox. Cheap to clone; the task ends when the last clone is dropped.
@@ -54,9 +71,11 @@ impl Batcher {
     ///
     /// # Errors
     /// What Redis answered to it, or the connection's error for the whole pipeline.
-    pub(super) async fn send(&self, cmd: Cmd) -> RedisResult<Value> {
+    pub(super) async fn send(&self, cmd: Cmd, group: Option<(Group, i64)>) -> RedisResult<Value> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { cmd, reply }).map_err(|_| stopped())?;
+        self.jobs
+            .send(Job { cmd, group, reply })
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -81,28 +100,88 @@ async fn gather(mut inbox: mpsc::UnboundedReceiver<Job>, conn: RedisConn) {
     }
 }
 
+/// The commands of `batch`, the same calls of one group coalesced into one (`ARGV[2n+2] = '0'`,
+/// no memory guard; `ARGV[2n+3] = k`), each with where its answer goes.
+fn coalesce(batch: Vec<Job>) -> Vec<(Cmd, Answer)> {
+    let mut out: Vec<(Cmd, Answer)> = Vec::with_capacity(batch.len());
+    let mut groups: HashMap<Group, usize> = HashMap::new();
+    for job in batch {
+        let Some((group, cost)) = job.group else {
+            out.push((job.cmd, Answer::One(job.reply)));
+            continue;
+        };
+        match groups.get(&group) {
+            Some(&at) => {
+                let answer = &mut out[at].1;
+                *answer = match std::mem::replace(answer, Answer::Split(Vec::new(), cost)) {
+                    Answer::One(first) => Answer::Split(vec![first, job.reply], cost),
+                    Answer::Split(mut replies, cost) => {
+                        replies.push(job.reply);
+                        Answer::Split(replies, cost)
+                    }
+                };
+            }
+            None => {
+                groups.insert(group, out.len());
+                out.push((job.cmd, Answer::One(job.reply)));
+            }
+        }
+    }
+    for (cmd, answer) in &mut out {
+        if let Answer::Split(replies, _) = answer {
+            cmd.arg("0").arg(replies.len());
+        }
+    }
+    out
+}
+
+/// Hands `value` (or the error) to where it goes.
+fn deliver(answer: Answer, value: RedisResult<Value>) {
+    match answer {
+        Answer::One(reply) => {
+            let _ = reply.send(value.and_then(Value::extract_error));
+        }
+        Answer::Split(replies, cost) => {
+            let k = replies.len();
+            let each = match value.and_then(Value::extract_error) {
+                Ok(v) => split(&v, k, cost).map(|each| each.into_iter().map(Ok).collect()),
+                Err(e) => Some(vec![Err(e); k]),
+            };
+            let each: Vec<RedisResult<Value>> = each.unwrap_or_else(|| {
+                let e = RedisError::from((
+                    ErrorKind::Parse,
+                    "coalesced check answered an unexpected reply",
+                ));
+                vec![Err(e); k]
+            });
+            for (reply, v) in replies.into_iter().zip(each) {
+                let _ = reply.send(v);
+            }
+        }
+    }
+}
+
 /// Sends `batch` as one pipeline and hands each call its own answer.
-async fn send_batch(mut conn: RedisConn, mut batch: Vec<Job>) {
-    if batch.len() == 1 {
-        let Some(job) = batch.pop() else { return };
-        let answer = conn
-            .req_packed_command(&job.cmd)
-            .await
-            .and_then(Value::extract_error);
-        let _ = job.reply.send(answer);
+async fn send_batch(mut conn: RedisConn, batch: Vec<Job>) {
+    let mut commands = coalesce(batch);
+    if commands.len() == 1 {
+        let Some((cmd, answer)) = commands.pop() else {
+            return;
+        };
+        deliver(answer, conn.req_packed_command(&cmd).await);
         return;
     }
-    let count = batch.len();
+    let count = commands.len();
     let mut pipe = redis::Pipeline::with_capacity(count);
-    let mut replies = Vec::with_capacity(count);
-    for job in batch {
-        pipe.add_command(job.cmd);
-        replies.push(job.reply);
+    let mut answers = Vec::with_capacity(count);
+    for (cmd, answer) in commands {
+        pipe.add_command(cmd);
+        answers.push(answer);
     }
     match conn.req_packed_commands(&pipe, 0, count).await {
         Ok(values) if values.len() == count => {
-            for (reply, value) in replies.into_iter().zip(values) {
-                let _ = reply.send(value.extract_error());
+            for (answer, value) in answers.into_iter().zip(values) {
+                deliver(answer, Ok(value));
             }
         }
         Ok(values) => {
@@ -111,13 +190,13 @@ async fn send_batch(mut conn: RedisConn, mut batch: Vec<Job>) {
                 "pipeline answered a different number of replies",
                 format!("{} for {count} calls", values.len()),
             ));
-            for reply in replies {
-                let _ = reply.send(Err(e.clone()));
+            for answer in answers {
+                deliver(answer, Err(e.clone()));
             }
         }
         Err(e) => {
-            for reply in replies {
-                let _ = reply.send(Err(e.clone()));
+            for answer in answers {
+                deliver(answer, Err(e.clone()));
             }
         }
     }

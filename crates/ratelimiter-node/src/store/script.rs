@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use redis::{ErrorKind, FromRedisValue, RedisResult, ServerErrorKind, ToRedisArgs};
 
 use super::batch::Batcher;
+use super::coalesce::{Group, group_of};
 use super::conn::RedisConn;
 use crate::metrics::Metrics;
 
@@ -41,6 +42,7 @@ impl LuaScript {
             script: self,
             keys: Vec::new(),
             args: Vec::new(),
+            group: None,
         }
     }
 }
@@ -51,6 +53,8 @@ pub struct ScriptCall<'s> {
     script: &'s LuaScript,
     keys: Vec<Vec<u8>>,
     args: Vec<Vec<u8>>,
+    /// Set by [`ScriptCall::coalescable`].
+    group: Option<(Group, i64)>,
 }
 
 impl ScriptCall<'_> {
@@ -63,6 +67,15 @@ impl ScriptCall<'_> {
     /// Adds `ARGV[n]`.
     pub fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
         arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    /// Lets the batching task coalesce this call with the same calls of concurrent requests
+    /// (the check script only: `lua/check.lua` decides `k` of them in one call), when it is a
+    /// one-window check without the memory guard's flag and `cost` is its cost.
+    pub(super) fn coalescable(&mut self, cost: u64) -> &mut Self {
+        self.group = group_of(&self.keys, &self.args)
+            .zip(i64::try_from(cost).ok());
         self
     }
 
@@ -95,7 +108,7 @@ impl ScriptCall<'_> {
         metrics: &Metrics,
     ) -> RedisResult<T> {
         match batcher
-            .send(self.command("EVALSHA", self.script.sha()))
+            .send(self.command("EVALSHA", self.script.sha()), self.group.clone())
             .await
         {
             Ok(value) => Ok(redis::from_redis_value(value)?),
