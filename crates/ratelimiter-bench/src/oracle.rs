@@ -40,6 +40,8 @@ pub(crate) struct Sample {
     pub(crate) allowed: bool,
     /// `reset_after_ms` of the answer, when it carried one.
     pub(crate) reset_after_ms: Option<u64>,
+    /// Whether the node decided it without Redis, by its failure mode (`degraded` in the body).
+    pub(crate) degraded: bool,
 }
 
 /// What the run admitted, against the exact oracle.
@@ -63,6 +65,9 @@ pub struct OracleReport {
     pub bound: u64,
     /// Admitted answers without a readable `reset_after_ms` (not placed in a window).
     pub unplaced: u64,
+    /// Answers decided by the node's failure mode (`degraded`: Redis timed out or failed), which
+    /// an exact limiter does not promise to keep within the limit.
+    pub degraded: u64,
 }
 
 /// Replays `samples` (any order) through the exact oracle, each of cost `cost`.
@@ -81,6 +86,7 @@ pub(crate) fn analyse(mut samples: Vec<Sample>, policy: OraclePolicy, cost: u64)
         report.bound += policy.limit * touched.len() as u64;
         let mut counter = SlidingCounter::default();
         for s in of_key {
+            report.degraded += u64::from(s.degraded);
             if counter.admit(s.at_ms, cost, policy.limit, win) {
                 report.oracle_admitted += cost;
             }
@@ -144,6 +150,12 @@ impl SlidingCounter {
     }
 }
 
+/// Whether a `/v1/check` answer body says it was decided by the failure mode.
+pub(crate) fn is_degraded(body: &[u8]) -> bool {
+    const FIELD: &[u8] = b"\"degraded\":\"";
+    body.windows(FIELD.len()).any(|w| w == FIELD)
+}
+
 /// `reset_after_ms` of a `/v1/check` answer body, read without a JSON parser (the load
 /// generator shares the cores with what it measures).
 pub(crate) fn reset_after_ms(body: &[u8]) -> Option<u64> {
@@ -172,6 +184,7 @@ mod tests {
             at_ms,
             allowed,
             reset_after_ms: Some(1_000 - at_ms % 1_000),
+            degraded: false,
         }
     }
 
@@ -215,5 +228,7 @@ mod tests {
             br#"{"allowed":true,"limit":5,"remaining":4,"reset_after_ms":734,"retry_after_ms":0}"#;
         assert_eq!(reset_after_ms(body), Some(734));
         assert_eq!(reset_after_ms(b"{\"status\":\"ok\"}"), None);
+        assert!(is_degraded(br#"{"allowed":true,"degraded":"local"}"#));
+        assert!(!is_degraded(body));
     }
 }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::{Endpoint, LoadConfig, LoadMode};
 use crate::keys::KeyGen;
-use crate::oracle::{Sample, reset_after_ms};
+use crate::oracle::{Sample, is_degraded, reset_after_ms};
 
 /// What a worker has recorded since the reporter last took it.
 #[derive(Debug)]
@@ -100,13 +100,14 @@ impl Worker {
                 .unwrap_or(u64::MAX)
                 .max(1);
             let (status, failed) = match outcome {
-                Ok(Ok((status @ (200 | 429), reset))) => {
+                Ok(Ok((status @ (200 | 429), (reset, degraded)))) => {
                     if self.track {
                         let sample = Sample {
                             key: key_id,
                             at_ms: unix_ms(),
                             allowed: status == 200,
                             reset_after_ms: reset,
+                            degraded,
                         };
                         self.tally
                             .lock()
@@ -156,12 +157,13 @@ impl Worker {
         }
     }
 
-    /// Sends one request; its status and, when tracking, the answer's `reset_after_ms`.
+    /// Sends one request; its status and, when tracking, the answer's `reset_after_ms` and
+    /// whether it was decided by the failure mode.
     async fn send(
         &self,
         conn: &mut Option<SendRequest<Full<Bytes>>>,
         key: &str,
-    ) -> Result<(u16, Option<u64>), String> {
+    ) -> Result<(u16, (Option<u64>, bool)), String> {
         if conn.as_ref().is_none_or(|c| c.is_closed()) {
             let stream = TcpStream::connect(&self.addr)
                 .await
@@ -216,12 +218,13 @@ impl Worker {
             .collect()
             .await
             .map_err(|_| "body".to_owned())?;
-        let reset = if self.track {
-            reset_after_ms(&body.to_bytes())
+        let seen = if self.track {
+            let body = body.to_bytes();
+            (reset_after_ms(&body), is_degraded(&body))
         } else {
-            None
+            (None, false)
         };
-        Ok((status, reset))
+        Ok((status, seen))
     }
 }
 

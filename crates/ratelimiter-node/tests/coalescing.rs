@@ -4,7 +4,6 @@
 
 mod support;
 
-
 use support::{NodeApi, NodeProcess, client, policies_file, redis_conn};
 use test_support::RedisServer;
 
@@ -21,7 +20,14 @@ fn script_calls(conn: &mut redis::Connection) -> u64 {
     let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
     info.lines()
         .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
-        .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum()
 }
 
@@ -47,7 +53,12 @@ async fn concurrent_checks_of_one_key_are_coalesced_and_stay_exact() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let file = policies_file(&dir, POLICIES);
-    let args = ["--policies", file.to_str().unwrap(), "--redis-timeout-ms", "5000"];
+    let args = [
+        "--policies",
+        file.to_str().unwrap(),
+        "--redis-timeout-ms",
+        "5000",
+    ];
     let node = NodeProcess::start(&redis.url(), "a", &args);
     let mut conn = redis_conn(&redis.url());
     let before = script_calls(&mut conn);
@@ -66,7 +77,9 @@ async fn concurrent_checks_of_one_key_are_coalesced_and_stay_exact() {
         "exactly the limit admitted, each with its own remaining: {answers:?}"
     );
     assert!(
-        answers.iter().all(|(s, r)| *s == 200 || (*s == 429 && *r == 0)),
+        answers
+            .iter()
+            .all(|(s, r)| *s == 200 || (*s == 429 && *r == 0)),
         "{answers:?}"
     );
     assert!(
@@ -96,5 +109,8 @@ async fn concurrent_checks_of_one_key_are_coalesced_and_stay_exact() {
         .filter(|(s, _)| *s == 429)
         .map(|(_, r)| *r)
         .collect();
-    assert!(denied_remaining.iter().all(|r| *r == 1), "{denied_remaining:?}");
+    assert!(
+        denied_remaining.iter().all(|r| *r == 1),
+        "{denied_remaining:?}"
+    );
 }

@@ -378,6 +378,9 @@ fn a_bad_near_cache_bound_exits_2_naming_the_flag() {
         let out = cmd.output().expect("run the node");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("--near-cache-max-bytes"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--near-cache-max-bytes"),
+            "{args:?}: {stderr}"
+        );
     }
 }

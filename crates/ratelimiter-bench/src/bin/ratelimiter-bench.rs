@@ -371,8 +371,8 @@ fn print_oracle(o: &OracleReport) {
         o.bound
     );
     println!(
-        "              over-admission {} in {} fixed windows; {} admitted answers without reset_after_ms",
-        o.over_admission, o.windows_over_limit, o.unplaced
+        "              over-admission {} in {} fixed windows; {} admitted answers without reset_after_ms; {} decided by the failure mode (degraded)",
+        o.over_admission, o.windows_over_limit, o.unplaced, o.degraded
     );
 }
 

@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn remaining_never_goes_negative_and_bad_replies_are_refused() {
         let reply = Value::Array([0, 1, 50, 9, -3, 10].map(Value::Int).to_vec());
-        assert_eq!(ints(&split(&reply, 2, 1).unwrap()[1]), vec![0, 1, 50, 9, 0, 10]);
+        assert_eq!(
+            ints(&split(&reply, 2, 1).unwrap()[1]),
+            vec![0, 1, 50, 9, 0, 10]
+        );
         assert!(split(&Value::Array(vec![Value::Int(1)]), 2, 1).is_none());
         assert!(split(&Value::Nil, 2, 1).is_none());
     }

@@ -243,10 +243,7 @@ impl Store {
         }
         let mut conn = self.conn.clone();
         match &self.batcher {
-            Some(batcher) => {
-                call.invoke_batched(batcher, &mut conn, &self.metrics)
-                    .await
-            }
+            Some(batcher) => call.invoke_batched(batcher, &mut conn, &self.metrics).await,
             None => call.invoke(&mut conn, &self.metrics).await,
         }
     }

@@ -32,8 +32,8 @@
 mod abuse;
 mod batch;
 pub mod breaker;
-mod coalesce;
 mod check;
+mod coalesce;
 pub mod conn;
 mod counters;
 mod handle;

@@ -74,8 +74,7 @@ impl ScriptCall<'_> {
     /// (the check script only: `lua/check.lua` decides `k` of them in one call), when it is a
     /// one-window check without the memory guard's flag and `cost` is its cost.
     pub(super) fn coalescable(&mut self, cost: u64) -> &mut Self {
-        self.group = group_of(&self.keys, &self.args)
-            .zip(i64::try_from(cost).ok());
+        self.group = group_of(&self.keys, &self.args).zip(i64::try_from(cost).ok());
         self
     }
 
@@ -108,7 +107,10 @@ impl ScriptCall<'_> {
         metrics: &Metrics,
     ) -> RedisResult<T> {
         match batcher
-            .send(self.command("EVALSHA", self.script.sha()), self.group.clone())
+            .send(
+                self.command("EVALSHA", self.script.sha()),
+                self.group.clone(),
+            )
             .await
         {
             Ok(value) => Ok(redis::from_redis_value(value)?),
