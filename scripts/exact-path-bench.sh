@@ -124,7 +124,9 @@ start_node $NODE_FLAGS
 
 wrk_rps() { # path script
   echo "\$ wrk -t1 -c64 -d$DURATION -s $(basename "$2") $NODE$1" >&2
-  wrk -t1 -c64 -d"$DURATION" -s "$2" "$NODE$1" | tee /dev/stderr | awk '/^Requests\/sec/ {print $2}'
+  wrk -t1 -c64 -d"$DURATION" -s "$2" "$NODE$1" >"$WORK/wrk.out"
+  cat "$WORK/wrk.out" >&2
+  awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.out"
 }
 bench_json() { # ratelimiter-bench flags
   echo "\$ ratelimiter-bench --target $NODE --redis-url $REDIS --json $*" >&2
