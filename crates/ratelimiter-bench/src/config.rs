@@ -48,6 +48,35 @@ pub enum KeyPattern {
         /// Number of long-tail keys (`<hot>-tail-<i>`).
         tail: u64,
     },
+    /// `top_fraction` of requests uniformly among `top` keys `<prefix>top-<i>`, the rest
+    /// uniformly among `tail` keys `<prefix>tail-<i>` (seed 002's traffic:
+    /// [`KeyPattern::seed_002`]).
+    Skewed {
+        /// Key prefix.
+        prefix: String,
+        /// Number of top keys.
+        top: u64,
+        /// Share of requests on the top keys, 0 to 1.
+        top_fraction: f64,
+        /// Number of long-tail keys.
+        tail: u64,
+    },
+}
+
+/// The key prefix of [`KeyPattern::seed_002`].
+pub const SEED_002_PREFIX: &str = "bench:s2:";
+
+impl KeyPattern {
+    /// Seed 002's traffic: 80 % of requests from the top 1,000 keys, 20 % from a tail of
+    /// 100,000 keys.
+    pub fn seed_002() -> Self {
+        Self::Skewed {
+            prefix: SEED_002_PREFIX.to_owned(),
+            top: 1_000,
+            top_fraction: 0.8,
+            tail: 100_000,
+        }
+    }
 }
 
 /// Which endpoint is driven.
@@ -57,6 +86,9 @@ pub enum Endpoint {
     Check,
     /// `GET /api/request` with the key as `X-API-Key`.
     ApiRequest,
+    /// `GET /healthz` (no decision; a 200 counts as allowed): the HTTP stack's own rate, the
+    /// reference the decision endpoints are compared to.
+    Healthz,
 }
 
 /// Periodic bursts in open loop: every `every`, for `length`, the rate is multiplied by `factor`.
@@ -135,10 +167,18 @@ impl LoadConfig {
             return Err(LoadError::Config("duration must be positive".into()));
         }
         match &self.keys {
-            KeyPattern::Many { count: 0, .. } | KeyPattern::Mixed { tail: 0, .. } => {
+            KeyPattern::Many { count: 0, .. }
+            | KeyPattern::Mixed { tail: 0, .. }
+            | KeyPattern::Skewed { top: 0, .. }
+            | KeyPattern::Skewed { tail: 0, .. } => {
                 return Err(LoadError::Config("key count must be at least 1".into()));
             }
-            KeyPattern::Mixed { hot_fraction, .. } if !(0.0..=1.0).contains(hot_fraction) => {
+            KeyPattern::Mixed {
+                hot_fraction: f, ..
+            }
+            | KeyPattern::Skewed {
+                top_fraction: f, ..
+            } if !(0.0..=1.0).contains(f) => {
                 return Err(LoadError::Config(
                     "hot fraction must be between 0 and 1".into(),
                 ));

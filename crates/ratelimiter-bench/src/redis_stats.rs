@@ -17,6 +17,22 @@ pub fn parse_commandstats(info: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Script calls (`evalsha`, `eval`, `fcall` and their read-only variants) among `calls`
+/// (a [`delta`]).
+pub fn script_calls(calls: &BTreeMap<String, u64>) -> u64 {
+    [
+        "evalsha",
+        "eval",
+        "fcall",
+        "evalsha_ro",
+        "eval_ro",
+        "fcall_ro",
+    ]
+    .iter()
+    .filter_map(|name| calls.get(*name))
+    .sum()
+}
+
 /// Per-command call deltas between two snapshots (commands absent before count from 0).
 pub fn delta(
     before: &BTreeMap<String, u64>,
@@ -50,5 +66,6 @@ mod tests {
         assert_eq!(d.get("evalsha"), Some(&100));
         assert_eq!(d.get("hmget"), Some(&100));
         assert!(!d.contains_key("ping"));
+        assert_eq!(script_calls(&d), 100);
     }
 }

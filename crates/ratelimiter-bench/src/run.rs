@@ -9,6 +9,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::config::LoadConfig;
 use crate::error::LoadError;
+use crate::oracle::{OraclePolicy, OracleReport, Sample, analyse};
 use crate::report::{LoadReport, Percentiles, SecondStats};
 use crate::target::parse_target;
 use crate::worker::{Tally, Worker};
@@ -21,8 +22,34 @@ use crate::worker::{Tally, Worker};
 pub async fn run(
     config: LoadConfig,
     shutdown: impl Future<Output = ()>,
-    mut on_second: impl FnMut(&SecondStats),
+    on_second: impl FnMut(&SecondStats),
 ) -> Result<LoadReport, LoadError> {
+    Ok(run_tracked(config, false, shutdown, on_second).await?.0)
+}
+
+/// [`run`], and what it admitted against the exact oracle of `policy` (one window for every
+/// key; see [`crate::oracle`]). Every answer is recorded, which costs the load generator a
+/// little CPU.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with_oracle(
+    config: LoadConfig,
+    policy: OraclePolicy,
+    shutdown: impl Future<Output = ()>,
+    on_second: impl FnMut(&SecondStats),
+) -> Result<(LoadReport, OracleReport), LoadError> {
+    let cost = config.cost.unwrap_or(1);
+    let (report, samples) = run_tracked(config, true, shutdown, on_second).await?;
+    Ok((report, analyse(samples, policy, cost)))
+}
+
+async fn run_tracked(
+    config: LoadConfig,
+    track: bool,
+    shutdown: impl Future<Output = ()>,
+    mut on_second: impl FnMut(&SecondStats),
+) -> Result<(LoadReport, Vec<Sample>), LoadError> {
     config.validate()?;
     let addrs = config
         .targets
@@ -44,6 +71,7 @@ pub async fn run(
             tally,
             stop: stop_rx.clone(),
             start,
+            track,
         };
         tasks.push(tokio::spawn(worker.run()));
     }
@@ -79,7 +107,8 @@ pub async fn run(
         per_second.push(last);
     }
     let decisions = total.allowed + total.denied;
-    Ok(LoadReport {
+    let samples = std::mem::take(&mut total.samples);
+    let report = LoadReport {
         elapsed,
         allowed: total.allowed,
         denied: total.denied,
@@ -88,7 +117,8 @@ pub async fn run(
         decisions_per_sec: decisions as f64 / elapsed.as_secs_f64().max(1e-9),
         latency: Percentiles::of(&total.latency),
         per_second,
-    })
+    };
+    Ok((report, samples))
 }
 
 /// Takes every worker's figures since the last call, adds them to `total`, and returns them.
@@ -120,4 +150,5 @@ fn merge(into: &mut Tally, from: &Tally) {
         *into.error_kinds.entry(k.clone()).or_insert(0) += v;
     }
     let _ = into.latency.add(&from.latency);
+    into.samples.extend_from_slice(&from.samples);
 }

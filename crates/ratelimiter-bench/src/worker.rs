@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::{Endpoint, LoadConfig, LoadMode};
 use crate::keys::KeyGen;
+use crate::oracle::{Sample, is_degraded, reset_after_ms};
 
 /// What a worker has recorded since the reporter last took it.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub(crate) struct Tally {
     pub(crate) errors: u64,
     pub(crate) error_kinds: std::collections::BTreeMap<String, u64>,
     pub(crate) latency: Histogram<u64>,
+    /// Every answered decision, when the run is checked against the oracle.
+    pub(crate) samples: Vec<Sample>,
 }
 
 impl Tally {
@@ -36,6 +39,7 @@ impl Tally {
             // 1 µs to 60 s at 3 significant digits: the bounds are valid, so this cannot fail.
             latency: Histogram::new_with_bounds(1, 60_000_000, 3)
                 .unwrap_or_else(|_| unreachable!("valid histogram bounds")),
+            samples: Vec::new(),
         }
     }
 }
@@ -48,6 +52,8 @@ pub(crate) struct Worker {
     pub(crate) tally: Arc<Mutex<Tally>>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) start: Instant,
+    /// Whether to record a [`Sample`] per answered decision (for the oracle).
+    pub(crate) track: bool,
 }
 
 impl Worker {
@@ -87,15 +93,31 @@ impl Worker {
                     }
                 }
             };
-            keys.next_key(&mut key);
+            let key_id = keys.next_key(&mut key);
             let outcome =
                 tokio::time::timeout(self.config.request_timeout, self.send(&mut conn, &key)).await;
             let latency_us = u64::try_from(scheduled.elapsed().as_micros())
                 .unwrap_or(u64::MAX)
                 .max(1);
             let (status, failed) = match outcome {
-                Ok(Ok(status @ (200 | 429))) => (status, None),
-                Ok(Ok(status)) => (status, Some(format!("status {status}"))),
+                Ok(Ok((status @ (200 | 429), (reset, degraded)))) => {
+                    if self.track {
+                        let sample = Sample {
+                            key: key_id,
+                            at_ms: unix_ms(),
+                            allowed: status == 200,
+                            reset_after_ms: reset,
+                            degraded,
+                        };
+                        self.tally
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .samples
+                            .push(sample);
+                    }
+                    (status, None)
+                }
+                Ok(Ok((status, _))) => (status, Some(format!("status {status}"))),
                 Ok(Err(kind)) => (0, Some(kind)),
                 Err(_) => (0, Some("timeout".to_owned())),
             };
@@ -135,11 +157,13 @@ impl Worker {
         }
     }
 
+    /// Sends one request; its status and, when tracking, the answer's `reset_after_ms` and
+    /// whether it was decided by the failure mode.
     async fn send(
         &self,
         conn: &mut Option<SendRequest<Full<Bytes>>>,
         key: &str,
-    ) -> Result<u16, String> {
+    ) -> Result<(u16, (Option<u64>, bool)), String> {
         if conn.as_ref().is_none_or(|c| c.is_closed()) {
             let stream = TcpStream::connect(&self.addr)
                 .await
@@ -177,6 +201,11 @@ impl Worker {
                 .header("host", &self.addr)
                 .header("x-api-key", key)
                 .body(Full::new(Bytes::new())),
+            Endpoint::Healthz => Request::builder()
+                .method(Method::GET)
+                .uri("/healthz")
+                .header("host", &self.addr)
+                .body(Full::new(Bytes::new())),
         }
         .map_err(|_| "request".to_owned())?;
         let response = sender
@@ -184,13 +213,26 @@ impl Worker {
             .await
             .map_err(|_| "send".to_owned())?;
         let status = response.status().as_u16();
-        response
+        let body = response
             .into_body()
             .collect()
             .await
             .map_err(|_| "body".to_owned())?;
-        Ok(status)
+        let seen = if self.track {
+            let body = body.to_bytes();
+            (reset_after_ms(&body), is_degraded(&body))
+        } else {
+            (None, false)
+        };
+        Ok((status, seen))
     }
+}
+
+/// Unix ms by the system clock (Redis `TIME` reads the same clock on this machine).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn error(t: &mut Tally, kind: String) {

@@ -126,3 +126,73 @@ async fn invalid_configurations_are_refused() {
         assert!(run(config, std::future::pending(), |_| {}).await.is_err());
     }
 }
+
+/// A stub that admits everything, answering like the node (`reset_after_ms` in the body).
+async fn admit_all() -> String {
+    let app = Router::new()
+        .route(
+            "/v1/check",
+            post(|| async {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as u64;
+                format!(
+                    "{{\"allowed\":true,\"reset_after_ms\":{},\"retry_after_ms\":0}}",
+                    1_000 - now % 1_000
+                )
+            }),
+        )
+        .route("/healthz", get(|| async { "{\"status\":\"ok\"}" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oracle_sees_a_limiter_that_admits_everything() {
+    let url = admit_all().await;
+    let config = LoadConfig {
+        targets: vec![url],
+        mode: LoadMode::Closed { concurrency: 2 },
+        duration: Duration::from_millis(1_200),
+        keys: KeyPattern::Hot("h".into()),
+        ..LoadConfig::default()
+    };
+    let policy = ratelimiter_bench::OraclePolicy {
+        limit: 5,
+        window_ms: 1_000,
+    };
+    let (report, oracle) =
+        ratelimiter_bench::run_with_oracle(config, policy, std::future::pending(), |_| {})
+            .await
+            .unwrap();
+    assert!(report.allowed > 20, "{report:?}");
+    assert_eq!(oracle.admitted, report.allowed);
+    assert_eq!(oracle.keys, 1);
+    assert_eq!(oracle.unplaced, 0);
+    assert!(oracle.oracle_admitted <= 15, "{oracle:?}");
+    assert!(oracle.windows_over_limit >= 1, "{oracle:?}");
+    assert_eq!(
+        oracle.over_admission,
+        report.allowed - 5 * oracle.windows_over_limit,
+        "every window past its 5 is over-admission: {oracle:?}"
+    );
+    assert!(oracle.drift > 0.5, "{oracle:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_driven_and_counted_as_allowed() {
+    let url = admit_all().await;
+    let config = LoadConfig {
+        targets: vec![url],
+        mode: LoadMode::Closed { concurrency: 2 },
+        duration: Duration::from_millis(500),
+        endpoint: Endpoint::Healthz,
+        keys: KeyPattern::seed_002(),
+        ..LoadConfig::default()
+    };
+    let report = run(config, std::future::pending(), |_| {}).await.unwrap();
+    assert!(report.allowed > 10 && report.errors == 0, "{report:?}");
+}

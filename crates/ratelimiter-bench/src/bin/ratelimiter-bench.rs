@@ -7,9 +7,10 @@
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
 use ratelimiter_bench::grpc::{GrpcLoadConfig, run_grpc};
-use ratelimiter_bench::redis_stats::{delta, parse_commandstats};
+use ratelimiter_bench::redis_stats::{delta, parse_commandstats, script_calls};
 use ratelimiter_bench::{
-    Burst, DEFAULT_HOT_KEY, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, run,
+    Burst, DEFAULT_HOT_KEY, Endpoint, KeyPattern, LoadConfig, LoadMode, LoadReport, OraclePolicy,
+    OracleReport, SEED_002_PREFIX, run, run_with_oracle,
 };
 
 // The load generator shares the cores with what it measures: keep its allocations cheap.
@@ -36,10 +37,13 @@ struct Args {
     /// How long to run (e.g. 10s, 1m).
     #[arg(long, default_value_t = LoadConfig::default().duration.into())]
     duration: humantime::Duration,
-    /// Keys: `hot[:KEY]`, `many:N`, or `mixed:HOT_FRACTION:N`.
+    /// Keys: `hot[:KEY]`, `many:N`, `mixed:HOT_FRACTION:N`, `skewed:TOP_FRACTION:TOP:TAIL`, or
+    /// `seed002[:PREFIX]` (= `skewed:0.8:1000:100000`: 80 % of requests on the top 1,000 keys;
+    /// keys `bench:s2:top-<i>` and `bench:s2:tail-<i>`, or under `PREFIX:`).
     #[arg(long, default_value_t = keys_spec(&LoadConfig::default().keys))]
     keys: String,
-    /// Endpoint: `check` (POST /v1/check) or `api` (GET /api/request with X-API-Key).
+    /// Endpoint: `check` (POST /v1/check), `api` (GET /api/request with X-API-Key) or
+    /// `healthz` (GET /healthz: no decision, the HTTP stack's own rate).
     #[arg(long, default_value_t = endpoint_name(LoadConfig::default().endpoint).to_owned())]
     endpoint: String,
     /// Cost sent with each check.
@@ -51,6 +55,14 @@ struct Args {
     /// Redis to read `INFO commandstats` from, before and after, for commands per decision.
     #[arg(long)]
     redis_url: Option<String>,
+    /// Check what was admitted against an exact sliding-window counter of this limit per
+    /// `--oracle-window`, replayed from the run's own requests (the node's policy for every key
+    /// must be that one window): over-admission per fixed window and drift.
+    #[arg(long, requires = "oracle_window", value_name = "LIMIT")]
+    oracle_limit: Option<u64>,
+    /// The window of `--oracle-limit` (e.g. 1s).
+    #[arg(long, requires = "oracle_limit", value_name = "DURATION")]
+    oracle_window: Option<humantime::Duration>,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -88,7 +100,30 @@ fn keys(spec: &str) -> anyhow::Result<KeyPattern> {
             hot_fraction: f.parse().context("mixed:FRACTION:N")?,
             tail: n.parse().context("mixed:FRACTION:N")?,
         },
-        _ => bail!("--keys {spec:?}: use hot[:KEY], many:N or mixed:FRACTION:N"),
+        ["seed002"] => KeyPattern::seed_002(),
+        ["seed002", prefix @ ..] => match KeyPattern::seed_002() {
+            KeyPattern::Skewed {
+                top,
+                top_fraction,
+                tail,
+                ..
+            } => KeyPattern::Skewed {
+                prefix: format!("{}:", prefix.join(":")),
+                top,
+                top_fraction,
+                tail,
+            },
+            other => other,
+        },
+        ["skewed", f, top, tail] => KeyPattern::Skewed {
+            prefix: SEED_002_PREFIX.into(),
+            top_fraction: f.parse().context("skewed:TOP_FRACTION:TOP:TAIL")?,
+            top: top.parse().context("skewed:TOP_FRACTION:TOP:TAIL")?,
+            tail: tail.parse().context("skewed:TOP_FRACTION:TOP:TAIL")?,
+        },
+        _ => bail!(
+            "--keys {spec:?}: use hot[:KEY], many:N, mixed:FRACTION:N, skewed:FRACTION:TOP:TAIL or seed002"
+        ),
     })
 }
 
@@ -101,6 +136,19 @@ fn keys_spec(pattern: &KeyPattern) -> String {
         KeyPattern::Mixed {
             hot_fraction, tail, ..
         } => format!("mixed:{hot_fraction}:{tail}"),
+        p if *p == KeyPattern::seed_002() => "seed002".to_owned(),
+        KeyPattern::Skewed {
+            prefix,
+            top: 1_000,
+            top_fraction: 0.8,
+            tail: 100_000,
+        } => format!("seed002:{}", prefix.trim_end_matches(':')),
+        KeyPattern::Skewed {
+            top,
+            top_fraction,
+            tail,
+            ..
+        } => format!("skewed:{top_fraction}:{top}:{tail}"),
     }
 }
 
@@ -109,15 +157,16 @@ fn endpoint_name(endpoint: Endpoint) -> &'static str {
     match endpoint {
         Endpoint::Check => "check",
         Endpoint::ApiRequest => "api",
+        Endpoint::Healthz => "healthz",
     }
 }
 
 /// The endpoint `--endpoint` names.
 fn endpoint(name: &str) -> anyhow::Result<Endpoint> {
-    [Endpoint::Check, Endpoint::ApiRequest]
+    [Endpoint::Check, Endpoint::ApiRequest, Endpoint::Healthz]
         .into_iter()
         .find(|e| endpoint_name(*e) == name)
-        .ok_or_else(|| anyhow!("--endpoint {name:?}: use check or api"))
+        .ok_or_else(|| anyhow!("--endpoint {name:?}: use check, api or healthz"))
 }
 
 fn burst(spec: &str) -> anyhow::Result<Burst> {
@@ -169,21 +218,30 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     };
     let before = args.redis_url.as_deref().map(commandstats).transpose()?;
     let quiet = args.quiet || args.json;
-    let report = run(
-        config,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-        |s| {
-            if !quiet {
-                println!(
-                    "{:>4}s  allowed {:>7}  denied {:>7}  errors {:>5}  p50 {:>6}us  p99 {:>6}us",
-                    s.second, s.allowed, s.denied, s.errors, s.latency.p50_us, s.latency.p99_us
-                );
+    let on_second = |s: &ratelimiter_bench::SecondStats| {
+        if !quiet {
+            println!(
+                "{:>4}s  allowed {:>7}  denied {:>7}  errors {:>5}  p50 {:>6}us  p99 {:>6}us",
+                s.second, s.allowed, s.denied, s.errors, s.latency.p50_us, s.latency.p99_us
+            );
+        }
+    };
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let (report, oracle) = match (args.oracle_limit, args.oracle_window) {
+        (Some(limit), Some(window)) => {
+            let window_ms = u64::try_from(std::time::Duration::from(window).as_millis())
+                .context("--oracle-window")?;
+            if limit == 0 || window_ms == 0 {
+                bail!("--oracle-limit and --oracle-window must be positive");
             }
-        },
-    )
-    .await?;
+            let policy = OraclePolicy { limit, window_ms };
+            let (r, o) = run_with_oracle(config, policy, interrupted, on_second).await?;
+            (r, Some(o))
+        }
+        _ => (run(config, interrupted, on_second).await?, None),
+    };
     let redis = match (&args.redis_url, before) {
         (Some(url), Some(before)) => Some(delta(&before, &commandstats(url)?)),
         _ => None,
@@ -196,6 +254,11 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         let mut value = serde_json::to_value(&report)?;
         if let Some(r) = &redis {
             value["redis_commands"] = serde_json::to_value(r)?;
+            value["script_calls_per_decision"] =
+                (script_calls(r) as f64 / report.decisions().max(1) as f64).into();
+        }
+        if let Some(o) = &oracle {
+            value["oracle"] = serde_json::to_value(o)?;
         }
         if let Some(g) = &grpc {
             value["grpc"] = serde_json::to_value(g)?;
@@ -205,6 +268,9 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_summary(&args, &report, redis.as_ref());
+        if let Some(o) = &oracle {
+            print_oracle(o);
+        }
         if let Some(g) = &grpc {
             println!(
                 "--- grpc {} (domain {}, descriptor key {})",
@@ -286,15 +352,28 @@ fn print_summary(
     if let Some(cmds) = redis {
         let decisions = r.decisions().max(1) as f64;
         let total: u64 = cmds.values().sum();
-        let script =
-            cmds.get("evalsha").copied().unwrap_or(0) + cmds.get("eval").copied().unwrap_or(0);
         println!(
-            "redis         {:.3} EVALSHA per decision; {:.3} commands per decision counting those inside the script",
-            script as f64 / decisions,
+            "redis         {:.3} script calls (EVALSHA + EVAL + FCALL) per decision; {:.3} commands per decision counting those inside the script",
+            script_calls(cmds) as f64 / decisions,
             total as f64 / decisions
         );
         println!("              {cmds:?}");
     }
+}
+
+fn print_oracle(o: &OracleReport) {
+    println!(
+        "oracle        admitted {} vs {} by the exact sliding window (drift {:+.3} %) over {} keys; bound limit x windows {}",
+        o.admitted,
+        o.oracle_admitted,
+        o.drift * 100.0,
+        o.keys,
+        o.bound
+    );
+    println!(
+        "              over-admission {} in {} fixed windows; {} admitted answers without reset_after_ms; {} decided by the failure mode (degraded)",
+        o.over_admission, o.windows_over_limit, o.unplaced, o.degraded
+    );
 }
 
 #[cfg(test)]
@@ -303,10 +382,18 @@ mod tests {
 
     #[test]
     fn key_and_endpoint_specs_read_back_what_they_render() {
-        for spec in ["hot", "hot:a:b", "many:10", "mixed:0.5:100"] {
+        for spec in [
+            "hot",
+            "hot:a:b",
+            "many:10",
+            "mixed:0.5:100",
+            "seed002",
+            "seed002:bench:s2t",
+            "skewed:0.5:10:100",
+        ] {
             assert_eq!(keys_spec(&keys(spec).unwrap()), spec);
         }
-        for e in [Endpoint::Check, Endpoint::ApiRequest] {
+        for e in [Endpoint::Check, Endpoint::ApiRequest, Endpoint::Healthz] {
             assert_eq!(endpoint(endpoint_name(e)).unwrap(), e);
         }
         assert!(endpoint("grpc").is_err());

@@ -64,6 +64,15 @@ fn describe_keys(keys: &KeyPattern) -> String {
         ),
         KeyPattern::Hot(k) => format!("all on {k:?}"),
         KeyPattern::Many { prefix, count } => format!("over {count} keys {prefix}*"),
+        KeyPattern::Skewed {
+            top,
+            top_fraction,
+            tail,
+            ..
+        } => format!(
+            "{:.0}% on {top} top keys, the rest over {tail} long-tail keys",
+            top_fraction * 100.0
+        ),
     }
 }
 

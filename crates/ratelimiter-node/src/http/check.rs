@@ -143,7 +143,11 @@ pub(super) fn respond(
     body: &impl serde::Serialize,
 ) -> Response {
     // Serializing plain structs cannot fail; an empty body would be the only consequence.
-    let json = serde_json::to_vec(body).unwrap_or_default();
+    // A check answer is about 200 bytes: one allocation, no regrowth.
+    let mut json = Vec::with_capacity(256);
+    if serde_json::to_writer(&mut json, body).is_err() {
+        json.clear();
+    }
     let mut response = (
         status,
         [(
@@ -155,7 +159,8 @@ pub(super) fn respond(
         .into_response();
     let headers = response.headers_mut();
     for (name, value) in rate_limit_headers(decision) {
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        // From the `String` itself: no copy.
+        if let Ok(value) = HeaderValue::try_from(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
     }

@@ -50,7 +50,7 @@ pub fn app(node: Arc<Node>) -> Router {
         node: node.clone(),
         gate: gate.clone(),
     };
-    Router::new()
+    let router = Router::new()
         .route("/v1/check", post(check::check))
         .route("/api/request", get(check::api_request))
         .route("/v1/forward-auth", get(forward_auth::forward_auth))
@@ -73,13 +73,18 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/metrics", get(status::metrics))
         .fallback(status::not_found)
         .method_not_allowed_fallback(status::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(DefaultBodyLimit::max(body_limit));
+    // Without --admin-token the gate lets everything through: leave it out, so a decision
+    // does not pay for a middleware that does nothing (a boxed future and a cloned service).
+    let router = if node.config.admin_token.is_some() {
+        router.layer(axum::middleware::from_fn_with_state(
             auth_state,
             auth::require_token,
         ))
-        .layer(axum::Extension(gate))
-        .with_state(node)
+    } else {
+        router
+    };
+    router.layer(axum::Extension(gate)).with_state(node)
 }
 
 /// Serves `node` on `listener` until `shutdown` completes, with its policy and heartbeat loops.

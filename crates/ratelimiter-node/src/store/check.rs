@@ -63,6 +63,7 @@ impl Store {
         if guard {
             call.arg(1);
         }
+        call.coalescable(cost);
         // The breaker of the primary owning the key's slot (one breaker outside cluster mode).
         let reply: Vec<i64> = self.decision(&call).await?;
         if guard && reply == [-1] {

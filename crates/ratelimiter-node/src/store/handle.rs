@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use ratelimiter_schema::{RedisMode, ShardInfo, keys};
 use redis::RedisResult;
 
+use super::batch::Batcher;
 use super::breaker::{Admission, Breaker};
 use super::conn::{ConnectOptions, RedisConn, is_redirect};
 use super::script::{LuaScript, ScriptCall};
@@ -56,6 +57,8 @@ pub struct Store {
     pub(super) shards: Arc<Shards>,
     /// `host:port` of the one Redis in single mode.
     pub(super) single_address: Option<String>,
+    /// One Redis (`single`): the task that sends concurrent decisions in one pipeline.
+    batcher: Option<Batcher>,
     /// The node id, which names the breaker's probe keys.
     node_id: String,
     /// The origin of the breakers' clock.
@@ -93,7 +96,9 @@ impl Store {
                     .map(|i| i.addr().to_string())
             })
             .flatten();
+        let batcher = matches!(conn, RedisConn::Single(_)).then(|| Batcher::start(conn.clone()));
         Ok(Self {
+            batcher,
             conn,
             prefix: prefix.to_owned(),
             timeout,
@@ -219,7 +224,8 @@ impl Store {
 
     /// Runs `call` on the primary of `route`: on a cluster straight over that primary's own
     /// connection, falling back to the cluster connection (which follows `MOVED`/`ASK` and
-    /// waits out `TRYAGAIN`) on a redirect; elsewhere over the one connection.
+    /// waits out `TRYAGAIN`) on a redirect; on one Redis in a pipeline with the concurrent
+    /// decisions (`batch`); with Sentinel over the one connection.
     pub(super) async fn invoke_routed<T: redis::FromRedisValue>(
         &self,
         call: &ScriptCall<'_>,
@@ -236,7 +242,10 @@ impl Store {
             }
         }
         let mut conn = self.conn.clone();
-        call.invoke(&mut conn, &self.metrics).await
+        match &self.batcher {
+            Some(batcher) => call.invoke_batched(batcher, &mut conn, &self.metrics).await,
+            None => call.invoke(&mut conn, &self.metrics).await,
+        }
     }
 
     /// Milliseconds since the store was made, for the breaker.

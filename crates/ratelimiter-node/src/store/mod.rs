@@ -10,6 +10,9 @@
 //! - `lazy`: connections made on first use and again after a failure (cluster, sentinel).
 //! - `handle`: [`Store`] itself, the connection, scripts and timeouts every call goes through.
 //! - `script`: `EVALSHA`, and `EVAL` on `NOSCRIPT`, on the node owning the keys.
+//! - `batch`: on one Redis, the decisions of concurrent requests leave in one pipeline (one
+//!   write and one read for all of them), and `coalesce`: the same decision of one key by
+//!   concurrent requests made in one script call, its reply split among them.
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
 //!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
 //! - `lease`: the near cache's calls ([`crate::near`]): a decision that may lease
@@ -27,8 +30,10 @@
 //!   envoy configuration domain's policies.
 
 mod abuse;
+mod batch;
 pub mod breaker;
 mod check;
+mod coalesce;
 pub mod conn;
 mod counters;
 mod handle;

@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use redis::{ErrorKind, FromRedisValue, RedisResult, ServerErrorKind, ToRedisArgs};
 
+use super::batch::Batcher;
+use super::coalesce::{Group, group_of};
 use super::conn::RedisConn;
 use crate::metrics::Metrics;
 
@@ -40,6 +42,7 @@ impl LuaScript {
             script: self,
             keys: Vec::new(),
             args: Vec::new(),
+            group: None,
         }
     }
 }
@@ -50,6 +53,8 @@ pub struct ScriptCall<'s> {
     script: &'s LuaScript,
     keys: Vec<Vec<u8>>,
     args: Vec<Vec<u8>>,
+    /// Set by [`ScriptCall::coalescable`].
+    group: Option<(Group, i64)>,
 }
 
 impl ScriptCall<'_> {
@@ -62,6 +67,14 @@ impl ScriptCall<'_> {
     /// Adds `ARGV[n]`.
     pub fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
         arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    /// Lets the batching task coalesce this call with the same calls of concurrent requests
+    /// (the check script only: `lua/check.lua` decides `k` of them in one call), when it is a
+    /// one-window check without the memory guard's flag and `cost` is its cost.
+    pub(super) fn coalescable(&mut self, cost: u64) -> &mut Self {
+        self.group = group_of(&self.keys, &self.args).zip(i64::try_from(cost).ok());
         self
     }
 
@@ -82,6 +95,49 @@ impl ScriptCall<'_> {
         cmd
     }
 
+    /// [`ScriptCall::invoke`] with the `EVALSHA` sent through `batcher`, in one pipeline with
+    /// the calls of concurrent requests (the `EVAL` of a reload goes alone on `conn`).
+    ///
+    /// # Errors
+    /// What Redis answered.
+    pub(super) async fn invoke_batched<T: FromRedisValue>(
+        &self,
+        batcher: &Batcher,
+        conn: &mut RedisConn,
+        metrics: &Metrics,
+    ) -> RedisResult<T> {
+        match batcher
+            .send(
+                self.command("EVALSHA", self.script.sha()),
+                self.group.clone(),
+            )
+            .await
+        {
+            Ok(value) => Ok(redis::from_redis_value(value)?),
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.reload(conn, metrics).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `EVAL` after a `NOSCRIPT`, counted in `metrics`.
+    async fn reload<T: FromRedisValue>(
+        &self,
+        conn: &mut RedisConn,
+        metrics: &Metrics,
+    ) -> RedisResult<T> {
+        metrics.script_reloads.fetch_add(1, Relaxed);
+        let r = self
+            .command("EVAL", self.script.code)
+            .query_async(conn)
+            .await;
+        if r.is_err() {
+            metrics.script_reload_failures.fetch_add(1, Relaxed);
+        }
+        r
+    }
+
     /// Runs it: `EVALSHA`, then on `NOSCRIPT` `EVAL` with the body, counting the reload (and
     /// its failure) in `metrics`.
     ///
@@ -98,15 +154,7 @@ impl ScriptCall<'_> {
             .await
         {
             Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                metrics.script_reloads.fetch_add(1, Relaxed);
-                let r = self
-                    .command("EVAL", self.script.code)
-                    .query_async(conn)
-                    .await;
-                if r.is_err() {
-                    metrics.script_reload_failures.fetch_add(1, Relaxed);
-                }
-                r
+                self.reload(conn, metrics).await
             }
             other => other,
         }
