@@ -103,6 +103,7 @@ mod tests {
     use super::*;
 
     fn policy(name: &str, pattern: Option<&str>, windows: &[u64]) -> Policy {
+        algorithm: Default::default(),
         let windows = windows
             .iter()
             .map(|&window_ms| Window {
@@ -113,6 +114,7 @@ mod tests {
         Policy::new(
             name,
             PolicySpec {
+                algorithm: Default::default(),
                 pattern: pattern.map(str::to_owned),
                 windows,
             },

@@ -64,18 +64,10 @@ mod tests {
     use crate::algorithm::Outcome;
 
     fn decision(allowed: bool, reported: usize, retry: u64) -> Decision {
-        let windows = vec![
-            Window {
-                limit: 5,
-                window_ms: 1000,
-            },
-            Window {
-                limit: 100,
-                window_ms: 3_600_000,
-            },
-        ];
+        let windows = vec![Window::new(5, 1000), Window::new(100, 3_600_000)];
         Decision {
             policy: Policy {
+                algorithm: Default::default(),
                 name: "login".into(),
                 pattern: "login:*".into(),
                 windows: windows.clone(),
