@@ -103,13 +103,9 @@ mod tests {
     use super::*;
 
     fn policy(name: &str, pattern: Option<&str>, windows: &[u64]) -> Policy {
-        algorithm: Default::default(),
         let windows = windows
             .iter()
-            .map(|&window_ms| Window {
-                limit: 10,
-                window_ms,
-            })
+            .map(|&window_ms| Window::new(10, window_ms))
             .collect();
         Policy::new(
             name,
