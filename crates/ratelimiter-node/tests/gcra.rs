@@ -1,13 +1,14 @@
 //! GCRA policies (`"algorithm": "gcra"`) against a real Redis and real node processes: exact
 //! under concurrency across nodes, the drip of one unit per emission interval, every window,
-//! cost, `Retry-After`, the counters listing and a reset, and TTLs.
+//! cost, `Retry-After`, the counters listing and a reset, TTLs, and a Redis Cluster.
 
 mod support;
 
 use std::time::{Duration, Instant};
+use support::cluster::key_on;
 
 use support::{NodeApi, NodeProcess, client, policies_file, redis_conn};
-use test_support::RedisServer;
+use test_support::{RedisCluster, RedisServer};
 
 const POLICIES: &str = r#"
 [policies.default]
@@ -303,4 +304,54 @@ async fn changing_the_algorithm_starts_afresh_and_bad_algorithms_are_refused() {
         (400, Some("invalid_policy"))
     );
     assert!(body["detail"].as_str().unwrap().contains("burst"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_buckets_on_every_primary_are_exact_and_expire() {
+    let cluster = RedisCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = policies_file(&dir, POLICIES);
+    let args = [
+        "--redis-mode",
+        "cluster",
+        "--policies",
+        file.to_str().unwrap(),
+        "--redis-timeout-ms",
+        "5000",
+    ];
+    let nodes: Vec<NodeProcess> = ["a", "b", "c"]
+        .iter()
+        .map(|id| NodeProcess::start(&cluster.seed_urls(), id, &args))
+        .collect();
+    // One key on each primary.
+    let mut keys: Vec<String> = cluster
+        .primaries()
+        .iter()
+        .map(|(port, _)| key_on(&cluster, "issue:", *port, false))
+        .collect();
+    keys.sort();
+    assert_eq!(keys.len(), 3);
+    for key in &keys {
+        let (admitted, denied, _) = burst(&nodes, key, 150).await;
+        assert_eq!((admitted, denied), (100, 50), "{key}");
+    }
+    let client = client();
+    let mut cursor = "0".to_owned();
+    let mut seen = Vec::new();
+    loop {
+        let path = format!("/v1/counters?prefix=issue:&count=1000&cursor={cursor}");
+        let (status, page) = nodes[0].get_json(&client, &path).await;
+        assert_eq!(status, 200, "{page}");
+        for c in page["counters"].as_array().unwrap() {
+            let ttl = c["ttl_ms"].as_i64().unwrap();
+            assert!((590_000..=600_000).contains(&ttl), "{c}");
+            seen.push(c["key"].as_str().unwrap().to_owned());
+        }
+        cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        if cursor == "0" {
+            break;
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, keys, "one bucket per key, listed from every primary");
 }
