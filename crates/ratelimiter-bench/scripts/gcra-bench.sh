@@ -4,6 +4,7 @@
 #
 #   cargo build --release -p ratelimiter-node -p ratelimiter-bench
 #   crates/ratelimiter-bench/scripts/gcra-bench.sh [DURATION]
+#   CHURN=1 crates/ratelimiter-bench/scripts/gcra-bench.sh [DURATION]
 #
 # Starts its own redis-server (no persistence) and one node on fixed loopback ports, and for
 # each algorithm (sliding_window, then gcra; limits high enough that every decision is
@@ -12,7 +13,8 @@
 #      10,000 keys), with Redis time per call from INFO commandstats (usec_per_call of evalsha)
 #   2. one node, closed loop, 64 connections, 10,000 keys: decisions/s, latency, and again
 #      Redis time per call
-#   3. memory per key (MEMORY USAGE) for a one-window and a two-window policy
+#   3. memory per (user key, policy) (MEMORY USAGE of each key) for a one-window and a
+#      two-window policy
 # and stops everything it started.
 set -euo pipefail
 DURATION=${1:-10s}
@@ -21,6 +23,9 @@ BIN=${BIN:-$ROOT/target/release}
 REDIS_PORT=${REDIS_PORT:-16489}
 NODE_PORT=${NODE_PORT:-18191}
 REDIS=redis://127.0.0.1:$REDIS_PORT
+# CHURN=1: 10^9 per second instead of per 7 days, so every GCRA bucket expires 1 ms after its
+# request and nearly every decision creates a key (a sliding-window counter still lives 2 s).
+if [ "${CHURN:-0}" = 1 ]; then WINDOW_MS=1000; else WINDOW_MS=604800000; fi
 WORK=$(mktemp -d)
 PIDS=()
 NODE=
@@ -34,15 +39,25 @@ cli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
 policies() { # algorithm
   cat > "$WORK/policies-$1.toml" <<TOML
-# Limits high enough that the run measures the admitting path (every decision writes).
+# Limits high enough that the run measures the admitting path (every decision writes), over 7
+# days so that both algorithms' keys outlive the run: a GCRA bucket expires once it is full
+# again, which at 10^9 per second takes 1 µs, and the run would then measure creating and
+# expiring a key per decision (CHURN=1 measures exactly that).
 [policies.default]
 algorithm = "$1"
-windows = [{ limit = 1000000000, window_ms = 1000 }]
+windows = [{ limit = 1000000000, window_ms = $WINDOW_MS }]
 
-[policies.two]
-match = "bench:two:*"
+# For MEMORY USAGE: limits low enough that a GCRA bucket outlives the measurement (a bucket
+# that is full again expires, and at 10^9 per second that takes 1 ms).
+[policies.mem]
+match = "bench:mem:*"
 algorithm = "$1"
-windows = [{ limit = 1000000000, window_ms = 1000 }, { limit = 1000000000, window_ms = 3600000 }]
+windows = [{ limit = 100, window_ms = 3600000 }]
+
+[policies.memtwo]
+match = "bench:two:mem:*"
+algorithm = "$1"
+windows = [{ limit = 100, window_ms = 1000 }, { limit = 100, window_ms = 3600000 }]
 TOML
 }
 evalsha_usec() { cli INFO commandstats | tr -d '\r' | grep '^cmdstat_evalsha:' | sed 's/.*usec_per_call=\([0-9.]*\).*/\1/'; }
@@ -50,15 +65,18 @@ evalsha_usec() { cli INFO commandstats | tr -d '\r' | grep '^cmdstat_evalsha:' |
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" --loglevel warning &
 PIDS+=($!)
 until cli ping >/dev/null 2>&1; do sleep 0.05; done
-echo "== machine: $(nproc) cores, $(redis-server --version | cut -d' ' -f3)"
+echo "== machine: $(nproc) cores, $(redis-server --version | cut -d' ' -f3); load average: $(cut -d' ' -f1-3 /proc/loadavg); window_ms $WINDOW_MS"
 
 SW_SHA=$(cli SCRIPT LOAD "$(cat "$ROOT/crates/ratelimiter-node/src/lua/check.lua")")
 GC_SHA=$(cli SCRIPT LOAD "$(cat "$ROOT/crates/ratelimiter-node/src/lua/gcra.lua")")
 # The same arguments the node sends: sliding window (limit, window_ms); gcra (field, T µs, tau µs).
-SW_ARGS=(EVALSHA "$SW_SHA" 1 'ratelimit:c:{bench:k__rand_int__}:default:1000' 1 1000000000 1000)
-GC_ARGS=(EVALSHA "$GC_SHA" 1 'ratelimit:c:{bench:k__rand_int__}:default:gcra' 1 1000 1 1000000000)
+# T = ceil(WINDOW_MS × 1000 / 10^9) µs, tau = 10^9 × T.
+T_US=$(( (WINDOW_MS * 1000 + 999999999) / 1000000000 ))
+SW_ARGS=(EVALSHA "$SW_SHA" 1 "ratelimit:c:{bench:k__rand_int__}:default:$WINDOW_MS" 1 1000000000 "$WINDOW_MS")
+GC_ARGS=(EVALSHA "$GC_SHA" 1 'ratelimit:c:{bench:k__rand_int__}:default:gcra' 1 "$WINDOW_MS" "$T_US" "$(( T_US * 1000000000 ))")
 
-for algo in sliding_window gcra; do
+# ALGOS="gcra sliding_window" runs them in the other order (to see how much order matters).
+for algo in ${ALGOS:-sliding_window gcra}; do
   policies "$algo"
   if [ "$algo" = gcra ]; then ARGS=("${GC_ARGS[@]}"); else ARGS=("${SW_ARGS[@]}"); fi
   echo

@@ -48,7 +48,7 @@ fn main() {
         println!("greedy client from {start} ms (fixed windows start at whole seconds):");
         println!();
         println!(
-            "| algorithm (100 per 1 s) | admitted | in its first second | most in any 1 s | per second overall |"
+            "| algorithm (100 per 1 s) | admitted | in its first second | most in any 1 s | per second since its first admission |"
         );
         println!("|---|---|---|---|---|");
         let mut counters = [algorithm::Counter::default()];
