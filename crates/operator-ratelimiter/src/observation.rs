@@ -128,7 +128,8 @@ pub struct StuckKey {
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum KeyKind {
-    /// A counter of one user key in one window of one policy.
+    /// A counter of one user key in one window of one policy, or the GCRA bucket of one user
+    /// key under one `gcra` policy.
     Counter,
     /// The node registry hash, written by the nodes' heartbeats.
     Nodes,
@@ -141,7 +142,9 @@ pub enum KeyKind {
 impl KeyKind {
     /// The kind of key `name` under `prefix`.
     pub fn of(prefix: &str, name: &str) -> Self {
-        if keys::parse_counter_key(prefix, name).is_some() {
+        if keys::parse_counter_key(prefix, name).is_some()
+            || keys::parse_gcra_key(prefix, name).is_some()
+        {
             KeyKind::Counter
         } else if name == keys::policies_key(prefix) {
             KeyKind::Policies
@@ -153,7 +156,8 @@ impl KeyKind {
     }
 }
 
-/// A counter over its limit.
+/// A counter over its limit (for a GCRA bucket: more units in use than its burst, with `count`
+/// the units in use and `limit` the burst).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverAdmitted {
     /// The user key.
@@ -238,8 +242,10 @@ mod tests {
     fn key_kinds_keep_their_stored_names() {
         let p = "ratelimit:";
         let counter = keys::counter_key(p, "user:1", "default", 1_000);
+        let bucket = keys::gcra_key(p, "user:1", "api");
         let kinds = [
             (counter.as_str(), KeyKind::Counter, "counter"),
+            (bucket.as_str(), KeyKind::Counter, "counter"),
             ("ratelimit:{shared}:policies", KeyKind::Policies, "policies"),
             ("ratelimit:{shared}:nodes", KeyKind::Nodes, "nodes"),
             ("ratelimit:junk", KeyKind::Other, "other"),

@@ -26,14 +26,20 @@ pub(crate) fn user_key(user_key: &str) -> String {
     }
 }
 
-/// The Redis key `name` as it may be shown: a counter of an API key in clear gets `api:***` as
-/// its user key; anything else is left as it is.
+/// The Redis key `name` as it may be shown: a counter (or GCRA bucket) of an API key in clear
+/// gets `api:***` as its user key; anything else is left as it is.
 pub(crate) fn key_name(prefix: &str, name: &str) -> String {
     match keys::parse_counter_key(prefix, name) {
         Some(ck) if is_clear_api_key(&ck.user_key) => {
             keys::counter_key(prefix, &user_key(&ck.user_key), &ck.policy, ck.window_ms)
         }
-        _ => name.to_owned(),
+        Some(_) => name.to_owned(),
+        None => match keys::parse_gcra_key(prefix, name) {
+            Some(gk) if is_clear_api_key(&gk.user_key) => {
+                keys::gcra_key(prefix, &user_key(&gk.user_key), &gk.policy)
+            }
+            _ => name.to_owned(),
+        },
     }
 }
 
@@ -77,6 +83,8 @@ mod tests {
         let kept = keys::counter_key(p, &fp, "default", 1_000);
         assert_eq!(key_name(p, &kept), kept);
         assert_eq!(key_name(p, "ratelimit:junk"), "ratelimit:junk");
+        let bucket = keys::gcra_key(p, "api:sk-live-1", "api");
+        assert_eq!(key_name(p, &bucket), "ratelimit:c:{api:***}:api:gcra");
 
         assert_eq!(
             line(r#"INFO denied key="api:sk-live-1" then api:sk-2, {api:x} api: and "#.trim_end()),

@@ -111,7 +111,7 @@ mod tests {
     use super::*;
 
     fn w(limit: u64, window_ms: u64) -> Window {
-        Window { limit, window_ms }
+        Window::new(limit, window_ms)
     }
 
     fn admitted(

@@ -49,7 +49,7 @@ impl Decision {
         let reported = self.reported();
         CheckResponse {
             allowed: self.outcome.allowed,
-            limit: reported.window.limit,
+            limit: self.quota(&reported.window),
             remaining: reported.remaining,
             reset_after_ms: reported.reset_after_ms,
             retry_after_ms: self.outcome.retry_after_ms,
@@ -58,6 +58,15 @@ impl Decision {
             window_ms: reported.window.window_ms,
             node: node_id.to_owned(),
             degraded: self.degraded,
+        }
+    }
+
+    /// The most a window holds: its limit, or under `gcra` its capacity (the burst), which is
+    /// what `remaining` counts down from (`q` of the `RateLimit-Policy` header).
+    pub fn quota(&self, window: &Window) -> u64 {
+        match self.policy.algorithm {
+            ratelimiter_schema::Algorithm::Gcra => window.capacity(),
+            ratelimiter_schema::Algorithm::SlidingWindow => window.limit,
         }
     }
 
@@ -187,7 +196,9 @@ impl Node {
         if let Ok(d) = &result {
             span.record("allowed", d.outcome.allowed);
             let reported = d.reported();
-            if d.outcome.allowed && reported.remaining.saturating_mul(5) <= reported.window.limit {
+            if d.outcome.allowed
+                && reported.remaining.saturating_mul(5) <= d.quota(&reported.window)
+            {
                 self.metrics.near_limit.fetch_add(1, Relaxed);
             }
         }

@@ -1,9 +1,9 @@
 //! A distributed rate-limiter node: several identical nodes behind a load balancer share their
 //! counters and policies in Redis and enforce exactly the same limits.
 //!
-//! Each decision is one Redis command: `EVALSHA` of a Lua sliding-window script that reads Redis
-//! `TIME`, checks and consumes every window of the key's policy atomically, and sets every key's
-//! TTL in the same call. When Redis is down or slow past the timeout, the node decides by its
+//! Each decision is one Redis command: `EVALSHA` of a Lua script (sliding window or GCRA, by
+//! the policy's algorithm) that reads Redis `TIME`, checks and consumes every window of the key's
+//! policy atomically, and sets every key's TTL in the same call. When Redis is down or slow past the timeout, the node decides by its
 //! [`FailureMode`](ratelimiter_schema::FailureMode) and recovers by itself.
 //!
 //! # Layout
@@ -11,7 +11,8 @@
 //! - [`node`]: [`Node`], the state shared by handlers and background loops.
 //! - [`decide`]: one decision ([`Decision`], and the window it [`Reported`]): policy selection,
 //!   Redis, failure mode.
-//! - [`algorithm`]: the sliding-window arithmetic as a pure function (mirrors `lua/check.lua`).
+//! - [`algorithm`]: the sliding-window arithmetic as a pure function (mirrors `lua/check.lua`);
+//!   [`gcra`]: the GCRA arithmetic of `gcra` policies (mirrors `lua/gcra.lua`).
 //! - [`local`]: the in-process limiter of the `local` failure mode (and of the memory guard).
 //! - [`abuse`]: enumeration and honeypot blocks, and the memory guard against key floods.
 //! - [`store`]: every Redis call, each bounded by a timeout, on one Redis, a Redis Cluster (one
@@ -42,6 +43,7 @@ mod background;
 pub mod config;
 pub mod decide;
 mod error;
+pub mod gcra;
 pub mod grpc;
 pub mod http;
 pub mod local;

@@ -47,6 +47,29 @@ pub enum PolicyError {
         /// The value given.
         got: u64,
     },
+    /// A `burst` on a window of a policy whose algorithm is not `gcra`.
+    #[error(
+        "window_ms {0}: burst is only used by \"algorithm\": \"gcra\"; remove it or set the algorithm"
+    )]
+    BurstWithoutGcra(u64),
+    /// A `burst` outside `1..=MAX_LIMIT`.
+    #[error("burst must be between 1 and {max}, got {got}")]
+    InvalidBurst {
+        /// The maximum.
+        max: u64,
+        /// The value given.
+        got: u64,
+    },
+    /// A `burst` whose full bucket would take longer than `max_ms` to refill.
+    #[error(
+        "window_ms {window_ms}: burst × window_ms / limit (the refill time of a full bucket) must be at most {max_ms} ms"
+    )]
+    BurstTooLarge {
+        /// The window.
+        window_ms: u64,
+        /// The longest refill.
+        max_ms: u64,
+    },
     /// More policies than [`crate::policy::MAX_POLICIES`].
     #[error("at most {0} policies")]
     TooManyPolicies(usize),

@@ -6,6 +6,7 @@
 //! | key | type | content | TTL | written by |
 //! |-----|------|---------|-----|------------|
 //! | `P` `c:{` *enc(user key)* `}:` *policy* `:` *window_ms* | hash | `w`: index of the current fixed window (`floor(redis_ms / window_ms)`), `c`: cost counted in window `w`, `p`: cost counted in window `w - 1` | `2 × window_ms`, set by the first write of each window (so it outlives the next window, while it is read as the previous one; later writes in the window add to `c` and keep it) | the check script, on each admitted request |
+//! | `P` `c:{` *enc(user key)* `}:` *policy* `:gcra` | hash | one field per window of a `gcra` policy, named by its *window_ms* (decimal): the window's theoretical arrival time `tat`, Unix µs of Redis `TIME` | until the bucket is full again: `max(tat) − now`, at least 1 ms, set by every write | the GCRA script, on each admitted request |
 //! | `P` `{shared}:policies` | hash | `version`: integer, only increases (seeded at Redis time in ms, +1 per change, so it also increases across a Redis restart); `policy:<name>`: [`PolicySpec`](crate::PolicySpec) JSON | [`LONG_TTL_MS`] (7 days), refreshed by every policy write and by every node every minute | the policy scripts (put, delete, seed), atomically with the version bump |
 //! | `P` `{shared}:nodes` | hash | `<node id>`: [`NodeRecord`](crate::NodeRecord) JSON, times from Redis `TIME` | [`LONG_TTL_MS`], refreshed by every heartbeat | each node's heartbeat (every second); removed on graceful shutdown |
 //! | `P` `{shared}:near_resets` | string | the near caches' reset epoch: an integer bumped by every counter reset (`DELETE /v1/counters/{key}`); a node with `--near-cache` drops its cached entries when its policy poll sees it change | [`LONG_TTL_MS`], set by every bump | the reset endpoint of any node (only ever read by nodes with the near cache) |
@@ -22,6 +23,16 @@
 //! Consequently, for a window whose stored `w` is the current index, **`c` never exceeds that
 //! window's limit** unless the policy's limit was lowered after the fact: `c > limit` is the
 //! observable sign of over-admission.
+//!
+//! **GCRA buckets.** A policy with `"algorithm": "gcra"` keeps one hash per (user key, policy):
+//! the `tat` of each window, as a field named by the window length. With `T` the window's
+//! emission interval and `tau = burst × T` ([`GcraParams`](crate::policy::GcraParams)), a
+//! request of cost `k` at Redis time `now` is admitted when `max(tat, now) + k·T − now ≤ tau`
+//! for every window; then every `tat` becomes `max(tat, now) + k·T`. Consequently **`tat − now`
+//! never exceeds `tau`** (unless the policy was tightened after the fact): `tat − now ≥
+//! tau + T` (a whole unit beyond the burst) is the observable sign of over-admission. The key
+//! name ends in `:gcra` where a sliding-window counter's ends in a window length, so changing a
+//! policy's algorithm starts it afresh: the old keys are not read and expire by their TTL.
 //!
 //! **Encoding.** The user key is stored between `{` and `}`, so all counter keys of one decision
 //! share a Redis Cluster hash tag (same slot: the script may touch them together). To keep the tag
@@ -49,7 +60,7 @@
 //! seeds them again from its `--policies` file (or the built-in default).
 
 use crate::error::KeyError;
-use crate::policy::Policy;
+use crate::policy::{Algorithm, Policy};
 
 /// TTL of the long-lived keys (`policies`, `nodes`): 7 days, refreshed by the nodes.
 pub const LONG_TTL_MS: u64 = 7 * 24 * 3_600_000;
@@ -65,6 +76,18 @@ pub const FIELD_WINDOW: &str = "w";
 pub const FIELD_CURRENT: &str = "c";
 /// The hash field of a counter holding the cost counted in the previous window.
 pub const FIELD_PREVIOUS: &str = "p";
+
+/// The last segment of a GCRA bucket's key name (where a counter has its window length).
+pub const GCRA_SUFFIX: &str = "gcra";
+
+/// The parts of a GCRA bucket's key name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcraKey {
+    /// The user key (decoded).
+    pub user_key: String,
+    /// The policy name.
+    pub policy: String,
+}
 
 /// The parts of a counter key name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,9 +145,42 @@ pub fn counter_key(prefix: &str, user_key: &str, policy: &str, window_ms: u64) -
     out
 }
 
-/// Every counter name `user_key` can have under `policies`: each window of each policy whose
-/// pattern matches it (`default` matches every key), in the order of the policies and their
-/// windows, each name once. A counter reset deletes exactly these, with no walk of the keyspace.
+/// The GCRA bucket of `user_key` under `policy`: one hash, a `tat` field per window
+/// ([`gcra_field`]).
+pub fn gcra_key(prefix: &str, user_key: &str, policy: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + user_key.len() + policy.len() + 12);
+    out.push_str(prefix);
+    out.push_str("c:{");
+    encode_into(user_key, &mut out);
+    out.push_str("}:");
+    out.push_str(policy);
+    out.push(':');
+    out.push_str(GCRA_SUFFIX);
+    out
+}
+
+/// The field of a GCRA bucket holding the `tat` of the window of `window_ms`.
+pub fn gcra_field(window_ms: u64) -> String {
+    window_ms.to_string()
+}
+
+/// Reads a GCRA bucket's key name back into its parts; `None` for any other key.
+pub fn parse_gcra_key(prefix: &str, name: &str) -> Option<GcraKey> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix("c:{")?;
+    let close = rest.find('}')?;
+    let user_key = decode(&rest[..close])?;
+    let (policy, suffix) = rest[close + 1..].strip_prefix(':')?.split_once(':')?;
+    crate::policy::validate_name(policy).ok()?;
+    (suffix == GCRA_SUFFIX).then(|| GcraKey {
+        user_key,
+        policy: policy.to_owned(),
+    })
+}
+
+/// Every counter name `user_key` can have under `policies`: for each policy whose pattern
+/// matches it (`default` matches every key), each window's counter, or the one GCRA bucket of a
+/// `gcra` policy, in the order of the policies and their windows, each name once. A counter
+/// reset deletes exactly these, with no walk of the keyspace.
 pub fn counter_keys_of<'a>(
     prefix: &str,
     user_key: &str,
@@ -134,17 +190,20 @@ pub fn counter_keys_of<'a>(
     policies
         .into_iter()
         .filter(|p| p.matches(user_key))
-        .flat_map(|p| {
-            p.windows
+        .flat_map(|p| match p.algorithm {
+            Algorithm::Gcra => vec![gcra_key(prefix, user_key, &p.name)],
+            Algorithm::SlidingWindow => p
+                .windows
                 .iter()
                 .map(|w| counter_key(prefix, user_key, &p.name, w.window_ms))
+                .collect(),
         })
         .filter(|name| seen.insert(name.clone()))
         .collect()
 }
 
 /// The `SCAN MATCH` pattern of every counter whose user key starts with `user_key_prefix`
-/// (empty: every counter).
+/// (empty: every counter), GCRA buckets included.
 pub fn counter_scan_pattern(prefix: &str, user_key_prefix: &str) -> String {
     let mut enc = String::new();
     encode_into(user_key_prefix, &mut enc);

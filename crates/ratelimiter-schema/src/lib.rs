@@ -42,7 +42,7 @@ pub use error::{KeyError, PolicyError};
 pub use failure::FailureMode;
 pub use fingerprint::{fingerprint_identifier, secret_digest};
 pub use keys::CounterKey;
-pub use policy::{Policy, PolicySet, PolicySpec, Window};
+pub use policy::{Algorithm, Policy, PolicySet, PolicySpec, Window};
 pub use wire::{
     CheckRequest, CheckResponse, CounterEntry, CountersPage, ErrorBody, FailureDecisions,
     NodeEntry, NodeInfo, NodeRecord, NodeState, NodesResponse, PoliciesResponse,

@@ -29,11 +29,13 @@ pub struct CheckRequest {
 pub struct CheckResponse {
     /// Whether the request is admitted.
     pub allowed: bool,
-    /// The limit of the reported window.
+    /// The limit of the reported window (under `gcra`: its capacity, the burst).
     pub limit: u64,
-    /// Cost still available in the reported window after this decision.
+    /// Cost still available in the reported window after this decision (under `gcra`: whole
+    /// units left in its bucket).
     pub remaining: u64,
-    /// Milliseconds until the reported window's fixed window ends.
+    /// Milliseconds until the reported window's fixed window ends (under `gcra`: until its
+    /// bucket is full again).
     pub reset_after_ms: u64,
     /// Milliseconds to wait before the same request can be admitted (0 when allowed).
     pub retry_after_ms: u64,
@@ -249,6 +251,14 @@ pub struct CounterEntry {
     pub previous: u64,
     /// Remaining TTL in ms (-1: none, which must never happen; -2: gone meanwhile).
     pub ttl_ms: i64,
+    /// How the key counts: absent for `sliding_window`, `gcra` for one window of a GCRA bucket
+    /// (then `window_index`, `current` and `previous` are 0 and `tat_us` holds the state).
+    #[serde(default, skip_serializing_if = "crate::Algorithm::is_default")]
+    pub algorithm: crate::Algorithm,
+    /// Under `gcra`: the window's theoretical arrival time, Unix µs of Redis time (the bucket
+    /// is full again then; `(tat_us − now) / T` units are in use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tat_us: Option<u64>,
 }
 
 /// Body of `GET /v1/counters`: one SCAN step. Continue with `next_cursor` until it is `"0"`.

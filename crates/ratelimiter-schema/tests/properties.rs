@@ -30,7 +30,7 @@ fn name() -> impl Strategy<Value = String> {
 fn windows() -> impl Strategy<Value = Vec<Window>> {
     prop::collection::btree_map(1..=MAX_WINDOW_MS, 1..=MAX_LIMIT, 1..=MAX_WINDOWS).prop_map(|m| {
         m.into_iter()
-            .map(|(window_ms, limit)| Window { limit, window_ms })
+            .map(|(window_ms, limit)| Window::new(limit, window_ms))
             .collect()
     })
 }
@@ -48,6 +48,7 @@ fn policy() -> impl Strategy<Value = Policy> {
         Policy::new(
             &name,
             PolicySpec {
+                algorithm: Default::default(),
                 pattern: Some(pattern),
                 windows,
             },
@@ -191,15 +192,17 @@ proptest! {
     #[test]
     fn selection_follows_the_reference_glob(pattern in "[ab*?\\\\]{1,8}", key in "[ab]{0,8}") {
         let p = Policy::new("p", PolicySpec {
+            algorithm: Default::default(),
             pattern: Some(pattern.clone()),
-            windows: vec![Window { limit: 1, window_ms: 1 }],
+            windows: vec![Window::new(1, 1)],
         }).unwrap();
         let pat: Vec<char> = pattern.chars().collect();
         let txt: Vec<char> = key.chars().collect();
         prop_assert_eq!(p.matches(&key), reference_glob(&pat, &txt), "{:?} on {:?}", pattern, key);
         let set = PolicySet::new([p, Policy::new(DEFAULT_POLICY, PolicySpec {
+            algorithm: Default::default(),
             pattern: None,
-            windows: vec![Window { limit: 1, window_ms: 1 }],
+            windows: vec![Window::new(1, 1)],
         }).unwrap()]).unwrap();
         let want = if reference_glob(&pat, &txt) { "p" } else { DEFAULT_POLICY };
         prop_assert_eq!(set.select(&key).map(|p| p.name.as_str()), Some(want));

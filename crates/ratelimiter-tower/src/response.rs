@@ -16,12 +16,10 @@ use crate::error::KeyError;
 /// headers and body are the node's; `None` for a descriptor without a limit.
 pub fn decision(status: &RlsStatus, degraded: Option<FailureMode>) -> Option<Decision> {
     let (limit, name) = (status.limit?, status.policy.clone()?);
-    let window = Window {
-        limit: limit.requests_per_unit,
-        window_ms: limit.unit.window_ms(),
-    };
+    let window = Window::new(limit.requests_per_unit, limit.unit.window_ms());
     Some(Decision {
         policy: Policy {
+            algorithm: Default::default(),
             pattern: format!("rls:{name}:*"),
             name,
             windows: vec![window],

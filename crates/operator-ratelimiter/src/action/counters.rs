@@ -105,14 +105,12 @@ mod tests {
     fn policy(name: &str, pattern: Option<&str>, windows: &[u64]) -> Policy {
         let windows = windows
             .iter()
-            .map(|&window_ms| Window {
-                limit: 10,
-                window_ms,
-            })
+            .map(|&window_ms| Window::new(10, window_ms))
             .collect();
         Policy::new(
             name,
             PolicySpec {
+                algorithm: Default::default(),
                 pattern: pattern.map(str::to_owned),
                 windows,
             },

@@ -76,9 +76,10 @@ pub(super) async fn update_policy(
             });
         }
         Some(w) => w.limit = limit,
-        None => windows.push(Window { limit, window_ms }),
+        None => windows.push(Window::new(limit, window_ms)),
     }
     let spec = PolicySpec {
+        algorithm: policy.algorithm,
         pattern: policy.spec().pattern,
         windows,
     };

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use operator_core::ActionReport;
 use ratelimiter_schema::keys::{self, LONG_TTL_MS};
+use ratelimiter_schema::policy::MAX_WINDOW_MS;
 use serde_json::json;
 
 use super::target::Target;
@@ -174,10 +175,15 @@ async fn repair_batch(
 }
 
 /// The TTL key `key` should have by its kind, in ms: twice its window for a counter, the long
-/// TTL for the policies and the registry, `fallback` for other keys.
+/// TTL for the policies and the registry, `fallback` for other keys. A GCRA bucket gets the
+/// longest refill any bucket may have ([`MAX_WINDOW_MS`]): its own depends on `tat`s and
+/// policies the repair does not read, and expiring it early would forget admitted requests.
 fn repair_ttl(prefix: &str, key: &str, fallback: Duration) -> u64 {
     if let Some(ck) = keys::parse_counter_key(prefix, key) {
         return ck.window_ms.saturating_mul(2);
+    }
+    if keys::parse_gcra_key(prefix, key).is_some() {
+        return MAX_WINDOW_MS;
     }
     match KeyKind::of(prefix, key) {
         KeyKind::Policies | KeyKind::Nodes => LONG_TTL_MS,
@@ -201,6 +207,10 @@ mod tests {
                 Duration::ZERO
             ),
             2_000
+        );
+        assert_eq!(
+            repair_ttl(p, &keys::gcra_key(p, "u", "api"), Duration::ZERO),
+            MAX_WINDOW_MS
         );
         assert_eq!(
             repair_ttl(p, "ratelimit:{shared}:policies", Duration::ZERO),

@@ -88,11 +88,9 @@ pub(crate) fn healthy(t: i64) -> Observation {
                     Policy::new(
                         "default",
                         PolicySpec {
+                            algorithm: Default::default(),
                             pattern: None,
-                            windows: vec![Window {
-                                limit: 100,
-                                window_ms: 1000,
-                            }],
+                            windows: vec![Window::new(100, 1000)],
                         },
                     )
                     .unwrap(),

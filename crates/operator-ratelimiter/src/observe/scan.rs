@@ -1,12 +1,17 @@
 //! The incremental scan of the prefix: a bounded number of keys per observation, resumed at the
 //! next one, so the cost per tick stays small on a large keyspace. Keys found without a TTL are
 //! remembered and re-checked every observation until they get one or disappear.
+//!
+//! Over-admission is read off both kinds of counter: a sliding-window counter holding more
+//! than its limit in the current window, and a GCRA bucket whose `tat` runs further ahead of
+//! Redis time than `tau` (more than `burst` units in use). The bucket check reads Redis `TIME`
+//! after the buckets, in the same pipeline, so a bucket cannot look fuller than it was.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use ratelimiter_schema::keys::{self, FIELD_CURRENT, FIELD_WINDOW};
-use ratelimiter_schema::{CounterKey, Policy};
+use ratelimiter_schema::keys::{self, FIELD_CURRENT, FIELD_WINDOW, GcraKey};
+use ratelimiter_schema::{Algorithm, CounterKey, Policy};
 
 use crate::config::RateLimiterConfig;
 use crate::error::Result;
@@ -60,17 +65,26 @@ impl ScanState {
             .enumerate()
             .filter_map(|(i, k)| keys::parse_counter_key(&config.key_prefix, k).map(|ck| (i, ck)))
             .collect();
-        let counter_names = counters
+        let buckets: Vec<(usize, GcraKey)> = candidates
             .iter()
-            .map(|(i, _)| candidates[*i].clone())
+            .enumerate()
+            .filter_map(|(i, k)| keys::parse_gcra_key(&config.key_prefix, k).map(|gk| (i, gk)))
             .collect();
-        let (ttls, values) = probe(
+        let names = |of: &[usize]| of.iter().map(|i| candidates[*i].clone()).collect();
+        let probed = probe(
             redis,
             config.redis_timeout * 2,
             candidates.clone(),
-            counter_names,
+            names(&counters.iter().map(|(i, _)| *i).collect::<Vec<_>>()),
+            names(&buckets.iter().map(|(i, _)| *i).collect::<Vec<_>>()),
         )
         .await?;
+        let Probed {
+            ttls,
+            values,
+            buckets: tats,
+            now_us,
+        } = probed;
 
         for (name, ttl) in candidates.iter().zip(&ttls) {
             if *ttl == -1 {
@@ -81,13 +95,19 @@ impl ScanState {
                 self.stuck.remove(name);
             }
         }
-        let over_admitted = counters
+        let mut over_admitted: Vec<OverAdmitted> = counters
             .iter()
             .zip(values)
             .filter_map(|((_, ck), (window, count))| {
                 over_limit(ck, window?, count?, policies, now_ms)
             })
             .collect();
+        over_admitted.extend(
+            buckets
+                .iter()
+                .zip(&tats)
+                .flat_map(|((_, gk), fields)| over_burst(gk, fields, policies, now_us)),
+        );
         let stuck = self
             .stuck
             .iter()
@@ -156,14 +176,28 @@ impl ScanState {
     }
 }
 
-/// `PTTL` of every name in `names` (-2 when gone) and the current window and count of every
-/// counter in `counters`, in one pipeline.
+/// What one probe pipeline read.
+struct Probed {
+    /// `PTTL` of every name (-2 when gone).
+    ttls: Vec<i64>,
+    /// The current window and count of every sliding-window counter.
+    values: Vec<(Option<u64>, Option<u64>)>,
+    /// The fields (window length → `tat`) of every GCRA bucket.
+    buckets: Vec<HashMap<String, String>>,
+    /// Redis `TIME` after the reads, Unix µs (0 when there was no bucket to judge).
+    now_us: u64,
+}
+
+/// `PTTL` of every name in `names`, the current window and count of every counter in
+/// `counters`, the fields of every GCRA bucket in `buckets` and then Redis `TIME`, in one
+/// pipeline.
 async fn probe(
     redis: &RedisHandle,
     bound: Duration,
     names: Vec<String>,
     counters: Vec<String>,
-) -> Result<(Vec<i64>, Vec<(Option<u64>, Option<u64>)>)> {
+    buckets: Vec<String>,
+) -> Result<Probed> {
     redis
         .run(bound, move |mut conn| async move {
             let mut pipe = redis::pipe();
@@ -176,19 +210,72 @@ async fn probe(
                     .arg(FIELD_WINDOW)
                     .arg(FIELD_CURRENT);
             }
+            for k in &buckets {
+                pipe.cmd("HGETALL").arg(k);
+            }
+            if !buckets.is_empty() {
+                pipe.cmd("TIME");
+            }
             let mut all: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-            let values = all.split_off(names.len());
-            let ttls: Vec<i64> = all
+            let mut rest = all.split_off(names.len());
+            let mut tail = rest.split_off(counters.len());
+            let time = (!buckets.is_empty()).then(|| tail.pop()).flatten();
+            let ttls = all
                 .into_iter()
                 .map(|v| redis::from_redis_value(v).unwrap_or(-2))
                 .collect();
-            let values: Vec<(Option<u64>, Option<u64>)> = values
+            let values = rest
                 .into_iter()
                 .map(|v| redis::from_redis_value(v).unwrap_or((None, None)))
                 .collect();
-            Ok((ttls, values))
+            let buckets = tail
+                .into_iter()
+                .map(|v| redis::from_redis_value(v).unwrap_or_default())
+                .collect();
+            let now_us = time
+                .and_then(|t| redis::from_redis_value::<(u64, u64)>(t).ok())
+                .map_or(0, |(s, us)| s * 1_000_000 + us);
+            Ok(Probed {
+                ttls,
+                values,
+                buckets,
+                now_us,
+            })
         })
         .await
+}
+
+/// The over-admission shown by one GCRA bucket, per window: a `tat` more than `tau` ahead of
+/// `now_us` (the script never writes one), reported as the units in use, `⌈(tat − now) / T⌉`,
+/// over the burst.
+fn over_burst(
+    gk: &GcraKey,
+    fields: &HashMap<String, String>,
+    policies: &[Policy],
+    now_us: u64,
+) -> Vec<OverAdmitted> {
+    let Some(policy) = policies
+        .iter()
+        .find(|p| p.name == gk.policy && p.algorithm == Algorithm::Gcra)
+    else {
+        return Vec::new();
+    };
+    policy
+        .windows
+        .iter()
+        .filter_map(|w| {
+            let tat: u64 = fields.get(&keys::gcra_field(w.window_ms))?.parse().ok()?;
+            let p = w.gcra();
+            let ahead = tat.checked_sub(now_us)?;
+            (now_us > 0 && ahead > p.tau_us).then(|| OverAdmitted {
+                key: redact::user_key(&gk.user_key),
+                policy: gk.policy.clone(),
+                window_ms: w.window_ms,
+                count: ahead.div_ceil(p.interval_us),
+                limit: p.burst,
+            })
+        })
+        .collect()
 }
 
 /// The over-admission shown by one counter, if any: more cost counted in the *current* window
@@ -217,4 +304,50 @@ fn over_limit(
         count,
         limit,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_is_over_only_when_its_tat_runs_past_tau() {
+        let policy = Policy::new(
+            "api",
+            ratelimiter_schema::PolicySpec {
+                pattern: Some("api:*".into()),
+                algorithm: Algorithm::Gcra,
+                windows: vec![ratelimiter_schema::Window::new(10, 1000).with_burst(5)],
+            },
+        )
+        .unwrap();
+        let gk = GcraKey {
+            user_key: "user:1".into(),
+            policy: "api".into(),
+        };
+        let now = 1_700_000_000_000_000;
+        let fields = |ahead: u64| HashMap::from([("1000".to_owned(), (now + ahead).to_string())]);
+        let policies = std::slice::from_ref(&policy);
+        // T = 100 ms, tau = 500 ms: a full bucket is not over, one µs more is.
+        assert!(over_burst(&gk, &fields(500_000), policies, now).is_empty());
+        let over = over_burst(&gk, &fields(700_000), policies, now);
+        assert_eq!(
+            over,
+            vec![OverAdmitted {
+                key: "user:1".into(),
+                policy: "api".into(),
+                window_ms: 1000,
+                count: 7,
+                limit: 5,
+            }]
+        );
+        assert!(
+            over_burst(&gk, &fields(700_000), &[], now).is_empty(),
+            "unknown policy"
+        );
+        assert!(
+            over_burst(&gk, &fields(700_000), policies, 0).is_empty(),
+            "no time read"
+        );
+    }
 }

@@ -231,10 +231,11 @@ mod tests {
     #[test]
     fn counter_names_cover_every_matching_policy_window() {
         let spec = |pattern: Option<&str>, windows: &[(u64, u64)]| PolicySpec {
+            algorithm: Default::default(),
             pattern: pattern.map(str::to_owned),
             windows: windows
                 .iter()
-                .map(|&(limit, window_ms)| ratelimiter_schema::Window { limit, window_ms })
+                .map(|&(limit, window_ms)| ratelimiter_schema::Window::new(limit, window_ms))
                 .collect(),
         };
         let set = PolicySet::new([

@@ -7,6 +7,12 @@
 //! `RateLimit: "login/1s";r=4;t=1, "login/1h";r=99;t=3600`. `w` and `t` are whole seconds,
 //! rounded up. `X-RateLimit-Limit`/`-Remaining`/`-Reset` describe the reported window (the
 //! denying one, or the one with the least remaining); `X-RateLimit-Reset` is in seconds from now.
+//!
+//! Under a `gcra` policy (a token bucket per window) the same fields mean: `q` (and
+//! `X-RateLimit-Limit`) the bucket's capacity, the `burst`; `w` still the window whose `limit`
+//! is the refill rate; `r` the whole units left in the bucket; `t` (and `X-RateLimit-Reset`) the
+//! seconds until the bucket is full again, not until a window ends. A client may therefore get
+//! `burst + limit − 1` within one `w`: a full bucket, then the refill.
 
 use std::fmt::Write as _;
 
@@ -25,7 +31,7 @@ pub fn rate_limit_headers(decision: &Decision) -> Vec<(&'static str, String)> {
         let _ = write!(
             policy,
             "{sep}{name};q={};w={}",
-            w.limit,
+            decision.quota(w),
             ceil_secs(w.window_ms).max(1)
         );
         let _ = write!(state, "{sep}{name};r={remaining};t={}", ceil_secs(reset_ms));
@@ -34,7 +40,10 @@ pub fn rate_limit_headers(decision: &Decision) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("ratelimit-policy", policy),
         ("ratelimit", state),
-        ("x-ratelimit-limit", reported.window.limit.to_string()),
+        (
+            "x-ratelimit-limit",
+            decision.quota(&reported.window).to_string(),
+        ),
         ("x-ratelimit-remaining", reported.remaining.to_string()),
         (
             "x-ratelimit-reset",
@@ -64,18 +73,10 @@ mod tests {
     use crate::algorithm::Outcome;
 
     fn decision(allowed: bool, reported: usize, retry: u64) -> Decision {
-        let windows = vec![
-            Window {
-                limit: 5,
-                window_ms: 1000,
-            },
-            Window {
-                limit: 100,
-                window_ms: 3_600_000,
-            },
-        ];
+        let windows = vec![Window::new(5, 1000), Window::new(100, 3_600_000)];
         Decision {
             policy: Policy {
+                algorithm: Default::default(),
                 name: "login".into(),
                 pattern: "login:*".into(),
                 windows: windows.clone(),
@@ -122,5 +123,17 @@ mod tests {
         let h = rate_limit_headers(&d);
         assert!(h[0].1.starts_with("\"login/250ms\";q=5;w=1,"), "{}", h[0].1);
         assert_eq!(h[2].1, "100", "the reported window is the second");
+    }
+
+    #[test]
+    fn gcra_headers_count_down_from_the_burst() {
+        let mut d = decision(true, 0, 0);
+        d.policy.algorithm = ratelimiter_schema::Algorithm::Gcra;
+        d.windows[0] = Window::new(5, 1000).with_burst(2);
+        d.outcome.windows[0] = (1, 500);
+        let h = rate_limit_headers(&d);
+        assert_eq!(h[0].1, "\"login/1s\";q=2;w=1, \"login/1h\";q=100;w=3600");
+        assert_eq!(h[1].1, "\"login/1s\";r=1;t=1, \"login/1h\";r=95;t=1801");
+        assert_eq!(h[2].1, "2");
     }
 }

@@ -123,12 +123,10 @@ fn compile_level(
             let policy = (!limit.unlimited).then(|| {
                 let name = policy_name(prefix, &path);
                 Policy {
+                    algorithm: Default::default(),
                     pattern: format!("rls:{name}:*"),
                     name,
-                    windows: vec![Window {
-                        limit: limit.requests_per_unit,
-                        window_ms: limit.unit.window_ms(),
-                    }],
+                    windows: vec![Window::new(limit.requests_per_unit, limit.unit.window_ms())],
                 }
             });
             policies.extend(policy.clone());

@@ -1,10 +1,12 @@
-//! The decision path's one Redis command: `EVALSHA` of `lua/check.lua` (`EVAL` on `NOSCRIPT`),
-//! routed to the primary owning the key's slot, skipped while that shard's breaker is open, and its reply read strictly. Its success is
-//! the only thing that closes the breaker.
+//! The decision path's one Redis command: `EVALSHA` of `lua/check.lua` (a `sliding_window`
+//! policy) or `lua/gcra.lua` (a `gcra` policy), `EVAL` on `NOSCRIPT`, routed to the primary
+//! owning the key's slot, skipped while that shard's breaker is open, and its reply read strictly
+//! (both scripts answer the same shape). Its success is the only thing that closes the breaker.
 
-use ratelimiter_schema::{Policy, keys};
+use ratelimiter_schema::{Algorithm, Policy, keys};
 
 use super::handle::Store;
+use super::script::ScriptCall;
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
 
@@ -47,6 +49,29 @@ impl Store {
         cost: u64,
         guard: bool,
     ) -> Result<Option<CheckReply>, StoreError> {
+        let mut call = match policy.algorithm {
+            Algorithm::SlidingWindow => self.sliding_window_call(user_key, policy, cost),
+            Algorithm::Gcra => self.gcra_call(user_key, policy, cost),
+        };
+        if guard {
+            call.arg(1);
+        }
+        if policy.algorithm == Algorithm::SlidingWindow {
+            // Only check.lua decides `k` same calls in one (`coalesce`).
+            call.coalescable(cost);
+        }
+        // The breaker of the primary owning the key's slot (one breaker outside cluster mode).
+        let reply: Vec<i64> = self.decision(&call).await?;
+        if guard && reply == [-1] {
+            return Ok(None);
+        }
+        parse_check_reply(&reply, policy.windows.len()).map(Some)
+    }
+}
+
+impl Store {
+    /// `check.lua`'s call: one counter per window, then each window's limit and length.
+    fn sliding_window_call(&self, user_key: &str, policy: &Policy, cost: u64) -> ScriptCall<'_> {
         let mut call = self.check.call();
         for w in &policy.windows {
             call.key(keys::counter_key(
@@ -60,16 +85,21 @@ impl Store {
         for w in &policy.windows {
             call.arg(w.limit).arg(w.window_ms);
         }
-        if guard {
-            call.arg(1);
+        call
+    }
+
+    /// `gcra.lua`'s call: the one bucket, then each window's field, `T` and `tau` in µs.
+    fn gcra_call(&self, user_key: &str, policy: &Policy, cost: u64) -> ScriptCall<'_> {
+        let mut call = self.gcra.call();
+        call.key(keys::gcra_key(&self.prefix, user_key, &policy.name));
+        call.arg(cost);
+        for w in &policy.windows {
+            let p = w.gcra();
+            call.arg(keys::gcra_field(w.window_ms))
+                .arg(p.interval_us)
+                .arg(p.tau_us);
         }
-        call.coalescable(cost);
-        // The breaker of the primary owning the key's slot (one breaker outside cluster mode).
-        let reply: Vec<i64> = self.decision(&call).await?;
-        if guard && reply == [-1] {
-            return Ok(None);
-        }
-        parse_check_reply(&reply, policy.windows.len()).map(Some)
+        call
     }
 }
 

@@ -1,7 +1,10 @@
-//! Counters in Redis: cursor-paginated listing, and deletion of named counters (a reset).
+//! Counters in Redis: cursor-paginated listing (sliding-window counters and GCRA buckets, one
+//! entry per window), and deletion of named counters (a reset).
+
+use std::collections::BTreeMap;
 
 use ratelimiter_schema::keys;
-use ratelimiter_schema::{CounterEntry, CountersPage};
+use ratelimiter_schema::{Algorithm, CounterEntry, CountersPage};
 use redis::Value;
 
 use super::handle::Store;
@@ -61,9 +64,9 @@ impl Store {
         } else {
             next
         };
-        let parsed: Vec<(String, keys::CounterKey)> = names
+        let parsed: Vec<(String, Parsed)> = names
             .into_iter()
-            .filter_map(|n| keys::parse_counter_key(&self.prefix, &n).map(|k| (n, k)))
+            .filter_map(|n| Parsed::of(&self.prefix, &n).map(|k| (n, k)))
             .collect();
         if parsed.is_empty() {
             return Ok(CountersPage {
@@ -72,32 +75,70 @@ impl Store {
             });
         }
         let mut pipe = redis::pipe();
-        for (name, _) in &parsed {
-            pipe.cmd("HMGET")
-                .arg(name)
-                .arg(keys::FIELD_WINDOW)
-                .arg(keys::FIELD_CURRENT)
-                .arg(keys::FIELD_PREVIOUS);
+        for (name, key) in &parsed {
+            match key {
+                Parsed::Counter(_) => {
+                    pipe.cmd("HMGET")
+                        .arg(name)
+                        .arg(keys::FIELD_WINDOW)
+                        .arg(keys::FIELD_CURRENT)
+                        .arg(keys::FIELD_PREVIOUS);
+                }
+                Parsed::Gcra(_) => {
+                    pipe.cmd("HGETALL").arg(name);
+                }
+            }
             pipe.cmd("PTTL").arg(name);
         }
         let values: Vec<Value> = self.admin(pipe.query_async(&mut conn)).await?;
         let mut counters = Vec::with_capacity(parsed.len());
         for ((name, key), pair) in parsed.into_iter().zip(values.chunks_exact(2)) {
-            let fields: Vec<Option<u64>> = redis::from_redis_value_ref(&pair[0])
-                .map_err(|e| StoreError::Reply(e.to_string()))?;
             let ttl_ms: i64 = redis::from_redis_value_ref(&pair[1])
                 .map_err(|e| StoreError::Reply(e.to_string()))?;
-            let field = |i: usize| fields.get(i).copied().flatten().unwrap_or(0);
-            counters.push(CounterEntry {
-                key: key.user_key,
-                policy: key.policy,
-                window_ms: key.window_ms,
-                redis_key: name,
-                window_index: field(0),
-                current: field(1),
-                previous: field(2),
-                ttl_ms,
-            });
+            match key {
+                Parsed::Counter(key) => {
+                    let fields: Vec<Option<u64>> = redis::from_redis_value_ref(&pair[0])
+                        .map_err(|e| StoreError::Reply(e.to_string()))?;
+                    let field = |i: usize| fields.get(i).copied().flatten().unwrap_or(0);
+                    counters.push(CounterEntry {
+                        key: key.user_key,
+                        policy: key.policy,
+                        window_ms: key.window_ms,
+                        redis_key: name,
+                        window_index: field(0),
+                        current: field(1),
+                        previous: field(2),
+                        ttl_ms,
+                        algorithm: Algorithm::SlidingWindow,
+                        tat_us: None,
+                    });
+                }
+                Parsed::Gcra(key) => {
+                    let fields: BTreeMap<String, String> = redis::from_redis_value_ref(&pair[0])
+                        .map_err(|e| StoreError::Reply(e.to_string()))?;
+                    // One entry per window field, in window order; a field that is not a
+                    // window length and a tat is not this schema's and is skipped.
+                    let mut windows: Vec<(u64, u64)> = fields
+                        .iter()
+                        .filter_map(|(f, v)| Some((f.parse().ok()?, v.parse().ok()?)))
+                        .collect();
+                    windows.sort_unstable();
+                    for (window_ms, tat_us) in windows {
+                        counters.push(CounterEntry {
+                            key: key.user_key.clone(),
+                            policy: key.policy.clone(),
+                            window_ms,
+                            redis_key: name.clone(),
+                            window_index: 0,
+                            current: 0,
+                            previous: 0,
+                            ttl_ms,
+                            algorithm: Algorithm::Gcra,
+                            tat_us: Some(tat_us),
+                        });
+                    }
+                }
+            }
         }
         Ok(CountersPage {
             next_cursor: next,
@@ -126,6 +167,22 @@ impl Store {
             .filter(|(_, n)| *n > 0)
             .map(|(name, _)| name.clone())
             .collect())
+    }
+}
+
+/// A listed key, by the key schema.
+enum Parsed {
+    /// A sliding-window counter.
+    Counter(keys::CounterKey),
+    /// A GCRA bucket.
+    Gcra(keys::GcraKey),
+}
+
+impl Parsed {
+    fn of(prefix: &str, name: &str) -> Option<Self> {
+        keys::parse_counter_key(prefix, name)
+            .map(Self::Counter)
+            .or_else(|| keys::parse_gcra_key(prefix, name).map(Self::Gcra))
     }
 }
 

@@ -44,6 +44,8 @@ pub struct Store {
     admin_timeout: Duration,
     pub(super) metrics: Arc<Metrics>,
     pub(super) check: LuaScript,
+    /// The decision script of `gcra` policies (same reply as `check`).
+    pub(super) gcra: LuaScript,
     pub(super) policy_put: LuaScript,
     pub(super) policy_delete: LuaScript,
     pub(super) policy_seed: LuaScript,
@@ -105,6 +107,7 @@ impl Store {
             admin_timeout: (timeout * 20).max(Duration::from_secs(1)),
             metrics,
             check: LuaScript::new(include_str!("../lua/check.lua")),
+            gcra: LuaScript::new(include_str!("../lua/gcra.lua")),
             policy_put: LuaScript::new(ratelimiter_schema::scripts::POLICY_PUT),
             policy_delete: LuaScript::new(ratelimiter_schema::scripts::POLICY_DELETE),
             policy_seed: LuaScript::new(ratelimiter_schema::scripts::POLICY_SEED),
@@ -137,6 +140,11 @@ impl Store {
     /// The SHA1 of the check script (for `redis-benchmark EVALSHA`).
     pub fn check_script_sha(&self) -> &str {
         self.check.sha()
+    }
+
+    /// The SHA1 of the GCRA script (for `redis-benchmark EVALSHA`).
+    pub fn gcra_script_sha(&self) -> &str {
+        self.gcra.sha()
     }
 
     /// Measures one `PING` round trip.

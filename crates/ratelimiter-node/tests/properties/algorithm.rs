@@ -9,7 +9,7 @@ use ratelimiter_schema::Window;
 fn windows() -> impl Strategy<Value = Vec<Window>> {
     prop::collection::btree_map(1u64..20_000, 1u64..50, 1..4).prop_map(|m| {
         m.into_iter()
-            .map(|(window_ms, limit)| Window { limit, window_ms })
+            .map(|(window_ms, limit)| Window::new(limit, window_ms))
             .collect()
     })
 }

@@ -13,12 +13,13 @@ fn spec() -> impl Strategy<Value = PolicySpec> {
     let windows = prop::collection::btree_map(1..=MAX_WINDOW_MS, 1..=MAX_LIMIT, 1..=MAX_WINDOWS)
         .prop_map(|m| {
             m.into_iter()
-                .map(|(window_ms, limit)| Window { limit, window_ms })
+                .map(|(window_ms, limit)| Window::new(limit, window_ms))
                 .collect::<Vec<_>>()
         });
     let pattern =
         any::<String>().prop_filter("1 to 256 bytes", |s| !s.is_empty() && s.len() <= 256);
     (pattern, windows).prop_map(|(p, windows)| PolicySpec {
+        algorithm: Default::default(),
         pattern: Some(p),
         windows,
     })

@@ -139,3 +139,52 @@ fn scan_patterns_escape_glob_characters() {
     );
     assert_eq!(counter_scan_pattern("ratelimit:", ""), "ratelimit:c:{*");
 }
+
+#[test]
+fn gcra_buckets_round_trip_and_never_parse_as_counters() {
+    for key in NASTY {
+        let name = gcra_key("ratelimit:", key, "api-2");
+        assert!(name.ends_with(":api-2:gcra"), "{name}");
+        assert_eq!(
+            parse_gcra_key("ratelimit:", &name),
+            Some(GcraKey {
+                user_key: (*key).to_owned(),
+                policy: "api-2".into(),
+            })
+        );
+        assert!(parse_counter_key("ratelimit:", &name).is_none(), "{name}");
+        let counter = counter_key("ratelimit:", key, "api-2", 1000);
+        assert!(
+            parse_gcra_key("ratelimit:", &counter).is_none(),
+            "{counter}"
+        );
+        assert_eq!(
+            hash_tag(&name),
+            hash_tag(&counter),
+            "same slot as its counters"
+        );
+    }
+    assert_eq!(gcra_field(600_000), "600000");
+}
+
+#[test]
+fn a_reset_names_the_bucket_of_a_gcra_policy_and_the_counters_of_the_others() {
+    let gcra = Policy::new(
+        "api",
+        crate::PolicySpec {
+            pattern: Some("api:*".into()),
+            algorithm: Algorithm::Gcra,
+            windows: vec![
+                crate::Window::new(10, 1000),
+                crate::Window::new(100, 60_000),
+            ],
+        },
+    )
+    .unwrap();
+    let sliding = crate::PolicySet::builtin();
+    let names = counter_keys_of("rl:", "api:1", sliding.sorted().into_iter().chain([&gcra]));
+    assert_eq!(
+        names,
+        vec!["rl:c:{api:1}:default:1000", "rl:c:{api:1}:api:gcra"]
+    );
+}

@@ -43,10 +43,8 @@ impl PolicySet {
         let default = Policy {
             name: DEFAULT_POLICY.to_owned(),
             pattern: "*".to_owned(),
-            windows: vec![Window {
-                limit: 100,
-                window_ms: 1_000,
-            }],
+            algorithm: Default::default(),
+            windows: vec![Window::new(100, 1_000)],
         };
         Self {
             ordered: Vec::new(),

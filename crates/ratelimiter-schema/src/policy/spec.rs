@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::algorithm::Algorithm;
 use super::window::{Window, validate_windows};
 use crate::error::PolicyError;
 use crate::glob;
@@ -20,6 +21,9 @@ pub struct PolicySpec {
     /// Glob over keys (`*`, `?`, `\` escapes). Absent only for `default`, which matches the rest.
     #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// How the windows are counted (absent: `sliding_window`, left out when it is).
+    #[serde(default, skip_serializing_if = "Algorithm::is_default")]
+    pub algorithm: Algorithm,
     /// The windows, all checked and consumed together.
     pub windows: Vec<Window>,
 }
@@ -32,6 +36,10 @@ pub struct Policy {
     /// The glob pattern (`*` for `default`).
     #[serde(rename = "match")]
     pub pattern: String,
+    /// How the windows are counted (left out of the JSON when `sliding_window`, so the digest
+    /// of a policy set without GCRA is what it was before algorithms existed).
+    #[serde(default, skip_serializing_if = "Algorithm::is_default")]
+    pub algorithm: Algorithm,
     /// The windows, in the order given.
     pub windows: Vec<Window>,
 }
@@ -53,10 +61,11 @@ impl Policy {
         if pattern.is_empty() || pattern.len() > MAX_PATTERN_BYTES {
             return Err(PolicyError::InvalidPattern(pattern));
         }
-        validate_windows(&spec.windows)?;
+        validate_windows(&spec.windows, spec.algorithm)?;
         Ok(Self {
             name: name.to_owned(),
             pattern,
+            algorithm: spec.algorithm,
             windows: spec.windows,
         })
     }
@@ -77,6 +86,7 @@ impl Policy {
     pub fn spec(&self) -> PolicySpec {
         PolicySpec {
             pattern: (self.name != DEFAULT_POLICY).then(|| self.pattern.clone()),
+            algorithm: self.algorithm,
             windows: self.windows.clone(),
         }
     }
@@ -92,9 +102,15 @@ impl Policy {
         self.name == DEFAULT_POLICY || glob::matches(&self.pattern, key)
     }
 
-    /// The smallest limit among the windows: the largest cost a single request may carry.
+    /// The largest cost a single request may carry: the smallest limit among the windows (under
+    /// `gcra`, the smallest capacity, `burst` or the limit).
     pub fn min_limit(&self) -> u64 {
-        self.windows.iter().map(|w| w.limit).min().unwrap_or(0)
+        let gcra = self.algorithm == Algorithm::Gcra;
+        self.windows
+            .iter()
+            .map(|w| if gcra { w.capacity() } else { w.limit })
+            .min()
+            .unwrap_or(0)
     }
 }
 
@@ -123,9 +139,10 @@ pub(crate) mod tests {
     pub(crate) fn spec(pattern: Option<&str>, windows: &[(u64, u64)]) -> PolicySpec {
         PolicySpec {
             pattern: pattern.map(str::to_owned),
+            algorithm: Algorithm::default(),
             windows: windows
                 .iter()
-                .map(|&(limit, window_ms)| Window { limit, window_ms })
+                .map(|&(limit, window_ms)| Window::new(limit, window_ms))
                 .collect(),
         }
     }
@@ -243,5 +260,48 @@ pub(crate) mod tests {
             Policy::from_json("x", r#"{"match": "*", "windows": [], "extra": 1}"#),
             Err(PolicyError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn gcra_policies_parse_validate_and_keep_old_json_unchanged() {
+        let old = r#"{"match":"login:*","windows":[{"limit":5,"window_ms":1000}]}"#;
+        let p = Policy::from_json("login", old).unwrap();
+        assert_eq!(p.algorithm, Algorithm::SlidingWindow);
+        assert_eq!(p.to_json(), old, "the default algorithm is left out");
+        let gcra = r#"{"match":"api:*","algorithm":"gcra","windows":[{"limit":100,"window_ms":600000,"burst":10}]}"#;
+        let g = Policy::from_json("api", gcra).unwrap();
+        assert_eq!(g.algorithm, Algorithm::Gcra);
+        assert_eq!(g.windows[0].capacity(), 10);
+        assert_eq!(g.min_limit(), 10, "a request may cost at most the burst");
+        assert_eq!(g.to_json(), gcra);
+        let unknown = Policy::from_json(
+            "x",
+            r#"{"match":"*","algorithm":"leaky","windows":[{"limit":1,"window_ms":1}]}"#,
+        );
+        assert!(
+            matches!(&unknown, Err(PolicyError::Parse { detail, .. }) if detail.contains("gcra")),
+            "{unknown:?}"
+        );
+        let burst = |algorithm, burst| PolicySpec {
+            pattern: Some("*".into()),
+            algorithm,
+            windows: vec![Window::new(10, 1000).with_burst(burst)],
+        };
+        assert_eq!(
+            Policy::new("p", burst(Algorithm::SlidingWindow, 5)),
+            Err(PolicyError::BurstWithoutGcra(1000))
+        );
+        assert_eq!(
+            Policy::new("p", burst(Algorithm::Gcra, 0)),
+            Err(PolicyError::InvalidBurst {
+                max: MAX_LIMIT,
+                got: 0
+            })
+        );
+        assert!(matches!(
+            Policy::new("p", burst(Algorithm::Gcra, MAX_LIMIT)),
+            Err(PolicyError::BurstTooLarge { .. })
+        ));
+        assert!(Policy::new("p", burst(Algorithm::Gcra, 1)).is_ok());
     }
 }
