@@ -29,8 +29,8 @@ pub(super) fn catalog() -> Vec<FaultSpec> {
         FaultSpec {
             name: "slow-redis",
             arg: Some("LATENCY DURATION"),
-            does: "for DURATION, a client runs busy Lua scripts of LATENCY back to back: Redis still answers, each command up to LATENCY late (a node whose --redis-timeout-ms, 50 ms by default, is shorter gives up then and decides by its failure mode)",
-            undo: "undoes itself when DURATION ends (verified: PING answered fast, every node ready); `chaos undo slow-redis` verifies",
+            does: "for DURATION, a client runs busy Lua scripts of LATENCY back to back: Redis still answers, each command up to LATENCY late; the nodes are restarted with --redis-timeout-ms above LATENCY meanwhile (local only), so that their decisions wait (with their usual 50 ms they would give up and decide by their failure mode: Redis down, not slow)",
+            undo: "undoes itself when DURATION ends: the nodes restarted with their usual flags, verified (PING, every node ready); `chaos undo slow-redis` restores the nodes an interrupted run left",
         },
     ]
 }

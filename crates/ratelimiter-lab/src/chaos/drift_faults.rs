@@ -89,8 +89,9 @@ pub(super) async fn undo_key_prefix(
         redis.query::<u64>(redis::cmd("DEL").arg(chunk)).await?;
     }
     r.did.push(format!(
-        "deleted the {} keys node-{n} wrote under {OTHER_PREFIX:?}",
-        keys.len()
+        "deleted what node-{n} wrote under {OTHER_PREFIX:?} ({} {})",
+        keys.len(),
+        if keys.len() == 1 { "key" } else { "keys" }
     ));
     r.checks.extend(verify::whole(env).await);
     Ok(r)

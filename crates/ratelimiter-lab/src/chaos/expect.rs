@@ -4,8 +4,8 @@
 //! against these; [`Expectation::classify`] sorts the tickets a trial saw.
 
 use operator_ratelimiter::checker::{
-    CLUSTER_OK, CONFIG_LOADED, COUNTER_DRIFT, FAILOVER_DETECTED, HIGH_LATENCY, NO_STUCK_KEYS,
-    NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY, REPLICA_LIVE,
+    ABUSE_DETECTED, CLUSTER_OK, CONFIG_LOADED, COUNTER_DRIFT, FAILOVER_DETECTED, HIGH_LATENCY,
+    NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY, REPLICA_LIVE,
 };
 use serde::Serialize;
 
@@ -235,25 +235,31 @@ impl Fault {
                 local_only: true,
                 redis: RedisNeed::Either,
             },
-            // Evicted counters, maybe the policies hash (re-seeded by the nodes), and writes
-            // slowed by eviction come with it.
+            // Evicted counters, maybe the policies hash (re-seeded by the nodes), writes slowed
+            // by eviction, and the nodes' memory guard (Redis near maxmemory) come with it.
             Fault::Eviction => Expectation {
                 fires: expect(REDIS_HEALTHY, Entity::None, "eviction_under_maxmemory"),
-                side: &[CONFIG_LOADED, OVER_ADMISSION, COUNTER_DRIFT, HIGH_LATENCY],
+                side: &[
+                    CONFIG_LOADED,
+                    OVER_ADMISSION,
+                    COUNTER_DRIFT,
+                    HIGH_LATENCY,
+                    ABUSE_DETECTED,
+                ],
                 remedy: Remedy::Undo,
                 needs_network: false,
                 local_only: true,
                 redis: RedisNeed::Single,
             },
             // Every node is slowed alike: node 1's ticket is the one expected, the others' are
-            // the same fault seen on another node (side, like the monitor's slow PING and the
-            // decisions that timed out into the failure mode).
+            // the same fault seen on another node (side, like the monitor's slow PING and scan,
+            // and the nodes restarted with a longer Redis timeout, briefly down).
             Fault::SlowRedis(..) => Expectation {
                 fires: expect(HIGH_LATENCY, Entity::Node(1), "redis_slow_for_nodes"),
                 side: &[HIGH_LATENCY, REDIS_HEALTHY, OVER_ADMISSION, NODE_DOWN],
                 remedy: Remedy::Itself,
                 needs_network: false,
-                local_only: false,
+                local_only: true,
                 redis: RedisNeed::Single,
             },
         }

@@ -114,6 +114,7 @@ pub async fn undo(env: &dyn Environment, fault: Fault) -> Result<FaultReport> {
         Fault::KeyPrefixMismatch(n) => drift_faults::undo_key_prefix(env, &fault, n).await?,
         Fault::ClockDrift(n, _) => drift_faults::undo_clock(env, &fault, n).await?,
         Fault::Eviction => memory_faults::undo_eviction(env, &fault).await?,
+        Fault::SlowRedis(..) => latency_faults::undo_slow(env, &fault).await?,
         _ => {
             let mut r = FaultReport::new(&fault, "undo", "nothing to undo: it undoes itself");
             r.did.push(format!(
