@@ -96,8 +96,9 @@ pub fn default_agent() -> AgentConfig {
 
 /// The arguments a fault of the catalog is tried with when none are given: node 2, 20 stuck
 /// keys, 3 s for a duration, shard 1 for `kill-redis-primary` and shard 2 for `failover` (so a
-/// cluster run puts two shards through a switch), node 2's clock 5 s ahead, Redis 200 ms slow for
-/// 5 s. `None` for an argument shape it cannot fill.
+/// cluster run puts two shards through a switch), node 2's clock 5 s ahead, Redis 100 ms slow for
+/// 5 s (100 ms: below the monitor's 300 ms Redis timeout, so that Redis is slow for it too, not
+/// gone). `None` for an argument shape it cannot fill.
 fn default_words(name: &'static str, arg: Option<&'static str>) -> Option<Vec<&'static str>> {
     Some(match arg {
         None => vec![name],
@@ -107,7 +108,7 @@ fn default_words(name: &'static str, arg: Option<&'static str>) -> Option<Vec<&'
         Some("DURATION") => vec![name, "3s"],
         Some("N DURATION") => vec![name, "2", "3s"],
         Some("N OFFSET") => vec![name, "2", "5s"],
-        Some("LATENCY DURATION") => vec![name, "200ms", "5s"],
+        Some("LATENCY DURATION") => vec![name, "100ms", "5s"],
         Some(_) => return None,
     })
 }
@@ -174,7 +175,7 @@ mod tests {
                 "key-prefix-mismatch 2",
                 "clock-drift 2 5s",
                 "eviction",
-                "slow-redis 200ms 5s"
+                "slow-redis 100ms 5s"
             ]
         );
         let compose = names(default_faults(true, false));
