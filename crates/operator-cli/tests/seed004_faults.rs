@@ -58,8 +58,8 @@ fn chaos(s: &StackDir, words: &[&str]) -> Output {
     out
 }
 
-/// The offline diagnosis of ticket `id`: (rule, root cause).
-fn diagnose(s: &StackDir, m: &Monitor, id: &Value) -> (String, String) {
+/// The offline diagnosis of ticket `id`: (rule, root cause, summary).
+fn diagnose(s: &StackDir, m: &Monitor, id: &Value) -> (String, String, String) {
     let (db, id) = (m.db.to_string_lossy().into_owned(), id.to_string());
     let (redis, nodes) = (redis_url(s), nodes(s));
     let args = [
@@ -93,6 +93,10 @@ fn diagnose(s: &StackDir, m: &Monitor, id: &Value) -> (String, String) {
             .as_str()
             .unwrap_or_default()
             .to_owned(),
+        d["diagnosis"]["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     )
 }
 
@@ -116,11 +120,12 @@ fn key_prefix_mismatch_is_drift_on_that_node_diagnosed_and_undone() {
         message(&v).contains("uses key prefix \"chaos-other:\", not \"ratelimit:\""),
         "{v}"
     );
-    let (rule, root) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
     assert_eq!(rule, "key_prefix_mismatch", "{root}");
+    assert!(root.contains("another --key-prefix"), "{root}");
     assert!(
-        root.contains(&odd) && root.contains("\"chaos-other:\""),
-        "{root}"
+        summary.contains(&odd) && summary.contains("\"chaos-other:\" instead of \"ratelimit:\""),
+        "{summary}"
     );
 
     let out = chaos(&s, &["undo", "key-prefix-mismatch", "2"]);
@@ -146,11 +151,12 @@ fn clock_drift_is_drift_on_that_node_diagnosed_and_undone() {
     let skewed = node(&s, 2);
     let v = m.wait("opened", "counter_drift", Some(&skewed), DEADLINE);
     assert!(message(&v).contains("ms ahead of Redis TIME"), "{v}");
-    let (rule, root) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
     assert_eq!(rule, "clock_skew", "{root}");
+    assert!(root.contains("clock is off"), "{root}");
     assert!(
-        root.contains(&skewed) && root.contains("ahead of Redis TIME"),
-        "{root}"
+        summary.contains(&skewed) && summary.contains("ms ahead of Redis TIME"),
+        "{summary}"
     );
     chaos(&s, &["undo", "clock-drift", "2"]);
     m.wait("resolved", "counter_drift", Some(&skewed), DEADLINE);
@@ -171,11 +177,12 @@ fn eviction_under_maxmemory_is_unhealthy_redis_diagnosed_and_undone() {
         message(&v).contains("of maxmemory") || message(&v).contains("evicted"),
         "{v}"
     );
-    let (rule, root) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
     assert_eq!(rule, "eviction_under_maxmemory", "{root}");
+    assert!(root.contains("maxmemory and evicts"), "{root}");
     assert!(
-        root.contains("memory limit") && root.contains("allkeys-lru"),
-        "{root}"
+        summary.contains("memory limit (policy allkeys-lru)"),
+        "{summary}"
     );
     let out = chaos(&s, &["undo", "eviction"]);
     assert!(
@@ -209,11 +216,12 @@ fn a_slow_redis_makes_decisions_slow_diagnosed_as_redis_and_ends_by_itself() {
     let v = m.wait("opened", "high_latency", None, DEADLINE);
     assert!(message(&v).contains("decision p99"), "{v}");
     let slow = v["entity"].as_str().unwrap().to_owned();
-    let (rule, root) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
     assert_eq!(rule, "redis_slow_for_nodes", "{root}");
+    assert!(root.contains("Redis does not answer"), "{root}");
     assert!(
-        root.contains(&slow) && root.contains("Redis does not answer"),
-        "{root}"
+        summary.contains(&slow) && summary.contains("slow because Redis"),
+        "{summary}"
     );
     let out = fault.join().unwrap();
     assert!(

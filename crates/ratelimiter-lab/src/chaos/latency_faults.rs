@@ -38,13 +38,12 @@ async fn connect(url: &str, timeout: Duration) -> Result<redis::aio::Multiplexed
 /// Runs busy scripts of `latency` back to back until `until`; returns how many ran.
 async fn busy(url: &str, latency: Duration, until: Instant) -> Result<u64> {
     let mut conn = connect(url, latency + Duration::from_secs(2)).await?;
-    let script = redis::Script::new(BUSY);
+    // EVAL, not EVALSHA: a first EVALSHA's NOSCRIPT would read as a flushed script cache.
+    let mut eval = redis::cmd("EVAL");
+    eval.arg(BUSY).arg(0).arg(latency.as_micros().to_string());
     let mut runs = 0u64;
     while Instant::now() < until {
-        script
-            .arg(latency.as_micros().to_string())
-            .invoke_async::<i64>(&mut conn)
-            .await?;
+        eval.query_async::<i64>(&mut conn).await?;
         runs += 1;
     }
     Ok(runs)
