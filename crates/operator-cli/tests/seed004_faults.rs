@@ -237,3 +237,50 @@ fn a_slow_redis_makes_decisions_slow_diagnosed_as_redis_and_ends_by_itself() {
     );
     m.wait("resolved", "high_latency", Some(&slow), DEADLINE);
 }
+
+/// The same causes as `operator eval` trials on a stack of its own: each one detected on the
+/// expected entity, diagnosed as its cause, repaired by its undo (or its end), with no false
+/// ticket: what the eval summary reports for them.
+#[test]
+fn the_causes_win_their_eval_trials() {
+    let s = StackDir::new();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_operator"));
+    cmd.args(["eval", "--subject", "ratelimit", "--json"])
+        .args(s.flags())
+        .args(["--trials", "1", "--soak", "1s", "--seed", "4"])
+        .args([
+            "--faults",
+            "key-prefix-mismatch 2,clock-drift 2 5s,eviction,slow-redis 100ms 5s",
+        ])
+        .env("OPERATOR_LOG", "error")
+        .env_remove("OPERATOR_DB")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    let (status, lines) = test_support::process::run_collecting_lines(
+        "operator eval",
+        &mut cmd,
+        std::time::Duration::from_secs(180),
+    );
+    assert!(status.success(), "exit {status}\n{}", lines.join("\n"));
+    let v: Value = serde_json::from_str(&lines[0]).unwrap();
+    let faults = v["faults"].as_array().unwrap();
+    let names: Vec<&str> = faults
+        .iter()
+        .map(|f| f["fault"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "key-prefix-mismatch 2",
+            "clock-drift 2 5s",
+            "eviction",
+            "slow-redis 100ms 5s"
+        ]
+    );
+    for f in faults {
+        assert_eq!(f["won"], 1, "{f:#}");
+        assert_eq!(f["diagnosis_correct"], 1, "{f:#}");
+        assert_eq!(f["false_tickets"], 0, "{f:#}");
+    }
+    assert_eq!(v["false_tickets"], 0, "{v:#}");
+}

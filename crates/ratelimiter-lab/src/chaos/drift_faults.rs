@@ -51,6 +51,7 @@ pub(super) async fn key_prefix(
         ),
     );
     node_faults::restart_with(env, &mut r, n, &[("--key-prefix", OTHER_PREFIX)]).await?;
+    r.effective_now();
     let (ok, detail) = match node_info(env, n).await {
         Ok(i) => (
             i.key_prefix == OTHER_PREFIX,
@@ -81,6 +82,7 @@ pub(super) async fn undo_key_prefix(
         format!("this is the undo of key-prefix-mismatch {n}"),
     );
     node_faults::restart_with(env, &mut r, n, &[]).await?;
+    r.effective_now();
     // What it wrote under the other prefix (policies, registry, counters) all has a TTL; it is
     // deleted anyway, so that the next trial starts from nothing.
     let redis = verify::redis(env)?;
@@ -114,6 +116,7 @@ pub(super) async fn clock(
     );
     let offset = offset_ms.to_string();
     node_faults::restart_with(env, &mut r, n, &[("--clock-offset-ms", &offset)]).await?;
+    r.effective_now();
     // The node's own clock moved; Redis TIME did not. The node measures the gap itself from
     // its Redis replies (`clock_skew_ms`), once it has talked to Redis.
     let (ok, detail) = match node_info(env, n).await {
@@ -151,6 +154,7 @@ pub(super) async fn undo_clock(
         format!("this is the undo of clock-drift {n}"),
     );
     node_faults::restart_with(env, &mut r, n, &[]).await?;
+    r.effective_now();
     r.checks.extend(verify::whole(env).await);
     Ok(r)
 }

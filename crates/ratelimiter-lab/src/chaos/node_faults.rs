@@ -91,7 +91,8 @@ pub(super) async fn restart(env: &dyn Environment, fault: &Fault, n: usize) -> R
 /// Restarts node `n` with `overrides` over its usual flags (none: back to its usual flags),
 /// and reports it in `r`: what was done, and checks that it runs as a new process, ready, with
 /// exactly those overrides recorded. The shared step of the faults that run a node differently
-/// (`key-prefix-mismatch`, `clock-drift`, `naive-mode`) and of their undos.
+/// (`key-prefix-mismatch`, `clock-drift`, `naive-mode`) and of their undos. It does not mark
+/// when the fault took effect ([`FaultReport::effective_now`]): its caller knows.
 ///
 /// # Errors
 /// [`Error::LocalOnly`](crate::Error::LocalOnly) in an environment that cannot restart a node
@@ -109,7 +110,6 @@ pub(super) async fn restart_with(
     let c = Component::Node(n);
     let (what, before) = describe(env, c).await;
     env.restart_with(c, overrides).await?;
-    r.effective_now();
     let (_, after) = describe(env, c).await;
     let flags = if overrides.is_empty() {
         "its usual flags".to_owned()
