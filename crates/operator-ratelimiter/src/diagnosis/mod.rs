@@ -15,12 +15,12 @@
 //! | `stale_node_policies` | `config_loaded`, `counter_drift` | a node serving another digest than Redis at the same version | none (bump the version) |
 //! | `keys_without_ttl` | `no_stuck_keys` | keys under the prefix with no TTL, by kind | `repair_stuck_keys` |
 //! | `eviction_under_maxmemory` | `redis_healthy`, `over_admission`, `no_stuck_keys` | `evicted_keys` growing, memory near `maxmemory` | `repair_stuck_keys` when keys without TTL hold memory |
-//! | `script_cache_flushed` | `high_latency`, `over_admission`, `redis_healthy` | `number_of_cached_scripts` fell to 0 with the same `run_id`, or `NOSCRIPT` errors | none (nodes reload) |
+//! | `script_cache_flushed` | `high_latency`, `over_admission`, `redis_healthy` | `number_of_cached_scripts` fell with the same `run_id` (`NOSCRIPT` errors back it, never alone: each node's first EVALSHA gets one) | none (nodes reload) |
 //! | `node_process_down` | `node_down` | the node refuses connections (not running) or times out (frozen) | none (restart the node) |
 //! | `node_not_ready` | `node_down` | the node answers but `/readyz` says why it is not ready | none |
 //! | `clock_skew` | `counter_drift` | a node clock away from Redis `TIME` | none (fix NTP) |
 //! | `key_prefix_mismatch` | `counter_drift` | a node reporting another key prefix | none (restart it with the right prefix) |
-//! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused | none |
+//! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused, the monitor's PING over 20 ms | none |
 //! | `node_lost_redis` | `over_admission` | a node deciding by its failure mode while the monitor reaches Redis | none |
 //! | `counter_over_limit` | `over_admission` | counters above their limit in the current window | `reset_counter` per key |
 //! | `node_token_required` | `node_down` | the node answers 401 (or 429) to the monitor's `/v1/node`: `--node-token` missing or wrong | none (pass `--node-token`) |

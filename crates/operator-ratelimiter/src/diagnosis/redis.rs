@@ -51,8 +51,9 @@ pub(super) fn rules() -> Vec<Rule> {
             &[HIGH_LATENCY, OVER_ADMISSION, REDIS_HEALTHY],
             "Redis's script cache was flushed (SCRIPT FLUSH), so every node's next EVALSHA failed \
              with NOSCRIPT and reloaded its script",
-            "`number_of_cached_scripts` fell to 0 with the same `run_id`, or NOSCRIPT errors in \
-             Redis's error statistics",
+            "`number_of_cached_scripts` fell with the same `run_id` (NOSCRIPT errors in Redis's \
+             error statistics back it; alone they say nothing: every node's first EVALSHA \
+             gets one)",
             script_cache_flushed,
         ),
         Rule::new(
@@ -202,29 +203,27 @@ fn script_cache_flushed(ctx: &Context) -> Option<Finding> {
         .and_then(|v| v.get("errorstat_NOSCRIPT"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    if drop.is_none() && noscript.is_none() {
-        return None;
-    }
+    // NOSCRIPT errors alone say nothing: every node's first EVALSHA on a Redis fails with
+    // NOSCRIPT (then it loads its script), so a stack has some from its start. They only back
+    // a drop of the cache seen in the observations.
+    let (i, before, j, after) = drop?;
     let mut f = Finding::new(
-        if drop.is_some() { 0.75 } else { 0.6 },
+        0.75,
         "Redis's script cache was emptied with the same server running (SCRIPT FLUSH): each \
          node's next EVALSHA failed with NOSCRIPT and reloaded its script, adding round trips. \
          Nodes recover by themselves; if it repeats, find the client that flushes (CLIENT LIST, \
          ACL LOG)."
             .to_owned(),
     )
-    .risk("A flush during a Redis failover would look the same: check the role and run_id.");
-    if let Some((i, before, j, after)) = drop {
-        f = f
-            .cite(
-                format!("observations[{i}].observation.redis.info.cached_scripts"),
-                before.to_string(),
-            )
-            .cite(
-                format!("observations[{j}].observation.redis.info.cached_scripts"),
-                format!("{after}, with the same run_id"),
-            );
-    }
+    .risk("A flush during a Redis failover would look the same: check the role and run_id.")
+    .cite(
+        format!("observations[{i}].observation.redis.info.cached_scripts"),
+        before.to_string(),
+    )
+    .cite(
+        format!("observations[{j}].observation.redis.info.cached_scripts"),
+        format!("{after}, with the same run_id"),
+    );
     if let Some(n) = noscript {
         f = f.cite("extra.redis_info.errorstat_NOSCRIPT", n);
     }
