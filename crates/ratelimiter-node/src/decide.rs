@@ -1,15 +1,17 @@
-//! One rate-limit decision: the policy for the key, then Redis, or the failure mode.
+//! One rate-limit decision: the policy for the key, then Redis (as `--limiter-mode` says: one
+//! atomic script, or a teaching mode that is not exact), or the failure mode.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use ratelimiter_schema::policy::window_label;
-use ratelimiter_schema::{CheckResponse, FailureMode, Policy, Window};
+use ratelimiter_schema::{CheckResponse, FailureMode, LimiterMode, Policy, Window};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use crate::algorithm::Outcome;
 use crate::node::Node;
+use crate::store::CheckReply;
 
 /// A decision, with what the answer and its headers report.
 #[derive(Debug, Clone)]
@@ -136,7 +138,12 @@ impl Node {
             });
         }
         let guard = self.memory_guard.is_active();
-        let result = match self.store.check_guarded(key, &policy, cost, guard).await {
+        let reply = match self.config.limiter_mode {
+            LimiterMode::Atomic => self.store.check_guarded(key, &policy, cost, guard).await,
+            LimiterMode::Naive => self.store.check_naive(key, &policy, cost, guard).await,
+            LimiterMode::Memory => Ok(Some(self.decide_in_memory(key, &policy, cost))),
+        };
+        let result = match reply {
             Ok(None) => Ok(self.decide_guarded(key, policy, cost)),
             Ok(Some(reply)) => {
                 let counter = if reply.outcome.allowed {
@@ -167,6 +174,17 @@ impl Node {
         }
         self.metrics.observe_latency(start.elapsed());
         result
+    }
+
+    /// The teaching mode `memory`: decided by this process's own counters at the whole limit,
+    /// by the node's clock, Redis not asked. Each node admits up to every limit by itself.
+    fn decide_in_memory(&self, key: &str, policy: &Policy, cost: u64) -> CheckReply {
+        let now_ms = self.clock_ms();
+        let (outcome, _) = self.in_memory.decide(key, policy, cost, 1, now_ms);
+        CheckReply {
+            outcome,
+            redis_now_ms: now_ms,
+        }
     }
 
     /// A key with no counter while Redis is near `maxmemory`: decided in process at this

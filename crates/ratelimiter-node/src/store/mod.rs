@@ -12,6 +12,8 @@
 //! - `script`: `EVALSHA`, and `EVAL` on `NOSCRIPT`, on the node owning the keys.
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
 //!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
+//! - `naive`: the teaching mode `naive` ([`Store::check_naive`]): the same counters read in one
+//!   call and incremented in another, so the check-then-increment race is real (not exact).
 //! - [`breaker`]: stops decisions from waiting for a Redis that keeps failing.
 //! - [`shards`]: the cluster's slot map and one breaker per primary, so a dead shard trips only
 //!   its own keys; what the sampler saw of each primary.
@@ -31,6 +33,7 @@ pub mod conn;
 mod counters;
 mod handle;
 mod lazy;
+mod naive;
 mod policies;
 mod registry;
 mod rls;
