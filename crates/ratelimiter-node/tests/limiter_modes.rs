@@ -18,15 +18,35 @@ windows = [{ limit = 100, window_ms = 60000 }]
 
 /// Sends `n` checks of `key` at once, round-robin over `nodes`; per deciding node (its `node`
 /// field), how many were admitted, and every status seen.
+///
+/// "At once" as far as a test can: the connections are opened first (a warm-up burst on other
+/// keys leaves them in the client's pool), and every request waits at a barrier, so the checks
+/// reach the nodes together instead of trickling in as connections are made.
 async fn burst(nodes: &[NodeProcess], key: &str, n: usize) -> (BTreeMap<String, usize>, Vec<u16>) {
-    let client = client();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .pool_max_idle_per_host(n)
+        .build()
+        .expect("http client");
+    let mut warm_up = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let request = client
+            .post(nodes[i % nodes.len()].url_for("/v1/check"))
+            .json(&serde_json::json!({ "key": format!("warm-up:{i}") }));
+        warm_up.spawn(async move { request.send().await.expect("warm-up check").status() });
+    }
+    warm_up.join_all().await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
         let url = nodes[i % nodes.len()].url_for("/v1/check");
         let client = client.clone();
         let body = serde_json::json!({ "key": key });
+        let barrier = barrier.clone();
         tasks.spawn(async move {
-            let r = client.post(url).json(&body).send().await.expect("check");
+            let request = client.post(url).json(&body);
+            barrier.wait().await;
+            let r = request.send().await.expect("check");
             let status = r.status().as_u16();
             let body: serde_json::Value = r.json().await.unwrap_or_default();
             (status, body["node"].as_str().unwrap_or("?").to_owned())
