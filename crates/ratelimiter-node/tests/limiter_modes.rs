@@ -4,6 +4,8 @@
 //! limit per node by `memory`. And a node in a teaching mode says so: a WARN at start, in
 //! `/v1/node` and in `/metrics`.
 
+#![allow(clippy::print_stderr)] // the naive test prints how far over it went (docs quote it)
+
 mod support;
 
 use std::collections::BTreeMap;

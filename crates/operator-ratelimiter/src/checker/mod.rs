@@ -40,6 +40,7 @@ mod sentinel;
 pub use abuse::{ABUSE_DETECTED, MAX_CLIENTS};
 pub use cluster::{CLUSTER_OK, FAILOVER_DETECTED, REPLICA_LIVE, SHARD_BALANCE};
 pub use config::{CONFIG_LOADED, COUNTER_DRIFT};
+pub(crate) use modes::admitted_of_limit;
 pub use nodes::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
 pub use redis::{NO_STUCK_KEYS, REDIS_HEALTHY};
 pub use secret::SECRET_MISMATCH;
