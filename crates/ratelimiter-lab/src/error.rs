@@ -150,6 +150,17 @@ pub enum Error {
         /// The environment's kind.
         environment: &'static str,
     },
+    /// The environment cannot restart a component with other flags (only the local one starts
+    /// the processes itself).
+    #[error(
+        "{what} is local only: the {environment} environment cannot restart a component with other flags (use --env local)"
+    )]
+    LocalOnly {
+        /// What was asked (`restart with other flags`, a fault's name).
+        what: String,
+        /// The environment's kind.
+        environment: &'static str,
+    },
     /// A name that is not a component of this stack.
     #[error("unknown component {0:?} (expected redis or node-1 .. node-N)")]
     UnknownComponent(String),
@@ -218,6 +229,7 @@ impl Error {
                 | Error::UnknownComponent(_)
                 | Error::Fault(_)
                 | Error::Unsupported { .. }
+                | Error::LocalOnly { .. }
         )
     }
 

@@ -82,6 +82,7 @@ mod tests {
             components: vec![],
             secrets: crate::NodeSecrets::default(),
             sentinel_master: None,
+            overrides: Default::default(),
         };
         state.save(dir.path()).unwrap();
         let e = open(EnvKind::Compose, dir.path()).err().unwrap();

@@ -70,6 +70,7 @@ fn stack_state() -> impl Strategy<Value = StackState> {
                 components,
                 secrets: Default::default(),
                 sentinel_master: None,
+                overrides: Default::default(),
             },
         )
 }

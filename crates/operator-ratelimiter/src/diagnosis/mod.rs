@@ -20,7 +20,7 @@
 //! | `node_not_ready` | `node_down` | the node answers but `/readyz` says why it is not ready | none |
 //! | `clock_skew` | `counter_drift` | a node clock away from Redis `TIME` | none (fix NTP) |
 //! | `key_prefix_mismatch` | `counter_drift` | a node reporting another key prefix | none (restart it with the right prefix) |
-//! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused | none |
+//! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused, the monitor's PING over 20 ms | none |
 //! | `node_lost_redis` | `over_admission` | a node deciding by its failure mode while the monitor reaches Redis | none |
 //! | `non_atomic_check_and_increment` | `over_admission` | nodes in `--limiter-mode naive` (read, then increment in another call) | none (restart them atomic) |
 //! | `per_process_counters` | `over_admission` | nodes in `--limiter-mode memory` (counters in each process) | none (restart them atomic) |

@@ -49,7 +49,7 @@ pub(super) fn rules() -> Vec<Rule> {
             "Redis does not answer the nodes' scripts in time (writes paused, slow commands, \
              saturation), so decisions wait for the node's Redis timeout",
             "the node's Redis timeouts or errors growing between observations, or Redis itself \
-             slow",
+             slow (a `redis_healthy` ticket, or the monitor's PING over 20 ms)",
             redis_slow_for_nodes,
         ),
         Rule::new(
@@ -224,6 +224,10 @@ fn key_prefix_mismatch(ctx: &Context) -> Option<Finding> {
     )
 }
 
+/// A monitor PING this slow says Redis makes its clients wait: one of a healthy Redis nearby
+/// takes well under a millisecond.
+const SLOW_PING_US: u64 = 20_000;
+
 fn redis_slow_for_nodes(ctx: &Context) -> Option<Finding> {
     let addr = ctx.ticket.entity.as_deref()?;
     let views: Vec<(usize, NodeView)> = observations(ctx)
@@ -244,7 +248,14 @@ fn redis_slow_for_nodes(ctx: &Context) -> Option<Finding> {
         (a.node_id == b.node_id && t + e > 0).then_some((w[1].0, t, e))
     });
     let slow_redis = concurrent(ctx, REDIS_HEALTHY).into_iter().next().cloned();
-    if grew.is_none() && slow_redis.is_none() {
+    // The monitor's own PING: a Redis that makes every command wait (busy scripts, a slow
+    // command, saturation) shows there too, even when the nodes' timeouts are long enough.
+    let slow_ping = observations(ctx)
+        .into_iter()
+        .filter_map(|(i, _, _, o)| o.redis.ping_us.map(|us| (i, us)))
+        .filter(|(_, us)| *us >= SLOW_PING_US)
+        .max_by_key(|(_, us)| *us);
+    if grew.is_none() && slow_redis.is_none() && slow_ping.is_none() {
         return None;
     }
     let mut f = Finding::new(
@@ -264,6 +275,15 @@ fn redis_slow_for_nodes(ctx: &Context) -> Option<Finding> {
     }
     if let Some(r) = slow_redis {
         f = f.cite(format!("concurrent[#{}].message", r.id), r.message);
+    }
+    if let Some((i, us)) = slow_ping {
+        f = f.cite(
+            format!("observations[{i}].observation.redis.ping_us"),
+            format!(
+                "the monitor's PING of Redis took {:.1} ms",
+                us as f64 / 1000.0
+            ),
+        );
     }
     Some(f)
 }

@@ -4,8 +4,8 @@
 //! against these; [`Expectation::classify`] sorts the tickets a trial saw.
 
 use operator_ratelimiter::checker::{
-    CLUSTER_OK, CONFIG_LOADED, COUNTER_DRIFT, FAILOVER_DETECTED, HIGH_LATENCY, NO_STUCK_KEYS,
-    NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY, REPLICA_LIVE,
+    ABUSE_DETECTED, CLUSTER_OK, CONFIG_LOADED, COUNTER_DRIFT, FAILOVER_DETECTED, HIGH_LATENCY,
+    NO_STUCK_KEYS, NODE_DOWN, OVER_ADMISSION, REDIS_HEALTHY, REPLICA_LIVE,
 };
 use serde::Serialize;
 
@@ -53,6 +53,9 @@ pub struct Expectation {
     pub remedy: Remedy,
     /// Whether it needs an environment with a network of its own (compose): a partition.
     pub needs_network: bool,
+    /// Whether only the local environment can carry it out: it restarts a node with other
+    /// flags, or its undo puts back the local Redis's own settings.
+    pub local_only: bool,
     /// Which Redis it runs on.
     pub redis: RedisNeed,
 }
@@ -94,6 +97,7 @@ impl Fault {
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Undo,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Single,
             },
             Fault::RestartRedis => Expectation {
@@ -107,6 +111,7 @@ impl Fault {
                 ],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Single,
             },
             Fault::PauseRedis(_) => Expectation {
@@ -114,6 +119,7 @@ impl Fault {
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Itself,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Single,
             },
             Fault::KillNode(n) => Expectation {
@@ -122,6 +128,7 @@ impl Fault {
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Undo,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Either,
             },
             // A graceful restart may be over before an observation sees the node gone.
@@ -130,6 +137,7 @@ impl Fault {
                 side: &[NODE_DOWN, HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Either,
             },
             Fault::StuckKeys(_) => Expectation {
@@ -137,6 +145,7 @@ impl Fault {
                 side: &[],
                 remedy: Remedy::Action("repair_stuck_keys"),
                 needs_network: false,
+                local_only: false,
                 // On a cluster its keys span the shards (each written to its slot's primary).
                 redis: RedisNeed::Either,
             },
@@ -145,6 +154,7 @@ impl Fault {
                 side: &[CONFIG_LOADED, COUNTER_DRIFT],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Single,
             },
             Fault::ScriptFlush => Expectation {
@@ -152,6 +162,7 @@ impl Fault {
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Single,
             },
             Fault::PartitionNode(n, _) => Expectation {
@@ -159,6 +170,7 @@ impl Fault {
                 side: &[HIGH_LATENCY],
                 remedy: Remedy::Itself,
                 needs_network: true,
+                local_only: false,
                 redis: RedisNeed::Either,
             },
             Fault::PartitionRedis(_) => Expectation {
@@ -166,6 +178,7 @@ impl Fault {
                 side: REDIS_OUTAGE,
                 remedy: Remedy::Itself,
                 needs_network: true,
+                local_only: false,
                 redis: RedisNeed::Single,
             },
             // The old primary names the ticket (`failover_detected[old primary]`); the dead
@@ -189,6 +202,7 @@ impl Fault {
                 ],
                 remedy: Remedy::Undo,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Cluster,
             },
             Fault::Failover(n) => Expectation {
@@ -200,7 +214,53 @@ impl Fault {
                 side: &[OVER_ADMISSION],
                 remedy: Remedy::Itself,
                 needs_network: false,
+                local_only: false,
                 redis: RedisNeed::Cluster,
+            },
+            // The node restarts with the other prefix (briefly down, slow first decisions); on
+            // its own prefix it seeds its own policies, which may differ in version.
+            Fault::KeyPrefixMismatch(n) => Expectation {
+                fires: expect(COUNTER_DRIFT, Entity::Node(n), "key_prefix_mismatch"),
+                side: &[NODE_DOWN, HIGH_LATENCY, CONFIG_LOADED],
+                remedy: Remedy::Undo,
+                needs_network: false,
+                local_only: true,
+                redis: RedisNeed::Either,
+            },
+            Fault::ClockDrift(n, _) => Expectation {
+                fires: expect(COUNTER_DRIFT, Entity::Node(n), "clock_skew"),
+                side: &[NODE_DOWN, HIGH_LATENCY],
+                remedy: Remedy::Undo,
+                needs_network: false,
+                local_only: true,
+                redis: RedisNeed::Either,
+            },
+            // Evicted counters, maybe the policies hash (re-seeded by the nodes), writes slowed
+            // by eviction, and the nodes' memory guard (Redis near maxmemory) come with it.
+            Fault::Eviction => Expectation {
+                fires: expect(REDIS_HEALTHY, Entity::None, "eviction_under_maxmemory"),
+                side: &[
+                    CONFIG_LOADED,
+                    OVER_ADMISSION,
+                    COUNTER_DRIFT,
+                    HIGH_LATENCY,
+                    ABUSE_DETECTED,
+                ],
+                remedy: Remedy::Undo,
+                needs_network: false,
+                local_only: true,
+                redis: RedisNeed::Single,
+            },
+            // Every node is slowed alike: node 1's ticket is the one expected, the others' are
+            // the same fault seen on another node (side, like the monitor's slow PING and scan,
+            // and the nodes restarted with a longer Redis timeout, briefly down).
+            Fault::SlowRedis(..) => Expectation {
+                fires: expect(HIGH_LATENCY, Entity::Node(1), "redis_slow_for_nodes"),
+                side: &[HIGH_LATENCY, REDIS_HEALTHY, OVER_ADMISSION, NODE_DOWN],
+                remedy: Remedy::Itself,
+                needs_network: false,
+                local_only: true,
+                redis: RedisNeed::Single,
             },
         }
     }
@@ -215,6 +275,11 @@ impl Expectation {
 
     /// Why a trial cannot run there, if it cannot (the reason, to follow the fault's name).
     pub fn refusal(&self, has_network: bool, cluster: bool) -> Option<&'static str> {
+        if self.local_only && has_network {
+            return Some(
+                "is local only (it restarts a node with other flags, or its undo puts back the local Redis's settings): run it without --env compose",
+            );
+        }
         if self.needs_network && !has_network {
             return Some(
                 "needs an environment with a network of its own (--env compose; local processes share the host's network)",
@@ -265,6 +330,10 @@ mod tests {
             Fault::PartitionRedis(d),
             Fault::KillRedisPrimary(1),
             Fault::Failover(2),
+            Fault::KeyPrefixMismatch(2),
+            Fault::ClockDrift(2, 5_000),
+            Fault::Eviction,
+            Fault::SlowRedis(Duration::from_millis(200), d),
         ]
     }
 
@@ -284,7 +353,10 @@ mod tests {
             }
             // The expected invariant is never also a side one: its other entities would hide a
             // wrongly blamed node.
-            if let Some(x) = e.fires {
+            // (A slow Redis slows every node alike: no node is wrongly blamed.)
+            if let Some(x) = e.fires
+                && !matches!(f, Fault::SlowRedis(..))
+            {
                 assert!(!e.side.contains(&x.invariant) || x.node().is_none(), "{f}");
             }
         }

@@ -38,6 +38,16 @@ pub enum Fault {
     KillRedisPrimary(usize),
     /// `CLUSTER FAILOVER` on the replica of shard N's primary (`cluster_faults`).
     Failover(usize),
+    /// Restart node N with another `--key-prefix` (`drift_faults`, local only).
+    KeyPrefixMismatch(usize),
+    /// Restart node N with its clock shifted by this many ms (`--clock-offset-ms`;
+    /// `drift_faults`, local only). Zero only names the fault, for its undo.
+    ClockDrift(usize, i64),
+    /// A tiny `maxmemory` with `allkeys-lru`, filled until Redis evicts (`memory_faults`).
+    Eviction,
+    /// Redis answers every command up to the first duration late, for the second
+    /// (`latency_faults`). Zero durations only name the fault, for its undo.
+    SlowRedis(Duration, Duration),
 }
 
 /// One line of `operator chaos list`.
@@ -126,6 +136,7 @@ impl Fault {
         ]
         .into_iter()
         .chain(super::cluster_faults::catalog())
+        .chain(super::causes::catalog())
         .collect()
     }
 
@@ -189,6 +200,40 @@ impl Fault {
             "kill-redis-primary" => Fault::KillRedisPrimary(node(arg("N")?)?),
             "failover" => Fault::Failover(node(arg("N")?)?),
             "restart-node" => Fault::RestartNode(node(arg("N")?)?),
+            "key-prefix-mismatch" => Fault::KeyPrefixMismatch(node(arg("N")?)?),
+            "eviction" => none().map(|()| Fault::Eviction)?,
+            "clock-drift" => match args {
+                [n, off] => Fault::ClockDrift(
+                    node(n)?,
+                    offset_ms(off).ok_or_else(|| {
+                        Error::Fault(format!(
+                            "clock-drift: offset {off:?} (e.g. 5s, -2s, 1500ms)"
+                        ))
+                    })?,
+                ),
+                _ => {
+                    return Err(Error::Fault(format!(
+                        "{name} takes two arguments: N OFFSET, e.g. 2 5s (-5s: behind)"
+                    )));
+                }
+            },
+            "slow-redis" => match args {
+                [l, d] => {
+                    let latency = parse_duration(l)
+                        .filter(|l| *l <= MAX_REDIS_LATENCY)
+                        .ok_or_else(|| {
+                            Error::Fault(format!(
+                                "slow-redis: latency {l:?} (1ms to 2s, e.g. 200ms)"
+                            ))
+                        })?;
+                    Fault::SlowRedis(latency, duration(d)?)
+                }
+                _ => {
+                    return Err(Error::Fault(format!(
+                        "{name} takes two arguments: LATENCY DURATION, e.g. 200ms 10s"
+                    )));
+                }
+            },
             "stuck-keys" => {
                 let a = arg("N")?;
                 let n = a
@@ -220,6 +265,11 @@ impl Fault {
             ["stuck-keys"] => Ok(Fault::StuckKeys(0)),
             ["pause-redis"] => Ok(Fault::PauseRedis(Duration::ZERO)),
             ["partition-redis"] => Ok(Fault::PartitionRedis(Duration::ZERO)),
+            ["slow-redis"] => Ok(Fault::SlowRedis(Duration::ZERO, Duration::ZERO)),
+            ["clock-drift", n] => Self::parse(&["clock-drift", n, "1s"]).map(|f| match f {
+                Fault::ClockDrift(n, _) => Fault::ClockDrift(n, 0),
+                other => other,
+            }),
             ["partition-node", n] => Self::parse(&["partition-node", n, "1s"]).map(|f| match f {
                 Fault::PartitionNode(n, _) => Fault::PartitionNode(n, Duration::ZERO),
                 other => other,
@@ -243,6 +293,10 @@ impl Fault {
             Fault::PartitionRedis(_) => "partition-redis",
             Fault::KillRedisPrimary(_) => "kill-redis-primary",
             Fault::Failover(_) => "failover",
+            Fault::KeyPrefixMismatch(_) => "key-prefix-mismatch",
+            Fault::ClockDrift(..) => "clock-drift",
+            Fault::Eviction => "eviction",
+            Fault::SlowRedis(..) => "slow-redis",
         }
     }
 }
@@ -263,12 +317,43 @@ impl fmt::Display for Fault {
             Fault::KillNode(n)
             | Fault::RestartNode(n)
             | Fault::KillRedisPrimary(n)
-            | Fault::Failover(n) => write!(f, "{} {n}", self.name()),
+            | Fault::Failover(n)
+            | Fault::KeyPrefixMismatch(n)
+            | Fault::ClockDrift(n, 0) => write!(f, "{} {n}", self.name()),
+            Fault::ClockDrift(n, ms) => {
+                let sign = if *ms < 0 { "-" } else { "" };
+                let d = human::duration(Duration::from_millis(ms.unsigned_abs()));
+                write!(f, "clock-drift {n} {sign}{d}")
+            }
+            Fault::SlowRedis(l, d) if d.is_zero() => {
+                let _ = l;
+                f.write_str(self.name())
+            }
+            Fault::SlowRedis(l, d) => write!(
+                f,
+                "slow-redis {} {}",
+                human::duration(*l),
+                human::duration(*d)
+            ),
             Fault::StuckKeys(0) => f.write_str("stuck-keys"),
             Fault::StuckKeys(n) => write!(f, "stuck-keys {n}"),
             _ => f.write_str(self.name()),
         }
     }
+}
+
+/// The longest `slow-redis` latency: well below the 5 s after which Redis answers `BUSY` to
+/// everyone while a script runs (then it would be down, not slow).
+const MAX_REDIS_LATENCY: Duration = Duration::from_secs(2);
+
+/// A clock offset: a duration, `-` in front for a clock behind, in whole milliseconds.
+fn offset_ms(s: &str) -> Option<i64> {
+    let (sign, rest) = match s.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let ms = i64::try_from(parse_duration(rest)?.as_millis()).ok()?;
+    Some(sign * ms)
 }
 
 /// `3s`, `500ms`, `1m`, `1m30s` (as reports print a duration of a minute or more), or a bare
@@ -311,65 +396,5 @@ fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn faults_parse_from_words_and_print_back() {
-        let p = |w: &[&str]| Fault::parse(w).map(|f| f.to_string());
-        assert_eq!(p(&["kill-node", "2"]).unwrap(), "kill-node 2");
-        assert_eq!(p(&["pause-redis", "3s"]).unwrap(), "pause-redis 3s");
-        assert_eq!(p(&["pause-redis", "250ms"]).unwrap(), "pause-redis 250ms");
-        assert_eq!(p(&["stuck-keys", "20"]).unwrap(), "stuck-keys 20");
-        assert_eq!(p(&["script-flush"]).unwrap(), "script-flush");
-        assert_eq!(
-            Fault::parse_undo(&["stuck-keys"]).unwrap().to_string(),
-            "stuck-keys"
-        );
-        assert!(Fault::parse(&["stuck-keys"]).is_err());
-        for bad in [
-            &["kill-node"][..],
-            &["kill-node", "0"],
-            &["kill-redis", "now"],
-            &["pause-redis", "soon"],
-            &["stuck-keys", "0"],
-            &["flushall"],
-            &[],
-        ] {
-            assert!(Fault::parse(bad).is_err(), "{bad:?}");
-        }
-        assert!(
-            Fault::parse(&["nope"])
-                .unwrap_err()
-                .to_string()
-                .contains("kill-redis")
-        );
-        assert_eq!(
-            p(&["partition-node", "2", "3s"]).unwrap(),
-            "partition-node 2 3s"
-        );
-        assert_eq!(
-            p(&["partition-redis", "1500ms"]).unwrap(),
-            "partition-redis 1.5s"
-        );
-        for bad in [
-            &["partition-node", "2"][..],
-            &["partition-node", "0", "3s"],
-            &["partition-node", "2", "soon"],
-            &["partition-redis"],
-        ] {
-            assert!(Fault::parse(bad).is_err(), "{bad:?}");
-        }
-        let undo = |w: &[&str]| Fault::parse_undo(w).map(|f| f.to_string());
-        assert_eq!(undo(&["partition-node", "2"]).unwrap(), "partition-node 2");
-        assert_eq!(undo(&["partition-redis"]).unwrap(), "partition-redis");
-        assert_eq!(undo(&["pause-redis"]).unwrap(), "pause-redis");
-        assert_eq!(Fault::catalog().len(), 12);
-        assert_eq!(
-            p(&["kill-redis-primary", "2"]).unwrap(),
-            "kill-redis-primary 2"
-        );
-        assert_eq!(undo(&["failover", "1"]).unwrap(), "failover 1");
-        assert!(Fault::parse(&["failover"]).is_err());
-    }
-}
+#[path = "fault_tests.rs"]
+mod tests;

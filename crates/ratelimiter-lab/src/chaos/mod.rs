@@ -15,17 +15,27 @@
 //! - On a Redis Sentinel stack, `kill-redis-primary 1` verifies that a sentinel promoted the
 //!   replica, its undo that the old primary rejoined as a replica (`sentinel_faults`).
 //!
+//! - Seed 004's failure causes: `key-prefix-mismatch N` and `clock-drift N OFFSET` restart a
+//!   node with other flags (local only, `drift_faults`), `eviction` shrinks `maxmemory` and
+//!   fills Redis until it evicts (local only, `memory_faults`), their undos put the usual
+//!   settings back; `slow-redis LATENCY DURATION` keeps Redis busy so that it answers late,
+//!   and undoes itself (`latency_faults`). `causes` holds their catalog lines.
+//!
 //! Layout: `fault` ([`Fault`], its catalog and parsing), `expect` (what a trial of each fault
 //! expects: [`Expectation`]; `expected`, the ticket it must open), `report` ([`Check`] and
 //! [`FaultReport`], what every step reports), `redis_faults`, `node_faults`, `key_faults`,
 //! `partition_faults` (the faults, by what they act on), and `verify` (checks shared by faults
 //! and undos). This module runs a fault or its undo; the faults never import it.
 
+mod causes;
 mod cluster_faults;
+mod drift_faults;
 mod expect;
 mod expected;
 mod fault;
 mod key_faults;
+mod latency_faults;
+mod memory_faults;
 mod node_faults;
 mod partition_faults;
 mod redis_faults;
@@ -38,10 +48,12 @@ use tokio::time::Instant;
 use crate::environment::{Component, Environment};
 use crate::error::Result;
 
+pub use drift_faults::OTHER_PREFIX;
 pub use expect::{Expectation, RedisNeed, Remedy, TicketClass};
 pub use expected::{Entity, Expected};
 pub use fault::{Fault, FaultSpec};
 pub use key_faults::STUCK_KEY_INFIX;
+pub use memory_faults::FILL_PREFIX;
 pub use report::{Check, FaultReport};
 
 /// Injects `fault` into the stack of `env`, and verifies its effect (and, for faults that undo
@@ -68,6 +80,10 @@ pub async fn inject(env: &dyn Environment, fault: Fault) -> Result<FaultReport> 
         }
         Fault::KillRedisPrimary(n) => cluster_faults::kill_primary(env, &fault, n).await?,
         Fault::Failover(n) => cluster_faults::failover(env, &fault, n, "inject").await?,
+        Fault::KeyPrefixMismatch(n) => drift_faults::key_prefix(env, &fault, n).await?,
+        Fault::ClockDrift(n, ms) => drift_faults::clock(env, &fault, n, ms).await?,
+        Fault::Eviction => memory_faults::eviction(env, &fault).await?,
+        Fault::SlowRedis(l, d) => latency_faults::slow(env, &fault, l, d).await?,
     };
     Ok(report.finish(started))
 }
@@ -95,6 +111,10 @@ pub async fn undo(env: &dyn Environment, fault: Fault) -> Result<FaultReport> {
         }
         Fault::KillRedisPrimary(_) => cluster_faults::undo_kill_primary(env, &fault).await?,
         Fault::Failover(n) => cluster_faults::failover(env, &fault, n, "undo").await?,
+        Fault::KeyPrefixMismatch(n) => drift_faults::undo_key_prefix(env, &fault, n).await?,
+        Fault::ClockDrift(n, _) => drift_faults::undo_clock(env, &fault, n).await?,
+        Fault::Eviction => memory_faults::undo_eviction(env, &fault).await?,
+        Fault::SlowRedis(..) => latency_faults::undo_slow(env, &fault).await?,
         _ => {
             let mut r = FaultReport::new(&fault, "undo", "nothing to undo: it undoes itself");
             r.did.push(format!(

@@ -329,6 +329,31 @@ pub trait Environment: Send + Sync {
         })
     }
 
+    /// Restarts a component with `overrides` over its usual command-line flags: each
+    /// `(flag, value)` replaces that flag's value, or is added when the component has no such
+    /// flag (e.g. `[("--key-prefix", "other:")]`). The overrides are recorded with the stack
+    /// ([`Environment::overrides`], shown by `status`); a later plain start (`start`, the undo of
+    /// `kill-node`, `restart-node`) goes back to the usual flags, as does `restart_with(c, &[])`.
+    /// Waits until the component is ready again.
+    ///
+    /// # Errors
+    /// [`Error::LocalOnly`] by default: only environments that start the processes themselves
+    /// can change their flags; otherwise as [`Environment::stop`] and [`Environment::start`].
+    async fn restart_with(&self, component: Component, overrides: &[(&str, &str)]) -> Result<()> {
+        let _ = overrides;
+        Err(Error::LocalOnly {
+            what: format!("restarting {component} with other flags"),
+            environment: self.kind(),
+        })
+    }
+
+    /// The flags a component runs with over its usual ones, as [`Environment::restart_with`]
+    /// recorded them: empty when it runs with its usual flags (always, by default).
+    fn overrides(&self, component: Component) -> Vec<(String, String)> {
+        let _ = component;
+        Vec::new()
+    }
+
     /// Stops every component it started, and nothing else.
     ///
     /// # Errors

@@ -96,7 +96,9 @@ pub fn default_agent() -> AgentConfig {
 
 /// The arguments a fault of the catalog is tried with when none are given: node 2, 20 stuck
 /// keys, 3 s for a duration, shard 1 for `kill-redis-primary` and shard 2 for `failover` (so a
-/// cluster run puts two shards through a switch). `None` for an argument shape it cannot fill.
+/// cluster run puts two shards through a switch), node 2's clock 5 s ahead, Redis 100 ms slow for
+/// 5 s (100 ms: below the monitor's 300 ms Redis timeout, so that Redis is slow for it too, not
+/// gone). `None` for an argument shape it cannot fill.
 fn default_words(name: &'static str, arg: Option<&'static str>) -> Option<Vec<&'static str>> {
     Some(match arg {
         None => vec![name],
@@ -105,6 +107,8 @@ fn default_words(name: &'static str, arg: Option<&'static str>) -> Option<Vec<&'
         Some("N") => vec![name, "2"],
         Some("DURATION") => vec![name, "3s"],
         Some("N DURATION") => vec![name, "2", "3s"],
+        Some("N OFFSET") => vec![name, "2", "5s"],
+        Some("LATENCY DURATION") => vec![name, "100ms", "5s"],
         Some(_) => return None,
     })
 }
@@ -167,11 +171,17 @@ mod tests {
                 "restart-node 2",
                 "stuck-keys 20",
                 "drop-policies",
-                "script-flush"
+                "script-flush",
+                "key-prefix-mismatch 2",
+                "clock-drift 2 5s",
+                "eviction",
+                "slow-redis 100ms 5s"
             ]
         );
         let compose = names(default_faults(true, false));
-        assert_eq!(compose.len(), local.len() + 2);
+        // Partitions need compose's network; the node restarted with other flags and the
+        // eviction's undo need the local environment.
+        assert_eq!(compose.len(), local.len() + 2 - 3);
         assert!(compose.contains(&"partition-node 2 3s".to_owned()));
         assert_eq!(EvalConfig::default().faults, default_faults(false, false));
         assert_eq!(
@@ -181,7 +191,9 @@ mod tests {
                 "restart-node 2",
                 "stuck-keys 20",
                 "kill-redis-primary 1",
-                "failover 2"
+                "failover 2",
+                "key-prefix-mismatch 2",
+                "clock-drift 2 5s"
             ]
         );
         assert!(EvalConfig::default().validate().is_ok());

@@ -13,6 +13,7 @@ use nix::sys::signal::Signal;
 use tokio::time::Instant;
 
 use super::config::StackConfig;
+use super::overrides;
 use super::process::{self, Liveness};
 use super::state::{ProcessRecord, StackState};
 use crate::environment::{Component, EnvKind};
@@ -206,7 +207,12 @@ impl LocalEnv {
                 env
             }
         };
-        let child = process::spawn(&rec, &workdir, &env)?;
+        // Flags recorded by `restart_with` apply over the usual ones; the record keeps those.
+        let mut effective = rec.clone();
+        if let Some(o) = self.lock_state().overrides.get(&component) {
+            effective.args = overrides::apply(&rec.args, o);
+        }
+        let child = process::spawn(&effective, &workdir, &env)?;
         let pid = child.id();
         let start_ticks = process::stat(pid).map(|s| s.start_ticks);
         self.lock_children().insert(component, child);
@@ -222,6 +228,24 @@ impl LocalEnv {
         };
         tracing::info!(component = %component, pid, port = updated.port, "started");
         Ok(updated)
+    }
+
+    /// Records `overrides` for `component` (none: its usual flags), for its next spawn.
+    pub(super) fn set_overrides(
+        &self,
+        component: Component,
+        overrides: Vec<(String, String)>,
+    ) -> Result<()> {
+        let mut state = self.lock_state();
+        let changed = if overrides.is_empty() {
+            state.overrides.remove(&component).is_some()
+        } else {
+            state.overrides.insert(component, overrides.clone()) != Some(overrides)
+        };
+        if changed {
+            state.save(&self.dir)?;
+        }
+        Ok(())
     }
 
     pub(super) async fn send(&self, component: Component, signal: Signal) -> Result<ProcessRecord> {

@@ -5,6 +5,8 @@
 //! - `env`: [`LocalEnv`] itself: the recorded stack and the children it started; spawning,
 //!   signalling and waiting for one component.
 //! - `verbs`: the [`Environment`](crate::Environment) verbs on the processes.
+//! - `overrides`: a component's usual flags with some replaced or added
+//!   ([`Environment::restart_with`](crate::Environment::restart_with), recorded in the state).
 //! - `process`: detached spawning, identity by start time, signals.
 //! - `cluster`: `--redis cluster`, six `redis-server` members (3 primaries + 3 replicas) on
 //!   consecutive ports from the Redis port, joined with `redis-cli --cluster create`.
@@ -22,6 +24,7 @@ mod config;
 #[cfg(test)]
 mod config_tests;
 mod env;
+mod overrides;
 mod process;
 pub(crate) mod sentinel;
 mod state;

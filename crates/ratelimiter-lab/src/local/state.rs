@@ -11,9 +11,14 @@
 //!                     "args": ["--port", "6379", ...], "log": ".../logs/redis.log" }, ... ] }
 //! ```
 //!
+//! A component restarted with other flags (`"overrides": {"node-2": [["--key-prefix",
+//! "other:"]]}`) keeps its usual `args`: the overrides are applied when it is spawned, and
+//! dropped by the next plain start.
+//!
 //! `start_ticks` is the process start time from `/proc/<pid>/stat`: a pid is only signalled when
 //! it still belongs to the process that was started (pids are reused).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -52,6 +57,11 @@ pub struct StackState {
     /// watch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentinel_master: Option<String>,
+    /// Flags a component runs with over its recorded `args`, by component
+    /// ([`Environment::restart_with`](crate::Environment::restart_with)); absent when every
+    /// component runs with its usual flags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<Component, Vec<(String, String)>>,
 }
 
 /// One started process.
@@ -158,6 +168,10 @@ mod tests {
             ],
             secrets: NodeSecrets::default(),
             sentinel_master: None,
+            overrides: BTreeMap::from([(
+                Component::Node(2),
+                vec![("--key-prefix".to_owned(), "other:".to_owned())],
+            )]),
         };
         state.save(dir.path()).unwrap();
         let back = StackState::load(dir.path()).unwrap().unwrap();

@@ -224,6 +224,7 @@ fn plan(config: &StackConfig, dir: &Path) -> Result<StackState> {
         sentinel_master: config
             .redis_sentinel
             .then(|| config.sentinel_master.clone()),
+        overrides: Default::default(),
     })
 }
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use nix::sys::signal::Signal;
 
 use super::env::LocalEnv;
+use super::overrides;
 use super::process::{self, Liveness};
 use super::up;
 use crate::environment::{Component, ComponentStatus, DownReport, Endpoints, Environment};
@@ -51,12 +52,17 @@ impl Environment for LocalEnv {
                 ready,
                 started_at: rec.started_at.filter(|_| running),
                 log: Some(rec.log.display().to_string()),
-                note: (live == Liveness::Reused).then(|| {
-                    format!(
+                note: if live == Liveness::Reused {
+                    Some(format!(
                         "recorded pid {} now belongs to another process",
                         rec.pid.unwrap_or(0)
-                    )
-                }),
+                    ))
+                } else {
+                    let o = self.overrides(rec.component);
+                    (!o.is_empty()).then(|| {
+                        format!("runs with {} over its usual flags", overrides::describe(&o))
+                    })
+                },
             });
         }
         Ok(out)
@@ -67,17 +73,29 @@ impl Environment for LocalEnv {
         if matches!(process::liveness(&rec), Liveness::Running { .. }) {
             return Ok(());
         }
-        if port_open(rec.port).await {
-            return Err(Error::PortTaken {
-                port: rec.port,
-                component: component.to_string(),
-                instead: "wait until it is free".to_owned(),
-                source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
-            });
-        }
-        let rec = self.spawn(component)?;
-        self.wait_ready(&rec).await?;
-        Ok(())
+        // A plain start is a start with the usual flags.
+        self.set_overrides(component, Vec::new())?;
+        self.spawn_ready(&rec).await
+    }
+
+    async fn restart_with(&self, component: Component, overrides: &[(&str, &str)]) -> Result<()> {
+        let rec = self.record(component)?;
+        self.stop(component).await?;
+        self.set_overrides(component, overrides::owned(overrides))?;
+        tracing::info!(
+            component = %component,
+            overrides = %overrides::describe(&overrides::owned(overrides)),
+            "restarting with other flags"
+        );
+        self.spawn_ready(&rec).await
+    }
+
+    fn overrides(&self, component: Component) -> Vec<(String, String)> {
+        self.lock_state()
+            .overrides
+            .get(&component)
+            .cloned()
+            .unwrap_or_default()
     }
 
     async fn stop(&self, component: Component) -> Result<()> {
@@ -105,5 +123,22 @@ impl Environment for LocalEnv {
 
     async fn down(&self) -> Result<DownReport> {
         up::down(self).await
+    }
+}
+
+impl LocalEnv {
+    /// Spawns `rec`'s component (its port must be free) and waits until it is ready.
+    async fn spawn_ready(&self, rec: &super::ProcessRecord) -> Result<()> {
+        if port_open(rec.port).await {
+            return Err(Error::PortTaken {
+                port: rec.port,
+                component: rec.component.to_string(),
+                instead: "wait until it is free".to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+            });
+        }
+        let rec = self.spawn(rec.component)?;
+        self.wait_ready(&rec).await?;
+        Ok(())
     }
 }
