@@ -262,6 +262,21 @@ impl Fault {
                 local_only: true,
                 redis: RedisNeed::Single,
             },
+            // Every node in naive mode warns (node 1's ticket is the one expected, the others'
+            // the same fault on another node); a burst over-admits a policy's counters too. The
+            // nodes restart into it, briefly down.
+            Fault::NaiveMode => Expectation {
+                fires: expect(
+                    OVER_ADMISSION,
+                    Entity::Node(1),
+                    "non_atomic_check_and_increment",
+                ),
+                side: &[OVER_ADMISSION, NODE_DOWN, HIGH_LATENCY],
+                remedy: Remedy::Undo,
+                needs_network: false,
+                local_only: true,
+                redis: RedisNeed::Either,
+            },
         }
     }
 }
@@ -334,6 +349,7 @@ mod tests {
             Fault::ClockDrift(2, 5_000),
             Fault::Eviction,
             Fault::SlowRedis(Duration::from_millis(200), d),
+            Fault::NaiveMode,
         ]
     }
 
