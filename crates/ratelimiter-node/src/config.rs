@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use ratelimiter_schema::{FailureMode, PolicySet, RedisMode};
+use ratelimiter_schema::{FailureMode, LimiterMode, PolicySet, RedisMode};
 
 use crate::error::ConfigError;
 
@@ -35,6 +35,10 @@ pub struct Config {
     pub seed_policies: PolicySet,
     /// What to decide while Redis cannot answer.
     pub failure_mode: FailureMode,
+    /// How decisions are taken: `atomic` (exact), or a teaching mode that is not (`naive`:
+    /// check and increment in two calls; `memory`: counters in this process only). Never run
+    /// the teaching modes in production.
+    pub limiter_mode: LimiterMode,
     /// Longest wait for any one Redis call.
     pub redis_timeout: Duration,
     /// Bearer token required by every `/v1/*` management endpoint (reads included), if set.
@@ -104,6 +108,7 @@ impl Default for Config {
             key_prefix: "ratelimit:".to_owned(),
             seed_policies: PolicySet::builtin(),
             failure_mode: FailureMode::Local,
+            limiter_mode: LimiterMode::Atomic,
             redis_timeout: Duration::from_millis(50),
             admin_token: None,
             clock_offset_ms: 0,

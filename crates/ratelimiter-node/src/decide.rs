@@ -1,10 +1,11 @@
-//! One rate-limit decision: the policy for the key, then Redis, or the failure mode.
+//! One rate-limit decision: the policy for the key, then Redis (as `--limiter-mode` says: one
+//! atomic script, or a teaching mode that is not exact), or the failure mode.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use ratelimiter_schema::policy::window_label;
-use ratelimiter_schema::{CheckResponse, FailureMode, Policy, Window};
+use ratelimiter_schema::{CheckResponse, FailureMode, LimiterMode, Policy, Window};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
@@ -13,6 +14,7 @@ use crate::error::StoreError;
 use crate::near::CacheHit;
 use crate::near::path::NearAnswer;
 use crate::node::Node;
+use crate::store::CheckReply;
 
 /// A decision, with what the answer and its headers report.
 #[derive(Debug, Clone)]
@@ -152,10 +154,10 @@ impl Node {
             });
         }
         let guard = self.memory_guard.is_active();
-        // The near cache, when on, answers or makes the one Redis call itself.
+        // The near cache, when on (atomic mode only), answers or makes the one Redis call itself.
         let checked: Result<Option<(Option<CacheHit>, Outcome)>, StoreError> =
-            match (&self.near, generation) {
-                (Some(near), Some(generation)) => {
+            match (self.config.limiter_mode, &self.near, generation) {
+                (LimiterMode::Atomic, Some(near), Some(generation)) => {
                     match self
                         .decide_near(near, key, &policy, cost, guard, generation)
                         .await
@@ -164,11 +166,20 @@ impl Node {
                         NearAnswer::Redis(r) => r.map(|o| o.map(|o| (None, o))),
                     }
                 }
-                _ => self
+                (LimiterMode::Atomic, ..) => self
                     .store
                     .check_guarded(key, &policy, cost, guard)
                     .await
                     .map(|r| r.map(|r| (None, r.outcome))),
+                (LimiterMode::Naive, ..) => self
+                    .store
+                    .check_naive(key, &policy, cost, guard)
+                    .await
+                    .map(|r| r.map(|r| (None, r.outcome))),
+                (LimiterMode::Memory, ..) => Ok(Some((
+                    None,
+                    self.decide_in_memory(key, &policy, cost).outcome,
+                ))),
             };
         let result = match checked {
             Ok(None) => Ok(self.decide_guarded(key, policy, cost)),
@@ -204,6 +215,17 @@ impl Node {
         }
         self.metrics.observe_latency(start.elapsed());
         result
+    }
+
+    /// The teaching mode `memory`: decided by this process's own counters at the whole limit,
+    /// by the node's clock, Redis not asked. Each node admits up to every limit by itself.
+    fn decide_in_memory(&self, key: &str, policy: &Policy, cost: u64) -> CheckReply {
+        let now_ms = self.clock_ms();
+        let (outcome, _) = self.in_memory.decide(key, policy, cost, 1, now_ms);
+        CheckReply {
+            outcome,
+            redis_now_ms: now_ms,
+        }
     }
 
     /// A key with no counter while Redis is near `maxmemory`: decided in process at this

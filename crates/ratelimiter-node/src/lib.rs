@@ -6,6 +6,12 @@
 //! policy atomically, and sets every key's TTL in the same call. When Redis is down or slow past the timeout, the node decides by its
 //! [`FailureMode`](ratelimiter_schema::FailureMode) and recovers by itself.
 //!
+//! That is `--limiter-mode atomic`, the default. The teaching modes `naive` (read, decide, then
+//! increment in a second call: `store`'s `check_naive`) and `memory` (counters in this process
+//! only) are not exact and exist to show why atomicity matters
+//! ([`LimiterMode`](ratelimiter_schema::LimiterMode)); a node in one says so at start, in
+//! `/v1/node` (`limiter_mode`) and in `/metrics` (`ratelimiter_limiter_mode`).
+//!
 //! # Layout
 //! - [`config`]: [`Config`], validated once, and the TOML policy seed file.
 //! - [`node`]: [`Node`], the state shared by handlers and background loops.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use ratelimiter_node::config::{Config, default_node_id, load_policies_file, parse_trusted_proxy};
 use ratelimiter_node::{Node, serve};
-use ratelimiter_schema::{FailureMode, PolicySet, RedisMode};
+use ratelimiter_schema::{FailureMode, LimiterMode, PolicySet, RedisMode};
 
 // Many small allocations per request (JSON, headers, Redis frames): mimalloc keeps them cheap
 // and thread-local instead of contending in glibc's arenas.
@@ -70,6 +70,12 @@ struct Args {
     /// (enforce in process at this node's share of each limit).
     #[arg(long, env = "RATELIMITER_FAILURE_MODE", default_value_t = defaults().failure_mode)]
     failure_mode: FailureMode,
+    /// How decisions are taken: atomic (one Lua script checks and consumes: exact), or a
+    /// teaching mode that is NOT exact, never for production: naive (reads the counters, decides,
+    /// then increments them in a second call: concurrent requests race past the limit) or memory
+    /// (counters in this process only: each node admits the whole limit).
+    #[arg(long, env = "RATELIMITER_LIMITER_MODE", default_value_t = defaults().limiter_mode)]
+    limiter_mode: LimiterMode,
     /// Longest wait for one Redis call, in ms; past it the request is decided by the failure mode.
     #[arg(
         long,
@@ -243,6 +249,7 @@ fn config(args: Args) -> Result<Config, ratelimiter_node::ConfigError> {
         key_prefix: args.key_prefix,
         seed_policies: seed,
         failure_mode: args.failure_mode,
+        limiter_mode: args.limiter_mode,
         redis_timeout: Duration::from_millis(args.redis_timeout_ms),
         admin_token: args.admin_token,
         clock_offset_ms: args.clock_offset_ms,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use ratelimiter_schema::FailureMode;
+use ratelimiter_schema::{FailureMode, LimiterMode};
 
 /// Upper bounds of the decision latency histogram, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -322,6 +322,16 @@ impl Histogram {
     }
 }
 
+/// The `ratelimiter_limiter_mode` gauge of node `node` (already escaped): 1 for the mode it
+/// decides in (`--limiter-mode`), so a dashboard or alert can tell a node in a teaching mode
+/// (`naive`, `memory`: not exact) from an exact one.
+pub fn render_limiter_mode(out: &mut String, node: &str, mode: LimiterMode) {
+    let _ = writeln!(
+        out,
+        "# HELP ratelimiter_limiter_mode 1 for how this node decides: atomic (exact), naive or memory (teaching modes, not exact).\n# TYPE ratelimiter_limiter_mode gauge\nratelimiter_limiter_mode{{node=\"{node}\",mode=\"{mode}\"}} 1"
+    );
+}
+
 fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -355,6 +365,17 @@ mod tests {
         assert!(text.contains("ratelimiter_policy_version{node=\"n\\\"1\"} 7"));
         assert!(!text.contains("redis_rtt"), "no round trip measured yet");
         assert!(!text.contains("clock_skew"), "no skew measured yet");
+    }
+
+    #[test]
+    fn renders_the_limiter_mode_as_a_labelled_gauge() {
+        let mut text = String::new();
+        render_limiter_mode(&mut text, "n", LimiterMode::Naive);
+        assert!(
+            text.contains("\nratelimiter_limiter_mode{node=\"n\",mode=\"naive\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE ratelimiter_limiter_mode gauge"));
     }
 
     #[test]

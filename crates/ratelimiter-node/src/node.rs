@@ -53,6 +53,9 @@ pub struct Node {
     pub(crate) memory_guard: MemoryGuard,
     /// The in-process limiter of keys decided under the memory guard.
     pub(crate) guard_local: LocalLimiter,
+    /// The counters of the teaching mode `memory` (`--limiter-mode memory`): every decision in
+    /// this process, at the whole limit.
+    pub(crate) in_memory: LocalLimiter,
     policies: RwLock<Arc<LoadedPolicies>>,
     started: Instant,
     pub(crate) up_nodes: AtomicUsize,
@@ -105,6 +108,7 @@ impl Node {
             abuse,
             memory_guard,
             guard_local: LocalLimiter::default(),
+            in_memory: LocalLimiter::default(),
             policies: RwLock::new(Arc::new(seed)),
             started: Instant::now(),
             up_nodes: AtomicUsize::new(1),
@@ -235,6 +239,7 @@ impl Node {
             abuse: self.abuse_info(),
             redis_mode: self.config.redis_mode,
             shards: self.store.shard_report(),
+            limiter_mode: self.config.limiter_mode,
         }
     }
 

@@ -20,6 +20,8 @@
 //!   the identifier secret the nodes publish, so no API key is ever kept in clear.
 //! - [`ErrorCode`]: the stable codes of the node's error answers (`"error"` of an [`ErrorBody`]).
 //! - [`FailureMode`]: what a node does when Redis cannot answer.
+//! - [`LimiterMode`]: how a node decides: `atomic` (exact), or the teaching modes `naive` and
+//!   `memory`, which are not.
 //! - [`cluster`]: how a node reaches Redis ([`RedisMode`]: single, cluster, sentinel), what it
 //!   reports per shard ([`ShardInfo`]), and the cluster slot of a key ([`cluster::key_slot`]).
 
@@ -31,6 +33,7 @@ mod failure;
 pub mod fingerprint;
 mod glob;
 pub mod keys;
+mod limiter_mode;
 pub mod policy;
 pub mod scripts;
 pub mod wire;
@@ -42,6 +45,7 @@ pub use error::{KeyError, PolicyError};
 pub use failure::FailureMode;
 pub use fingerprint::{fingerprint_identifier, secret_digest};
 pub use keys::CounterKey;
+pub use limiter_mode::{LimiterMode, ParseLimiterModeError};
 pub use policy::{Algorithm, Policy, PolicySet, PolicySpec, Window};
 pub use wire::{
     CheckRequest, CheckResponse, CounterEntry, CountersPage, ErrorBody, FailureDecisions,

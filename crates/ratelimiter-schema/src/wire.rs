@@ -143,6 +143,10 @@ pub struct NodeInfo {
     /// slots, round trip and health. Absent from older nodes.
     #[serde(default)]
     pub shards: Vec<crate::ShardInfo>,
+    /// How the node decides (`--limiter-mode`): `atomic`, or a teaching mode that is not exact
+    /// (`naive`, `memory`). Absent from older nodes (atomic).
+    #[serde(default)]
+    pub limiter_mode: crate::LimiterMode,
 }
 
 /// Up or Down, from the age of a node's last heartbeat.

@@ -141,4 +141,5 @@ pub fn stop(dir: &Path) {
     }
 }
 
+#[allow(unused_imports)] // each test file uses a different part
 pub use test_support::process::{alive, listening};

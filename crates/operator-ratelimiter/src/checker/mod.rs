@@ -8,7 +8,7 @@
 //! | `node_down` | node | a configured node unreachable (at once) or not ready on two observations in a row (a single "not ready", e.g. one slow readiness probe of Redis under load, leaves the alert unknown; not ready *because Redis is down* is left to `redis_healthy`); refusing the monitor for want of the right `--node-token` (warning); a registered node, not configured, whose heartbeat stopped |
 //! | `high_latency` | node | the node's decision p99 since the last observation above the threshold |
 //! | `counter_drift` | – / node | nodes disagreeing on the policies past the propagation time; nodes fingerprinting API keys under different identifier secrets; a node on another key prefix; a node clock skewed from Redis `TIME` (as the node measures it, else as the monitor tells it) |
-//! | `over_admission` | policy / node | a counter holding more than its limit in the current window (a GCRA bucket: its `tat` more than `tau` ahead of Redis time, more than `burst` units in use); a node taking at least `failure_ratio` (1 %) of its decisions by its failure mode (shared limiting lost) |
+//! | `over_admission` | policy / node | a counter holding more than its limit in the current window (how much over, e.g. `admitted 187 of limit 100 (+87 %)`, and the nodes in a teaching limiter mode; a GCRA bucket: its `tat` more than `tau` ahead of Redis time, more than `burst` units in use); a node taking at least `failure_ratio` (1 %) of its decisions by its failure mode (shared limiting lost); else a node in limiter mode `naive` or `memory`, not exact (warning) |
 //! | `cluster_ok` | – | `--redis-mode sentinel`: no sentinel names a primary, or fewer answer than the quorum; `--redis-mode cluster`: no instance tells the topology, `cluster_state` not `ok`, or slots served by no live primary (names the ranges and the primary that served them) |
 //! | `replica_live` | primary | a primary serving slots without a live replica (warning) |
 //! | `failover_detected` | old primary | slots moved from a primary to its replica within `failover_memory` (warning, old and new primary) |
@@ -20,7 +20,7 @@
 //!
 //! One module per concern, each naming the invariants it checks: `redis` (`redis_healthy`,
 //! `no_stuck_keys`), `config` (`config_loaded`, `counter_drift`), `secret` (`counter_drift` from
-//! the identifier secrets), `nodes` (`node_down`, `high_latency`, `over_admission`), `abuse`
+//! the identifier secrets), `nodes` (`node_down`, `high_latency`, `over_admission`; `modes`, the nodes' limiter modes), `abuse`
 //! (`abuse_detected`), `sentinel` (`cluster_ok`, `replica_live`, `failover_detected` of a set
 //! watched by Redis Sentinel: no primary named, sentinels under the quorum, a change of
 //! primary), `cluster` (the four cluster invariants, and per instance of a cluster
@@ -31,6 +31,7 @@ mod abuse;
 mod cluster;
 mod config;
 mod history;
+mod modes;
 mod nodes;
 mod redis;
 mod secret;
@@ -39,6 +40,7 @@ mod sentinel;
 pub use abuse::{ABUSE_DETECTED, MAX_CLIENTS};
 pub use cluster::{CLUSTER_OK, FAILOVER_DETECTED, REPLICA_LIVE, SHARD_BALANCE};
 pub use config::{CONFIG_LOADED, COUNTER_DRIFT};
+pub(crate) use modes::admitted_of_limit;
 pub use nodes::{HIGH_LATENCY, NODE_DOWN, OVER_ADMISSION};
 pub use redis::{NO_STUCK_KEYS, REDIS_HEALTHY};
 pub use secret::SECRET_MISMATCH;
@@ -126,8 +128,9 @@ impl InvariantChecker<Observation> for RateLimiterChecker {
             InvariantSpec::new(
                 OVER_ADMISSION,
                 "No key is admitted past its limit: no counter holds more than its window's limit in the \
-                 current window, and no node takes a share of its decisions without Redis (failure mode), \
-                 where limits are not shared.",
+                 current window, no node takes a share of its decisions without Redis (failure mode), \
+                 where limits are not shared, and no node decides in a teaching limiter mode (naive, \
+                 memory), which is not exact.",
             )
             .pending(ms(1_000))
             .keep_firing(ms(3_000)),

@@ -1,4 +1,5 @@
-//! `node_down`, `high_latency` and `over_admission`: what each node is doing.
+//! `node_down`, `high_latency` and `over_admission`: what each node is doing (the limiter modes
+//! `over_admission` names are read in `modes`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,6 +8,7 @@ use ratelimiter_schema::NodeState;
 use serde_json::json;
 
 use super::history::{known_node_ids, last_view, previous_node};
+use super::modes;
 use crate::config::Thresholds;
 use crate::error::ErrorKind;
 use crate::histogram::Histogram;
@@ -165,8 +167,8 @@ pub(crate) fn high_latency(
     out
 }
 
-/// Counters over their limit (one violation per policy), then nodes deciding by their failure
-/// mode.
+/// Counters over their limit (one violation per policy, naming the nodes in a teaching limiter
+/// mode), then nodes deciding by their failure mode, or else in a limiter mode that is not exact.
 pub(crate) fn over_admission(
     o: &Observation,
     history: &History<Observation>,
@@ -174,11 +176,25 @@ pub(crate) fn over_admission(
 ) -> Vec<Violation> {
     let mut out = over_limit_counters(o, t);
     out.extend(
-        o.nodes
-            .iter()
-            .filter_map(|n| deciding_without_redis(n, history, t)),
+        o.nodes.iter().filter_map(|n| {
+            deciding_without_redis(n, history, t).or_else(|| in_inexact_mode(o, n))
+        }),
     );
     out
+}
+
+/// Node `n` decides in a teaching limiter mode (`naive`, `memory`): not exact, whatever the load.
+fn in_inexact_mode(o: &Observation, n: &NodeView) -> Option<Violation> {
+    let in_memory = modes::inexact_nodes(o)
+        .iter()
+        .filter(|(_, m)| *m == ratelimiter_schema::LimiterMode::Memory)
+        .count();
+    let (message, evidence) = modes::inexact_mode(n, in_memory)?;
+    Some(
+        Violation::new(OVER_ADMISSION, Severity::Warning, message)
+            .entity(&n.addr)
+            .evidence(evidence),
+    )
 }
 
 /// One violation per policy whose counters hold more than its limit in the current window.
@@ -198,23 +214,33 @@ fn over_limit_counters(o: &Observation, t: &Thresholds) -> Vec<Violation> {
                 .take(t.sample)
                 .map(|a| {
                     format!(
-                        "{} ({} > {} per {} ms)",
-                        a.key, a.count, a.limit, a.window_ms
+                        "{} ({} per {} ms)",
+                        a.key,
+                        modes::admitted_of_limit(a.count, a.limit),
+                        a.window_ms
                     )
                 })
                 .collect();
+            let mut evidence = json!({ "policy": policy, "counters": over });
+            let (nodes, modes) = match modes::naming(o) {
+                Some((text, modes)) => (text, modes),
+                None => (String::new(), serde_json::Value::Null),
+            };
+            if !modes.is_null() {
+                evidence["limiter_modes"] = modes;
+            }
             Violation::new(
                 OVER_ADMISSION,
                 Severity::Critical,
                 format!(
-                    "{} key{} admitted past the limit of policy {policy:?} in the current window: {}",
+                    "{} key{} admitted past the limit of policy {policy:?} in the current window: {}{nodes}",
                     over.len(),
                     if over.len() == 1 { "" } else { "s" },
                     named.join(", ")
                 ),
             )
             .entity(format!("policy:{policy}"))
-            .evidence(json!({ "policy": policy, "counters": over }))
+            .evidence(evidence)
         })
         .collect()
 }

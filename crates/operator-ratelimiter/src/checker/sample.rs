@@ -54,6 +54,7 @@ pub(crate) fn node(port: u16) -> NodeView {
             abuse: Default::default(),
             redis_mode: Default::default(),
             shards: Vec::new(),
+            limiter_mode: Default::default(),
         }),
         latency: Some(Histogram {
             bounds: vec![0.001, 0.01, 0.1],

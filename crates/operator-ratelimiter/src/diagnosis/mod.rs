@@ -22,6 +22,8 @@
 //! | `key_prefix_mismatch` | `counter_drift` | a node reporting another key prefix | none (restart it with the right prefix) |
 //! | `redis_slow_for_nodes` | `high_latency` | nodes' Redis timeouts or errors growing, Redis slow or paused, the monitor's PING over 20 ms | none |
 //! | `node_lost_redis` | `over_admission` | a node deciding by its failure mode while the monitor reaches Redis | none |
+//! | `non_atomic_check_and_increment` | `over_admission` | nodes in `--limiter-mode naive` (read, then increment in another call) | none (restart them atomic) |
+//! | `per_process_counters` | `over_admission` | nodes in `--limiter-mode memory` (counters in each process) | none (restart them atomic) |
 //! | `counter_over_limit` | `over_admission` | counters above their limit in the current window | `reset_counter` per key |
 //! | `node_token_required` | `node_down` | the node answers 401 (or 429) to the monitor's `/v1/node`: `--node-token` missing or wrong | none (pass `--node-token`) |
 //! | `identifier_secret_mismatch` | `counter_drift` | live nodes reporting different identifier secret digests (or some none) | none (same `RATELIMITER_IDENTIFIER_SECRET` everywhere) |
@@ -30,7 +32,7 @@
 //! | `memory_pressure_from_key_flood` | `abuse_detected` | the memory guard on, new keys decided in process | `repair_stuck_keys` when keys without TTL are reported too |
 //!
 //! Layout: the rules by concern, `cluster` (a Redis Cluster's failovers and lost slots), `outage` (`redis_down`), `redis` (Redis's other troubles),
-//! `policies`, `nodes`, `access` (the node token, the identifier secret), `abuse`; `evidence` (what a rule reads from its context, failure kinds included)
+//! `policies`, `modes` (the nodes' teaching limiter modes), `nodes`, `access` (the node token, the identifier secret), `abuse`; `evidence` (what a rule reads from its context, failure kinds included)
 //! and `wording`, which the rules share; `sources`, the extra context, read through the Redis
 //! handle the subject gives. This module lists the rules; the rules never import it.
 
@@ -38,6 +40,7 @@ mod abuse;
 mod access;
 mod cluster;
 mod evidence;
+mod modes;
 mod nodes;
 mod outage;
 mod policies;
@@ -55,6 +58,7 @@ pub fn rules() -> Vec<Rule> {
     let mut rules = cluster::rules();
     rules.extend(redis::rules());
     rules.extend(policies::rules());
+    rules.extend(modes::rules());
     rules.extend(nodes::rules());
     rules.extend(access::rules());
     rules.extend(abuse::rules());

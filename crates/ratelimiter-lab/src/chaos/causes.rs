@@ -1,7 +1,8 @@
 //! The catalog lines of seed 004's failure causes, each a fault: a node with another key prefix
 //! (`key-prefix-mismatch`) or a shifted clock (`clock-drift`, both in `drift_faults`), eviction
 //! under `maxmemory` (`eviction`, `memory_faults`), a slow Redis that still answers
-//! (`slow-redis`, `latency_faults`).
+//! (`slow-redis`, `latency_faults`); and seed 003's check-then-increment race (`naive-mode`,
+//! `mode_faults`).
 
 use super::fault::FaultSpec;
 
@@ -31,6 +32,12 @@ pub(super) fn catalog() -> Vec<FaultSpec> {
             arg: Some("LATENCY DURATION"),
             does: "for DURATION, a client runs busy Lua scripts of LATENCY back to back: Redis still answers, each command up to LATENCY late; the nodes are restarted with --redis-timeout-ms above LATENCY meanwhile (local only), so that their decisions wait (with their usual 50 ms they would give up and decide by their failure mode: Redis down, not slow)",
             undo: "undoes itself when DURATION ends: the nodes restarted with their usual flags, verified (PING, every node ready); `chaos undo slow-redis` restores the nodes an interrupted run left",
+        },
+        FaultSpec {
+            name: "naive-mode",
+            arg: None,
+            does: "restart every node with --limiter-mode naive (local only; seed 003's teaching mode): each reads a counter and increments it in two separate Redis calls, so concurrent requests race past the limit (non-atomic check-and-increment); the monitor's over_admission says by how much",
+            undo: "`chaos undo naive-mode` restarts every node with its usual flags (limiter mode atomic, exact again)",
         },
     ]
 }

@@ -48,6 +48,9 @@ pub enum Fault {
     /// Redis answers every command up to the first duration late, for the second
     /// (`latency_faults`). Zero durations only name the fault, for its undo.
     SlowRedis(Duration, Duration),
+    /// Restart every node with `--limiter-mode naive`, seed 003's check-then-increment race
+    /// (`mode_faults`, local only).
+    NaiveMode,
 }
 
 /// One line of `operator chaos list`.
@@ -202,6 +205,7 @@ impl Fault {
             "restart-node" => Fault::RestartNode(node(arg("N")?)?),
             "key-prefix-mismatch" => Fault::KeyPrefixMismatch(node(arg("N")?)?),
             "eviction" => none().map(|()| Fault::Eviction)?,
+            "naive-mode" => none().map(|()| Fault::NaiveMode)?,
             "clock-drift" => match args {
                 [n, off] => Fault::ClockDrift(
                     node(n)?,
@@ -297,6 +301,7 @@ impl Fault {
             Fault::ClockDrift(..) => "clock-drift",
             Fault::Eviction => "eviction",
             Fault::SlowRedis(..) => "slow-redis",
+            Fault::NaiveMode => "naive-mode",
         }
     }
 }

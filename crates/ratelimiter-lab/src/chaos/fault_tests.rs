@@ -52,7 +52,9 @@ fn faults_parse_from_words_and_print_back() {
     assert_eq!(undo(&["partition-node", "2"]).unwrap(), "partition-node 2");
     assert_eq!(undo(&["partition-redis"]).unwrap(), "partition-redis");
     assert_eq!(undo(&["pause-redis"]).unwrap(), "pause-redis");
-    assert_eq!(Fault::catalog().len(), 16);
+    assert_eq!(Fault::catalog().len(), 17);
+    assert_eq!(p(&["naive-mode"]).unwrap(), "naive-mode");
+    assert!(Fault::parse(&["naive-mode", "2"]).is_err());
     assert_eq!(
         p(&["kill-redis-primary", "2"]).unwrap(),
         "kill-redis-primary 2"

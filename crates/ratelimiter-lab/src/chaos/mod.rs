@@ -20,6 +20,8 @@
 //!   fills Redis until it evicts (local only, `memory_faults`), their undos put the usual
 //!   settings back; `slow-redis LATENCY DURATION` keeps Redis busy so that it answers late,
 //!   and undoes itself (`latency_faults`). `causes` holds their catalog lines.
+//! - Seed 003's teaching mode: `naive-mode` restarts every node with `--limiter-mode naive`
+//!   (local only, `mode_faults`), its undo with the usual flags (atomic).
 //!
 //! Layout: `fault` ([`Fault`], its catalog and parsing), `expect` (what a trial of each fault
 //! expects: [`Expectation`]; `expected`, the ticket it must open), `report` ([`Check`] and
@@ -36,6 +38,7 @@ mod fault;
 mod key_faults;
 mod latency_faults;
 mod memory_faults;
+mod mode_faults;
 mod node_faults;
 mod partition_faults;
 mod redis_faults;
@@ -84,6 +87,7 @@ pub async fn inject(env: &dyn Environment, fault: Fault) -> Result<FaultReport> 
         Fault::ClockDrift(n, ms) => drift_faults::clock(env, &fault, n, ms).await?,
         Fault::Eviction => memory_faults::eviction(env, &fault).await?,
         Fault::SlowRedis(l, d) => latency_faults::slow(env, &fault, l, d).await?,
+        Fault::NaiveMode => mode_faults::naive(env, &fault).await?,
     };
     Ok(report.finish(started))
 }
@@ -115,6 +119,7 @@ pub async fn undo(env: &dyn Environment, fault: Fault) -> Result<FaultReport> {
         Fault::ClockDrift(n, _) => drift_faults::undo_clock(env, &fault, n).await?,
         Fault::Eviction => memory_faults::undo_eviction(env, &fault).await?,
         Fault::SlowRedis(..) => latency_faults::undo_slow(env, &fault).await?,
+        Fault::NaiveMode => mode_faults::undo_naive(env, &fault).await?,
         _ => {
             let mut r = FaultReport::new(&fault, "undo", "nothing to undo: it undoes itself");
             r.did.push(format!(

@@ -175,13 +175,14 @@ mod tests {
                 "key-prefix-mismatch 2",
                 "clock-drift 2 5s",
                 "eviction",
-                "slow-redis 100ms 5s"
+                "slow-redis 100ms 5s",
+                "naive-mode"
             ]
         );
         let compose = names(default_faults(true, false));
-        // Partitions need compose's network; the node restarted with other flags and the
+        // Partitions need compose's network; the nodes restarted with other flags and the
         // eviction's undo need the local environment.
-        assert_eq!(compose.len(), local.len() + 2 - 3);
+        assert_eq!(compose.len(), local.len() + 2 - 5);
         assert!(compose.contains(&"partition-node 2 3s".to_owned()));
         assert_eq!(EvalConfig::default().faults, default_faults(false, false));
         assert_eq!(
@@ -193,7 +194,8 @@ mod tests {
                 "kill-redis-primary 1",
                 "failover 2",
                 "key-prefix-mismatch 2",
-                "clock-drift 2 5s"
+                "clock-drift 2 5s",
+                "naive-mode"
             ]
         );
         assert!(EvalConfig::default().validate().is_ok());

@@ -115,6 +115,14 @@ async fn serve_in_span(
             .clone()
             .unwrap_or_else(|| local.to_string()),
     );
+    if let Some(flaw) = node.config.limiter_mode.flaw() {
+        let mode = node.config.limiter_mode;
+        tracing::warn!(
+            limiter_mode = %mode,
+            "--limiter-mode {mode} is NOT exact ({flaw}): limits will be exceeded under \
+             concurrency; a teaching mode, never for production (use atomic)"
+        );
+    }
     if node.config.identifier_secret.is_none() {
         tracing::warn!(
             "no --identifier-secret: API keys are fingerprinted without a key, so a weak key \

@@ -136,6 +136,11 @@ pub(super) async fn metrics(
     );
     node.near_info()
         .render(&mut text, &escape_label(&node.config.node_id));
+    crate::metrics::render_limiter_mode(
+        &mut text,
+        &escape_label(&node.config.node_id),
+        node.config.limiter_mode,
+    );
     if let Some(Extension(gate)) = gate {
         text.push_str(&gate.render(&escape_label(&node.config.node_id)));
     }

@@ -17,6 +17,8 @@
 //!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
 //! - `lease`: the near cache's calls ([`crate::near`]): a decision that may lease
 //!   (`lua/lease.lua`), the give-back of unspent leases, the reset epoch.
+//! - `naive`: the teaching mode `naive` ([`Store::check_naive`]): the same counters read in one
+//!   call and incremented in another, so the check-then-increment race is real (not exact).
 //! - [`breaker`]: stops decisions from waiting for a Redis that keeps failing.
 //! - [`shards`]: the cluster's slot map and one breaker per primary, so a dead shard trips only
 //!   its own keys; what the sampler saw of each primary.
@@ -39,6 +41,7 @@ mod counters;
 mod handle;
 mod lazy;
 mod lease;
+mod naive;
 mod policies;
 mod registry;
 mod rls;

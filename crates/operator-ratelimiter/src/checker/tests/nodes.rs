@@ -1,7 +1,7 @@
 //! `node_down`, `high_latency` and `over_admission`.
 
 use operator_core::{InvariantChecker, Severity, Unknown};
-use ratelimiter_schema::{FailureDecisions, NodeEntry, NodeState};
+use ratelimiter_schema::{FailureDecisions, LimiterMode, NodeEntry, NodeState};
 
 use super::{check, info_mut, names};
 use crate::checker::sample::{at, healthy, history};
@@ -140,7 +140,8 @@ fn over_limit_counters_and_failure_mode_decisions_are_over_admission() {
         [Severity::Critical, Severity::Critical, Severity::Warning]
     );
     assert!(
-        v[0].message.contains("user:1 (130 > 100 per 1000 ms)"),
+        v[0].message
+            .contains("user:1 (admitted 130 of limit 100 (+30 %) per 1000 ms)"),
         "{}",
         v[0].message
     );
@@ -282,4 +283,72 @@ fn the_monitor_opens_no_ticket_for_one_not_ready_blip_and_one_for_two() {
     assert_eq!(stays[2], ["Fired node_down[127.0.0.1:8002]"], "{stays:?}");
     let killed = alert_changes(&[healthy(0), unreachable(500)]);
     assert_eq!(killed[1], ["Fired node_down[127.0.0.1:8002]"], "{killed:?}");
+}
+
+#[test]
+fn nodes_in_a_teaching_limiter_mode_are_named_with_how_far_over() {
+    let mut o = healthy(500);
+    // Quiet load, but not exact: each node in a teaching mode warns on its own.
+    info_mut(&mut o, 0).limiter_mode = LimiterMode::Naive;
+    info_mut(&mut o, 1).limiter_mode = LimiterMode::Naive;
+    let v = check(&o, vec![healthy(0)]);
+    assert_eq!(
+        names(&v),
+        [
+            "over_admission[127.0.0.1:8001]",
+            "over_admission[127.0.0.1:8002]"
+        ]
+    );
+    assert!(v.iter().all(|v| v.severity == Severity::Warning));
+    assert!(
+        v[0].message
+            .contains("limiter mode naive (non-atomic check-and-increment)"),
+        "{}",
+        v[0].message
+    );
+    assert_eq!(v[0].evidence["limiter_mode"], "naive");
+    // A counter over its limit says how much over, and names the nodes that caused it.
+    o.redis.keys.as_mut().unwrap().over_admitted = vec![OverAdmitted {
+        key: "hot:1".into(),
+        policy: "default".into(),
+        window_ms: 60_000,
+        count: 187,
+        limit: 100,
+    }];
+    info_mut(&mut o, 2).limiter_mode = LimiterMode::Memory;
+    let v = check(&o, vec![healthy(0)]);
+    assert_eq!(v[0].key().to_string(), "over_admission[policy:default]");
+    let m = &v[0].message;
+    assert!(m.contains("admitted 187 of limit 100 (+87 %)"), "{m}");
+    assert!(
+        m.contains("nodes n8001 (127.0.0.1:8001), n8002 (127.0.0.1:8002) decide in limiter mode naive (non-atomic check-and-increment)"),
+        "{m}"
+    );
+    assert!(
+        m.contains(
+            "node n8003 (127.0.0.1:8003) decides in limiter mode memory (per-process counters)"
+        ),
+        "{m}"
+    );
+    assert_eq!(v[0].evidence["limiter_modes"]["n8003"], "memory");
+    assert!(
+        v[3].message
+            .contains("on top of what the other nodes admit"),
+        "{}",
+        v[3].message
+    );
+    // Atomic everywhere: nothing but the counter.
+    let mut exact = o.clone();
+    for i in 0..3 {
+        info_mut(&mut exact, i).limiter_mode = LimiterMode::Atomic;
+    }
+    let v = check(&exact, vec![healthy(0)]);
+    assert_eq!(names(&v), ["over_admission[policy:default]"]);
+    assert!(
+        !v[0]
+            .evidence
+            .as_object()
+            .unwrap()
+            .contains_key("limiter_modes")
+    );
 }

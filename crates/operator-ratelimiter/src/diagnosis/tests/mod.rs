@@ -4,6 +4,7 @@
 
 mod abuse;
 mod cluster;
+mod modes;
 mod nodes;
 mod policies;
 mod redis;

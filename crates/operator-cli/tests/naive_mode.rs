@@ -1,0 +1,186 @@
+//! Seed 003's teaching mode end to end on a real local stack (`operator stack up`: a real
+//! `redis-server`, three real `ratelimiter-node` processes): `operator chaos naive-mode` restarts
+//! every node with `--limiter-mode naive`; a burst of concurrent checks of one key is admitted
+//! past its limit; the real continuous monitor reports `over_admission` (each node in the mode,
+//! and the key's counter with how far over); the offline diagnosis names non-atomic
+//! check-and-increment; `chaos undo naive-mode` makes the nodes atomic again.
+
+mod stack_support;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Output;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use serde_json::Value;
+use stack_support::{StackDir, operator, stderr, stdout};
+use support::{DEADLINE, Monitor};
+
+/// A minute-long window, so that the over-admitted counter stays in the current window while the
+/// monitor watches.
+const POLICIES: &str = r#"
+[policies.default]
+windows = [{ limit = 100, window_ms = 1000 }]
+
+[policies.burst]
+match = "burst:*"
+windows = [{ limit = 100, window_ms = 60000 }]
+"#;
+
+fn redis_url(s: &StackDir) -> String {
+    format!("redis://127.0.0.1:{}", s.redis_port)
+}
+
+fn nodes(s: &StackDir) -> String {
+    s.node_ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `operator chaos WORDS` on the stack; it must succeed with every verification held.
+fn chaos(s: &StackDir, words: &[&str]) -> Output {
+    let dir = s.path();
+    let mut args = vec!["chaos", "--state-dir", &dir, "--subject", "ratelimit"];
+    args.extend(words);
+    let out = operator(&args);
+    assert!(
+        out.status.success() && !stdout(&out).contains("FAIL"),
+        "chaos {words:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// The offline diagnosis of ticket `id`: (rule, root cause, summary).
+fn diagnose(s: &StackDir, m: &Monitor, id: &Value) -> (String, String, String) {
+    let (db, id) = (m.db.to_string_lossy().into_owned(), id.to_string());
+    let (redis, nodes) = (redis_url(s), nodes(s));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_operator"))
+        .args([
+            "--db",
+            &db,
+            "--json",
+            "diagnose",
+            &id,
+            "--subject",
+            "ratelimit",
+        ])
+        .args(["--redis-url", &redis, "--nodes", &nodes])
+        .env("OPERATOR_LOG", "error")
+        .env_remove("OPERATOR_DIAGNOSER")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "diagnose {id}: {}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let d = &doc["diagnosis"];
+    assert_eq!(d["diagnoser"], "offline", "{d:#}");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    (
+        d["rule"].as_str().unwrap_or("no rule").to_owned(),
+        text(&d["diagnosis"]["root_cause"]),
+        text(&d["diagnosis"]["summary"]),
+    )
+}
+
+/// `n` checks of `key` sent at once over `ports` (each connection opened first, then every
+/// request written at a barrier); how many were admitted.
+fn burst(ports: &[u16], key: &str, n: usize) -> usize {
+    let barrier = Arc::new(Barrier::new(n));
+    let body = format!(r#"{{"key": "{key}"}}"#);
+    let request = format!(
+        "POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (port, barrier, request) =
+                (ports[i % ports.len()], barrier.clone(), request.clone());
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect(("127.0.0.1", port));
+                barrier.wait();
+                let mut stream = stream.ok()?;
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .ok()?;
+                stream.write_all(request.as_bytes()).ok()?;
+                let mut raw = String::new();
+                stream.read_to_string(&mut raw).ok()?;
+                Some(raw.starts_with("HTTP/1.1 200"))
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().unwrap_or(None))
+        .filter(|ok| *ok == Some(true))
+        .count()
+}
+
+#[test]
+fn naive_mode_over_admits_is_reported_diagnosed_as_non_atomic_and_undone() {
+    let s = StackDir::new();
+    let policies = s.dir.path().join("policies.toml");
+    std::fs::write(&policies, POLICIES).unwrap();
+    let flags = s.flags();
+    let mut args = vec!["stack", "up", "--policies", policies.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    let out = operator(&args);
+    assert!(
+        out.status.success(),
+        "stack up: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let mut m = Monitor::start_on(&redis_url(&s), &nodes(&s), &[]);
+
+    let out = chaos(&s, &["naive-mode"]);
+    assert!(
+        stdout(&out).contains("node-3 decides in limiter mode naive"),
+        "{}",
+        stdout(&out)
+    );
+    let admitted = burst(&s.node_ports, "burst:1", 300);
+    assert!(
+        admitted > 100,
+        "naive mode admits past the limit: {admitted}"
+    );
+
+    // The key's counter: how far over, and which nodes did it.
+    let v = m.wait("opened", "over_admission", Some("policy:burst"), DEADLINE);
+    let message = v["message"].as_str().unwrap_or_default();
+    // (The counter holds every admission, unless the burst straddled a minute's boundary.)
+    assert!(
+        message.contains("burst:1 (admitted ") && message.contains(" of limit 100 (+"),
+        "{admitted} admitted: {v}"
+    );
+    assert!(
+        message.contains("decide in limiter mode naive (non-atomic check-and-increment)"),
+        "{v}"
+    );
+    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
+    assert_eq!(rule, "non_atomic_check_and_increment", "{root}");
+    assert!(root.starts_with("non-atomic check-and-increment"), "{root}");
+    assert!(summary.contains("burst:1 admitted "), "{summary}");
+
+    // Each node in the mode has its own ticket, diagnosed the same way.
+    let first = format!("127.0.0.1:{}", s.node_ports[0]);
+    let v = m.wait("opened", "over_admission", Some(&first), DEADLINE);
+    let (rule, _, _) = diagnose(&s, &m, &v["ticket"]);
+    assert_eq!(rule, "non_atomic_check_and_increment");
+
+    let out = chaos(&s, &["undo", "naive-mode"]);
+    assert!(
+        stdout(&out).contains("node-1 decides in limiter mode atomic"),
+        "{}",
+        stdout(&out)
+    );
+    m.wait("resolved", "over_admission", Some(&first), DEADLINE);
+}
