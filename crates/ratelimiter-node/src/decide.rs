@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use ratelimiter_schema::policy::window_label;
-use ratelimiter_schema::{CheckResponse, FailureMode, LimiterMode, Policy, Window};
+use ratelimiter_schema::{Algorithm, CheckResponse, FailureMode, LimiterMode, Policy, Window};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
@@ -154,10 +154,13 @@ impl Node {
             });
         }
         let guard = self.memory_guard.is_active();
-        // The near cache, when on (atomic mode only), answers or makes the one Redis call itself.
+        // The near cache, when on (atomic mode, sliding-window policies), answers or makes the
+        // one Redis call itself; a GCRA policy always asks Redis.
         let checked: Result<Option<(Option<CacheHit>, Outcome)>, StoreError> =
             match (self.config.limiter_mode, &self.near, generation) {
-                (LimiterMode::Atomic, Some(near), Some(generation)) => {
+                (LimiterMode::Atomic, Some(near), Some(generation))
+                    if policy.algorithm == Algorithm::SlidingWindow =>
+                {
                     match self
                         .decide_near(near, key, &policy, cost, guard, generation)
                         .await

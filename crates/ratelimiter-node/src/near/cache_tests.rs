@@ -10,7 +10,12 @@ fn policy(limit: u64, window_ms: u64) -> Policy {
         "p",
         PolicySpec {
             pattern: Some("*".into()),
-            windows: vec![Window { limit, window_ms }],
+            windows: vec![Window {
+                limit,
+                window_ms,
+                burst: None,
+            }],
+            algorithm: Default::default(),
         },
     )
     .unwrap()

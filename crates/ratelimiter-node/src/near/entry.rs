@@ -174,7 +174,11 @@ mod tests {
     use super::*;
 
     fn w(limit: u64, window_ms: u64) -> Window {
-        Window { limit, window_ms }
+        Window {
+            limit,
+            window_ms,
+            burst: None,
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod tests {
         Window {
             limit,
             window_ms: 1000,
+            burst: None,
         }
     }
 
