@@ -142,8 +142,9 @@ async fn a_hot_key_past_its_limit_admits_at_least_99_percent_and_denials_skip_re
     assert!(admitted <= 3000, "over-admission: {admitted}");
     assert!(admitted >= 2970, "under-admission past 1 %: {admitted}");
     let during = evalsha_calls(&mut conn) - before;
-    // Leases of 10 (3000 × 1 % / 3 nodes): about one call per 10 admissions.
-    assert!(during < 1000, "{during} script calls for 4000 decisions");
+    // Leases of 10 (3000 × 1 % / 3 nodes): about one call per 10 admissions, and one lease
+    // call at a time per key on each node (64 concurrent misses would otherwise each call).
+    assert!(during < 450, "{during} script calls for 4000 decisions");
     let counted: u64 = redis::cmd("HGET")
         .arg("ratelimit:c:{big:1}:big:3600000")
         .arg("c")

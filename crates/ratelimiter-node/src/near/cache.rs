@@ -11,7 +11,6 @@
 //! drops every entry and bumps the generation; a Redis reply to a call started under an older
 //! generation is not cached.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -19,6 +18,7 @@ use ratelimiter_schema::{Policy, Window};
 use tokio::sync::watch;
 
 use super::entry::{CacheHit, Denial, Entry, Lease};
+use super::shard::{FlightState, Shard};
 use super::stats::NearStats;
 use crate::algorithm::Outcome;
 use crate::store::LeaseReply;
@@ -38,17 +38,6 @@ pub enum Lookup<'a> {
     Wait(watch::Receiver<FlightState>),
     /// Not answered and no lease to take: one exact call (units wanted = cost).
     Exact,
-}
-
-/// Where the in-flight lease call of a key is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlightState {
-    /// Still running.
-    Running,
-    /// Answered (its result is cached, or not cacheable): look again.
-    Done,
-    /// Redis failed: do not queue behind another call, decide alone.
-    Failed,
 }
 
 /// The one in-flight lease call of a key; its waiters wake when it is dropped.
@@ -77,15 +66,6 @@ impl Drop for Flight<'_> {
             running
         });
     }
-}
-
-#[derive(Debug, Default)]
-struct Shard {
-    map: HashMap<Arc<str>, Entry>,
-    /// Keys in insertion order, for eviction; may hold keys since removed (skipped).
-    order: VecDeque<Arc<str>>,
-    bytes: u64,
-    flights: HashMap<Arc<str>, watch::Receiver<FlightState>>,
 }
 
 /// The near cache of one node: cached denials and leases, per user key.
@@ -263,7 +243,7 @@ impl NearCache {
             entry.denial = None;
             let unspent = reply.granted.saturating_sub(cost);
             if unspent > 0 && entry.lease.is_none() {
-                entry.lease = Some(lease_of(policy, sent_us, reply, unspent));
+                entry.lease = Some(Lease::granted(policy, sent_us, reply, unspent));
                 self.stats.taken.fetch_add(1, Relaxed);
                 self.stats.unspent.fetch_add(unspent, Relaxed);
             }
@@ -289,37 +269,7 @@ impl NearCache {
             shard.map.remove(key);
             self.stats.entries.fetch_sub(1, Relaxed);
         }
-        self.evict(shard);
-    }
-
-    /// Evicts the oldest entries of `shard` while it is over its share of the bound.
-    fn evict(&self, shard: &mut Shard) {
-        while shard.bytes > self.shard_budget {
-            let Some(oldest) = shard.order.pop_front() else {
-                break;
-            };
-            let same = shard
-                .map
-                .get_key_value(&*oldest)
-                .is_some_and(|(k, _)| Arc::ptr_eq(k, &oldest));
-            if !same {
-                continue;
-            }
-            if let Some(entry) = shard.map.remove(&*oldest) {
-                let size = entry.size(oldest.len());
-                shard.bytes -= size;
-                self.stats.bytes.fetch_sub(size, Relaxed);
-                self.stats.entries.fetch_sub(1, Relaxed);
-                self.stats.evictions.fetch_add(1, Relaxed);
-                if let Some(l) = entry.lease {
-                    self.stats.unspent.fetch_sub(l.left, Relaxed);
-                }
-            }
-        }
-        // Keys removed otherwise stay queued: rebuild the queue before it outgrows the map.
-        if shard.order.len() > 2 * shard.map.len() + 64 {
-            shard.order = shard.map.keys().cloned().collect();
-        }
+        shard.evict(self.shard_budget, &self.stats);
     }
 
     /// Drops the entry of `key` (its counters were reset by this node).
@@ -375,31 +325,6 @@ impl NearCache {
             }
         }
         out
-    }
-}
-
-/// The lease of `unspent` units granted by `reply` to a call sent at `sent_us`: it ends 1 ms
-/// before the first of its windows ends by the upper bound of Redis time.
-fn lease_of(policy: &Policy, sent_us: u64, reply: &LeaseReply, unspent: u64) -> Lease {
-    let first_end_ms = reply
-        .outcome
-        .windows
-        .iter()
-        .map(|&(_, reset)| reset)
-        .min()
-        .unwrap_or(0);
-    Lease {
-        left: unspent,
-        taken_us: sent_us,
-        ends_us: sent_us + first_end_ms.saturating_sub(2) * 1000,
-        policy: policy.name.as_str().into(),
-        windows: policy
-            .windows
-            .iter()
-            .zip(&reply.counters)
-            .map(|(w, c)| (w.window_ms, c.index))
-            .collect(),
-        reported: reply.outcome.windows.clone().into(),
     }
 }
 

@@ -221,3 +221,41 @@ fn a_million_distinct_keys_stay_under_the_bound() {
         .sum();
     assert!(queued <= 2 * usize::try_from(entries).unwrap() + 64 * 64);
 }
+
+#[tokio::test]
+async fn sixty_four_concurrent_misses_make_one_lease_call_per_ten() {
+    let cache = std::sync::Arc::new(NearCache::new(1 << 20));
+    let p = std::sync::Arc::new(policy(3000, 1000));
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let (cache, p, calls) = (cache.clone(), p.clone(), calls.clone());
+        tasks.spawn(async move {
+            loop {
+                match cache.lookup("hot", &p.windows, 1, 10, 0) {
+                    Lookup::Hit(kind, o) => return (kind == CacheHit::Leased) && o.allowed,
+                    Lookup::Lead(flight) => {
+                        let generation = cache.generation();
+                        // The Redis call: the others run meanwhile.
+                        for _ in 0..10 {
+                            tokio::task::yield_now().await;
+                        }
+                        calls.fetch_add(1, Relaxed);
+                        cache.record("hot", &p, 1, generation, 0, &granted(10, 2000, 500));
+                        drop(flight);
+                        return true;
+                    }
+                    Lookup::Wait(mut rx) => {
+                        let _ = rx.wait_for(|s| *s != FlightState::Running).await;
+                    }
+                    Lookup::Exact => panic!("a leasing key is never exact here"),
+                }
+            }
+        });
+    }
+    let answers = tasks.join_all().await;
+    assert!(answers.iter().all(|ok| *ok));
+    // 64 requests, 10 per lease call (the caller's unit and 9 leased): 7 calls, one at a time.
+    assert_eq!(calls.load(Relaxed), 7);
+    assert_eq!(cache.stats.leased.load(Relaxed), 64 - 7);
+}

@@ -10,9 +10,10 @@
 
 use std::sync::Arc;
 
-use ratelimiter_schema::Window;
+use ratelimiter_schema::{Policy, Window};
 
 use crate::algorithm::{self, Counter, Outcome};
+use crate::store::LeaseReply;
 
 /// What answered a cached decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -94,6 +95,32 @@ pub fn redis_time_upper(redis_ms: u64, sent_us: u64, now_us: u64) -> u64 {
 }
 
 impl Lease {
+    /// The lease of `unspent` units granted by `reply` to a call sent at `sent_us` under
+    /// `policy`: it is spent only while the upper bound of Redis time is before the end of the
+    /// first of its windows to end.
+    pub fn granted(policy: &Policy, sent_us: u64, reply: &LeaseReply, unspent: u64) -> Self {
+        let first_end_ms = reply
+            .outcome
+            .windows
+            .iter()
+            .map(|&(_, reset)| reset)
+            .min()
+            .unwrap_or(0);
+        Self {
+            left: unspent,
+            taken_us: sent_us,
+            ends_us: sent_us + first_end_ms.saturating_sub(2) * 1000,
+            policy: policy.name.as_str().into(),
+            windows: policy
+                .windows
+                .iter()
+                .zip(&reply.counters)
+                .map(|(w, c)| (w.window_ms, c.index))
+                .collect(),
+            reported: reply.outcome.windows.clone().into(),
+        }
+    }
+
     /// Spends `cost` if the lease is still on at `now_us` and holds that much: the admission,
     /// reported as Redis would (remaining counts the units still leased).
     pub fn spend(&mut self, cost: u64, now_us: u64) -> Option<Outcome> {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use ratelimiter_schema::Policy;
 
-use super::cache::{FlightState, Lookup, NearCache};
+use super::cache::{Lookup, NearCache};
 use super::entry::CacheHit;
+use super::shard::FlightState;
 use super::sizing::units_wanted;
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
@@ -38,7 +39,13 @@ impl Node {
         guard: bool,
         generation: u64,
     ) -> NearAnswer {
-        let want = units_wanted(&policy.windows, self.up_nodes(), cost);
+        // No lease before the first heartbeat has counted the nodes Up (sized for one node, a
+        // lease could then be several times too large).
+        let want = if self.started_redis_ms.load(Relaxed) == 0 {
+            cost
+        } else {
+            units_wanted(&policy.windows, self.up_nodes(), cost)
+        };
         loop {
             match near.lookup(key, &policy.windows, cost, want, near.now_us()) {
                 Lookup::Hit(kind, outcome) => return NearAnswer::Hit(kind, outcome),
