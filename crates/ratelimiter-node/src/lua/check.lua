@@ -24,7 +24,8 @@
 -- decision costs TIME, HMGET and HINCRBY per window in the steady state.
 --
 -- A one-window policy (the common case) takes a path without per-window tables: the same
--- arithmetic (state, wait, write), about a fifth less of Redis's time per call.
+-- arithmetic (state, wait, write) for less of Redis's time per call (docs/BENCHMARKS.md, "Near
+-- cache and the exact path").
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cost = tonumber(ARGV[1])
