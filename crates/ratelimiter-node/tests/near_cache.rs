@@ -385,3 +385,55 @@ fn a_bad_near_cache_bound_exits_2_naming_the_flag() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_leases_denials_resets_and_the_give_back_work_too() {
+    let cluster = test_support::RedisCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = policies_file(&dir, POLICIES);
+    let mut node = NodeProcess::builder(&cluster.seed_urls(), "a")
+        .args([
+            "--redis-mode",
+            "cluster",
+            "--near-cache",
+            "--redis-timeout-ms",
+            "5000",
+        ])
+        .args([
+            "--policies",
+            file.to_str().unwrap(),
+            "--policy-poll-ms",
+            "50",
+        ])
+        .start();
+    let client = client();
+    let counted = wait_until(Duration::from_secs(10), || async {
+        node.get_json(&client, "/v1/node").await.1["up_nodes"].as_u64() == Some(1)
+    })
+    .await;
+    assert!(counted, "the node counted itself Up");
+    let statuses = burst(std::slice::from_ref(&node), "big:1", 3100, 32).await;
+    assert_eq!(count(&statuses, 200), 3000, "{statuses:?}");
+    let (_, info) = node.get_json(&client, "/v1/node").await;
+    let near = &info["near_cache"];
+    assert!(near["leases"]["taken"].as_u64().unwrap() > 0, "{near}");
+    assert!(near["decisions"]["denied"].as_u64().unwrap() > 0, "{near}");
+    assert_eq!(info["failure_decisions"]["local"], 0, "{info}");
+
+    let r = client
+        .delete(node.url_for("/v1/counters/big:1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        node.check(&client, "big:1").await.0,
+        200,
+        "the reset is seen at once here"
+    );
+    let status = node.terminate().expect("exit status");
+    assert!(status.success(), "{status:?}");
+    let key = "ratelimit:c:{big:1}:big:3600000";
+    let c = cluster.cmd(cluster.primary_of_key(key), &["HGET", key, "c"]);
+    assert_eq!(c, "1", "the unspent lease (29 of 30) was given back");
+}
