@@ -24,6 +24,7 @@ Faults (on the stack started by `operator stack up`, or `stack up --env compose`
   script-flush            SCRIPT FLUSH                   undoes itself: nodes reload on NOSCRIPT (verified)
   partition-node N DUR    node N off the network         undoes itself when DUR ends (compose only; verified)
   partition-redis DUR     Redis off the network          undoes itself when DUR ends (compose only; verified)
+  naive-mode              nodes in --limiter-mode naive  undo: `chaos undo naive-mode` (local only)
 
 On compose (--env compose) the faults act on containers: kill is `docker kill` (the restart
 policy does not bring it back), pause-redis is `docker pause`, restart-redis removes the

@@ -12,7 +12,11 @@
 //! 3. Redis restarted empty: `config_loaded` reported, nodes re-seed, everything resolves;
 //! 4. stuck keys: `no_stuck_keys` reported, `repair_stuck_keys` run through the subject,
 //!    re-observed clear;
-//! 5. a node killed and restarted: `node_down` for that node only, then resolved.
+//! 5. a node killed and restarted: `node_down` for that node only, then resolved;
+//! 6. on a local stack only (the nodes restarted with other flags), seed 003's naive mode
+//!    (`naive_chapter`): the same burst of concurrent checks of one key admitted exactly by the
+//!    atomic nodes and past the limit in `--limiter-mode naive`, `over_admission` reported
+//!    naming the mode, resolved once the nodes are atomic again.
 //!
 //! On a Redis Cluster stack (`--redis cluster`) the demo runs the baseline, then chapter 2 "a
 //! Redis primary killed" (`cluster_chapter`: the failover reported, the nodes keep deciding,
@@ -29,6 +33,7 @@
 mod chapters;
 mod cluster_chapter;
 pub(crate) mod load;
+mod naive_chapter;
 pub mod narrate;
 pub(crate) mod story;
 pub mod summary;
@@ -270,6 +275,8 @@ pub async fn run(
         took: started.elapsed(),
         expected_chapters: if env.endpoints().redis_is_cluster() {
             2
+        } else if env.kind() == "local" {
+            6
         } else {
             5
         },
@@ -407,6 +414,18 @@ async fn story(
     results.push(placeholder(4));
     let r = chapters::node_killed(&mut ctx, config.node).await?;
     set_last(results, r);
+
+    // Seed 003's teaching mode restarts the nodes with other flags: local stacks only.
+    if env.kind() == "local" {
+        pacer.before(6).await;
+        results.push(ChapterResult::new(
+            6,
+            naive_chapter::TITLE,
+            &Fault::NaiveMode.to_string(),
+        ));
+        let r = naive_chapter::naive_mode(&mut ctx, 6).await?;
+        set_last(results, r);
+    }
 
     ctx.load.stop().await;
     Ok(())
