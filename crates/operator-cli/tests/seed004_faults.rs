@@ -15,7 +15,7 @@ mod support;
 use std::process::Output;
 
 use serde_json::Value;
-use stack_support::{StackDir, operator, stderr, stdout};
+use stack_support::{StackDir, listening, operator, stderr, stdout};
 use support::{DEADLINE, Load, Monitor};
 
 /// A stack on free ports with the continuous monitor watching it.
@@ -283,4 +283,7 @@ fn the_causes_win_their_eval_trials() {
         assert_eq!(f["false_tickets"], 0, "{f:#}");
     }
     assert_eq!(v["false_tickets"], 0, "{v:#}");
+    for port in s.ports() {
+        assert!(!listening(port), "port {port} still listening");
+    }
 }

@@ -180,8 +180,9 @@ mod tests {
             ]
         );
         let compose = names(default_faults(true, false));
-        // Partitions need compose's network; the nodes restarted with other flags and the
-        // eviction's undo need the local environment.
+        // Partitions need compose's network; nodes restarted with other flags (the drifts,
+        // slow-redis's longer timeout, naive-mode) and the eviction's undo need the local
+        // environment.
         assert_eq!(compose.len(), local.len() + 2 - 5);
         assert!(compose.contains(&"partition-node 2 3s".to_owned()));
         assert_eq!(EvalConfig::default().faults, default_faults(false, false));

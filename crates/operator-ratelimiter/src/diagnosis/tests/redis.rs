@@ -144,3 +144,33 @@ fn a_flushed_script_cache_explains_slow_decisions() {
     );
     assert!(r.diagnosis.actions.is_empty());
 }
+
+#[test]
+fn a_slow_ping_names_a_slow_redis_and_noscript_errors_alone_are_no_flush() {
+    let before = healthy(0);
+    let mut o = healthy(500);
+    o.redis.ping_us = Some(80_000);
+    let v = Violation::new(
+        HIGH_LATENCY,
+        operator_core::Severity::Warning,
+        "node 127.0.0.1:8001 decision p99 is 95.0 ms",
+    )
+    .entity("127.0.0.1:8001")
+    .evidence(json!({"p99_ms": 95.0}));
+    // Every node's first EVALSHA on a Redis gets a NOSCRIPT: a stack always has some.
+    let extra = vec![ContextSection::new(
+        "redis_info",
+        "",
+        json!({"errorstat_NOSCRIPT": "count=3"}),
+    )];
+    let ctx = with_ticket(ticket(&v, 1), &o, vec![before], &[], extra);
+    let r = diagnose(&ctx);
+    assert_eq!(r.rule.as_deref(), Some("redis_slow_for_nodes"));
+    assert!(
+        r.diagnosis.evidence.iter().any(
+            |c| c.source.ends_with("observation.redis.ping_us") && c.detail.contains("80.0 ms")
+        ),
+        "{:?}",
+        r.diagnosis.evidence
+    );
+}
