@@ -11,7 +11,8 @@
 //! - `handle`: [`Store`] itself, the connection, scripts and timeouts every call goes through.
 //! - `script`: `EVALSHA`, and `EVAL` on `NOSCRIPT`, on the node owning the keys.
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
-//!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
+//!   `lua/check.lua`, or `lua/gcra.lua` for a `gcra` policy), skipped while its shard's
+//!   [`breaker`] is open.
 //! - [`breaker`]: stops decisions from waiting for a Redis that keeps failing.
 //! - [`shards`]: the cluster's slot map and one breaker per primary, so a dead shard trips only
 //!   its own keys; what the sampler saw of each primary.
