@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release -p ratelimiter-node --example burst`
 
+#![allow(clippy::print_stdout)] // the tables are the output
+
 use ratelimiter_node::{algorithm, gcra};
 use ratelimiter_schema::Window;
 

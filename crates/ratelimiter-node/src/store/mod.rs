@@ -14,7 +14,8 @@
 //!   write and one read for all of them), and `coalesce`: the same decision of one key by
 //!   concurrent requests made in one script call, its reply split among them.
 //! - `check`, the [decision](Store::check): the one command of the decision path (`EVALSHA` of
-//!   `lua/check.lua`), skipped while its shard's [`breaker`] is open.
+//!   `lua/check.lua`, or `lua/gcra.lua` for a `gcra` policy), skipped while its shard's
+//!   [`breaker`] is open.
 //! - `lease`: the near cache's calls ([`crate::near`]): a decision that may lease
 //!   (`lua/lease.lua`), the give-back of unspent leases, the reset epoch.
 //! - `naive`: the teaching mode `naive` ([`Store::check_naive`]): the same counters read in one

@@ -108,8 +108,9 @@ impl PolicySet {
     }
 
     /// The canonical digest of the set: FNV-1a 64 over the compact JSON array of the policies
-    /// sorted by name (`[{"name":..,"match":..,"windows":[{"limit":..,"window_ms":..}]}]`), as 16
-    /// lowercase hex digits. Two sets are equal exactly when their digests are (barring
+    /// sorted by name (`[{"name":..,"match":..,"windows":[{"limit":..,"window_ms":..}]}]`, with
+    /// `"algorithm"` and `"burst"` only where set, so a set without GCRA digests as it did before
+    /// algorithms existed), as 16 lowercase hex digits. Two sets are equal exactly when their digests are (barring
     /// collisions), whatever order they were loaded in.
     pub fn digest(&self) -> String {
         // Serializing plain structs of strings and integers cannot fail.
@@ -132,6 +133,10 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::policy::spec::tests::policy;
+
+    /// FNV-1a 64 of `[{"name":"default","match":"*","windows":[{"limit":100,"window_ms":1000}]}]`,
+    /// the canonical JSON of the built-in set from before policies had an algorithm.
+    const BUILTIN_DIGEST: &str = "a789a43f1fee2287";
 
     #[test]
     fn most_specific_match_wins_and_default_catches_the_rest() {
@@ -177,5 +182,10 @@ mod tests {
         let c = PolicySet::new([policy("default", "*"), policy("login", "login:x*")]).unwrap();
         assert_ne!(a.digest(), c.digest());
         assert_ne!(PolicySet::default().digest(), a.digest());
+        // The digest of the built-in set, fixed before policies had an algorithm: unchanged.
+        assert_eq!(PolicySet::builtin().digest(), BUILTIN_DIGEST);
+        let mut gcra = PolicySet::builtin().sorted()[0].clone();
+        gcra.algorithm = crate::policy::Algorithm::Gcra;
+        assert_ne!(PolicySet::new([gcra]).unwrap().digest(), BUILTIN_DIGEST);
     }
 }
