@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use opentelemetry::Context;
 use ratelimiter_schema::policy::window_label;
 use ratelimiter_schema::{CheckResponse, FailureMode, Policy, Window};
 use tracing::field::Empty;
@@ -10,6 +11,7 @@ use tracing::{Instrument, Span};
 
 use crate::algorithm::Outcome;
 use crate::node::Node;
+use crate::otel::{Decided, RedisTiming};
 
 /// A decision, with what the answer and its headers report.
 #[derive(Debug, Clone)]
@@ -100,6 +102,22 @@ impl Node {
     /// # Errors
     /// [`DecideError`] for a request that cannot be decided.
     pub async fn decide(&self, key: &str, cost: Option<u64>) -> Result<Decision, DecideError> {
+        self.decide_traced(key, cost, None).await
+    }
+
+    /// [`Node::decide`], its OpenTelemetry span (when tracing is on and it is sampled) a child
+    /// of `parent`: the caller's trace context ([`otlp_export::parent_context`]).
+    ///
+    /// # Errors
+    /// As [`Node::decide`].
+    pub async fn decide_traced(
+        &self,
+        key: &str,
+        cost: Option<u64>,
+        parent: Option<&Context>,
+    ) -> Result<Decision, DecideError> {
+        let otel = self.tracer.start(parent);
+        let mut redis = RedisTiming::default();
         // At debug level: under the default `info` filter the span is disabled, which costs a
         // cached check and evaluates none of its fields; `policy` and `allowed` are recorded as
         // they become known.
@@ -109,9 +127,21 @@ impl Node {
             policy = Empty,
             allowed = Empty,
         );
-        self.decide_in(&span, key, cost)
+        let result = self
+            .decide_in(&span, key, cost, &mut redis)
             .instrument(span.clone())
-            .await
+            .await;
+        if let Some(otel) = otel {
+            let decided = Decided {
+                node: &self.config.node_id,
+                key,
+                secret: self.config.identifier_secret_bytes(),
+                cost: cost.unwrap_or(1),
+                redis,
+            };
+            otel.end(decided, &result);
+        }
+        result
     }
 
     /// [`Node::decide`] inside its `span`.
@@ -120,6 +150,7 @@ impl Node {
         span: &Span,
         key: &str,
         cost: Option<u64>,
+        redis: &mut RedisTiming,
     ) -> Result<Decision, DecideError> {
         let start = Instant::now();
         let loaded = self.policies();
@@ -136,9 +167,13 @@ impl Node {
             });
         }
         let guard = self.memory_guard.is_active();
-        let result = match self.store.check_guarded(key, &policy, cost, guard).await {
+        let asked = Instant::now();
+        let checked = self.store.check_guarded(key, &policy, cost, guard).await;
+        redis.round_trip = Some(asked.elapsed());
+        let result = match checked {
             Ok(None) => Ok(self.decide_guarded(key, policy, cost)),
             Ok(Some(reply)) => {
+                redis.now_ms = Some(reply.redis_now_ms);
                 let counter = if reply.outcome.allowed {
                     &self.metrics.allowed
                 } else {

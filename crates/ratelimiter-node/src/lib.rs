@@ -21,6 +21,8 @@
 //! - [`http`]: the axum API, [`app`] and [`serve`]; every error answer is an [`http::ApiError`]
 //!   whose code is a [`ratelimiter_schema::ErrorCode`].
 //! - [`metrics`]: counters and their Prometheus rendering.
+//! - [`otel`]: one OpenTelemetry span per decision, when the binary installs a tracer
+//!   (`--otlp-endpoint`), child of the caller's W3C `traceparent`.
 //! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
 //! - [`rls`]: Envoy's rate-limit service as a library ([`Node::should_rate_limit`]) and
 //!   envoyproxy/ratelimit's YAML configuration; [`grpc`]: its gRPC server ([`grpc::serve_grpc`]).
@@ -45,6 +47,7 @@ pub mod http;
 pub mod local;
 pub mod metrics;
 pub mod node;
+pub mod otel;
 pub mod probe;
 pub mod rls;
 pub mod store;

@@ -60,6 +60,8 @@ pub struct Node {
     pub(crate) advertise: OnceLock<String>,
     /// The rate-limit service: envoy configuration domains and file statuses.
     pub(crate) rls: crate::rls::RlsState,
+    /// The tracer of decision spans, when the binary installed one.
+    pub(crate) tracer: crate::otel::DecisionTracer,
 }
 
 impl Node {
@@ -105,7 +107,19 @@ impl Node {
             started_redis_ms: AtomicU64::new(0),
             advertise: OnceLock::new(),
             rls: crate::rls::RlsState::default(),
+            tracer: crate::otel::DecisionTracer::default(),
         }))
+    }
+
+    /// Exports a span per decision through `tracer` (see [`crate::otel`]); whether it was the
+    /// first tracer set (a later one is ignored).
+    pub fn set_tracer(&self, tracer: otlp_export::Tracer) -> bool {
+        self.tracer.set(tracer)
+    }
+
+    /// Whether decisions are traced (a tracer is set).
+    pub fn tracing_on(&self) -> bool {
+        self.tracer.is_on()
     }
 
     /// The configuration.
