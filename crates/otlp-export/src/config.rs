@@ -15,6 +15,8 @@ use crate::error::OtlpError;
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// The standard variable naming the protocol: `grpc` or `http/protobuf`.
 pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// The standard variable of the batch export interval, in ms (default here: 1000).
+pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
 /// The default share of traces sampled at their root: 1 %. A caller's `traceparent` overrides
 /// it either way (its sampled flag is followed).
 pub const DEFAULT_SAMPLE_RATIO: f64 = 0.01;
@@ -156,6 +158,13 @@ pub fn endpoint_or_standard(
     set(own).or_else(|| set(lookup(OTEL_EXPORTER_OTLP_ENDPOINT)))
 }
 
+/// The batch export interval a [`OTEL_BSP_SCHEDULE_DELAY`] value gives (whole ms, at least 1);
+/// `None` for an absent or unreadable value (the default applies).
+pub fn schedule_delay(value: Option<&str>) -> Option<Duration> {
+    let ms: u64 = value?.trim().parse().ok()?;
+    Some(Duration::from_millis(ms.max(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +205,17 @@ mod tests {
         );
         assert_eq!(endpoint_or_standard(None, |_| None), None);
         assert_eq!(endpoint_or_standard(None, |_| Some(" ".into())), None);
+    }
+
+    #[test]
+    fn the_schedule_delay_is_whole_milliseconds() {
+        assert_eq!(
+            schedule_delay(Some("250")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(schedule_delay(Some("0")), Some(Duration::from_millis(1)));
+        assert_eq!(schedule_delay(Some("soon")), None);
+        assert_eq!(schedule_delay(None), None);
     }
 
     #[test]

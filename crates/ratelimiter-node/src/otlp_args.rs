@@ -2,7 +2,8 @@
 //! spans are exported and how many are sampled.
 
 use otlp_export::config::{
-    DEFAULT_SAMPLE_RATIO, OTEL_EXPORTER_OTLP_PROTOCOL, endpoint_or_standard, parse_sample_ratio,
+    DEFAULT_SAMPLE_RATIO, OTEL_BSP_SCHEDULE_DELAY, OTEL_EXPORTER_OTLP_PROTOCOL,
+    endpoint_or_standard, parse_sample_ratio, schedule_delay,
 };
 use otlp_export::{OtlpConfig, Protocol};
 
@@ -45,12 +46,15 @@ impl OtlpArgs {
         else {
             return Ok(None);
         };
+        let defaults = OtlpConfig::default();
         let config = OtlpConfig {
+            scheduled_delay: schedule_delay(std::env::var(OTEL_BSP_SCHEDULE_DELAY).ok().as_deref())
+                .unwrap_or(defaults.scheduled_delay),
             endpoint,
             protocol: self.otlp_protocol,
             sample_ratio: self.trace_sample_ratio,
             service_name: "ratelimiter-node".to_owned(),
-            ..OtlpConfig::default()
+            ..defaults
         };
         config
             .validate()
