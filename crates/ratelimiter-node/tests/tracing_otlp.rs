@@ -207,7 +207,11 @@ async fn a_collector_down_or_hung_never_delays_a_decision() {
         let mut statuses = Vec::new();
         for i in 0..100 {
             let start = Instant::now();
-            statuses.push(node.check(&client, &format!("user:{name}-{}", i % 50)).await.0);
+            statuses.push(
+                node.check(&client, &format!("user:{name}-{}", i % 50))
+                    .await
+                    .0,
+            );
             assert!(
                 start.elapsed() < Duration::from_secs(1),
                 "{name}: decision {i} took {:?}",
