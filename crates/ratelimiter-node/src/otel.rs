@@ -55,13 +55,23 @@ impl DecisionTracer {
     /// Starts the span of one decision, child of `parent` when given: `None` when tracing is
     /// off or the sampler drops this decision, so nothing more is spent on it.
     pub(crate) fn start(&self, parent: Option<&Context>) -> Option<DecisionSpan> {
+        self.start_span(DECISION_SPAN, parent).map(DecisionSpan)
+    }
+
+    /// Starts a server span `name`, child of `parent` when given: `None` when tracing is off or
+    /// the sampler drops it (the rate-limit service's spans start here too).
+    pub(crate) fn start_span(
+        &self,
+        name: &'static str,
+        parent: Option<&Context>,
+    ) -> Option<SdkSpan> {
         let tracer = self.tracer.get()?;
         let root = Context::new();
         let span = tracer
-            .span_builder(DECISION_SPAN)
+            .span_builder(name)
             .with_kind(SpanKind::Server)
             .start_with_context(tracer, parent.unwrap_or(&root));
-        span.is_recording().then_some(DecisionSpan(span))
+        span.is_recording().then_some(span)
     }
 }
 
@@ -144,6 +154,6 @@ fn cache_hit(_decision: &Decision) -> bool {
     false
 }
 
-fn to_i64(v: u64) -> i64 {
+pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

@@ -230,3 +230,78 @@ async fn a_collector_down_or_hung_never_delays_a_decision() {
         );
     }
 }
+
+/// Envoy's `ShouldRateLimit` over gRPC: one span per call, child of the `traceparent`
+/// metadata, with the domain, the policies that applied and the overall answer, and no
+/// descriptor value.
+#[tokio::test]
+async fn rate_limit_service_calls_are_spans_of_the_callers_trace() {
+    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+    use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitRequest;
+    use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::RateLimitServiceClient;
+
+    let receiver = OtlpReceiver::grpc();
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("edge.yaml");
+    std::fs::write(
+        &yaml,
+        "domain: edge\ndescriptors:\n  - key: user\n    rate_limit: { unit: minute, requests_per_unit: 1 }\n",
+    )
+    .unwrap();
+    let grpc_port = free_port();
+    let (endpoint, grpc) = (receiver.endpoint(), format!("127.0.0.1:{grpc_port}"));
+    let _node = start_node(
+        &redis,
+        &dir,
+        "rls",
+        &[
+            "--otlp-endpoint",
+            &endpoint,
+            "--trace-sample-ratio",
+            "1",
+            "--grpc-listen",
+            &grpc,
+            "--envoy-config",
+            yaml.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let mut client = RateLimitServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .expect("grpc connects");
+    for _ in 0..2 {
+        let mut request = tonic::Request::new(RateLimitRequest {
+            domain: "edge".into(),
+            descriptors: vec![RateLimitDescriptor {
+                entries: vec![Entry {
+                    key: "user".into(),
+                    value: "erin".into(),
+                }],
+                ..RateLimitDescriptor::default()
+            }],
+            hits_addend: 1,
+        });
+        request.metadata_mut().insert(
+            "traceparent",
+            format!("00-{TRACE_ID}-{PARENT_SPAN}-01").parse().unwrap(),
+        );
+        client.should_rate_limit(request).await.expect("an answer");
+    }
+    let spans = receiver.wait_for(ARRIVAL, |s| {
+        s.iter().filter(|s| s.name == "should_rate_limit").count() >= 2
+    });
+    let mut allowed = Vec::new();
+    for s in spans.iter().filter(|s| s.name == "should_rate_limit") {
+        assert_eq!(s.trace_id, TRACE_ID, "{s:#?}");
+        assert_eq!(s.parent_span_id, PARENT_SPAN, "{s:#?}");
+        assert_eq!(s.attr("domain"), Some("edge"), "{s:#?}");
+        assert_eq!(s.attr("descriptors"), Some("1"), "{s:#?}");
+        assert!(s.attr("policies").unwrap().contains("edge"), "{s:#?}");
+        assert!(s.attributes.values().all(|v| !v.contains("erin")), "{s:#?}");
+        allowed.push(s.attr("allowed").unwrap().to_owned());
+    }
+    allowed.sort();
+    assert_eq!(allowed, ["false", "true"]);
+}

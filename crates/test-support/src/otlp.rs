@@ -159,6 +159,11 @@ impl OtlpReceiver {
         self.spans.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Every span received so far, forgetting them (a long-running sink keeps only a count).
+    pub fn drain(&self) -> Vec<ReceivedSpan> {
+        std::mem::take(&mut *self.spans.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Waits until the spans received satisfy `cond`; them.
     ///
     /// # Panics
