@@ -30,6 +30,7 @@ pub(crate) struct OtlpArgs {
         env = "RATELIMITER_TRACE_SAMPLE_RATIO",
         default_value_t = DEFAULT_SAMPLE_RATIO,
         value_parser = parse_sample_ratio,
+        allow_negative_numbers = true,
         value_name = "R"
     )]
     trace_sample_ratio: f64,

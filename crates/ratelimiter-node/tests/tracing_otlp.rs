@@ -305,3 +305,29 @@ async fn rate_limit_service_calls_are_spans_of_the_callers_trace() {
     allowed.sort();
     assert_eq!(allowed, ["false", "true"]);
 }
+
+#[test]
+fn bad_tracing_flags_are_usage_errors_naming_the_flag() {
+    for (args, flag) in [
+        (&["--trace-sample-ratio", "2"][..], "--trace-sample-ratio"),
+        (
+            &["--trace-sample-ratio", "-0.5"][..],
+            "--trace-sample-ratio",
+        ),
+        (&["--otlp-protocol", "http/json"][..], "--otlp-protocol"),
+        (
+            &["--otlp-endpoint", "localhost:4317"][..],
+            "--otlp-endpoint",
+        ),
+    ] {
+        let out = std::process::Command::new(test_support::workspace_bin("ratelimiter-node"))
+            .env_clear()
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(args)
+            .output()
+            .expect("run ratelimiter-node");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    }
+}

@@ -32,6 +32,7 @@ pub struct TraceArgs {
         env = "OPERATOR_TRACE_SAMPLE_RATIO",
         default_value_t = 1.0,
         value_parser = parse_sample_ratio,
+        allow_negative_numbers = true,
         value_name = "R"
     )]
     pub trace_sample_ratio: f64,
