@@ -38,7 +38,6 @@ fn main() -> ExitCode {
     // Logs on the terminal the dashboard draws on would scribble over it.
     let quiet =
         matches!(cli.command, cli::Command::Dashboard(_)) && std::io::stderr().is_terminal();
-    init_tracing(&cli.global.log_level, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,7 +48,21 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    // The exporter's batch task runs on the runtime: it is installed inside it.
+    let otlp = match runtime.block_on(async { install_otlp(&cli) }) {
+        Ok(otlp) => otlp,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(e.code());
+        }
+    };
+    init_tracing(&cli.global.log_level, quiet, otlp.as_ref());
+    let outcome = runtime.block_on(cli::run(cli));
+    // The tick spans still queued are exported before the process exits.
+    if let Some(otlp) = otlp {
+        runtime.block_on(otlp.shutdown());
+    }
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
@@ -58,18 +71,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// The OTLP exporter of `operator monitor --otlp-endpoint` (other commands trace nothing).
+fn install_otlp(cli: &cli::Cli) -> Result<Option<otlp_export::OtlpGuard>, exit::CliError> {
+    let cli::Command::Monitor(args) = &cli.command else {
+        return Ok(None);
+    };
+    let Some(config) = args.tracing.config()? else {
+        return Ok(None);
+    };
+    otlp_export::install(&config)
+        .map(Some)
+        .map_err(|e| exit::CliError::flag("--otlp-endpoint", e))
+}
+
 /// Logs go to stderr, so stdout carries only results (and stays valid JSON with `--json`).
-/// `quiet` discards them (the dashboard on a terminal).
-fn init_tracing(level: &str, quiet: bool) {
+/// `quiet` discards them (the dashboard on a terminal). With `otlp`, info-level spans (the
+/// monitor's `tick` and what runs inside it) are also exported, whatever the log filter.
+fn init_tracing(level: &str, quiet: bool, otlp: Option<&otlp_export::OtlpGuard>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(if quiet {
             BoxMakeWriter::new(std::io::sink)
         } else {
             BoxMakeWriter::new(std::io::stderr)
         })
-        .init();
+        .with_filter(filter);
+    let otel = otlp.map(|g| {
+        g.layer()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    tracing_subscriber::registry().with(fmt).with(otel).init();
 }

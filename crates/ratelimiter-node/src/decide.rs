@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use opentelemetry::Context;
 use ratelimiter_schema::policy::window_label;
 use ratelimiter_schema::{Algorithm, CheckResponse, FailureMode, LimiterMode, Policy, Window};
 use tracing::field::Empty;
@@ -14,6 +15,7 @@ use crate::error::StoreError;
 use crate::near::CacheHit;
 use crate::near::path::NearAnswer;
 use crate::node::Node;
+use crate::otel::{Decided, RedisTiming};
 use crate::store::CheckReply;
 
 /// A decision, with what the answer and its headers report.
@@ -116,6 +118,22 @@ impl Node {
     /// # Errors
     /// [`DecideError`] for a request that cannot be decided.
     pub async fn decide(&self, key: &str, cost: Option<u64>) -> Result<Decision, DecideError> {
+        self.decide_traced(key, cost, None).await
+    }
+
+    /// [`Node::decide`], its OpenTelemetry span (when tracing is on and it is sampled) a child
+    /// of `parent`: the caller's trace context ([`otlp_export::parent_context`]).
+    ///
+    /// # Errors
+    /// As [`Node::decide`].
+    pub async fn decide_traced(
+        &self,
+        key: &str,
+        cost: Option<u64>,
+        parent: Option<&Context>,
+    ) -> Result<Decision, DecideError> {
+        let otel = self.tracer.start(parent);
+        let mut redis = RedisTiming::default();
         // At debug level: under the default `info` filter the span is disabled, which costs a
         // cached check and evaluates none of its fields; `policy` and `allowed` are recorded as
         // they become known.
@@ -125,9 +143,21 @@ impl Node {
             policy = Empty,
             allowed = Empty,
         );
-        self.decide_in(&span, key, cost)
+        let result = self
+            .decide_in(&span, key, cost, &mut redis)
             .instrument(span.clone())
-            .await
+            .await;
+        if let Some(otel) = otel {
+            let decided = Decided {
+                node: &self.config.node_id,
+                key,
+                secret: self.config.identifier_secret_bytes(),
+                cost: cost.unwrap_or(1),
+                redis,
+            };
+            otel.end(decided, &result);
+        }
+        result
     }
 
     /// [`Node::decide`] inside its `span`.
@@ -136,6 +166,7 @@ impl Node {
         span: &Span,
         key: &str,
         cost: Option<u64>,
+        redis: &mut RedisTiming,
     ) -> Result<Decision, DecideError> {
         let start = Instant::now();
         // Before the policy: see `Node::set_policies`.
@@ -156,7 +187,8 @@ impl Node {
         let guard = self.memory_guard.is_active();
         // The near cache, when on (atomic mode, sliding-window policies), answers or makes the
         // one Redis call itself; a GCRA policy always asks Redis.
-        let checked: Result<Option<(Option<CacheHit>, Outcome)>, StoreError> =
+        let asked = Instant::now();
+        let checked: Result<Option<(Option<CacheHit>, Outcome, Option<u64>)>, StoreError> =
             match (self.config.limiter_mode, &self.near, generation) {
                 (LimiterMode::Atomic, Some(near), Some(generation))
                     if policy.algorithm == Algorithm::SlidingWindow =>
@@ -165,28 +197,33 @@ impl Node {
                         .decide_near(near, key, &policy, cost, guard, generation)
                         .await
                     {
-                        NearAnswer::Hit(kind, outcome) => Ok(Some((Some(kind), outcome))),
-                        NearAnswer::Redis(r) => r.map(|o| o.map(|o| (None, o))),
+                        NearAnswer::Hit(kind, outcome) => Ok(Some((Some(kind), outcome, None))),
+                        NearAnswer::Redis(r) => r.map(|o| o.map(|o| (None, o, None))),
                     }
                 }
                 (LimiterMode::Atomic, ..) => self
                     .store
                     .check_guarded(key, &policy, cost, guard)
                     .await
-                    .map(|r| r.map(|r| (None, r.outcome))),
+                    .map(|r| r.map(|r| (None, r.outcome, Some(r.redis_now_ms)))),
                 (LimiterMode::Naive, ..) => self
                     .store
                     .check_naive(key, &policy, cost, guard)
                     .await
-                    .map(|r| r.map(|r| (None, r.outcome))),
+                    .map(|r| r.map(|r| (None, r.outcome, Some(r.redis_now_ms)))),
                 (LimiterMode::Memory, ..) => Ok(Some((
                     None,
                     self.decide_in_memory(key, &policy, cost).outcome,
+                    None,
                 ))),
             };
+        let cache_hit = matches!(checked, Ok(Some((Some(_), ..))));
+        let memory = self.config.limiter_mode == LimiterMode::Memory;
+        redis.round_trip = (!cache_hit && !memory).then(|| asked.elapsed());
         let result = match checked {
             Ok(None) => Ok(self.decide_guarded(key, policy, cost)),
-            Ok(Some((cached, outcome))) => {
+            Ok(Some((cached, outcome, redis_now_ms))) => {
+                redis.now_ms = redis_now_ms;
                 let counter = if outcome.allowed {
                     &self.metrics.allowed
                 } else {

@@ -30,6 +30,8 @@
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`near`]: the near cache (`--near-cache`): cached denials and leased quota, so hot keys
 //!   are decided without a Redis call and nothing Redis would deny is admitted.
+//! - [`otel`]: one OpenTelemetry span per decision, when the binary installs a tracer
+//!   (`--otlp-endpoint`), child of the caller's W3C `traceparent`.
 //! - [`probe`]: a one-shot HTTP probe for container health checks (`--probe URL`).
 //! - [`rls`]: Envoy's rate-limit service as a library ([`Node::should_rate_limit`]) and
 //!   envoyproxy/ratelimit's YAML configuration; [`grpc`]: its gRPC server ([`grpc::serve_grpc`]).
@@ -56,6 +58,7 @@ pub mod local;
 pub mod metrics;
 pub mod near;
 pub mod node;
+pub mod otel;
 pub mod probe;
 pub mod rls;
 pub mod store;

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod otlp_args;
+
 use clap::Parser;
 use ratelimiter_node::config::{Config, default_node_id, load_policies_file, parse_trusted_proxy};
 use ratelimiter_node::{Node, serve};
@@ -210,6 +212,9 @@ struct Args {
         default_value_t = defaults().near_cache_max_bytes
     )]
     near_cache_max_bytes: u64,
+    // -- tracing (README "Tracing (OpenTelemetry)") --
+    #[command(flatten)]
+    otlp: otlp_args::OtlpArgs,
 }
 
 /// One `--trusted-proxies` entry; an empty one (an empty variable, a trailing comma) is none.
@@ -297,6 +302,13 @@ fn main() -> ExitCode {
         };
     }
     let worker_threads = args.worker_threads;
+    let otlp = match args.otlp.config() {
+        Ok(otlp) => otlp,
+        Err(e) => {
+            eprintln!("ratelimiter-node: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match config(args) {
         Ok(c) => c,
         Err(e) => {
@@ -337,7 +349,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    match runtime.block_on(run(config, otlp)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ratelimiter-node: {e:#}");
@@ -346,10 +358,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+async fn run(config: Config, otlp: Option<otlp_export::OtlpConfig>) -> anyhow::Result<()> {
     let listen = config.listen;
     let grpc_listen = config.grpc_listen;
+    let tracing = otlp.map(|c| otlp_export::install(&c)).transpose()?;
     let node = Node::new(config)?;
+    if let Some(tracing) = &tracing {
+        node.set_tracer(tracing.tracer());
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -378,8 +394,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .map_err(anyhow::Error::from)
     };
     // A gRPC server that cannot start (a bad certificate) stops the node with its error.
-    tokio::try_join!(http, grpc)?;
-    Ok(())
+    let served = tokio::try_join!(http, grpc);
+    // The spans still queued are exported before the process exits.
+    if let Some(tracing) = tracing {
+        tracing.shutdown().await;
+    }
+    served.map(|_| ())
 }
 
 /// Completes on SIGINT or SIGTERM.

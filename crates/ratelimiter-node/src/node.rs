@@ -65,6 +65,8 @@ pub struct Node {
     pub(crate) rls: crate::rls::RlsState,
     /// The near cache (`--near-cache`), when on.
     pub(crate) near: Option<crate::near::NearCache>,
+    /// The tracer of decision spans, when the binary installed one.
+    pub(crate) tracer: crate::otel::DecisionTracer,
 }
 
 impl Node {
@@ -115,7 +117,19 @@ impl Node {
             started_redis_ms: AtomicU64::new(0),
             advertise: OnceLock::new(),
             rls: crate::rls::RlsState::default(),
+            tracer: crate::otel::DecisionTracer::default(),
         }))
+    }
+
+    /// Exports a span per decision through `tracer` (see [`crate::otel`]); whether it was the
+    /// first tracer set (a later one is ignored).
+    pub fn set_tracer(&self, tracer: otlp_export::Tracer) -> bool {
+        self.tracer.set(tracer)
+    }
+
+    /// Whether decisions are traced (a tracer is set).
+    pub fn tracing_on(&self) -> bool {
+        self.tracer.is_on()
     }
 
     /// The configuration.

@@ -17,6 +17,8 @@
 //! - [`http`]: a minimal blocking HTTP client for 127.0.0.1; [`wait`]: polling for a condition.
 //! - [`ports`]: free loopback ports; [`bins`]: the workspace's own binaries from any crate's tests.
 //! - [`docker`]: images built `FROM scratch` from local binaries, for an engine that cannot pull.
+//! - [`otlp`]: an in-process OTLP receiver (gRPC or HTTP/protobuf) collecting spans
+//!   ([`OtlpReceiver`]).
 //!
 //! Everything here fails loudly (panics with what to install) rather than skipping a test.
 
@@ -26,6 +28,7 @@ pub mod bins;
 pub mod docker;
 pub mod http;
 pub mod node;
+pub mod otlp;
 pub mod ports;
 pub mod process;
 pub mod redis;
@@ -39,6 +42,7 @@ pub mod wait;
 
 pub use bins::workspace_bin;
 pub use node::{NodeBuilder, NodeProcess};
+pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use ports::{free_port, free_ports};
 pub use process::ChildGuard;
 pub use redis::{RedisBuilder, RedisServer};

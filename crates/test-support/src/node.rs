@@ -248,7 +248,9 @@ impl NodeProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (var, _) in std::env::vars_os() {
-            if var.to_string_lossy().starts_with("RATELIMITER_") {
+            let var_name = var.to_string_lossy();
+            // The standard OpenTelemetry variables would turn tracing on behind a test's back.
+            if var_name.starts_with("RATELIMITER_") || var_name.starts_with("OTEL_EXPORTER_OTLP_") {
                 cmd.env_remove(var);
             }
         }

@@ -14,6 +14,7 @@
 //!   (`monitor` and `dashboard`).
 //! - [`notify`]: [`NotifyArgs`], notifications (Alertmanager, webhooks) and the operator's own
 //!   metrics.
+//! - [`tracing`](mod@tracing): [`TraceArgs`], OpenTelemetry export of the monitor's tick spans.
 //!
 //! Every default a flag shows is the library's `Default`, rendered by [`default_text`].
 
@@ -27,6 +28,7 @@ pub mod notify;
 pub mod retention;
 pub mod stack;
 pub mod subject;
+pub mod tracing;
 
 pub use self::diagnosis::DiagnosisArgs;
 pub use self::env::{ComposeArgs, EnvArgs};
@@ -36,3 +38,4 @@ pub use self::notify::NotifyArgs;
 pub use self::retention::RetentionArgs;
 pub use self::stack::{StackArgs, StateDirArgs};
 pub use self::subject::{Profile, SubjectArgs, WithSubject, from_ticket};
+pub use self::tracing::TraceArgs;

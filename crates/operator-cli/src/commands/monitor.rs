@@ -8,7 +8,7 @@ use operator_core::monitor::Active;
 use operator_core::{Event, InvariantChecker, MonitorLoop, Subject, TickReport, TicketStore};
 use serde_json::json;
 
-use crate::args::{GlobalArgs, LoopArgs, NotifyArgs, RetentionArgs};
+use crate::args::{GlobalArgs, LoopArgs, NotifyArgs, RetentionArgs, TraceArgs};
 use crate::args::{Profile, SubjectArgs, WithSubject};
 use crate::exit::{self, CliResult};
 use crate::output::{self, print_json};
@@ -31,6 +31,9 @@ pub struct MonitorArgs {
     /// Notifications and metrics (continuous mode).
     #[command(flatten)]
     pub notify: NotifyArgs,
+    /// OpenTelemetry export of the tick spans (installed by `main` before the command runs).
+    #[command(flatten)]
+    pub tracing: TraceArgs,
     /// The subject and its connection (last, so its help headings close the list).
     #[command(flatten)]
     pub target: SubjectArgs,

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::config::MonitorConfig;
-use super::report::{Active, TickReport};
+use super::report::{Active, Event, TickReport};
 use super::retention::Retention;
 use super::tickets::{Clock, Seen, Tickets};
 use crate::alert::{Alerts, Phase};
@@ -130,12 +130,39 @@ where
     /// span naming the subject. The clocks are read once, at the start: the report, the tickets
     /// and the snapshots of a tick all carry the same time.
     ///
+    /// The span records what the tick found when it ends: `invariants_checked` (all of them
+    /// after a successful observation, only `subject_unreachable` after a failed one),
+    /// `violations` (seen by this observation) and `tickets_opened`; an exporter of spans (the
+    /// binary's OpenTelemetry layer) sends them with it.
+    ///
     /// # Errors
     /// When the ticket store fails. The alert state has advanced regardless; the next tick
     /// records what this one could not (an open ticket is created on the next occurrence).
     pub async fn tick(&mut self) -> Result<TickReport> {
-        let span = tracing::info_span!("tick", subject = self.subject.name());
-        self.tick_at(Clock::now()).instrument(span).await
+        let span = tracing::info_span!(
+            "tick",
+            subject = self.subject.name(),
+            invariants_checked = tracing::field::Empty,
+            violations = tracing::field::Empty,
+            tickets_opened = tracing::field::Empty,
+        );
+        let result = self.tick_at(Clock::now()).instrument(span.clone()).await;
+        if let Ok(report) = &result {
+            let checked = if report.observation_error.is_none() {
+                self.specs.len()
+            } else {
+                1
+            };
+            let opened = report
+                .events
+                .iter()
+                .filter(|e| matches!(e, Event::Opened { .. }))
+                .count();
+            span.record("invariants_checked", checked);
+            span.record("violations", report.observed().count());
+            span.record("tickets_opened", opened);
+        }
+        result
     }
 
     async fn tick_at(&mut self, clock: Clock) -> Result<TickReport> {

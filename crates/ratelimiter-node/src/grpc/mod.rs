@@ -8,10 +8,13 @@
 //! - `convert`: the protobuf types of `envoy-types` to and from [`crate::rls`]'s, and the
 //!   RateLimit headers of `--rls-response-headers`.
 //! - `server`: [`serve_grpc`] on a listener until shutdown.
+//! - `trace`: the span of each call when decisions are traced (`should_rate_limit`, child of the
+//!   caller's `traceparent` metadata).
 
 mod convert;
 mod server;
 mod service;
+mod trace;
 
 pub use server::{GrpcError, serve_grpc};
 pub use service::RlsGrpc;

@@ -19,12 +19,14 @@ use super::client_addr::client_addr;
 use super::error::ApiError;
 use super::headers::rate_limit_headers;
 use super::identity::{api_key_identifier, visible_identifier};
+use super::trace_context::{TraceParent, parent_of};
 use crate::decide::Decision;
 use crate::node::Node;
 
 /// `POST /v1/check`: 200 when allowed, 429 when denied, both with a [`CheckResponse`].
 pub(super) async fn check(
     State(node): State<Arc<Node>>,
+    TraceParent(parent): TraceParent,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_rejection)?;
@@ -34,7 +36,9 @@ pub(super) async fn check(
     validate_user_key(&request.key)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidKey, e.to_string()))?;
     let key = visible_identifier(node.config.identifier_secret_bytes(), &request.key);
-    let decision = node.decide(&key, request.cost).await?;
+    let decision = node
+        .decide_traced(&key, request.cost, parent.as_ref())
+        .await?;
     let status = if decision.outcome.allowed {
         StatusCode::OK
     } else {
@@ -63,7 +67,8 @@ pub(super) async fn api_request(
             return Ok(blocked.into_response());
         }
     }
-    let decision = node.decide(&key, None).await?;
+    let parent = parent_of(&node, &headers);
+    let decision = node.decide_traced(&key, None, parent.as_ref()).await?;
     if decision.outcome.allowed {
         let body = serde_json::json!({"status": "ok", "node": node.config.node_id});
         Ok(respond(StatusCode::OK, &decision, &body))

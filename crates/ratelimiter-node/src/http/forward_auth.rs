@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use super::check::{check_body, identifier_by_header, respond};
 use super::client_addr::client_addr;
 use super::error::ApiError;
+use super::trace_context::parent_of;
 use crate::node::Node;
 
 /// `GET /v1/forward-auth`: 200 when the request may pass, the deny status when not, both with
@@ -45,7 +46,8 @@ pub(super) async fn forward_auth(
             return Ok(response);
         }
     }
-    let decision = node.decide(&key, None).await?;
+    let parent = parent_of(&node, &headers);
+    let decision = node.decide_traced(&key, None, parent.as_ref()).await?;
     let status = if decision.outcome.allowed {
         StatusCode::OK
     } else {

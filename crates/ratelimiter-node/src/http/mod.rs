@@ -13,6 +13,8 @@
 //! With `--admin-token`, every `/v1/*` path but the decision paths needs the token ([`auth`]).
 //! Clients are told apart by [`client_addr`] (the peer, or what trusted proxies say), and
 //! `api:` identifiers are fingerprinted ([`identity`]) before anything stores or shows them.
+//! When decisions are traced, the decision paths read the caller's `traceparent`
+//! (`trace_context`) so that each decision's span joins the caller's trace.
 
 mod admin;
 pub mod auth;
@@ -24,6 +26,7 @@ mod forward_auth;
 pub mod headers;
 pub mod identity;
 mod status;
+mod trace_context;
 
 use std::future::Future;
 use std::net::SocketAddr;
