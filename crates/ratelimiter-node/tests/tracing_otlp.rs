@@ -1,7 +1,8 @@
 //! OpenTelemetry tracing of decisions on the real parts: a real `redis-server`, a real node
-//! exporting to an in-process OTLP receiver (gRPC or HTTP/protobuf). Spans join the caller's
-//! trace and carry the decision; a collector that is down or hung never delays a decision; the
-//! spans still queued at SIGTERM are exported before the node exits.
+//! exporting to an in-process OTLP receiver (gRPC or HTTP/protobuf), configured by flags, by the
+//! node's variables or by the standard `OTEL_*` ones. Spans join the caller's trace and carry
+//! the decision; a collector that is down or hung never delays a decision; the spans still
+//! queued at SIGTERM are exported before the node exits.
 
 mod support;
 
@@ -124,19 +125,16 @@ async fn a_degraded_decision_names_its_failure_mode() {
     let mut redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let endpoint = receiver.endpoint();
+    // The node's own variables instead of the flags.
     let node = start_node(
         &redis,
         &dir,
         "degraded",
+        &["--failure-mode", "open"],
         &[
-            "--otlp-endpoint",
-            &endpoint,
-            "--trace-sample-ratio",
-            "1",
-            "--failure-mode",
-            "open",
+            ("RATELIMITER_OTLP_ENDPOINT", &endpoint),
+            ("RATELIMITER_TRACE_SAMPLE_RATIO", "1"),
         ],
-        &[],
     );
     redis.kill();
     assert_eq!(check_with_parent(&node, "user:carol").await, 200);
@@ -154,20 +152,18 @@ async fn http_protobuf_spans_still_queued_at_sigterm_are_flushed() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let endpoint = receiver.endpoint();
-    // A batch interval of a minute: only the shutdown flush can export within the test.
+    // The standard variables (endpoint, protocol, batch interval); a batch interval of a
+    // minute: only the shutdown flush can export within the test.
     let mut node = start_node(
         &redis,
         &dir,
         "flushed",
+        &["--trace-sample-ratio", "1"],
         &[
-            "--otlp-endpoint",
-            &endpoint,
-            "--otlp-protocol",
-            "http/protobuf",
-            "--trace-sample-ratio",
-            "1",
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "60000"),
         ],
-        &[("OTEL_BSP_SCHEDULE_DELAY", "60000")],
     );
     for _ in 0..2 {
         assert_eq!(check_with_parent(&node, "user:dave").await, 200);
