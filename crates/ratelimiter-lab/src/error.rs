@@ -150,13 +150,13 @@ pub enum Error {
         /// The environment's kind.
         environment: &'static str,
     },
-    /// The environment cannot restart a component with other flags (only the local one starts
-    /// the processes itself).
+    /// Only the local environment can do this: restart a component with other flags (it starts
+    /// the processes itself), or put back the local Redis's own settings.
     #[error(
-        "{what} is local only: the {environment} environment cannot restart a component with other flags (use --env local)"
+        "{what} is local only, not for the {environment} environment (run it on a local stack, without --env)"
     )]
     LocalOnly {
-        /// What was asked (`restart with other flags`, a fault's name).
+        /// What was asked, and why it needs the local stack.
         what: String,
         /// The environment's kind.
         environment: &'static str,

@@ -36,7 +36,10 @@ fn local_only(env: &dyn Environment, fault: &Fault) -> Result<()> {
         Ok(())
     } else {
         Err(Error::LocalOnly {
-            what: fault.name().to_owned(),
+            what: format!(
+                "{} (its undo puts back the local Redis's own settings: no maxmemory, noeviction)",
+                fault.name()
+            ),
             environment: env.kind(),
         })
     }

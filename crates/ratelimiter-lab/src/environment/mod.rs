@@ -342,7 +342,9 @@ pub trait Environment: Send + Sync {
     async fn restart_with(&self, component: Component, overrides: &[(&str, &str)]) -> Result<()> {
         let _ = overrides;
         Err(Error::LocalOnly {
-            what: format!("restarting {component} with other flags"),
+            what: format!(
+                "restarting {component} with other flags (only a local stack starts its processes itself)"
+            ),
             environment: self.kind(),
         })
     }
