@@ -18,6 +18,10 @@ use crate::node::Node;
 use crate::otel::{Decided, RedisTiming};
 use crate::store::CheckReply;
 
+/// What deciding through Redis (or the near cache, or a teaching mode) gave: the cache hit if
+/// any, the outcome, and Redis time when Redis answered.
+type Checked = (Option<CacheHit>, Outcome, Option<u64>);
+
 /// A decision, with what the answer and its headers report.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -188,7 +192,7 @@ impl Node {
         // The near cache, when on (atomic mode, sliding-window policies), answers or makes the
         // one Redis call itself; a GCRA policy always asks Redis.
         let asked = Instant::now();
-        let checked: Result<Option<(Option<CacheHit>, Outcome, Option<u64>)>, StoreError> =
+        let checked: Result<Option<Checked>, StoreError> =
             match (self.config.limiter_mode, &self.near, generation) {
                 (LimiterMode::Atomic, Some(near), Some(generation))
                     if policy.algorithm == Algorithm::SlidingWindow =>
