@@ -2,21 +2,27 @@
 //! atomic script, or a teaching mode that is not exact), or the failure mode.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use opentelemetry::Context;
 use ratelimiter_schema::policy::window_label;
 use ratelimiter_schema::{Algorithm, CheckResponse, FailureMode, LimiterMode, Policy, Window};
-use tracing::field::Empty;
-use tracing::{Instrument, Span};
+use tracing::Span;
 
 use crate::algorithm::Outcome;
 use crate::error::StoreError;
 use crate::near::CacheHit;
 use crate::near::path::NearAnswer;
 use crate::node::Node;
-use crate::otel::{Decided, RedisTiming};
 use crate::store::CheckReply;
+
+/// What Redis contributed to a decision, for its span.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RedisTiming {
+    /// How long the decision waited for Redis (absent when Redis was not asked).
+    pub(crate) round_trip: Option<Duration>,
+    /// Redis time of the decision, Unix ms (absent when Redis did not answer).
+    pub(crate) now_ms: Option<u64>,
+}
 
 /// What deciding through Redis (or the near cache, or a teaching mode) gave: the cache hit if
 /// any, the outcome, and Redis time when Redis answered.
@@ -125,47 +131,8 @@ impl Node {
         self.decide_traced(key, cost, None).await
     }
 
-    /// [`Node::decide`], its OpenTelemetry span (when tracing is on and it is sampled) a child
-    /// of `parent`: the caller's trace context ([`otlp_export::parent_context`]).
-    ///
-    /// # Errors
-    /// As [`Node::decide`].
-    pub async fn decide_traced(
-        &self,
-        key: &str,
-        cost: Option<u64>,
-        parent: Option<&Context>,
-    ) -> Result<Decision, DecideError> {
-        let otel = self.tracer.start(parent);
-        let mut redis = RedisTiming::default();
-        // At debug level: under the default `info` filter the span is disabled, which costs a
-        // cached check and evaluates none of its fields; `policy` and `allowed` are recorded as
-        // they become known.
-        let span = tracing::debug_span!(
-            "decide",
-            node = %self.config.node_id,
-            policy = Empty,
-            allowed = Empty,
-        );
-        let result = self
-            .decide_in(&span, key, cost, &mut redis)
-            .instrument(span.clone())
-            .await;
-        if let Some(otel) = otel {
-            let decided = Decided {
-                node: &self.config.node_id,
-                key,
-                secret: self.config.identifier_secret_bytes(),
-                cost: cost.unwrap_or(1),
-                redis,
-            };
-            otel.end(decided, &result);
-        }
-        result
-    }
-
     /// [`Node::decide`] inside its `span`.
-    async fn decide_in(
+    pub(crate) async fn decide_in(
         &self,
         span: &Span,
         key: &str,

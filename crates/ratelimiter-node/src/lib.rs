@@ -63,6 +63,7 @@ pub mod probe;
 pub mod rls;
 pub mod store;
 mod sync;
+mod traced;
 
 pub use config::Config;
 pub use decide::{DecideError, Decision, Reported};
