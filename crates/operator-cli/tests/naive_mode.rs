@@ -147,18 +147,23 @@ fn naive_mode_over_admits_is_reported_diagnosed_as_non_atomic_and_undone() {
         "{}",
         stdout(&out)
     );
-    let admitted = burst(&s.node_ports, "burst:1", 300);
-    assert!(
-        admitted > 100,
-        "naive mode admits past the limit: {admitted}"
-    );
+    // The race is real, so whether one burst wins it is a matter of timing (a loaded machine
+    // can serialize it): up to five bursts, each on a key of its own, until one over-admits.
+    let (key, admitted) = (1..=5)
+        .map(|i| {
+            let key = format!("burst:{i}");
+            let admitted = burst(&s.node_ports, &key, 300);
+            (key, admitted)
+        })
+        .find(|(_, admitted)| *admitted > 100)
+        .expect("naive mode admitted no more than the limit of 100 in five bursts of 300");
 
     // The key's counter: how far over, and which nodes did it.
     let v = m.wait("opened", "over_admission", Some("policy:burst"), DEADLINE);
     let message = v["message"].as_str().unwrap_or_default();
     // (The counter holds every admission, unless the burst straddled a minute's boundary.)
     assert!(
-        message.contains("burst:1 (admitted ") && message.contains(" of limit 100 (+"),
+        message.contains(&format!("{key} (admitted ")) && message.contains(" of limit 100 (+"),
         "{admitted} admitted: {v}"
     );
     assert!(
@@ -168,7 +173,7 @@ fn naive_mode_over_admits_is_reported_diagnosed_as_non_atomic_and_undone() {
     let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
     assert_eq!(rule, "non_atomic_check_and_increment", "{root}");
     assert!(root.starts_with("non-atomic check-and-increment"), "{root}");
-    assert!(summary.contains("burst:1 admitted "), "{summary}");
+    assert!(summary.contains(&format!("{key} admitted ")), "{summary}");
 
     // Each node in the mode has its own ticket, diagnosed the same way.
     let first = format!("127.0.0.1:{}", s.node_ports[0]);

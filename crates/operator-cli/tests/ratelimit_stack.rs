@@ -339,7 +339,7 @@ fn counter_over_its_limit_is_over_admission() {
         v["message"]
             .as_str()
             .unwrap()
-            .contains("hour:abuser (50 > 10"),
+            .contains("hour:abuser (admitted 50 of limit 10 (+400 %)"),
         "{v}"
     );
     assert_eq!(
