@@ -2,7 +2,7 @@
 # The exact path against its two references, in one run on this machine (docs/BENCHMARKS.md,
 # "Near cache and the exact path"):
 #
-#   lcargo build --release -p ratelimiter-node -p ratelimiter-bench   # once
+#   cargo build --release -p ratelimiter-node -p ratelimiter-bench   # once
 #   scripts/exact-path-bench.sh                 # DURATION=10s by default
 #   NODE_FLAGS="--near-cache" scripts/exact-path-bench.sh   # extra flags for the node
 #
