@@ -120,6 +120,48 @@ async fn decision_spans_join_the_callers_trace_with_the_decision() {
 }
 
 #[tokio::test]
+async fn a_decision_of_the_near_cache_is_a_cache_hit_without_redis_time() {
+    let receiver = OtlpReceiver::grpc();
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = receiver.endpoint();
+    let node = start_node(
+        &redis,
+        &dir,
+        "cached",
+        &[
+            "--near-cache",
+            "--otlp-endpoint",
+            &endpoint,
+            "--trace-sample-ratio",
+            "1.0",
+        ],
+        &[],
+    );
+    // 2 per minute: two admitted by Redis, the third denied by Redis (and cached), the fourth
+    // denied from the cache.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(check_with_parent(&node, "user:dave").await);
+    }
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    let spans = receiver.wait_for(ARRIVAL, |s| decisions(s).len() >= 4);
+    let spans = decisions(&spans);
+    let hits: Vec<&&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| s.attr("cache_hit") == Some("true"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{spans:#?}");
+    let hit = hits[0];
+    assert_eq!(hit.attr("allowed"), Some("false"), "{hit:#?}");
+    assert!(
+        hit.attr("redis_time_us").is_none(),
+        "no Redis call: {hit:#?}"
+    );
+    assert!(hit.attr("retry_after_ms").is_some(), "{hit:#?}");
+}
+
+#[tokio::test]
 async fn a_degraded_decision_names_its_failure_mode() {
     let receiver = OtlpReceiver::grpc();
     let mut redis = RedisServer::start();
