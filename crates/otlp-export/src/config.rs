@@ -117,6 +117,37 @@ impl OtlpConfig {
         Ok(())
     }
 
+    /// The config a binary's tracing flags give: `None` (tracing off) when neither `endpoint`
+    /// (its own flag or variable) nor [`OTEL_EXPORTER_OTLP_ENDPOINT`] names a collector; the
+    /// export interval from [`OTEL_BSP_SCHEDULE_DELAY`]. Variables are read through `lookup`
+    /// (the binary passes `|k| std::env::var(k).ok()`).
+    ///
+    /// # Errors
+    /// The first [`OtlpError`] of [`OtlpConfig::validate`].
+    pub fn from_flags(
+        endpoint: Option<String>,
+        protocol: Protocol,
+        sample_ratio: f64,
+        service_name: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, OtlpError> {
+        let Some(endpoint) = endpoint_or_standard(endpoint, &lookup) else {
+            return Ok(None);
+        };
+        let defaults = Self::default();
+        let config = Self {
+            scheduled_delay: schedule_delay(lookup(OTEL_BSP_SCHEDULE_DELAY).as_deref())
+                .unwrap_or(defaults.scheduled_delay),
+            endpoint,
+            protocol,
+            sample_ratio,
+            service_name: service_name.to_owned(),
+            ..defaults
+        };
+        config.validate()?;
+        Ok(Some(config))
+    }
+
     /// The URL the exporter is given: the endpoint for gRPC; for HTTP/protobuf the endpoint with
     /// `/v1/traces` appended (as the standard variable means it), unless it already ends so.
     pub fn export_url(&self) -> String {
@@ -191,6 +222,34 @@ mod tests {
         for bad in ["1.5", "-0.1", "x", "", "NaN"] {
             assert!(parse_sample_ratio(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn flags_give_a_config_only_with_a_collector_and_a_valid_one() {
+        let none = |_: &str| None;
+        let off = OtlpConfig::from_flags(None, Protocol::Grpc, 0.5, "svc", none).unwrap();
+        assert_eq!(off, None);
+        let env = |k: &str| match k {
+            OTEL_EXPORTER_OTLP_ENDPOINT => Some("http://standard:4317".to_owned()),
+            OTEL_BSP_SCHEDULE_DELAY => Some("250".to_owned()),
+            _ => None,
+        };
+        let c = OtlpConfig::from_flags(None, Protocol::HttpProtobuf, 0.5, "svc", env)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.endpoint, "http://standard:4317");
+        assert_eq!(c.protocol, Protocol::HttpProtobuf);
+        assert_eq!(c.sample_ratio, 0.5);
+        assert_eq!(c.service_name, "svc");
+        assert_eq!(c.scheduled_delay, Duration::from_millis(250));
+        let own = Some("http://own:4317".to_owned());
+        let c = OtlpConfig::from_flags(own, Protocol::Grpc, 1.0, "svc", env).unwrap();
+        assert_eq!(c.unwrap().endpoint, "http://own:4317");
+        let bad = OtlpConfig::from_flags(Some("own:4317".into()), Protocol::Grpc, 1.0, "svc", none);
+        assert!(
+            matches!(&bad, Err(OtlpError::Endpoint(e)) if e == "own:4317"),
+            "{bad:?}"
+        );
     }
 
     #[test]

@@ -1,10 +1,7 @@
 //! The binary's tracing flags (declared by `main.rs`, not part of the library): where decision
 //! spans are exported and how many are sampled.
 
-use otlp_export::config::{
-    DEFAULT_SAMPLE_RATIO, OTEL_BSP_SCHEDULE_DELAY, OTEL_EXPORTER_OTLP_PROTOCOL,
-    endpoint_or_standard, parse_sample_ratio, schedule_delay,
-};
+use otlp_export::config::{DEFAULT_SAMPLE_RATIO, OTEL_EXPORTER_OTLP_PROTOCOL, parse_sample_ratio};
 use otlp_export::{OtlpConfig, Protocol};
 
 /// Flags of OpenTelemetry tracing (README "Tracing (OpenTelemetry)").
@@ -42,24 +39,13 @@ impl OtlpArgs {
     /// # Errors
     /// A message naming `--otlp-endpoint` when the endpoint is not a URL.
     pub(crate) fn config(&self) -> Result<Option<OtlpConfig>, String> {
-        let Some(endpoint) =
-            endpoint_or_standard(self.otlp_endpoint.clone(), |k| std::env::var(k).ok())
-        else {
-            return Ok(None);
-        };
-        let defaults = OtlpConfig::default();
-        let config = OtlpConfig {
-            scheduled_delay: schedule_delay(std::env::var(OTEL_BSP_SCHEDULE_DELAY).ok().as_deref())
-                .unwrap_or(defaults.scheduled_delay),
-            endpoint,
-            protocol: self.otlp_protocol,
-            sample_ratio: self.trace_sample_ratio,
-            service_name: "ratelimiter-node".to_owned(),
-            ..defaults
-        };
-        config
-            .validate()
-            .map_err(|e| format!("--otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT): {e}"))?;
-        Ok(Some(config))
+        OtlpConfig::from_flags(
+            self.otlp_endpoint.clone(),
+            self.otlp_protocol,
+            self.trace_sample_ratio,
+            "ratelimiter-node",
+            |k| std::env::var(k).ok(),
+        )
+        .map_err(|e| format!("--otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT): {e}"))
     }
 }

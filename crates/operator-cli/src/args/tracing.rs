@@ -2,10 +2,7 @@
 //! an [`OtlpConfig`]: a `tick` span per tick, with what it checked and found.
 
 use clap::Args;
-use otlp_export::config::{
-    OTEL_BSP_SCHEDULE_DELAY, OTEL_EXPORTER_OTLP_PROTOCOL, endpoint_or_standard, parse_sample_ratio,
-    schedule_delay,
-};
+use otlp_export::config::{OTEL_EXPORTER_OTLP_PROTOCOL, parse_sample_ratio};
 use otlp_export::{OtlpConfig, Protocol};
 
 use crate::exit::CliError;
@@ -44,24 +41,13 @@ impl TraceArgs {
     /// # Errors
     /// A usage error naming `--otlp-endpoint` when the endpoint is not a URL.
     pub fn config(&self) -> Result<Option<OtlpConfig>, CliError> {
-        let Some(endpoint) =
-            endpoint_or_standard(self.otlp_endpoint.clone(), |k| std::env::var(k).ok())
-        else {
-            return Ok(None);
-        };
-        let defaults = OtlpConfig::default();
-        let config = OtlpConfig {
-            scheduled_delay: schedule_delay(std::env::var(OTEL_BSP_SCHEDULE_DELAY).ok().as_deref())
-                .unwrap_or(defaults.scheduled_delay),
-            endpoint,
-            protocol: self.otlp_protocol,
-            sample_ratio: self.trace_sample_ratio,
-            service_name: "operator".to_owned(),
-            ..defaults
-        };
-        config
-            .validate()
-            .map_err(|e| CliError::flag("--otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)", e))?;
-        Ok(Some(config))
+        OtlpConfig::from_flags(
+            self.otlp_endpoint.clone(),
+            self.otlp_protocol,
+            self.trace_sample_ratio,
+            "operator",
+            |k| std::env::var(k).ok(),
+        )
+        .map_err(|e| CliError::flag("--otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)", e))
     }
 }
