@@ -10,11 +10,9 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Output;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use serde_json::Value;
 use stack_support::{StackDir, operator, stderr, stdout};
 use support::{DEADLINE, Monitor};
 
@@ -28,66 +26,6 @@ windows = [{ limit = 100, window_ms = 1000 }]
 match = "burst:*"
 windows = [{ limit = 100, window_ms = 60000 }]
 "#;
-
-fn redis_url(s: &StackDir) -> String {
-    format!("redis://127.0.0.1:{}", s.redis_port)
-}
-
-fn nodes(s: &StackDir) -> String {
-    s.node_ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// `operator chaos WORDS` on the stack; it must succeed with every verification held.
-fn chaos(s: &StackDir, words: &[&str]) -> Output {
-    let dir = s.path();
-    let mut args = vec!["chaos", "--state-dir", &dir, "--subject", "ratelimit"];
-    args.extend(words);
-    let out = operator(&args);
-    assert!(
-        out.status.success() && !stdout(&out).contains("FAIL"),
-        "chaos {words:?}: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
-
-/// The offline diagnosis of ticket `id`: (rule, root cause, summary).
-fn diagnose(s: &StackDir, m: &Monitor, id: &Value) -> (String, String, String) {
-    let (db, id) = (m.db.to_string_lossy().into_owned(), id.to_string());
-    let (redis, nodes) = (redis_url(s), nodes(s));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_operator"))
-        .args([
-            "--db",
-            &db,
-            "--json",
-            "diagnose",
-            &id,
-            "--subject",
-            "ratelimit",
-        ])
-        .args(["--redis-url", &redis, "--nodes", &nodes])
-        .env("OPERATOR_LOG", "error")
-        .env_remove("OPERATOR_DIAGNOSER")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("OPENAI_API_KEY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "diagnose {id}: {}", stderr(&out));
-    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let d = &doc["diagnosis"];
-    assert_eq!(d["diagnoser"], "offline", "{d:#}");
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (
-        d["rule"].as_str().unwrap_or("no rule").to_owned(),
-        text(&d["diagnosis"]["root_cause"]),
-        text(&d["diagnosis"]["summary"]),
-    )
-}
 
 /// `n` checks of `key` sent at once over `ports` (each connection opened first, then every
 /// request written at a barrier); how many were admitted.
@@ -139,9 +77,9 @@ fn naive_mode_over_admits_is_reported_diagnosed_as_non_atomic_and_undone() {
         stdout(&out),
         stderr(&out)
     );
-    let mut m = Monitor::start_on(&redis_url(&s), &nodes(&s), &[]);
+    let mut m = Monitor::start_on(&s.redis_url(), &s.nodes_flag(), &[]);
 
-    let out = chaos(&s, &["naive-mode"]);
+    let out = s.chaos(&["naive-mode"]);
     assert!(
         stdout(&out).contains("node-3 decides in limiter mode naive"),
         "{}",
@@ -170,7 +108,7 @@ fn naive_mode_over_admits_is_reported_diagnosed_as_non_atomic_and_undone() {
         message.contains("decide in limiter mode naive (non-atomic check-and-increment)"),
         "{v}"
     );
-    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = s.diagnose(&m.db, &v["ticket"]);
     assert_eq!(rule, "non_atomic_check_and_increment", "{root}");
     assert!(root.starts_with("non-atomic check-and-increment"), "{root}");
     assert!(summary.contains(&format!("{key} admitted ")), "{summary}");
@@ -178,10 +116,10 @@ fn naive_mode_over_admits_is_reported_diagnosed_as_non_atomic_and_undone() {
     // Each node in the mode has its own ticket, diagnosed the same way.
     let first = format!("127.0.0.1:{}", s.node_ports[0]);
     let v = m.wait("opened", "over_admission", Some(&first), DEADLINE);
-    let (rule, _, _) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, _, _) = s.diagnose(&m.db, &v["ticket"]);
     assert_eq!(rule, "non_atomic_check_and_increment");
 
-    let out = chaos(&s, &["undo", "naive-mode"]);
+    let out = s.chaos(&["undo", "naive-mode"]);
     assert!(
         stdout(&out).contains("node-1 decides in limiter mode atomic"),
         "{}",

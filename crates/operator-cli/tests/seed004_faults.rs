@@ -12,8 +12,6 @@
 mod stack_support;
 mod support;
 
-use std::process::Output;
-
 use serde_json::Value;
 use stack_support::{StackDir, listening, operator, stderr, stdout};
 use support::{DEADLINE, Load, Monitor};
@@ -22,82 +20,13 @@ use support::{DEADLINE, Load, Monitor};
 fn rig() -> (StackDir, Monitor) {
     let s = StackDir::new();
     s.up();
-    let m = Monitor::start_on(&redis_url(&s), &nodes(&s), &[]);
+    let m = Monitor::start_on(&s.redis_url(), &s.nodes_flag(), &[]);
     (s, m)
-}
-
-fn redis_url(s: &StackDir) -> String {
-    format!("redis://127.0.0.1:{}", s.redis_port)
-}
-
-fn nodes(s: &StackDir) -> String {
-    s.node_ports
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// `host:port` of node `n` (1-based): the entity the monitor names it by.
 fn node(s: &StackDir, n: usize) -> String {
     format!("127.0.0.1:{}", s.node_ports[n - 1])
-}
-
-/// `operator chaos WORDS` on the stack; it must succeed with every verification held.
-fn chaos(s: &StackDir, words: &[&str]) -> Output {
-    let dir = s.path();
-    let mut args = vec!["chaos", "--state-dir", &dir, "--subject", "ratelimit"];
-    args.extend(words);
-    let out = operator(&args);
-    assert!(
-        out.status.success() && !stdout(&out).contains("FAIL"),
-        "chaos {words:?}: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
-
-/// The offline diagnosis of ticket `id`: (rule, root cause, summary).
-fn diagnose(s: &StackDir, m: &Monitor, id: &Value) -> (String, String, String) {
-    let (db, id) = (m.db.to_string_lossy().into_owned(), id.to_string());
-    let (redis, nodes) = (redis_url(s), nodes(s));
-    let args = [
-        "--db",
-        &db,
-        "--json",
-        "diagnose",
-        &id,
-        "--subject",
-        "ratelimit",
-        "--redis-url",
-        &redis,
-        "--nodes",
-        &nodes,
-    ];
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_operator"))
-        .args(args)
-        .env("OPERATOR_LOG", "error")
-        .env_remove("OPERATOR_DIAGNOSER")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("OPENAI_API_KEY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "diagnose {id}: {}", stderr(&out));
-    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let d = &doc["diagnosis"];
-    assert_eq!(d["diagnoser"], "offline", "{d:#}");
-    (
-        d["rule"].as_str().unwrap_or("no rule").to_owned(),
-        d["diagnosis"]["root_cause"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        d["diagnosis"]["summary"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
 }
 
 fn message(v: &Value) -> &str {
@@ -107,7 +36,7 @@ fn message(v: &Value) -> &str {
 #[test]
 fn key_prefix_mismatch_is_drift_on_that_node_diagnosed_and_undone() {
     let (s, mut m) = rig();
-    chaos(&s, &["key-prefix-mismatch", "2"]);
+    s.chaos(&["key-prefix-mismatch", "2"]);
     // The restart with other flags is recorded: status says so.
     let status = stdout(&operator(&["stack", "status", "--state-dir", &s.path()]));
     assert!(
@@ -120,7 +49,7 @@ fn key_prefix_mismatch_is_drift_on_that_node_diagnosed_and_undone() {
         message(&v).contains("uses key prefix \"chaos-other:\", not \"ratelimit:\""),
         "{v}"
     );
-    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = s.diagnose(&m.db, &v["ticket"]);
     assert_eq!(rule, "key_prefix_mismatch", "{root}");
     assert!(root.contains("another --key-prefix"), "{root}");
     assert!(
@@ -128,7 +57,7 @@ fn key_prefix_mismatch_is_drift_on_that_node_diagnosed_and_undone() {
         "{summary}"
     );
 
-    let out = chaos(&s, &["undo", "key-prefix-mismatch", "2"]);
+    let out = s.chaos(&["undo", "key-prefix-mismatch", "2"]);
     assert!(
         stdout(&out).contains("restarted node-2 with its usual flags"),
         "{}",
@@ -142,7 +71,7 @@ fn key_prefix_mismatch_is_drift_on_that_node_diagnosed_and_undone() {
 #[test]
 fn clock_drift_is_drift_on_that_node_diagnosed_and_undone() {
     let (s, mut m) = rig();
-    let out = chaos(&s, &["clock-drift", "2", "5s"]);
+    let out = s.chaos(&["clock-drift", "2", "5s"]);
     assert!(
         stdout(&out).contains("node-2's clock is 5000 ms off"),
         "{}",
@@ -151,14 +80,14 @@ fn clock_drift_is_drift_on_that_node_diagnosed_and_undone() {
     let skewed = node(&s, 2);
     let v = m.wait("opened", "counter_drift", Some(&skewed), DEADLINE);
     assert!(message(&v).contains("ms ahead of Redis TIME"), "{v}");
-    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = s.diagnose(&m.db, &v["ticket"]);
     assert_eq!(rule, "clock_skew", "{root}");
     assert!(root.contains("clock is off"), "{root}");
     assert!(
         summary.contains(&skewed) && summary.contains("ms ahead of Redis TIME"),
         "{summary}"
     );
-    chaos(&s, &["undo", "clock-drift", "2"]);
+    s.chaos(&["undo", "clock-drift", "2"]);
     m.wait("resolved", "counter_drift", Some(&skewed), DEADLINE);
 }
 
@@ -166,7 +95,7 @@ fn clock_drift_is_drift_on_that_node_diagnosed_and_undone() {
 fn eviction_under_maxmemory_is_unhealthy_redis_diagnosed_and_undone() {
     let (s, mut m) = rig();
     let _load = Load::start(s.node_ports.clone(), 150);
-    let out = chaos(&s, &["eviction"]);
+    let out = s.chaos(&["eviction"]);
     assert!(
         stdout(&out).contains("maxmemory-policy allkeys-lru"),
         "{}",
@@ -177,14 +106,14 @@ fn eviction_under_maxmemory_is_unhealthy_redis_diagnosed_and_undone() {
         message(&v).contains("of maxmemory") || message(&v).contains("evicted"),
         "{v}"
     );
-    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = s.diagnose(&m.db, &v["ticket"]);
     assert_eq!(rule, "eviction_under_maxmemory", "{root}");
     assert!(root.contains("maxmemory and evicts"), "{root}");
     assert!(
         summary.contains("memory limit (policy allkeys-lru)"),
         "{summary}"
     );
-    let out = chaos(&s, &["undo", "eviction"]);
+    let out = s.chaos(&["undo", "eviction"]);
     assert!(
         stdout(&out).contains("maxmemory-policy noeviction"),
         "{}",
@@ -216,7 +145,7 @@ fn a_slow_redis_makes_decisions_slow_diagnosed_as_redis_and_ends_by_itself() {
     let v = m.wait("opened", "high_latency", None, DEADLINE);
     assert!(message(&v).contains("decision p99"), "{v}");
     let slow = v["entity"].as_str().unwrap().to_owned();
-    let (rule, root, summary) = diagnose(&s, &m, &v["ticket"]);
+    let (rule, root, summary) = s.diagnose(&m.db, &v["ticket"]);
     assert_eq!(rule, "redis_slow_for_nodes", "{root}");
     assert!(root.contains("Redis does not answer"), "{root}");
     assert!(

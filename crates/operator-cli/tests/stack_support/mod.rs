@@ -103,6 +103,68 @@ impl StackDir {
     pub fn pids(&self) -> Vec<u32> {
         pids_in(self.dir.path())
     }
+
+    /// The stack's Redis URL.
+    pub fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.redis_port)
+    }
+
+    /// The nodes as a `--nodes` value (`http://127.0.0.1:P,...`).
+    pub fn nodes_flag(&self) -> String {
+        self.node_ports
+            .iter()
+            .map(|p| format!("http://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `operator chaos WORDS` on the stack; it must succeed with every verification held.
+    pub fn chaos(&self, words: &[&str]) -> Output {
+        let dir = self.path();
+        let mut args = vec!["chaos", "--state-dir", &dir, "--subject", "ratelimit"];
+        args.extend(words);
+        let out = operator(&args);
+        assert!(
+            out.status.success() && !stdout(&out).contains("FAIL"),
+            "chaos {words:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    }
+
+    /// The offline diagnosis of ticket `id` in the ticket store `db`, with this stack's Redis
+    /// and nodes: (rule, root cause, summary).
+    pub fn diagnose(&self, db: &Path, id: &Value) -> (String, String, String) {
+        let (db, id) = (db.to_string_lossy().into_owned(), id.to_string());
+        let (redis, nodes) = (self.redis_url(), self.nodes_flag());
+        let out = Command::new(env!("CARGO_BIN_EXE_operator"))
+            .args(["--db", &db, "--json", "diagnose", &id])
+            .args([
+                "--subject",
+                "ratelimit",
+                "--redis-url",
+                &redis,
+                "--nodes",
+                &nodes,
+            ])
+            .env("OPERATOR_LOG", "error")
+            .env_remove("OPERATOR_DIAGNOSER")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "diagnose {id}: {}", stderr(&out));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let d = &doc["diagnosis"];
+        assert_eq!(d["diagnoser"], "offline", "{d:#}");
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        (
+            d["rule"].as_str().unwrap_or("no rule").to_owned(),
+            text(&d["diagnosis"]["root_cause"]),
+            text(&d["diagnosis"]["summary"]),
+        )
+    }
 }
 
 impl Drop for StackDir {
