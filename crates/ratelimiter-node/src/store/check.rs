@@ -73,6 +73,15 @@ impl Store {
     /// `check.lua`'s call: one counter per window, then each window's limit and length.
     fn sliding_window_call(&self, user_key: &str, policy: &Policy, cost: u64) -> ScriptCall<'_> {
         let mut call = self.check.call();
+        self.counter_keys(&mut call, user_key, policy);
+        call.arg(cost);
+        window_args(&mut call, policy);
+        call
+    }
+
+    /// `KEYS`: `user_key`'s counter of each window of `policy`, the layout `check.lua` and
+    /// `lease.lua` share.
+    pub(super) fn counter_keys(&self, call: &mut ScriptCall<'_>, user_key: &str, policy: &Policy) {
         for w in &policy.windows {
             call.key(keys::counter_key(
                 &self.prefix,
@@ -81,11 +90,6 @@ impl Store {
                 w.window_ms,
             ));
         }
-        call.arg(cost);
-        for w in &policy.windows {
-            call.arg(w.limit).arg(w.window_ms);
-        }
-        call
     }
 
     /// `gcra.lua`'s call: the one bucket, then each window's field, `T` and `tau` in µs.
@@ -100,6 +104,13 @@ impl Store {
                 .arg(p.tau_us);
         }
         call
+    }
+}
+
+/// Each window's `limit` and `window_ms`, in `ARGV` after the cost (`check.lua`, `lease.lua`).
+pub(super) fn window_args(call: &mut ScriptCall<'_>, policy: &Policy) {
+    for w in &policy.windows {
+        call.arg(w.limit).arg(w.window_ms);
     }
 }
 

@@ -5,6 +5,7 @@
 
 use ratelimiter_schema::{Policy, keys};
 
+use super::check::window_args;
 use super::handle::{CallKind, Store};
 use crate::algorithm::{Counter, Outcome};
 use crate::error::StoreError;
@@ -52,18 +53,9 @@ impl Store {
         guard: bool,
     ) -> Result<Option<LeaseReply>, StoreError> {
         let mut call = self.lease.call();
-        for w in &policy.windows {
-            call.key(keys::counter_key(
-                &self.prefix,
-                user_key,
-                &policy.name,
-                w.window_ms,
-            ));
-        }
+        self.counter_keys(&mut call, user_key, policy);
         call.arg(cost).arg(want.max(cost));
-        for w in &policy.windows {
-            call.arg(w.limit).arg(w.window_ms);
-        }
+        window_args(&mut call, policy);
         if guard {
             call.arg(1);
         }
