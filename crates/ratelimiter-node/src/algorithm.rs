@@ -32,6 +32,24 @@ pub struct Outcome {
     pub windows: Vec<(u64, u64)>,
 }
 
+impl Outcome {
+    /// An admission with `windows` (remaining, reset) per window, reporting the window with the
+    /// least remaining.
+    pub fn admitted(windows: Vec<(u64, u64)>) -> Self {
+        let reported = windows
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (rem, _))| *rem)
+            .map_or(0, |(i, _)| i);
+        Self {
+            allowed: true,
+            reported,
+            retry_after_ms: 0,
+            windows,
+        }
+    }
+}
+
 /// Decides a request of `cost` at `now_ms` against `counters` (one per window, updated in place
 /// when admitted).
 pub fn decide(counters: &mut [Counter], windows: &[Window], cost: u64, now_ms: u64) -> Outcome {
@@ -89,17 +107,7 @@ pub fn decide(counters: &mut [Counter], windows: &[Window], cost: u64, now_ms: u
         };
         out.push((floor_remaining(w.limit as f64 - used - cost as f64), reset));
     }
-    let reported = out
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, (rem, _))| *rem)
-        .map_or(0, |(i, _)| i);
-    Outcome {
-        allowed: true,
-        reported,
-        retry_after_ms: 0,
-        windows: out,
-    }
+    Outcome::admitted(out)
 }
 
 fn floor_remaining(v: f64) -> u64 {

@@ -52,17 +52,7 @@ pub fn decide(tats: &mut [u64], windows: &[Window], cost: u64, now_us: u64) -> O
         *tat = *next;
         out.push(left(p, *next));
     }
-    let reported = out
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, (rem, _))| *rem)
-        .map_or(0, |(i, _)| i);
-    Outcome {
-        allowed: true,
-        reported,
-        retry_after_ms: 0,
-        windows: out,
-    }
+    Outcome::admitted(out)
 }
 
 /// Microseconds to whole milliseconds, rounded up.

@@ -134,17 +134,7 @@ impl Lease {
             .iter()
             .map(|&(rem, reset)| (rem + self.left, reset.saturating_sub(elapsed_ms).max(1)))
             .collect();
-        let reported = windows
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, (rem, _))| *rem)
-            .map_or(0, |(i, _)| i);
-        Some(Outcome {
-            allowed: true,
-            reported,
-            retry_after_ms: 0,
-            windows,
-        })
+        Some(Outcome::admitted(windows))
     }
 
     /// Whether it can no longer be spent at `now_us`.
