@@ -57,7 +57,8 @@ impl Store {
             call.arg(1);
         }
         if policy.algorithm == Algorithm::SlidingWindow {
-            // Only check.lua decides `k` same calls in one (`coalesce`).
+            // Only check.lua decides `k` same calls in one (`coalesce`); after the guard's flag,
+            // which makes a call not coalescable.
             call.coalescable(cost);
         }
         // The breaker of the primary owning the key's slot (one breaker outside cluster mode).
